@@ -1,0 +1,12 @@
+#pragma once
+// Each subcommand binds its flags straight into a library options struct and runs it.
+#include <CLI/CLI.hpp>
+
+namespace fregan::cli {
+
+void add_train(CLI::App& app);
+void add_interpolate(CLI::App& app);
+void add_evaluate(CLI::App& app);
+void add_info(CLI::App& app);
+
+}  // namespace fregan::cli

@@ -1,0 +1,100 @@
+#pragma once
+// Interpolation triplets (F0, F1, F2) = frames (n, n + skip, n + 2 skip) of one clip, F1 being the
+// ground-truth middle frame, and a multi-threaded loader that turns them into batches.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <torch/types.h>
+
+#include "fregan/data/frame_source.h"
+
+namespace fregan::data {
+
+struct TripletDatasetOptions {
+  // Videos, frame folders, or folders searched for them (see expand_sources).
+  std::vector<std::string> sources;
+  // F0 = n, F1 = n + frame_skip, F2 = n + 2 frame_skip: a larger skip makes larger motion.  >= 1.
+  int frame_skip = 1;
+  // Decode at most this many frames per clip (0 = all).
+  int64_t max_frames_per_source = 0;
+  // Keep at most this many triplets per clip, evenly spaced (0 = all). The FREGAN seed used 999.
+  int64_t max_triplets_per_source = 0;
+  // Clips whose frames are smaller than this in either side are skipped with a warning (0 = keep all).
+  int min_size = 0;
+};
+
+struct Triplet {
+  cv::Mat f0, f1, f2;  // 8-bit BGR, same size
+  size_t source = 0;   // index into sources()
+  int64_t index = 0;   // frame number of f0 in its clip
+};
+
+// Decodes every clip once into memory and indexes its triplets.
+class TripletDataset {
+ public:
+  explicit TripletDataset(const TripletDatasetOptions& options);
+  size_t size() const { return index_.size(); }
+  Triplet get(size_t i) const;
+  const std::vector<FrameSource>& sources() const { return sources_; }
+  const TripletDatasetOptions& options() const { return options_; }
+
+ private:
+  TripletDatasetOptions options_;
+  std::vector<FrameSource> sources_;
+  std::vector<std::vector<cv::Mat>> frames_;            // per source
+  std::vector<std::pair<size_t, int64_t>> index_;       // (source, n)
+};
+
+// Splits clips into (train, val) by clip, never putting one clip on both sides.  Seeded and
+// reproducible; with >= 2 clips and val_fraction > 0 at least one clip goes to each side.
+std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(
+    const std::vector<FrameSource>& sources, double val_fraction, uint64_t seed);
+
+struct TripletBatch {
+  torch::Tensor f0, f1, f2;  // [B, 3, crop, crop] float RGB in [0, 1]
+};
+
+struct TripletLoaderOptions {
+  int batch_size = 9;
+  int crop = 256;                // square random crop; frames must be at least this large
+  bool flip = true;              // random horizontal and vertical flips
+  bool temporal_reverse = true;  // random swap of F0 and F2 (the middle frame is the same)
+  int workers = 2;               // decoding/cropping threads
+  int prefetch = 4;              // batches ready ahead of the consumer
+  uint64_t seed = 0;
+};
+
+// Produces batch k from a random stream seeded by (seed, k) alone, so a run resumed at batch k
+// sees exactly the batches an uninterrupted run would have seen, whatever the thread timing.
+class TripletLoader {
+ public:
+  TripletLoader(std::shared_ptr<const TripletDataset> dataset, const TripletLoaderOptions& options,
+                int64_t first_batch = 0);
+  ~TripletLoader();
+  TripletBatch next();
+  // Builds batch k directly (what the workers run).
+  static TripletBatch make_batch(const TripletDataset& dataset, const TripletLoaderOptions& options, int64_t k);
+
+ private:
+  void work();
+  std::shared_ptr<const TripletDataset> dataset_;
+  TripletLoaderOptions options_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::map<int64_t, TripletBatch> done_;
+  std::exception_ptr error_;
+  int64_t next_to_make_;
+  int64_t next_to_take_;
+  bool stop_ = false;
+};
+
+}  // namespace fregan::data

@@ -1,0 +1,29 @@
+#pragma once
+// Scores an interpolator on triplets with ground truth, beside two baselines every method must
+// beat: repeating the first frame and averaging the two frames.
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "fregan/data/triplet_dataset.h"
+#include "fregan/infer/interpolator.h"
+
+namespace fregan::infer {
+
+struct Scores {
+  double psnr = 0;  // dB, mean over triplets
+  double ssim = 0;
+};
+
+struct EvaluationResult {
+  int64_t triplets = 0;
+  Scores model, repeat, average;
+};
+
+nlohmann::json to_json(const EvaluationResult& r);
+
+// Full frames, outputs quantised to 8 bits as they would be saved.  `max_triplets` > 0 scores an
+// evenly spaced subset.
+EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset& dataset, int64_t max_triplets = 0);
+
+}  // namespace fregan::infer

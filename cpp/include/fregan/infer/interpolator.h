@@ -1,0 +1,47 @@
+#pragma once
+// Loads a generator once and interpolates frames of any size with it: pads to the model's size
+// multiple (replicate padding), runs, crops back, clamps to [0, 1].
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+#include <torch/types.h>
+
+#include "fregan/models/interpolation_net.h"
+
+namespace fregan::infer {
+
+// The checkpoint fregan uses when none is named: $FREGAN_WEIGHTS if set, else the shipped
+// fregan-default.pt (beside the installed package, or in the source tree).  Throws FileError
+// when none is found.
+std::string default_weights_path();
+
+class Interpolator {
+ public:
+  // Loads `weights` (empty = default_weights_path()) on `device` ("auto", "cpu", "cuda[:N]").
+  explicit Interpolator(const std::string& weights = "", const std::string& device = "auto");
+  // Uses a generator in memory (e.g. the one being trained) without copying it.
+  Interpolator(std::shared_ptr<models::InterpolationNetImpl> net, torch::Device device, std::string model_name);
+
+  // f0, f1: [3, H, W] or [B, 3, H, W] float RGB in [0, 1] (any device); returns the frame at time
+  // t in (0, 1) on f0's device.  Models that predict the middle frame reach other dyadic t
+  // (0.25, 0.375, ...) by recursive bisection; other t are refused.
+  torch::Tensor interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t = 0.5);
+  // 8-bit BGR images of equal size (what OpenCV reads) -> 8-bit BGR.
+  cv::Mat interpolate(const cv::Mat& f0, const cv::Mat& f1, double t = 0.5);
+  // The factor-1 frames at t = 1/factor, ..., (factor-1)/factor, factor a power of two; each
+  // intermediate frame is computed once.
+  std::vector<torch::Tensor> interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1, int factor);
+
+  const std::string& model_name() const { return model_name_; }
+  torch::Device device() const { return device_; }
+
+ private:
+  torch::Tensor midpoint(const torch::Tensor& f0, const torch::Tensor& f1);  // [B,3,H,W] on device_
+  std::shared_ptr<models::InterpolationNetImpl> net_;
+  torch::Device device_;
+  std::string model_name_;
+};
+
+}  // namespace fregan::infer

@@ -1,0 +1,77 @@
+#pragma once
+// Video in and out.  Decoding goes through OpenCV's FFmpeg backend (any container/codec FFmpeg
+// reads: mp4, avi, mkv, webm, y4m, ...).  Encoding pipes raw frames into an `ffmpeg` process so
+// that the audio of the source can be muxed back in and the codec/quality chosen; without an
+// ffmpeg binary it falls back to OpenCV's writer (no audio) and says so.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include <opencv2/core.hpp>
+
+namespace cv {
+class VideoWriter;
+}
+
+namespace fregan::io {
+
+// True when the extension is a video container fregan reads (.mp4, .avi, .mkv, .webm, .y4m, ...).
+bool is_video_file(const std::string& path);
+
+struct VideoInfo {
+  int width = 0;
+  int height = 0;
+  double fps = 0;           // frames per second as the container reports it
+  int64_t frame_count = 0;  // as the container reports it (may be an estimate)
+};
+
+class VideoReader {
+ public:
+  // Throws FileError naming the file if it does not exist or cannot be decoded.
+  explicit VideoReader(const std::string& path);
+  ~VideoReader();
+  // Next frame as 8-bit BGR; false at the end of the stream.
+  bool read(cv::Mat& bgr);
+  const VideoInfo& info() const { return info_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string path_;
+  VideoInfo info_;
+};
+
+struct VideoWriterOptions {
+  double fps = 30.0;
+  std::string codec = "libx264";   // any ffmpeg video encoder
+  int crf = 18;                     // quality for x264/x265/vp9 (lower = better)
+  std::string audio_from;           // mux the audio stream of this file, if it has one
+};
+
+class VideoWriter {
+ public:
+  // Writes to `path` directly: callers wrap it in an AtomicOutput to get temp + rename.
+  VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options);
+  ~VideoWriter();  // closes without throwing
+  void write(const cv::Mat& bgr);
+  // Flushes and waits for the encoder; throws FileError with ffmpeg's message if it failed.
+  void close();
+  bool keeps_audio() const { return keeps_audio_; }
+
+ private:
+  std::string path_;
+  int width_, height_;
+  bool keeps_audio_ = false;
+  int pid_ = -1;
+  FILE* pipe_ = nullptr;
+  std::string log_path_;
+  std::unique_ptr<cv::VideoWriter> fallback_;
+};
+
+// True if an `ffmpeg` binary is on PATH.
+bool have_ffmpeg();
+// True if ffprobe finds an audio stream in `path` (false when ffprobe is absent).
+bool has_audio_stream(const std::string& path);
+
+}  // namespace fregan::io

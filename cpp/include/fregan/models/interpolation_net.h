@@ -1,0 +1,27 @@
+#pragma once
+// The interfaces every frame-interpolation model implements, so the Trainer, the Interpolator and
+// the video job work with any of them.
+#include <cstdint>
+
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+namespace fregan::models {
+
+// Generator: (f0, f2), each [B, 3, H, W] float RGB in [0, 1], -> the middle frame [B, 3, H, W]
+// (not clamped: losses see the raw output; the Interpolator clamps).
+class InterpolationNetImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& f0, const torch::Tensor& f2) = 0;
+  // H and W given to forward() must be multiples of this; the Interpolator pads and crops back.
+  virtual int64_t size_multiple() const = 0;
+};
+
+// Discriminator: logits [B] that `middle` is a real frame.  Conditional models look at f0/f2 too;
+// unconditional ones ignore them.
+class FrameDiscriminatorImpl : public torch::nn::Module {
+ public:
+  virtual torch::Tensor forward(const torch::Tensor& f0, const torch::Tensor& middle, const torch::Tensor& f2) = 0;
+};
+
+}  // namespace fregan::models

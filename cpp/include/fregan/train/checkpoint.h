@@ -1,0 +1,55 @@
+#pragma once
+// fregan checkpoints: one torch archive holding a JSON header ("fregan_meta": format, format
+// version, model name, options, step, ...) beside the weights of the generator, the
+// discriminator and the optimizers.  The header is read first, so a foreign or newer file is
+// refused with a message instead of being guessed at.
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include "fregan/models/registry.h"
+
+namespace torch::optim {
+class Optimizer;
+}
+
+namespace fregan::train {
+
+constexpr const char* kCheckpointFormat = "fregan-checkpoint";
+constexpr int kCheckpointFormatVersion = 1;
+
+struct CheckpointMeta {
+  std::string format = kCheckpointFormat;
+  int format_version = kCheckpointFormatVersion;
+  std::string fregan_version;
+  std::string model;                     // registry name
+  nlohmann::json generator_options;      // complete options of the model
+  nlohmann::json discriminator_options;
+  nlohmann::json trainer_options;        // how it was trained (informative, used by --resume)
+  int64_t step = 0;                      // optimizer steps done
+  nlohmann::json metrics;                // last validation figures, if any
+  bool has_discriminator = false;
+  bool has_optimizers = false;
+};
+
+nlohmann::json to_json(const CheckpointMeta& meta);
+CheckpointMeta meta_from_json(const nlohmann::json& j);
+
+// Writes atomically (temporary file + rename): an interrupted save leaves the old file intact.
+// The discriminator and optimizers may be null (an inference-only checkpoint).
+void save_checkpoint(const std::string& path, CheckpointMeta meta, const models::GanModel& model,
+                     torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr);
+
+// Reads only the header.  Throws FileError (missing) or CheckpointError (corrupt, foreign,
+// unsupported version).
+CheckpointMeta read_checkpoint_meta(const std::string& path);
+
+// Builds the model the header names and loads its weights onto `device`.
+models::GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr);
+
+// Restores optimizer state saved by save_checkpoint.  Throws CheckpointError if absent.
+void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer* optimizer_d);
+
+}  // namespace fregan::train

@@ -1,0 +1,117 @@
+#pragma once
+// The Trainer owns one GAN's generator, discriminator, optimizers and losses: step(batch) does one
+// D and one G update; fit() runs the whole loop with logging, validation, atomic checkpoints and
+// exact resume.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include "fregan/data/triplet_dataset.h"
+#include "fregan/infer/evaluate.h"
+#include "fregan/losses/losses.h"
+#include "fregan/models/registry.h"
+
+namespace torch::optim {
+class Adam;
+}
+
+namespace fregan::train {
+
+struct TrainerOptions {
+  // Model.
+  std::string model = "fregan";
+  nlohmann::json generator_options = nlohmann::json::object();
+  nlohmann::json discriminator_options = nlohmann::json::object();
+
+  // Data: videos / frame folders for training; validation clips, or else a held-out fraction of
+  // the training clips (split by clip, seeded).
+  std::vector<std::string> data;
+  std::vector<std::string> val_data;
+  double val_fraction = 0.2;
+  int frame_skip = 1;
+  int64_t max_frames_per_source = 0;    // 0 = all
+  int64_t max_triplets_per_source = 0;  // 0 = all
+  int64_t val_max_triplets = 16;        // validation scores this many evenly spaced triplets
+
+  // Optimisation.
+  int64_t steps = 2000;  // total optimizer steps (a resumed run continues to this number)
+  int batch_size = 9;
+  int crop = 256;        // square training crops; FREGAN's seed trained on 256x256
+  bool flip = true;
+  bool temporal_reverse = true;
+  double lr_g = 2e-4, lr_d = 2e-4;
+  double beta1 = 0.5, beta2 = 0.999;
+  double smooth_l1_beta = 0.5;  // SmoothL1 threshold on the [-1, 1] scale
+  double adv_weight = 1e-3;     // weight of the adversarial term in G's loss; 0 trains G alone
+  losses::LabelSmoothing label_smoothing;
+
+  // Bookkeeping.
+  std::string out_dir;          // checkpoints (last.pt, best.pt) and log.jsonl go here
+  bool resume = false;          // continue from out_dir/last.pt
+  bool overwrite = false;       // start afresh even if out_dir holds a run
+  int64_t log_every = 10;
+  int64_t val_every = 200;      // 0 = only at the end
+  int64_t checkpoint_every = 200;
+  uint64_t seed = 0;
+  std::string device = "auto";
+  int threads = 0;              // intra-op threads (0 = torch's default)
+  int workers = 2;              // loader threads
+};
+
+void to_json(nlohmann::json& j, const TrainerOptions& o);
+void from_json(const nlohmann::json& j, TrainerOptions& o);
+
+struct StepStats {
+  int64_t step = 0;  // steps done after this one
+  double d_loss = 0, g_loss = 0, g_reconstruction = 0, g_adversarial = 0;
+};
+
+struct Progress {
+  int64_t step = 0, total_steps = 0;
+  StepStats last;
+  double samples_per_second = 0;
+  double eta_seconds = 0;
+  std::optional<infer::EvaluationResult> validation;  // set on validation steps
+};
+
+// Return false to stop training early (a checkpoint is written first).
+using ProgressCallback = std::function<bool(const Progress&)>;
+
+class Trainer {
+ public:
+  explicit Trainer(const TrainerOptions& options);
+  ~Trainer();
+
+  // One discriminator and one generator update on `batch` (moved to the device).
+  StepStats step(const data::TripletBatch& batch);
+
+  // Full checkpoint (weights, optimizers, step, options) written atomically.
+  void save(const std::string& path, const nlohmann::json& metrics = nlohmann::json::object()) const;
+  // Restores weights, optimizer state and step from a checkpoint of the same model.
+  void load(const std::string& path);
+
+  infer::EvaluationResult validate(const data::TripletDataset& dataset, int64_t max_triplets);
+
+  // The whole loop over options().data.  Returns the last validation result.
+  infer::EvaluationResult fit(const ProgressCallback& callback = {});
+
+  int64_t current_step() const { return step_; }
+  const TrainerOptions& options() const { return options_; }
+  models::GanModel& model() { return model_; }
+  torch::Device device() const;
+
+ private:
+  TrainerOptions options_;
+  std::unique_ptr<torch::Device> device_;
+  models::GanModel model_;
+  std::unique_ptr<torch::optim::Adam> optimizer_g_, optimizer_d_;
+  int64_t step_ = 0;
+};
+
+}  // namespace fregan::train

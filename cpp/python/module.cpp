@@ -1,0 +1,206 @@
+// fregan._core: the binding only converts types (numpy / torch <-> cv::Mat / tensors, dicts <->
+// JSON) and releases the GIL around heavy calls.  All logic lives in the core library.
+#include <torch/extension.h>
+
+#include <pybind11/functional.h>
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include <opencv2/imgproc.hpp>
+
+#include "fregan/error.h"
+#include "fregan/infer/evaluate.h"
+#include "fregan/infer/interpolator.h"
+#include "fregan/infer/video_job.h"
+#include "fregan/io/image.h"
+#include "fregan/log.h"
+#include "fregan/models/registry.h"
+#include "fregan/train/checkpoint.h"
+#include "fregan/train/trainer.h"
+
+namespace py = pybind11;
+using namespace fregan;
+
+namespace {
+
+using Rgb8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
+
+// numpy HxWx3 (or HxW) uint8 RGB -> cv::Mat 8-bit BGR.
+cv::Mat array_to_bgr(const Rgb8& array, const char* name) {
+  const auto info = array.request();
+  if (!(info.ndim == 3 && info.shape[2] == 3) && info.ndim != 2) {
+    throw InvalidArgument(std::string(name) + ": expected an HxWx3 (RGB) or HxW uint8 array, got shape with " +
+                          std::to_string(info.ndim) + " dimensions");
+  }
+  const int h = static_cast<int>(info.shape[0]), w = static_cast<int>(info.shape[1]);
+  require(h > 0 && w > 0, std::string(name) + ": empty image");
+  cv::Mat view(h, w, info.ndim == 3 ? CV_8UC3 : CV_8UC1, info.ptr);
+  cv::Mat bgr;
+  cv::cvtColor(view, bgr, info.ndim == 3 ? cv::COLOR_RGB2BGR : cv::COLOR_GRAY2BGR);
+  return bgr;
+}
+
+py::array_t<uint8_t> bgr_to_array(const cv::Mat& bgr) {
+  py::array_t<uint8_t> out({bgr.rows, bgr.cols, 3});
+  cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, out.mutable_data());
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return out;
+}
+
+py::object json_to_py(const nlohmann::json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
+nlohmann::json py_to_json(const py::object& o) {
+  return nlohmann::json::parse(py::module_::import("json").attr("dumps")(o).cast<std::string>());
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "fregan native core (LibTorch + OpenCV)";
+  m.attr("__version__") = FREGAN_VERSION;
+
+  static py::exception<Error> base_error(m, "Error", PyExc_RuntimeError);
+  static py::exception<FileError> file_error(m, "FileError", PyExc_OSError);
+  static py::exception<InvalidArgument> invalid_argument(m, "InvalidArgument", PyExc_ValueError);
+  static py::exception<CheckpointError> checkpoint_error(m, "CheckpointError", PyExc_ValueError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const FileError& e) {
+      PyErr_SetString(file_error.ptr(), e.what());
+    } catch (const InvalidArgument& e) {
+      PyErr_SetString(invalid_argument.ptr(), e.what());
+    } catch (const CheckpointError& e) {
+      PyErr_SetString(checkpoint_error.ptr(), e.what());
+    } catch (const Error& e) {
+      PyErr_SetString(base_error.ptr(), e.what());
+    }
+  });
+
+  m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
+  m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
+  m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(train::to_json(train::read_checkpoint_meta(path))); },
+        py::arg("path"), "The JSON header of a checkpoint (model, options, step, metrics) as a dict.");
+  m.def("set_log_level", [](int level) { log::set_level(static_cast<log::Level>(level)); }, py::arg("level"),
+        "0 debug, 1 info (default), 2 warnings, 3 errors, 4 silent.");
+
+  py::class_<infer::Interpolator>(m, "Interpolator")
+      .def(py::init<const std::string&, const std::string&>(), py::arg("weights") = "", py::arg("device") = "auto",
+           py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("model_name", &infer::Interpolator::model_name)
+      .def_property_readonly("device", [](const infer::Interpolator& i) { return i.device().str(); })
+      .def("interpolate_array",
+           [](infer::Interpolator& self, const Rgb8& a, const Rgb8& b, double t) {
+             const cv::Mat f0 = array_to_bgr(a, "first image"), f1 = array_to_bgr(b, "second image");
+             cv::Mat out;
+             {
+               py::gil_scoped_release release;
+               out = self.interpolate(f0, f1, t);
+             }
+             return bgr_to_array(out);
+           },
+           py::arg("a"), py::arg("b"), py::arg("t") = 0.5)
+      .def("interpolate_tensor",
+           [](infer::Interpolator& self, const torch::Tensor& a, const torch::Tensor& b, double t) {
+             return self.interpolate(a, b, t);
+           },
+           py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::call_guard<py::gil_scoped_release>())
+      .def("interpolate_video",
+           [](infer::Interpolator& self, const std::string& input, const std::string& output, int factor, bool overwrite,
+              const std::string& codec, int crf, bool keep_audio, std::function<void(int64_t, int64_t)> progress) {
+             infer::VideoJobOptions o;
+             o.input = input;
+             o.output = output;
+             o.factor = factor;
+             o.overwrite = overwrite;
+             o.codec = codec;
+             o.crf = crf;
+             o.keep_audio = keep_audio;
+             if (progress) {
+               o.progress = [progress](int64_t done, int64_t total) {
+                 py::gil_scoped_acquire acquire;
+                 progress(done, total);
+               };
+             }
+             infer::VideoJobResult r;
+             {
+               py::gil_scoped_release release;
+               r = infer::interpolate_video(self, o);
+             }
+             py::dict d;
+             d["input_frames"] = r.input_frames;
+             d["output_frames"] = r.output_frames;
+             d["input_fps"] = r.input_fps;
+             d["output_fps"] = r.output_fps;
+             d["width"] = r.width;
+             d["height"] = r.height;
+             d["audio_kept"] = r.audio_kept;
+             d["seconds"] = r.seconds;
+             return d;
+           },
+           py::arg("input"), py::arg("output"), py::arg("factor") = 2, py::arg("overwrite") = false,
+           py::arg("codec") = "libx264", py::arg("crf") = 18, py::arg("keep_audio") = true,
+           py::arg("progress") = nullptr);
+
+  m.def("evaluate",
+        [](const std::string& weights, const std::vector<std::string>& data, int frame_skip, int64_t max_triplets,
+           int64_t max_frames, const std::string& device) {
+          nlohmann::json j;
+          {
+            py::gil_scoped_release release;
+            data::TripletDatasetOptions o;
+            o.sources = data;
+            o.frame_skip = frame_skip;
+            o.max_frames_per_source = max_frames;
+            data::TripletDataset dataset(o);
+            infer::Interpolator interpolator(weights, device);
+            j = infer::to_json(infer::evaluate(interpolator, dataset, max_triplets));
+          }
+          return json_to_py(j);
+        },
+        py::arg("weights"), py::arg("data"), py::arg("frame_skip") = 1, py::arg("max_triplets") = 0,
+        py::arg("max_frames") = 0, py::arg("device") = "auto");
+
+  m.def("train",
+        [](const py::dict& options, py::object callback) {
+          train::TrainerOptions o = py_to_json(options).get<train::TrainerOptions>();
+          std::unique_ptr<py::error_already_set> callback_error;
+          train::ProgressCallback cb = [&](const train::Progress& p) {
+            py::gil_scoped_acquire acquire;
+            // Let Ctrl-C / a notebook's interrupt stop training cleanly (a checkpoint is written).
+            if (PyErr_CheckSignals() != 0) {
+              callback_error = std::make_unique<py::error_already_set>();
+              return false;
+            }
+            if (callback.is_none()) return true;
+            py::dict d;
+            d["step"] = p.step;
+            d["total_steps"] = p.total_steps;
+            d["d_loss"] = p.last.d_loss;
+            d["g_loss"] = p.last.g_loss;
+            d["g_reconstruction"] = p.last.g_reconstruction;
+            d["g_adversarial"] = p.last.g_adversarial;
+            d["samples_per_second"] = p.samples_per_second;
+            d["eta_seconds"] = p.eta_seconds;
+            if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
+            try {
+              py::object r = callback(d);
+              return r.is_none() || r.cast<bool>();
+            } catch (py::error_already_set& e) {
+              callback_error = std::make_unique<py::error_already_set>(std::move(e));
+              return false;
+            }
+          };
+          nlohmann::json result;
+          {
+            py::gil_scoped_release release;
+            train::Trainer trainer(o);
+            result = infer::to_json(trainer.fit(cb));
+            result["step"] = trainer.current_step();
+          }
+          if (callback_error) throw std::move(*callback_error);
+          return json_to_py(result);
+        },
+        py::arg("options"), py::arg("callback") = py::none(),
+        "Runs the C++ training loop. options: dict of TrainerOptions fields; callback(progress: dict) -> bool|None "
+        "is called every step (return False to stop).");
+}

@@ -1,0 +1,43 @@
+#include "fregan/infer/evaluate.h"
+
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include "fregan/io/image.h"
+#include "fregan/metrics/metrics.h"
+
+namespace fregan::infer {
+
+nlohmann::json to_json(const EvaluationResult& r) {
+  auto s = [](const Scores& x) { return nlohmann::json{{"psnr", x.psnr}, {"ssim", x.ssim}}; };
+  return {{"triplets", r.triplets}, {"model", s(r.model)}, {"repeat", s(r.repeat)}, {"average", s(r.average)}};
+}
+
+EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset& dataset, int64_t max_triplets) {
+  const int64_t n = static_cast<int64_t>(dataset.size());
+  const int64_t count = max_triplets > 0 ? std::min(n, max_triplets) : n;
+  EvaluationResult r;
+  auto add = [](Scores& s, const torch::Tensor& pred, const torch::Tensor& truth) {
+    s.psnr += metrics::psnr(pred, truth).item<double>();
+    s.ssim += metrics::ssim(pred, truth).item<double>();
+  };
+  for (int64_t j = 0; j < count; ++j) {
+    const auto t = dataset.get(static_cast<size_t>(j * n / count));
+    const auto f0 = io::image_to_tensor(t.f0), f1 = io::image_to_tensor(t.f1), f2 = io::image_to_tensor(t.f2);
+    // Quantise every prediction to 8 bits, as a saved frame would be.
+    const auto model = io::image_to_tensor(io::tensor_to_image(interpolator.interpolate(f0, f2)));
+    cv::Mat blend;
+    cv::addWeighted(t.f0, 0.5, t.f2, 0.5, 0.0, blend);
+    add(r.model, model, f1);
+    add(r.repeat, f0, f1);
+    add(r.average, io::image_to_tensor(blend), f1);
+  }
+  for (Scores* s : {&r.model, &r.repeat, &r.average}) {
+    s->psnr /= static_cast<double>(count);
+    s->ssim /= static_cast<double>(count);
+  }
+  r.triplets = count;
+  return r;
+}
+
+}  // namespace fregan::infer

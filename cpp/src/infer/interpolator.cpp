@@ -1,0 +1,138 @@
+#include "fregan/infer/interpolator.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+
+#include <torch/torch.h>
+
+#include "fregan/device.h"
+#include "fregan/error.h"
+#include "fregan/io/image.h"
+#include "fregan/train/checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace fregan::infer {
+namespace {
+
+constexpr const char* kDefaultWeightsFile = "fregan-default.pt";
+
+// The folder of the binary or shared object this code is linked into.
+fs::path this_module_dir() {
+  Dl_info info{};
+  if (::dladdr(reinterpret_cast<void*>(&default_weights_path), &info) && info.dli_fname) {
+    return fs::absolute(info.dli_fname).parent_path();
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string default_weights_path() {
+  if (const char* env = std::getenv("FREGAN_WEIGHTS"); env && *env) {
+    if (!fs::exists(env)) throw FileError(std::string("FREGAN_WEIGHTS names '") + env + "', which does not exist");
+    return env;
+  }
+  const fs::path here = this_module_dir();
+  // Installed package: fregan/_core*.so and fregan/bin/fregan beside fregan/models/.
+  const std::vector<fs::path> candidates = {here / "models" / kDefaultWeightsFile,
+                                            here.parent_path() / "models" / kDefaultWeightsFile,
+                                            fs::path(FREGAN_SOURCE_MODEL_DIR) / kDefaultWeightsFile};
+  for (const auto& c : candidates) {
+    if (!c.empty() && fs::exists(c)) return c.string();
+  }
+  throw FileError("no default model found (looked for " + std::string(kDefaultWeightsFile) +
+                  " beside the package and in the source tree); pass --weights or set FREGAN_WEIGHTS");
+}
+
+Interpolator::Interpolator(const std::string& weights, const std::string& device)
+    : device_(select_device(device)) {
+  const std::string path = weights.empty() ? default_weights_path() : weights;
+  auto model = train::load_model(path, device_);
+  net_ = model.generator;
+  model_name_ = model.name;
+  net_->eval();
+}
+
+Interpolator::Interpolator(std::shared_ptr<models::InterpolationNetImpl> net, torch::Device device, std::string model_name)
+    : net_(std::move(net)), device_(device), model_name_(std::move(model_name)) {
+  require(net_ != nullptr, "Interpolator needs a network");
+}
+
+torch::Tensor Interpolator::midpoint(const torch::Tensor& f0, const torch::Tensor& f1) {
+  const int64_t m = net_->size_multiple();
+  const int64_t h = f0.size(2), w = f0.size(3);
+  const int64_t ph = (m - h % m) % m, pw = (m - w % m) % m;
+  auto a = f0, b = f1;
+  if (ph || pw) {
+    namespace F = torch::nn::functional;
+    const auto opts = F::PadFuncOptions({0, pw, 0, ph}).mode(torch::kReplicate);
+    a = F::pad(a, opts);
+    b = F::pad(b, opts);
+  }
+  auto out = net_->forward(a, b);
+  return out.index({torch::indexing::Slice(), torch::indexing::Slice(), torch::indexing::Slice(0, h),
+                    torch::indexing::Slice(0, w)})
+      .clamp(0.0, 1.0);
+}
+
+torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t) {
+  TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  TORCH_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
+              "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
+  require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
+  // Dyadic t = k / 2^d for some d <= 10, reached by bisection.
+  int depth = 0;
+  while (depth <= 10 && std::abs(t * (1 << depth) - std::round(t * (1 << depth))) > 1e-9) ++depth;
+  require(depth <= 10, "model '" + model_name_ + "' predicts middle frames only: t must be k/2^d, got " + std::to_string(t));
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  const auto out_device = f0.device();
+  auto a = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
+  auto b = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
+  double lo = 0, hi = 1;
+  torch::Tensor mid;
+  while (true) {
+    mid = midpoint(a, b);
+    const double m = (lo + hi) / 2;
+    if (std::abs(m - t) < 1e-12) break;
+    if (t < m) { b = mid; hi = m; } else { a = mid; lo = m; }
+  }
+  mid = mid.to(out_device);
+  return f0.dim() == 3 ? mid[0] : mid;
+}
+
+cv::Mat Interpolator::interpolate(const cv::Mat& f0, const cv::Mat& f1, double t) {
+  require(f0.size() == f1.size(), "interpolate: the two images differ in size: " + std::to_string(f0.cols) + "x" +
+                                      std::to_string(f0.rows) + " vs " + std::to_string(f1.cols) + "x" + std::to_string(f1.rows));
+  return io::tensor_to_image(interpolate(io::image_to_tensor(f0), io::image_to_tensor(f1), t));
+}
+
+std::vector<torch::Tensor> Interpolator::interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1, int factor) {
+  require(factor >= 2 && (factor & (factor - 1)) == 0,
+          "model '" + model_name_ + "' predicts middle frames: the factor must be a power of two (2, 4, 8, ...), got " +
+              std::to_string(factor));
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  std::vector<torch::Tensor> frames(factor + 1);
+  frames[0] = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
+  frames[factor] = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
+  std::function<void(int, int)> fill = [&](int lo, int hi) {
+    if (hi - lo < 2) return;
+    const int mid = (lo + hi) / 2;
+    frames[mid] = midpoint(frames[lo], frames[hi]);
+    fill(lo, mid);
+    fill(mid, hi);
+  };
+  fill(0, factor);
+  std::vector<torch::Tensor> out;
+  for (int i = 1; i < factor; ++i) out.push_back(f0.dim() == 3 ? frames[i][0].to(f0.device()) : frames[i].to(f0.device()));
+  return out;
+}
+
+}  // namespace fregan::infer

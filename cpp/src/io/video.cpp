@@ -1,0 +1,223 @@
+#include "fregan/io/video.h"
+
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <opencv2/videoio.hpp>
+
+#include "fregan/error.h"
+#include "fregan/io/image.h"
+
+namespace fs = std::filesystem;
+
+namespace fregan::io {
+namespace {
+
+std::string lower_ext(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return ext;
+}
+
+// Runs argv with stdout captured (stderr discarded); returns exit status and output.
+int run_capture(const std::vector<std::string>& argv, std::string& output) {
+  int fds[2];
+  if (::pipe(fds) != 0) return -1;
+  const pid_t pid = ::fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    ::dup2(fds[1], STDOUT_FILENO);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    if (devnull >= 0) ::dup2(devnull, STDERR_FILENO);
+    ::close(fds[0]);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fds[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  if (!path) return false;
+  std::stringstream ss(path);
+  std::string dir;
+  while (std::getline(ss, dir, ':')) {
+    if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool is_video_file(const std::string& path) {
+  static const char* kExts[] = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".y4m", ".m4v", ".mpg",
+                                ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".ogv", ".gif"};
+  const std::string ext = lower_ext(path);
+  return std::any_of(std::begin(kExts), std::end(kExts), [&](const char* e) { return ext == e; });
+}
+
+bool have_ffmpeg() { return on_path("ffmpeg"); }
+
+bool has_audio_stream(const std::string& path) {
+  if (!on_path("ffprobe")) return false;
+  std::string out;
+  const int rc = run_capture({"ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
+                              "-of", "csv=p=0", path},
+                             out);
+  return rc == 0 && out.find_first_not_of(" \n\r\t") != std::string::npos;
+}
+
+struct VideoReader::Impl {
+  cv::VideoCapture capture;
+};
+
+VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
+  if (!fs::exists(path)) throw FileError("video '" + path + "' does not exist");
+  if (fs::is_directory(path)) throw FileError("'" + path + "' is a folder, not a video");
+  if (lower_ext(path) == ".yuv") {
+    throw FileError("'" + path + "' is raw YUV without a header (size and rate unknown); wrap it as .y4m, e.g. "
+                    "ffmpeg -s WxH -r FPS -i in.yuv out.y4m");
+  }
+  impl_->capture.open(path, cv::CAP_FFMPEG);
+  if (!impl_->capture.isOpened()) impl_->capture.open(path, cv::CAP_ANY);
+  if (!impl_->capture.isOpened()) throw FileError("cannot decode '" + path + "' as a video (unknown format or corrupt file)");
+  info_.width = static_cast<int>(impl_->capture.get(cv::CAP_PROP_FRAME_WIDTH));
+  info_.height = static_cast<int>(impl_->capture.get(cv::CAP_PROP_FRAME_HEIGHT));
+  info_.fps = impl_->capture.get(cv::CAP_PROP_FPS);
+  info_.frame_count = static_cast<int64_t>(impl_->capture.get(cv::CAP_PROP_FRAME_COUNT));
+  if (!(info_.fps > 0 && std::isfinite(info_.fps))) info_.fps = 25.0;
+  if (info_.width <= 0 || info_.height <= 0) throw FileError("'" + path + "' has no video stream");
+}
+
+VideoReader::~VideoReader() = default;
+
+bool VideoReader::read(cv::Mat& bgr) {
+  cv::Mat frame;
+  if (!impl_->capture.read(frame) || frame.empty()) return false;
+  bgr = to_bgr8(frame, "a frame of '" + path_ + "'");
+  return true;
+}
+
+VideoWriter::VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options)
+    : path_(path), width_(width), height_(height) {
+  require(width > 0 && height > 0, "video size must be positive");
+  require(options.fps > 0, "video fps must be positive");
+  if (!have_ffmpeg()) {
+    // No ffmpeg binary: OpenCV's writer still gives a playable file, without the audio.
+    fallback_ = std::make_unique<cv::VideoWriter>(path, cv::VideoWriter::fourcc('m', 'p', '4', 'v'), options.fps,
+                                                  cv::Size(width, height));
+    if (!fallback_->isOpened()) throw FileError("cannot open '" + path + "' for writing (no ffmpeg binary on PATH)");
+    return;
+  }
+  keeps_audio_ = !options.audio_from.empty() && has_audio_stream(options.audio_from);
+  char fps_text[64];
+  std::snprintf(fps_text, sizeof fps_text, "%.6f", options.fps);
+  std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                                   "-f", "rawvideo", "-pix_fmt", "bgr24", "-s",
+                                   std::to_string(width) + "x" + std::to_string(height), "-r", fps_text, "-i", "-"};
+  if (keeps_audio_) {
+    argv.insert(argv.end(), {"-i", options.audio_from, "-map", "0:v:0", "-map", "1:a?", "-c:a", "aac", "-b:a", "192k"});
+  }
+  argv.insert(argv.end(), {"-c:v", options.codec});
+  if (options.codec == "libx264" || options.codec == "libx265" || options.codec == "libvpx-vp9") {
+    argv.insert(argv.end(), {"-crf", std::to_string(options.crf)});
+    if (options.codec == "libvpx-vp9") argv.insert(argv.end(), {"-b:v", "0"});
+  }
+  // yuv420p needs even sizes; odd-sized frames keep a full-chroma format instead.
+  const bool even = width % 2 == 0 && height % 2 == 0;
+  if (options.codec == "libx264" || options.codec == "libx265") {
+    argv.insert(argv.end(), {"-pix_fmt", even ? "yuv420p" : "yuv444p"});
+  }
+  argv.push_back(path);
+
+  log_path_ = path + ".ffmpeg.log";
+  int fds[2];
+  if (::pipe(fds) != 0) throw FileError("cannot create a pipe to ffmpeg");
+  const pid_t pid = ::fork();
+  if (pid < 0) throw FileError("cannot start ffmpeg");
+  if (pid == 0) {
+    ::dup2(fds[0], STDIN_FILENO);
+    ::close(fds[1]);
+    const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (log >= 0) ::dup2(log, STDERR_FILENO);
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    if (devnull >= 0) ::dup2(devnull, STDOUT_FILENO);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(fds[0]);
+  pid_ = pid;
+  pipe_ = ::fdopen(fds[1], "wb");
+  // A dead encoder must surface as an error from write(), not kill us with SIGPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+VideoWriter::~VideoWriter() {
+  try {
+    close();
+  } catch (...) {
+  }
+  if (!log_path_.empty()) std::remove(log_path_.c_str());
+}
+
+void VideoWriter::write(const cv::Mat& bgr) {
+  require(bgr.type() == CV_8UC3 && bgr.cols == width_ && bgr.rows == height_,
+          "frame of " + std::to_string(bgr.cols) + "x" + std::to_string(bgr.rows) + " does not match the video's " +
+              std::to_string(width_) + "x" + std::to_string(height_));
+  if (fallback_) {
+    fallback_->write(bgr);
+    return;
+  }
+  if (!pipe_) throw FileError("video '" + path_ + "' is already closed");
+  const cv::Mat m = bgr.isContinuous() ? bgr : bgr.clone();
+  const size_t bytes = m.total() * m.elemSize();
+  if (std::fwrite(m.data, 1, bytes, pipe_) != bytes) {
+    close();  // throws with ffmpeg's message
+    throw FileError("ffmpeg stopped accepting frames for '" + path_ + "'");
+  }
+}
+
+void VideoWriter::close() {
+  if (fallback_) {
+    fallback_->release();
+    fallback_.reset();
+    return;
+  }
+  if (!pipe_) return;
+  std::fclose(pipe_);
+  pipe_ = nullptr;
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+    std::ifstream log(log_path_);
+    std::stringstream ss;
+    ss << log.rdbuf();
+    throw FileError("ffmpeg failed to encode '" + path_ + "': " + ss.str());
+  }
+}
+
+}  // namespace fregan::io

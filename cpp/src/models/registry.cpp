@@ -1,0 +1,55 @@
+#include "fregan/models/registry.h"
+
+#include <functional>
+#include <map>
+
+#include <torch/torch.h>
+
+#include "fregan/error.h"
+#include "fregan/models/fregan.h"
+
+namespace fregan::models {
+namespace {
+
+using Factory = std::function<GanModel(const nlohmann::json&, const nlohmann::json&)>;
+
+const std::map<std::string, Factory>& factories() {
+  static const std::map<std::string, Factory> table = {
+      {"fregan",
+       [](const nlohmann::json& g, const nlohmann::json& d) {
+         const auto go = g.get<FreganGeneratorOptions>();
+         const auto dopt = d.get<FreganDiscriminatorOptions>();
+         GanModel m;
+         m.name = "fregan";
+         m.generator_options = go;
+         m.discriminator_options = dopt;
+         m.generator = std::make_shared<FreganGeneratorImpl>(go);
+         m.discriminator = std::make_shared<FreganDiscriminatorImpl>(dopt);
+         return m;
+       }},
+  };
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> model_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : factories()) names.push_back(name);
+  return names;
+}
+
+GanModel create_model(const std::string& name, const nlohmann::json& generator_options,
+                      const nlohmann::json& discriminator_options) {
+  const auto& table = factories();
+  const auto it = table.find(name);
+  if (it == table.end()) {
+    std::string known;
+    for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
+    throw InvalidArgument("unknown model '" + name + "' (known: " + known + ")");
+  }
+  return it->second(generator_options.is_null() ? nlohmann::json::object() : generator_options,
+                    discriminator_options.is_null() ? nlohmann::json::object() : discriminator_options);
+}
+
+}  // namespace fregan::models

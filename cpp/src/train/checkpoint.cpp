@@ -1,0 +1,169 @@
+#include "fregan/train/checkpoint.h"
+
+#include <filesystem>
+
+#include <torch/torch.h>
+
+#include "fregan/error.h"
+#include "fregan/io/atomic_file.h"
+
+namespace fs = std::filesystem;
+
+namespace fregan::train {
+namespace {
+
+constexpr const char* kMetaKey = "fregan_meta";
+
+torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
+  if (!fs::exists(path)) throw FileError("checkpoint '" + path + "' does not exist");
+  if (fs::is_directory(path)) throw FileError("checkpoint '" + path + "' is a folder, not a file");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, device);
+  } catch (const std::exception& e) {
+    throw CheckpointError("'" + path + "' is not a readable fregan checkpoint (corrupt, truncated or not a torch archive)");
+  }
+  return archive;
+}
+
+CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const std::string& path) {
+  c10::IValue value;
+  if (!archive.try_read(kMetaKey, value) || !value.isString()) {
+    throw CheckpointError("'" + path + "' is a torch archive but not a fregan checkpoint (no fregan_meta header)");
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(value.toStringRef());
+  } catch (const std::exception& e) {
+    throw CheckpointError("'" + path + "' has a corrupt header: " + e.what());
+  }
+  CheckpointMeta meta = meta_from_json(j);
+  if (meta.format != kCheckpointFormat) throw CheckpointError("'" + path + "' is not a fregan checkpoint (format '" + meta.format + "')");
+  if (meta.format_version > kCheckpointFormatVersion) {
+    throw CheckpointError("'" + path + "' has checkpoint format version " + std::to_string(meta.format_version) +
+                          "; this fregan reads up to " + std::to_string(kCheckpointFormatVersion) + " (upgrade fregan)");
+  }
+  return meta;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const CheckpointMeta& m) {
+  return {{"format", m.format}, {"format_version", m.format_version}, {"fregan_version", m.fregan_version},
+          {"model", m.model}, {"generator_options", m.generator_options},
+          {"discriminator_options", m.discriminator_options}, {"trainer_options", m.trainer_options},
+          {"step", m.step}, {"metrics", m.metrics}, {"has_discriminator", m.has_discriminator},
+          {"has_optimizers", m.has_optimizers}};
+}
+
+CheckpointMeta meta_from_json(const nlohmann::json& j) {
+  CheckpointMeta m;
+  try {
+    m.format = j.value("format", std::string());
+    m.format_version = j.value("format_version", 0);
+    m.fregan_version = j.value("fregan_version", std::string());
+    m.model = j.at("model").get<std::string>();
+    m.generator_options = j.value("generator_options", nlohmann::json::object());
+    m.discriminator_options = j.value("discriminator_options", nlohmann::json::object());
+    m.trainer_options = j.value("trainer_options", nlohmann::json::object());
+    m.step = j.value("step", int64_t{0});
+    m.metrics = j.value("metrics", nlohmann::json::object());
+    m.has_discriminator = j.value("has_discriminator", false);
+    m.has_optimizers = j.value("has_optimizers", false);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(std::string("checkpoint header is malformed: ") + e.what());
+  }
+  return m;
+}
+
+void save_checkpoint(const std::string& path, CheckpointMeta meta, const models::GanModel& model,
+                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  meta.format = kCheckpointFormat;
+  meta.format_version = kCheckpointFormatVersion;
+  meta.fregan_version = FREGAN_VERSION;
+  meta.model = model.name;
+  meta.generator_options = model.generator_options;
+  meta.discriminator_options = model.discriminator_options;
+  meta.has_discriminator = model.discriminator != nullptr;
+  meta.has_optimizers = optimizer_g != nullptr;
+
+  torch::serialize::OutputArchive archive;
+  archive.write(kMetaKey, c10::IValue(to_json(meta).dump()));
+  torch::serialize::OutputArchive g;
+  model.generator->save(g);
+  archive.write("generator", g);
+  if (model.discriminator) {
+    torch::serialize::OutputArchive d;
+    model.discriminator->save(d);
+    archive.write("discriminator", d);
+  }
+  if (optimizer_g) {
+    torch::serialize::OutputArchive og;
+    optimizer_g->save(og);
+    archive.write("optimizer_g", og);
+  }
+  if (optimizer_d) {
+    torch::serialize::OutputArchive od;
+    optimizer_d->save(od);
+    archive.write("optimizer_d", od);
+  }
+  io::AtomicOutput out(path, /*overwrite=*/true);
+  try {
+    archive.save_to(out.temp_path());
+  } catch (const std::exception& e) {
+    throw FileError("cannot write checkpoint '" + path + "': " + e.what());
+  }
+  out.commit();
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& path) {
+  auto archive = open_archive(path, torch::kCPU);
+  return read_meta(archive, path);
+}
+
+models::GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out) {
+  auto archive = open_archive(path, device);
+  const CheckpointMeta meta = read_meta(archive, path);
+  models::GanModel model;
+  try {
+    model = models::create_model(meta.model, meta.generator_options, meta.discriminator_options);
+  } catch (const InvalidArgument& e) {
+    throw CheckpointError("checkpoint '" + path + "' describes a model this fregan cannot build: " + e.what());
+  }
+  try {
+    torch::serialize::InputArchive g;
+    archive.read("generator", g);
+    model.generator->load(g);
+    if (meta.has_discriminator) {
+      torch::serialize::InputArchive d;
+      archive.read("discriminator", d);
+      model.discriminator->load(d);
+    }
+  } catch (const c10::Error& e) {
+    throw CheckpointError("checkpoint '" + path + "' has weights that do not fit model '" + meta.model +
+                          "': " + e.what_without_backtrace());
+  }
+  model.generator->to(device);
+  if (model.discriminator) model.discriminator->to(device);
+  if (meta_out) *meta_out = meta;
+  return model;
+}
+
+void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  auto archive = open_archive(path, device);
+  const CheckpointMeta meta = read_meta(archive, path);
+  if (!meta.has_optimizers) throw CheckpointError("checkpoint '" + path + "' holds no optimizer state (cannot resume from it)");
+  try {
+    torch::serialize::InputArchive og;
+    archive.read("optimizer_g", og);
+    optimizer_g.load(og);
+    if (optimizer_d) {
+      torch::serialize::InputArchive od;
+      if (archive.try_read("optimizer_d", od)) optimizer_d->load(od);
+    }
+  } catch (const c10::Error& e) {
+    throw CheckpointError("checkpoint '" + path + "' has optimizer state that does not fit: " + e.what_without_backtrace());
+  }
+}
+
+}  // namespace fregan::train

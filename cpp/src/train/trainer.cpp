@@ -1,0 +1,330 @@
+#include "fregan/train/trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <torch/torch.h>
+
+#include "fregan/device.h"
+#include "fregan/error.h"
+#include "fregan/infer/interpolator.h"
+#include "fregan/log.h"
+#include "fregan/losses/losses.h"
+#include "fregan/models/options_json.h"
+#include "fregan/train/checkpoint.h"
+
+namespace fs = std::filesystem;
+
+namespace fregan::train {
+
+void to_json(nlohmann::json& j, const TrainerOptions& o) {
+  j = {{"model", o.model}, {"generator_options", o.generator_options},
+       {"discriminator_options", o.discriminator_options}, {"data", o.data}, {"val_data", o.val_data},
+       {"val_fraction", o.val_fraction}, {"frame_skip", o.frame_skip},
+       {"max_frames_per_source", o.max_frames_per_source}, {"max_triplets_per_source", o.max_triplets_per_source},
+       {"val_max_triplets", o.val_max_triplets}, {"steps", o.steps}, {"batch_size", o.batch_size},
+       {"crop", o.crop}, {"flip", o.flip}, {"temporal_reverse", o.temporal_reverse}, {"lr_g", o.lr_g},
+       {"lr_d", o.lr_d}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"smooth_l1_beta", o.smooth_l1_beta},
+       {"adv_weight", o.adv_weight},
+       {"label_smoothing", {o.label_smoothing.real_low, o.label_smoothing.real_high, o.label_smoothing.fake_low,
+                            o.label_smoothing.fake_high}},
+       {"out_dir", o.out_dir}, {"resume", o.resume}, {"overwrite", o.overwrite}, {"log_every", o.log_every},
+       {"val_every", o.val_every}, {"checkpoint_every", o.checkpoint_every}, {"seed", o.seed},
+       {"device", o.device}, {"threads", o.threads}, {"workers", o.workers}};
+}
+
+void from_json(const nlohmann::json& j, TrainerOptions& o) {
+  detail::OptionReader r(j, "training");
+  r.read("model", o.model);
+  r.read("generator_options", o.generator_options);
+  r.read("discriminator_options", o.discriminator_options);
+  r.read("data", o.data);
+  r.read("val_data", o.val_data);
+  r.read("val_fraction", o.val_fraction);
+  r.read("frame_skip", o.frame_skip);
+  r.read("max_frames_per_source", o.max_frames_per_source);
+  r.read("max_triplets_per_source", o.max_triplets_per_source);
+  r.read("val_max_triplets", o.val_max_triplets);
+  r.read("steps", o.steps);
+  r.read("batch_size", o.batch_size);
+  r.read("crop", o.crop);
+  r.read("flip", o.flip);
+  r.read("temporal_reverse", o.temporal_reverse);
+  r.read("lr_g", o.lr_g);
+  r.read("lr_d", o.lr_d);
+  r.read("beta1", o.beta1);
+  r.read("beta2", o.beta2);
+  r.read("smooth_l1_beta", o.smooth_l1_beta);
+  r.read("adv_weight", o.adv_weight);
+  std::vector<double> ls;
+  r.read("label_smoothing", ls);
+  if (!ls.empty()) {
+    require(ls.size() == 4, "label_smoothing takes 4 numbers: real_low, real_high, fake_low, fake_high");
+    o.label_smoothing = {ls[0], ls[1], ls[2], ls[3]};
+  }
+  r.read("out_dir", o.out_dir);
+  r.read("resume", o.resume);
+  r.read("overwrite", o.overwrite);
+  r.read("log_every", o.log_every);
+  r.read("val_every", o.val_every);
+  r.read("checkpoint_every", o.checkpoint_every);
+  r.read("seed", o.seed);
+  r.read("device", o.device);
+  r.read("threads", o.threads);
+  r.read("workers", o.workers);
+  r.finish();
+}
+
+namespace {
+
+void check_options(const TrainerOptions& o) {
+  require(o.steps >= 1, "steps must be >= 1");
+  require(o.batch_size >= 1, "batch_size must be >= 1");
+  require(o.crop >= 16, "crop must be >= 16");
+  require(o.lr_g > 0 && o.lr_d > 0, "learning rates must be > 0");
+  require(o.adv_weight >= 0, "adv_weight must be >= 0");
+  require(o.log_every >= 1 && o.checkpoint_every >= 1 && o.val_every >= 0, "log/checkpoint/val intervals must be positive");
+  require(o.label_smoothing.real_low <= o.label_smoothing.real_high && o.label_smoothing.fake_low <= o.label_smoothing.fake_high,
+          "label smoothing ranges must have low <= high");
+}
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<int64_t>(seconds);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
+  else std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
+  return buf;
+}
+
+// Keeps the log lines of steps <= `step` (a resumed run rewrites what came after its checkpoint).
+void truncate_log(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::vector<std::string> kept;
+  std::string line;
+  while (std::getline(in, line)) {
+    try {
+      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept.push_back(line);
+    } catch (const std::exception&) {
+      // A line cut by a crash: drop it.
+    }
+  }
+  in.close();
+  std::ofstream out(path, std::ios::trunc);
+  for (const auto& l : kept) out << l << '\n';
+}
+
+}  // namespace
+
+Trainer::Trainer(const TrainerOptions& options) : options_(options) {
+  check_options(options_);
+  set_num_threads(options_.threads);
+  device_ = std::make_unique<torch::Device>(select_device(options_.device));
+  torch::manual_seed(options_.seed);
+  model_ = models::create_model(options_.model, options_.generator_options, options_.discriminator_options);
+  model_.generator->to(*device_);
+  model_.discriminator->to(*device_);
+  optimizer_g_ = std::make_unique<torch::optim::Adam>(
+      model_.generator->parameters(),
+      torch::optim::AdamOptions(options_.lr_g).betas({options_.beta1, options_.beta2}));
+  optimizer_d_ = std::make_unique<torch::optim::Adam>(
+      model_.discriminator->parameters(),
+      torch::optim::AdamOptions(options_.lr_d).betas({options_.beta1, options_.beta2}));
+}
+
+Trainer::~Trainer() = default;
+
+torch::Device Trainer::device() const { return *device_; }
+
+StepStats Trainer::step(const data::TripletBatch& batch) {
+  // Each step draws its randomness (label smoothing) from a seed of its own, so a resumed run
+  // repeats exactly what the uninterrupted run would have done.
+  torch::manual_seed(options_.seed * 1000003ULL + static_cast<uint64_t>(step_));
+  model_.generator->train();
+  model_.discriminator->train();
+  const auto f0 = batch.f0.to(*device_), f1 = batch.f1.to(*device_), f2 = batch.f2.to(*device_);
+  StepStats stats;
+  const auto fake = model_.generator->forward(f0, f2);
+
+  const bool adversarial = options_.adv_weight > 0;
+  if (adversarial) {
+    const auto real_logits = model_.discriminator->forward(f0, f1, f2);
+    const auto fake_logits = model_.discriminator->forward(f0, fake.detach(), f2);
+    const auto d_loss = losses::discriminator_loss(real_logits, fake_logits, options_.label_smoothing);
+    optimizer_d_->zero_grad();
+    d_loss.backward();
+    optimizer_d_->step();
+    stats.d_loss = d_loss.item<double>();
+  }
+
+  const auto reconstruction = losses::smooth_l1(fake, f1, options_.smooth_l1_beta);
+  auto g_loss = reconstruction;
+  if (adversarial) {
+    const auto adv = losses::generator_adversarial_loss(model_.discriminator->forward(f0, fake, f2));
+    g_loss = reconstruction + options_.adv_weight * adv;
+    stats.g_adversarial = adv.item<double>();
+  }
+  optimizer_g_->zero_grad();
+  g_loss.backward();
+  optimizer_g_->step();
+  stats.g_reconstruction = reconstruction.item<double>();
+  stats.g_loss = g_loss.item<double>();
+  stats.step = ++step_;
+  return stats;
+}
+
+void Trainer::save(const std::string& path, const nlohmann::json& metrics) const {
+  CheckpointMeta meta;
+  meta.trainer_options = options_;
+  meta.step = step_;
+  meta.metrics = metrics;
+  save_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
+}
+
+void Trainer::load(const std::string& path) {
+  CheckpointMeta meta;
+  auto loaded = load_model(path, *device_, &meta);
+  if (meta.model != model_.name) {
+    throw CheckpointError("checkpoint '" + path + "' holds model '" + meta.model + "', not '" + model_.name + "'");
+  }
+  if (meta.generator_options != model_.generator_options || meta.discriminator_options != model_.discriminator_options) {
+    throw CheckpointError("checkpoint '" + path + "' was trained with other model options: " +
+                          meta.generator_options.dump() + " vs " + model_.generator_options.dump());
+  }
+  // Copy into our modules so the optimizers keep pointing at our parameters.
+  torch::NoGradGuard no_grad;
+  auto copy = [](torch::nn::Module& dst, torch::nn::Module& src) {
+    auto s = src.named_parameters(true);
+    for (auto& p : dst.named_parameters(true)) p.value().copy_(s[p.key()]);
+    auto sb = src.named_buffers(true);
+    for (auto& b : dst.named_buffers(true)) b.value().copy_(sb[b.key()]);
+  };
+  copy(*model_.generator, *loaded.generator);
+  if (meta.has_discriminator) copy(*model_.discriminator, *loaded.discriminator);
+  load_optimizers(path, *device_, *optimizer_g_, optimizer_d_.get());
+  step_ = meta.step;
+}
+
+infer::EvaluationResult Trainer::validate(const data::TripletDataset& dataset, int64_t max_triplets) {
+  infer::Interpolator interpolator(model_.generator, *device_, model_.name);
+  auto result = infer::evaluate(interpolator, dataset, max_triplets);
+  model_.generator->train();
+  return result;
+}
+
+infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
+  const auto& o = options_;
+  require(!o.out_dir.empty(), "training needs an output folder (--out)");
+  require(!o.data.empty(), "training needs data (--data VIDEO_OR_FOLDER ...)");
+  fs::create_directories(o.out_dir);
+  const std::string last_path = (fs::path(o.out_dir) / "last.pt").string();
+  const std::string best_path = (fs::path(o.out_dir) / "best.pt").string();
+  const std::string log_path = (fs::path(o.out_dir) / "log.jsonl").string();
+  if (fs::exists(last_path)) {
+    if (o.resume) {
+      load(last_path);
+      log::info("resuming '" + last_path + "' at step " + std::to_string(step_));
+    } else if (!o.overwrite) {
+      throw InvalidArgument("'" + o.out_dir + "' already holds a run (last.pt): pass --resume to continue it or --overwrite to start afresh");
+    }
+  } else if (o.resume) {
+    throw FileError("nothing to resume: '" + last_path + "' does not exist");
+  }
+
+  // Data, split by clip.
+  std::vector<std::string> train_sources = o.data, val_sources = o.val_data;
+  if (val_sources.empty() && o.val_fraction > 0) {
+    const auto clips = data::expand_sources(o.data);
+    if (clips.size() >= 2) {
+      std::tie(train_sources, val_sources) = data::split_by_source(clips, o.val_fraction, o.seed);
+    } else {
+      log::warn("only one clip given: no validation split (pass --val-data)");
+    }
+  }
+  data::TripletDatasetOptions dopt;
+  dopt.sources = train_sources;
+  dopt.frame_skip = o.frame_skip;
+  dopt.max_frames_per_source = o.max_frames_per_source;
+  dopt.max_triplets_per_source = o.max_triplets_per_source;
+  dopt.min_size = o.crop;
+  auto train_set = std::make_shared<data::TripletDataset>(dopt);
+  std::unique_ptr<data::TripletDataset> val_set;
+  if (!val_sources.empty()) {
+    dopt.sources = val_sources;
+    dopt.min_size = 16;
+    dopt.max_triplets_per_source = 0;
+    val_set = std::make_unique<data::TripletDataset>(dopt);
+  }
+  log::info("training " + model_.name + " on " + std::to_string(train_set->size()) + " triplets from " +
+            std::to_string(train_set->sources().size()) + " clips" +
+            (val_set ? ", validating on " + std::to_string(val_set->sources().size()) + " held-out clips" : std::string()) +
+            ", device " + device_->str());
+
+  if (o.resume) truncate_log(log_path, step_);
+  std::ofstream log_file(log_path, o.resume ? std::ios::app : std::ios::trunc);
+  if (!log_file) throw FileError("cannot write '" + log_path + "'");
+
+  data::TripletLoaderOptions lopt;
+  lopt.batch_size = o.batch_size;
+  lopt.crop = o.crop;
+  lopt.flip = o.flip;
+  lopt.temporal_reverse = o.temporal_reverse;
+  lopt.workers = o.workers;
+  lopt.seed = o.seed;
+  data::TripletLoader loader(train_set, lopt, step_);
+
+  infer::EvaluationResult last_val;
+  double best_psnr = -1e9;
+  nlohmann::json last_metrics = nlohmann::json::object();
+  const int64_t first_step = step_;
+  const auto start = std::chrono::steady_clock::now();
+  bool stop = false;
+  while (step_ < o.steps && !stop) {
+    const StepStats stats = step(loader.next());
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    Progress progress;
+    progress.step = step_;
+    progress.total_steps = o.steps;
+    progress.last = stats;
+    progress.samples_per_second = (step_ - first_step) * o.batch_size / std::max(elapsed, 1e-9);
+    progress.eta_seconds = elapsed / (step_ - first_step) * (o.steps - step_);
+    const bool final_step = step_ == o.steps;
+    if (step_ % o.log_every == 0 || final_step) {
+      char line[256];
+      std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f (rec %.4f, adv %.4f)  %.2f samples/s  ETA %s",
+                    (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, stats.g_reconstruction,
+                    stats.g_adversarial, progress.samples_per_second, format_duration(progress.eta_seconds).c_str());
+      log::info(line);
+      log_file << nlohmann::json{{"step", step_}, {"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
+                                 {"g_reconstruction", stats.g_reconstruction}, {"g_adversarial", stats.g_adversarial},
+                                 {"samples_per_second", progress.samples_per_second}, {"elapsed", elapsed}}
+                      .dump()
+               << std::endl;
+    }
+    if (val_set && ((o.val_every > 0 && step_ % o.val_every == 0) || final_step)) {
+      last_val = validate(*val_set, o.val_max_triplets);
+      progress.validation = last_val;
+      last_metrics = infer::to_json(last_val);
+      char line[256];
+      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  (average %.2f dB, repeat %.2f dB)",
+                    (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.average.psnr, last_val.repeat.psnr);
+      log::info(line);
+      log_file << nlohmann::json{{"step", step_}, {"validation", last_metrics}}.dump() << std::endl;
+      if (last_val.model.psnr > best_psnr) {
+        best_psnr = last_val.model.psnr;
+        save(best_path, last_metrics);
+      }
+    }
+    if (callback && !callback(progress)) {
+      log::info("stopped by the caller at step " + std::to_string(step_));
+      stop = true;
+    }
+    if (step_ % o.checkpoint_every == 0 || final_step || stop) save(last_path, last_metrics);
+  }
+  return last_val;
+}
+
+}  // namespace fregan::train
