@@ -76,6 +76,13 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
+  m.def("read_image", [](const std::string& path) { return bgr_to_array(io::read_image(path)); }, py::arg("path"),
+        "Reads an image file as an HxWx3 uint8 RGB array.");
+  m.def("write_image",
+        [](const std::string& path, const Rgb8& image, bool overwrite) {
+          io::write_image(path, array_to_bgr(image, "image"), overwrite);
+        },
+        py::arg("path"), py::arg("image"), py::arg("overwrite") = false, "Writes an RGB uint8 array atomically.");
   m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
   m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
   m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(train::to_json(train::read_checkpoint_meta(path))); },

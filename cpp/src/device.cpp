@@ -1,5 +1,9 @@
 #include "fregan/device.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
 #include <torch/cuda.h>
 #include <ATen/Parallel.h>
 
@@ -26,7 +30,14 @@ torch::Device select_device(const std::string& name) {
 }
 
 int set_num_threads(int threads) {
-  if (threads > 0) at::set_num_threads(threads);
+  // Some torch builds (Debian's) start with one intra-op thread: default to OMP_NUM_THREADS if
+  // set, else every core.
+  if (threads <= 0) {
+    const char* env = std::getenv("OMP_NUM_THREADS");
+    threads = env ? std::atoi(env) : 0;
+    if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  at::set_num_threads(threads);
   return at::get_num_threads();
 }
 

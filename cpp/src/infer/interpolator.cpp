@@ -52,6 +52,7 @@ std::string default_weights_path() {
 
 Interpolator::Interpolator(const std::string& weights, const std::string& device)
     : device_(select_device(device)) {
+  set_num_threads(0);
   const std::string path = weights.empty() ? default_weights_path() : weights;
   auto model = train::load_model(path, device_);
   net_ = model.generator;

@@ -13,13 +13,14 @@ namespace nn = torch::nn;
 
 void to_json(nlohmann::json& j, const FreganGeneratorOptions& o) {
   j = {{"base_channels", o.base_channels}, {"max_channels", o.max_channels}, {"levels", o.levels},
-       {"leaky_slope", o.leaky_slope}, {"skip_connections", o.skip_connections}, {"predict_residual", o.predict_residual}};
+       {"upsampling", o.upsampling}, {"leaky_slope", o.leaky_slope}, {"skip_connections", o.skip_connections}, {"predict_residual", o.predict_residual}};
 }
 void from_json(const nlohmann::json& j, FreganGeneratorOptions& o) {
   detail::OptionReader r(j, "fregan generator");
   r.read("base_channels", o.base_channels);
   r.read("max_channels", o.max_channels);
   r.read("levels", o.levels);
+  r.read("upsampling", o.upsampling);
   r.read("leaky_slope", o.leaky_slope);
   r.read("skip_connections", o.skip_connections);
   r.read("predict_residual", o.predict_residual);
@@ -47,9 +48,13 @@ nn::Sequential down_block(int in, int out, double slope) {
                         nn::BatchNorm2d(out), nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(slope)));
 }
 
-nn::Sequential up_block(int in, int out) {
-  return nn::Sequential(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1).bias(false)),
-                        nn::BatchNorm2d(out), nn::ReLU());
+nn::Sequential up_block(int in, int out, const std::string& upsampling) {
+  if (upsampling == "transposed") {
+    return nn::Sequential(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1).bias(false)),
+                          nn::BatchNorm2d(out), nn::ReLU());
+  }
+  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, 4 * out, 3).padding(1).bias(false)),
+                        nn::PixelShuffle(nn::PixelShuffleOptions(2)), nn::BatchNorm2d(out), nn::ReLU());
 }
 
 }  // namespace
@@ -58,6 +63,8 @@ FreganGeneratorImpl::FreganGeneratorImpl(const FreganGeneratorOptions& o) : opti
   require(o.levels >= 1 && o.levels <= 8, "fregan generator: levels must be in 1..8, got " + std::to_string(o.levels));
   require(o.base_channels >= 1 && o.max_channels >= o.base_channels,
           "fregan generator: need 1 <= base_channels <= max_channels");
+  require(o.upsampling == "subpixel" || o.upsampling == "transposed",
+          "fregan generator: upsampling must be 'subpixel' or 'transposed', got '" + o.upsampling + "'");
   down_ = register_module("down", nn::ModuleList());
   up_ = register_module("up", nn::ModuleList());
   int in = 6;
@@ -72,10 +79,17 @@ FreganGeneratorImpl::FreganGeneratorImpl(const FreganGeneratorOptions& o) : opti
     const int from = channels_at(l, o.base_channels, o.max_channels);
     const int in_ch = (o.skip_connections && l != o.levels - 1) ? 2 * from : from;
     const int out = channels_at(std::max(l - 1, 0), o.base_channels, o.max_channels);
-    up_->push_back(up_block(in_ch, out));
+    up_->push_back(up_block(in_ch, out, o.upsampling));
   }
   const int head_in = channels_at(0, o.base_channels, o.max_channels) + (o.skip_connections ? 6 : 0);
   head_ = register_module("head", nn::Conv2d(nn::Conv2dOptions(head_in, 3, 3).padding(1)));
+  if (o.predict_residual) {
+    // Start as the average of the two frames (a zero correction): training only has to improve on
+    // that baseline instead of first climbing up to it from noise.
+    torch::NoGradGuard no_grad;
+    head_->weight.zero_();
+    head_->bias.zero_();
+  }
 }
 
 torch::Tensor FreganGeneratorImpl::forward(const torch::Tensor& f0, const torch::Tensor& f2) {

@@ -278,6 +278,9 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
 
   infer::EvaluationResult last_val;
   double best_psnr = -1e9;
+  if (o.resume && fs::exists(best_path)) {
+    best_psnr = read_checkpoint_meta(best_path).metrics.value("model", nlohmann::json::object()).value("psnr", -1e9);
+  }
   nlohmann::json last_metrics = nlohmann::json::object();
   const int64_t first_step = step_;
   const auto start = std::chrono::steady_clock::now();

@@ -1,0 +1,73 @@
+#include <cmath>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "fregan/losses/losses.h"
+#include "fregan/metrics/metrics.h"
+
+using namespace fregan;
+
+TEST(Losses, SmoothL1MatchesHandComputedValues) {
+  // Errors on [0, 1]: 0.1 and 0.5 -> on the [-1, 1] scale 0.2 and 1.0.  beta = 0.5:
+  // 0.2 < beta -> 0.5 * 0.04 / 0.5 = 0.04 ; 1.0 >= beta -> 1.0 - 0.25 = 0.75 ; mean = 0.395.
+  const auto pred = torch::tensor({0.6f, 1.0f}), target = torch::tensor({0.5f, 0.5f});
+  EXPECT_NEAR(losses::smooth_l1(pred, target, 0.5).item<double>(), 0.395, 1e-6);
+  EXPECT_NEAR(losses::smooth_l1(target, target, 0.5).item<double>(), 0.0, 1e-12);
+  EXPECT_THROW(losses::smooth_l1(pred, torch::zeros({3}), 0.5), c10::Error);
+}
+
+TEST(Losses, BinaryCrossEntropyWithSoftTargets) {
+  // x = 0: -(y log .5 + (1-y) log .5) = log 2 for any y.  x = 2, y = 1.1:
+  // 1.1 * log(1 + e^-2) + (-0.1) * (2 + log(1 + e^-2)) = log(1 + e^-2) - 0.2.
+  EXPECT_NEAR(losses::bce_with_logits(torch::zeros({4}), torch::full({4}, 0.9)).item<double>(), std::log(2.0), 1e-6);
+  const double expected = std::log1p(std::exp(-2.0)) - 0.2;
+  EXPECT_NEAR(losses::bce_with_logits(torch::full({1}, 2.0), torch::full({1}, 1.1)).item<double>(), expected, 1e-6);
+  // Generator term: -log sigmoid(x).
+  EXPECT_NEAR(losses::generator_adversarial_loss(torch::full({2}, 1.0)).item<double>(), std::log1p(std::exp(-1.0)), 1e-6);
+}
+
+TEST(Losses, DiscriminatorLabelSmoothingStaysInItsRanges) {
+  // With degenerate ranges the loss is exact: targets 0.8 (real) and 0.2 (fake) at logits 0 and 0.
+  losses::LabelSmoothing fixed{0.8, 0.8, 0.2, 0.2};
+  EXPECT_NEAR(losses::discriminator_loss(torch::zeros({5}), torch::zeros({5}), fixed).item<double>(), std::log(2.0), 1e-6);
+  // Real logits of 3: the loss is linear in the target, so its mean over U[0.7, 1.1] lies between
+  // the losses at the range ends.
+  const auto logits = torch::full({20000}, 3.0);
+  const auto lo = losses::bce_with_logits(logits, torch::full({1}, 1.1)).item<double>();
+  const auto hi = losses::bce_with_logits(logits, torch::full({1}, 0.7)).item<double>();
+  torch::manual_seed(1);
+  const double d = losses::discriminator_loss(logits, torch::full({20000}, -3.0)).item<double>();
+  // fake part at logit -3 with targets in [0, 0.3]: symmetric to the real part at +3 with [0.7, 1.0].
+  const double fake_lo = losses::bce_with_logits(torch::full({1}, -3.0), torch::full({1}, 0.0)).item<double>();
+  const double fake_hi = losses::bce_with_logits(torch::full({1}, -3.0), torch::full({1}, 0.3)).item<double>();
+  EXPECT_GT(d, (lo + fake_lo) / 2);
+  EXPECT_LT(d, (hi + fake_hi) / 2);
+  EXPECT_NEAR(d, ((lo + hi) / 2 + (fake_lo + fake_hi) / 2) / 2, 2e-3);  // uniform targets: the midpoints
+}
+
+TEST(Metrics, PsnrOfAKnownError) {
+  const auto a = torch::zeros({1, 3, 16, 16}), b = torch::full({1, 3, 16, 16}, 0.1);
+  EXPECT_NEAR(metrics::psnr(a, b).item<double>(), 20.0, 1e-5);  // 10 log10(1 / 0.01); inputs are float32
+  cv::Mat x(16, 16, CV_8UC3, cv::Scalar(100, 100, 100)), y(16, 16, CV_8UC3, cv::Scalar(110, 110, 110));
+  EXPECT_NEAR(metrics::psnr(x, y), 10 * std::log10(255.0 * 255.0 / 100.0), 1e-5);
+  EXPECT_TRUE(std::isinf(metrics::psnr(a, a).item<double>()));
+}
+
+TEST(Metrics, SsimIsOneForIdenticalImagesAndFallsWithNoise) {
+  torch::manual_seed(0);
+  const auto img = torch::rand({1, 3, 40, 40}) * 0.5 + torch::linspace(0, 0.5, 40).view({1, 1, 1, 40});
+  EXPECT_NEAR(metrics::ssim(img, img).item<double>(), 1.0, 1e-12);
+  double previous = 1.0;
+  for (double sigma : {0.02, 0.05, 0.1, 0.2}) {
+    const double s = metrics::ssim(img, (img + sigma * torch::randn_like(img)).clamp(0, 1)).item<double>();
+    EXPECT_LT(s, previous) << sigma;
+    previous = s;
+  }
+  // A constant image against a constant offset: only the luminance term is < 1:
+  // (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1).
+  const auto c1 = std::pow(0.01, 2);
+  const auto p = torch::full({1, 1, 11, 11}, 0.5), q = torch::full({1, 1, 11, 11}, 0.7);
+  EXPECT_NEAR(metrics::ssim(p, q).item<double>(), (2 * 0.5 * 0.7 + c1) / (0.25 + 0.49 + c1), 1e-7);
+  EXPECT_THROW(metrics::ssim(torch::rand({1, 3, 8, 8}), torch::rand({1, 3, 8, 8})), c10::Error);
+}

@@ -1,0 +1,122 @@
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
+#include <torch/torch.h>
+
+#include "fregan/error.h"
+#include "fregan/infer/interpolator.h"
+#include "fregan/io/image.h"
+#include "fregan/metrics/metrics.h"
+#include "fregan/train/checkpoint.h"
+#include "fregan/train/trainer.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace fregan;
+
+namespace {
+
+// A clip of a square moving 4 px per frame over a textured background.
+void write_moving_clip(const std::string& folder, int frames, int w = 64, int h = 64) {
+  fs::create_directories(folder);
+  for (int i = 0; i < frames; ++i) cv::imwrite(folder + "/" + std::to_string(i) + ".png", test::moving_square(w, h, 8 + 4 * i));
+}
+
+train::TrainerOptions small_options(const std::string& data, const std::string& out) {
+  train::TrainerOptions o;
+  o.data = {data};
+  o.val_fraction = 0;
+  o.out_dir = out;
+  o.generator_options = {{"base_channels", 16}, {"max_channels", 64}, {"levels", 3}};
+  o.discriminator_options = {{"base_channels", 8}, {"levels", 3}};
+  o.batch_size = 4;
+  o.crop = 64;
+  o.workers = 1;
+  o.log_every = 1000;
+  o.device = "cpu";
+  return o;
+}
+
+}  // namespace
+
+TEST(Trainer, OneTripletIsLearnedAbove30DbInBoundedSteps) {
+  test::TempDir dir;
+  write_moving_clip(dir / "clip", 3);  // exactly one triplet
+  auto o = small_options(dir / "clip", dir / "run");
+  o.flip = false;
+  o.temporal_reverse = false;
+  o.lr_g = 2e-3;
+  o.steps = 300;
+  o.checkpoint_every = 1000;
+  train::Trainer trainer(o);
+  data::TripletDatasetOptions dopt;
+  dopt.sources = o.data;
+  data::TripletDataset ds(dopt);
+  data::TripletLoaderOptions lo;
+  lo.batch_size = 4;
+  lo.crop = 64;
+  lo.flip = false;
+  lo.temporal_reverse = false;
+  const auto before = trainer.validate(ds, 0);
+  EXPECT_LT(before.model.psnr, 26.0);  // the untrained model is the average frame: ghosting
+  for (int s = 0; s < o.steps; ++s) trainer.step(data::TripletLoader::make_batch(ds, lo, s));
+  const auto after = trainer.validate(ds, 0);
+  EXPECT_GT(after.model.psnr, 30.0) << "average baseline " << after.average.psnr;
+  EXPECT_GT(after.model.psnr, after.average.psnr + 4.0);
+}
+
+TEST(Trainer, ResumeContinuesExactly) {
+  test::TempDir dir;
+  write_moving_clip(dir / "clip", 6);
+  auto o = small_options(dir / "clip", dir / "straight");
+  o.steps = 4;
+  o.checkpoint_every = 2;
+  train::Trainer straight(o);
+  straight.fit();
+
+  auto first = o;
+  first.out_dir = dir / "resumed";
+  first.steps = 2;
+  train::Trainer(first).fit();
+  auto second = first;
+  second.steps = 4;
+  second.resume = true;
+  train::Trainer resumed(second);
+  resumed.fit();
+  EXPECT_EQ(resumed.current_step(), 4);
+
+  auto a = train::load_model(dir / "straight/last.pt", torch::kCPU);
+  auto b = train::load_model(dir / "resumed/last.pt", torch::kCPU);
+  const auto pa = a.generator->named_parameters(), pb = b.generator->named_parameters();
+  for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
+  const auto da = a.discriminator->named_parameters(), db = b.discriminator->named_parameters();
+  for (const auto& p : da) EXPECT_TRUE(torch::equal(p.value(), db[p.key()])) << p.key();
+  // The log holds each step once.
+  std::ifstream log(dir / "resumed/log.jsonl");
+  int lines = 0;
+  for (std::string line; std::getline(log, line);) ++lines;
+  EXPECT_EQ(lines, 2);  // log_every = 1000: only the final step of each run (2 and 4)
+}
+
+TEST(Trainer, RefusesToClobberARunAndBadOptions) {
+  test::TempDir dir;
+  write_moving_clip(dir / "clip", 4);
+  auto o = small_options(dir / "clip", dir / "run");
+  o.steps = 1;
+  train::Trainer(o).fit();
+  EXPECT_THROW(train::Trainer(o).fit(), InvalidArgument);  // run exists, no --resume/--overwrite
+  auto bad = o;
+  bad.steps = 0;
+  EXPECT_THROW(train::Trainer{bad}, InvalidArgument);
+  bad = o;
+  bad.model = "nope";
+  EXPECT_THROW(train::Trainer{bad}, InvalidArgument);
+  bad = o;
+  bad.device = "tpu";
+  EXPECT_THROW(train::Trainer{bad}, InvalidArgument);
+  // JSON options are read strictly.
+  EXPECT_THROW((nlohmann::json{{"stepz", 3}}.get<train::TrainerOptions>()), InvalidArgument);
+  EXPECT_EQ((nlohmann::json{{"steps", 3}}.get<train::TrainerOptions>().steps), 3);
+}
