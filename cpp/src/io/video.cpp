@@ -29,24 +29,34 @@ std::string lower_ext(const std::string& path) {
   return ext;
 }
 
-// Runs argv with stdout captured (stderr discarded); returns exit status and output.
+// Starts argv with the given descriptors as its stdin/stdout/stderr (-1: /dev/null); returns the
+// pid, or -1.  `close_in_child` is closed in the child (the parent's end of a pipe).  Pipes are
+// made O_CLOEXEC so that no other child (another encoder started meanwhile) inherits them.
+pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd, int close_in_child) {
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  const int devnull = ::open("/dev/null", O_RDWR);
+  ::dup2(in_fd >= 0 ? in_fd : devnull, STDIN_FILENO);
+  ::dup2(out_fd >= 0 ? out_fd : devnull, STDOUT_FILENO);
+  ::dup2(err_fd >= 0 ? err_fd : devnull, STDERR_FILENO);
+  if (close_in_child >= 0) ::close(close_in_child);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  ::execvp(args[0], args.data());
+  ::_exit(127);
+}
+
+// Runs argv with stdout captured (stderr discarded); returns its exit status.
 int run_capture(const std::vector<std::string>& argv, std::string& output) {
   int fds[2];
-  if (::pipe(fds) != 0) return -1;
-  const pid_t pid = ::fork();
-  if (pid < 0) return -1;
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) ::dup2(devnull, STDERR_FILENO);
-    ::close(fds[0]);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
-  }
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
+  const pid_t pid = spawn(argv, -1, fds[1], -1, fds[0]);
   ::close(fds[1]);
+  if (pid < 0) {
+    ::close(fds[0]);
+    return -1;
+  }
   char buf[4096];
   ssize_t n;
   while ((n = ::read(fds[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<size_t>(n));
@@ -152,21 +162,14 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, const V
 
   log_path_ = path + ".ffmpeg.log";
   int fds[2];
-  if (::pipe(fds) != 0) throw FileError("cannot create a pipe to ffmpeg");
-  const pid_t pid = ::fork();
-  if (pid < 0) throw FileError("cannot start ffmpeg");
-  if (pid == 0) {
-    ::dup2(fds[0], STDIN_FILENO);
+  if (::pipe2(fds, O_CLOEXEC) != 0) throw FileError("cannot create a pipe to ffmpeg");
+  const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const pid_t pid = spawn(argv, fds[0], -1, log, fds[1]);
+  if (log >= 0) ::close(log);
+  if (pid < 0) {
+    ::close(fds[0]);
     ::close(fds[1]);
-    const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (log >= 0) ::dup2(log, STDERR_FILENO);
-    const int devnull = ::open("/dev/null", O_WRONLY);
-    if (devnull >= 0) ::dup2(devnull, STDOUT_FILENO);
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    ::_exit(127);
+    throw FileError("cannot start ffmpeg");
   }
   ::close(fds[0]);
   pid_ = pid;

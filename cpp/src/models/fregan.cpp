@@ -11,33 +11,10 @@
 namespace fregan::models {
 namespace nn = torch::nn;
 
-void to_json(nlohmann::json& j, const FreganGeneratorOptions& o) {
-  j = {{"base_channels", o.base_channels}, {"max_channels", o.max_channels}, {"levels", o.levels},
-       {"upsampling", o.upsampling}, {"leaky_slope", o.leaky_slope}, {"skip_connections", o.skip_connections}, {"predict_residual", o.predict_residual}};
-}
-void from_json(const nlohmann::json& j, FreganGeneratorOptions& o) {
-  detail::OptionReader r(j, "fregan generator");
-  r.read("base_channels", o.base_channels);
-  r.read("max_channels", o.max_channels);
-  r.read("levels", o.levels);
-  r.read("upsampling", o.upsampling);
-  r.read("leaky_slope", o.leaky_slope);
-  r.read("skip_connections", o.skip_connections);
-  r.read("predict_residual", o.predict_residual);
-  r.finish();
-}
-void to_json(nlohmann::json& j, const FreganDiscriminatorOptions& o) {
-  j = {{"base_channels", o.base_channels}, {"max_channels", o.max_channels}, {"levels", o.levels},
-       {"leaky_slope", o.leaky_slope}};
-}
-void from_json(const nlohmann::json& j, FreganDiscriminatorOptions& o) {
-  detail::OptionReader r(j, "fregan discriminator");
-  r.read("base_channels", o.base_channels);
-  r.read("max_channels", o.max_channels);
-  r.read("levels", o.levels);
-  r.read("leaky_slope", o.leaky_slope);
-  r.finish();
-}
+FREGAN_DEFINE_OPTIONS_JSON(FreganGeneratorOptions, "fregan generator", base_channels, max_channels, levels, upsampling,
+                           leaky_slope, skip_connections, predict_residual)
+FREGAN_DEFINE_OPTIONS_JSON(FreganDiscriminatorOptions, "fregan discriminator", base_channels, max_channels, levels,
+                           leaky_slope)
 
 namespace {
 

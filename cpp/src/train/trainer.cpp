@@ -18,65 +18,17 @@
 
 namespace fs = std::filesystem;
 
+namespace fregan::losses {
+FREGAN_DEFINE_OPTIONS_JSON(LabelSmoothing, "label smoothing", real_low, real_high, fake_low, fake_high)
+}  // namespace fregan::losses
+
 namespace fregan::train {
 
-void to_json(nlohmann::json& j, const TrainerOptions& o) {
-  j = {{"model", o.model}, {"generator_options", o.generator_options},
-       {"discriminator_options", o.discriminator_options}, {"data", o.data}, {"val_data", o.val_data},
-       {"val_fraction", o.val_fraction}, {"frame_skip", o.frame_skip},
-       {"max_frames_per_source", o.max_frames_per_source}, {"max_triplets_per_source", o.max_triplets_per_source},
-       {"val_max_triplets", o.val_max_triplets}, {"steps", o.steps}, {"batch_size", o.batch_size},
-       {"crop", o.crop}, {"flip", o.flip}, {"temporal_reverse", o.temporal_reverse}, {"lr_g", o.lr_g},
-       {"lr_d", o.lr_d}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"smooth_l1_beta", o.smooth_l1_beta},
-       {"adv_weight", o.adv_weight},
-       {"label_smoothing", {o.label_smoothing.real_low, o.label_smoothing.real_high, o.label_smoothing.fake_low,
-                            o.label_smoothing.fake_high}},
-       {"out_dir", o.out_dir}, {"resume", o.resume}, {"overwrite", o.overwrite}, {"log_every", o.log_every},
-       {"val_every", o.val_every}, {"checkpoint_every", o.checkpoint_every}, {"seed", o.seed},
-       {"device", o.device}, {"threads", o.threads}, {"workers", o.workers}};
-}
-
-void from_json(const nlohmann::json& j, TrainerOptions& o) {
-  detail::OptionReader r(j, "training");
-  r.read("model", o.model);
-  r.read("generator_options", o.generator_options);
-  r.read("discriminator_options", o.discriminator_options);
-  r.read("data", o.data);
-  r.read("val_data", o.val_data);
-  r.read("val_fraction", o.val_fraction);
-  r.read("frame_skip", o.frame_skip);
-  r.read("max_frames_per_source", o.max_frames_per_source);
-  r.read("max_triplets_per_source", o.max_triplets_per_source);
-  r.read("val_max_triplets", o.val_max_triplets);
-  r.read("steps", o.steps);
-  r.read("batch_size", o.batch_size);
-  r.read("crop", o.crop);
-  r.read("flip", o.flip);
-  r.read("temporal_reverse", o.temporal_reverse);
-  r.read("lr_g", o.lr_g);
-  r.read("lr_d", o.lr_d);
-  r.read("beta1", o.beta1);
-  r.read("beta2", o.beta2);
-  r.read("smooth_l1_beta", o.smooth_l1_beta);
-  r.read("adv_weight", o.adv_weight);
-  std::vector<double> ls;
-  r.read("label_smoothing", ls);
-  if (!ls.empty()) {
-    require(ls.size() == 4, "label_smoothing takes 4 numbers: real_low, real_high, fake_low, fake_high");
-    o.label_smoothing = {ls[0], ls[1], ls[2], ls[3]};
-  }
-  r.read("out_dir", o.out_dir);
-  r.read("resume", o.resume);
-  r.read("overwrite", o.overwrite);
-  r.read("log_every", o.log_every);
-  r.read("val_every", o.val_every);
-  r.read("checkpoint_every", o.checkpoint_every);
-  r.read("seed", o.seed);
-  r.read("device", o.device);
-  r.read("threads", o.threads);
-  r.read("workers", o.workers);
-  r.finish();
-}
+FREGAN_DEFINE_OPTIONS_JSON(TrainerOptions, "training", model, generator_options, discriminator_options, data, val_data,
+                           val_fraction, frame_skip, max_frames_per_source, max_triplets_per_source, val_max_triplets,
+                           steps, batch_size, crop, flip, temporal_reverse, lr_g, lr_d, beta1, beta2, smooth_l1_beta,
+                           adv_weight, label_smoothing, out_dir, resume, overwrite, log_every, val_every,
+                           checkpoint_every, seed, device, threads, workers)
 
 namespace {
 

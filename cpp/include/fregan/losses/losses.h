@@ -1,5 +1,6 @@
 #pragma once
 // Losses shared by the GAN models.  Frames are float RGB in [0, 1].
+#include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
 
 namespace fregan::losses {
@@ -14,6 +15,8 @@ struct LabelSmoothing {
   double real_low = 0.7, real_high = 1.1;
   double fake_low = 0.0, fake_high = 0.3;
 };
+void to_json(nlohmann::json& j, const LabelSmoothing& o);
+void from_json(const nlohmann::json& j, LabelSmoothing& o);
 
 // Binary cross-entropy on logits with (possibly soft or > 1) targets: mean of
 // -(y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))), computed stably.

@@ -44,6 +44,7 @@ struct FreganDiscriminatorOptions {
   double leaky_slope = 0.2;
 };
 
+// JSON with the field names as keys (strict: unknown keys are errors).
 void to_json(nlohmann::json& j, const FreganGeneratorOptions& o);
 void from_json(const nlohmann::json& j, FreganGeneratorOptions& o);
 void to_json(nlohmann::json& j, const FreganDiscriminatorOptions& o);

@@ -39,3 +39,20 @@ class OptionReader {
 };
 
 }  // namespace fregan::detail
+
+// Defines to_json / from_json for an options struct from its field list: every field is written,
+// and reading goes through OptionReader (unknown keys and wrong types are errors; missing keys
+// keep their defaults).  `what` names the struct in error messages.  Use it in a .cpp file,
+// with the two functions declared in the struct's header.
+#define FREGAN_OPTION_TO_JSON(field) fregan_json[#field] = fregan_options.field;
+#define FREGAN_OPTION_FROM_JSON(field) fregan_reader.read(#field, fregan_options.field);
+#define FREGAN_DEFINE_OPTIONS_JSON(Type, what, ...)                                        \
+  void to_json(nlohmann::json& fregan_json, const Type& fregan_options) {                  \
+    fregan_json = nlohmann::json::object();                                                \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_TO_JSON, __VA_ARGS__))           \
+  }                                                                                        \
+  void from_json(const nlohmann::json& fregan_json, Type& fregan_options) {                \
+    ::fregan::detail::OptionReader fregan_reader(fregan_json, what);                       \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_FROM_JSON, __VA_ARGS__))         \
+    fregan_reader.finish();                                                                \
+  }
