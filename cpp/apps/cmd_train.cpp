@@ -44,6 +44,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--generator-options", *g_json, "Generator options as JSON, e.g. '{\"base_channels\":16}'");
   cmd->add_option("--discriminator-options", *d_json, "Discriminator options as JSON");
   cmd->add_flag("--no-flip", [o](int64_t) { o->flip = false; }, "No random flips");
+  cmd->add_flag("--rotate", o->rotate, "Random 90-degree rotations");
   cmd->add_flag("--no-reverse", [o](int64_t) { o->temporal_reverse = false; }, "No random temporal reversal");
   cmd->add_option("--log-every", o->log_every, "Steps between progress lines")->capture_default_str();
   cmd->add_option("--val-every", o->val_every, "Steps between validations (0 = at the end)")->capture_default_str();

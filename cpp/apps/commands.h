@@ -8,5 +8,6 @@ void add_train(CLI::App& app);
 void add_interpolate(CLI::App& app);
 void add_evaluate(CLI::App& app);
 void add_info(CLI::App& app);
+void add_prepare(CLI::App& app);
 
 }  // namespace fregan::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   fregan::cli::add_interpolate(app);
   fregan::cli::add_evaluate(app);
   fregan::cli::add_info(app);
+  fregan::cli::add_prepare(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

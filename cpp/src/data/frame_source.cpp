@@ -38,6 +38,10 @@ bool natural_less(const std::string& a, const std::string& b) {
 }
 
 void search_folder(const fs::path& dir, std::vector<FrameSource>& out) {
+  if (fs::exists(dir / "manifest.json")) {
+    out.push_back({dir.string(), false, true, false});
+    return;
+  }
   if (!list_frame_files(dir.string()).empty()) {
     out.push_back({dir.string(), true});
     return;
@@ -50,8 +54,6 @@ void search_folder(const fs::path& dir, std::vector<FrameSource>& out) {
       search_folder(p, out);
     } else if (io::is_video_file(p.string())) {
       out.push_back({p.string(), false});
-    } else if (p.extension() == ".yuv") {
-      log::warn("skipping '" + p.string() + "': raw YUV has no header (convert it to .y4m)");
     }
   }
 }
@@ -75,32 +77,47 @@ std::vector<FrameSource> expand_sources(const std::vector<std::string>& paths) {
       const size_t before = out.size();
       search_folder(path, out);
       if (out.size() == before) throw FileError("folder '" + path + "' holds no videos and no frames");
+      if (out.size() == before + 1 && out.back().path == path) out.back().named = true;
     } else {
-      out.push_back({path, false});
+      out.push_back({path, false, false, true});
     }
   }
   return out;
 }
 
-std::vector<cv::Mat> read_frames(const FrameSource& source, int64_t max_frames) {
+std::vector<cv::Mat> read_frames(const FrameSource& source, int64_t max_frames, std::string* warning) {
   std::vector<cv::Mat> frames;
   if (source.is_folder) {
     for (const auto& file : list_frame_files(source.path)) {
       if (max_frames > 0 && static_cast<int64_t>(frames.size()) >= max_frames) break;
       frames.push_back(io::read_image(file));
+      if (frames.back().size() != frames.front().size()) {
+        throw FileError("folder '" + source.path + "' mixes frame sizes: '" + file + "' is " +
+                        std::to_string(frames.back().cols) + "x" + std::to_string(frames.back().rows) + ", the first frame " +
+                        std::to_string(frames.front().cols) + "x" + std::to_string(frames.front().rows));
+      }
     }
     return frames;
   }
   io::VideoReader reader(source.path);
   cv::Mat frame;
+  std::string fault;
   while (max_frames <= 0 || static_cast<int64_t>(frames.size()) < max_frames) {
     try {
       if (!reader.read(frame)) break;
     } catch (const std::exception& e) {
-      log::warn("'" + source.path + "' stopped decoding after " + std::to_string(frames.size()) + " frames: " + e.what());
+      fault = e.what();
       break;
     }
     frames.push_back(frame.clone());
+  }
+  // Containers report a frame count; far fewer decoded frames means a truncated or corrupt file.
+  const int64_t reported = reader.info().frame_count;
+  const int64_t wanted = max_frames > 0 ? std::min(max_frames, reported) : reported;
+  if (warning && (!fault.empty() || (reported > 0 && static_cast<int64_t>(frames.size()) + 2 < wanted))) {
+    *warning = "'" + source.path + "': decoded " + std::to_string(frames.size()) + " of " + std::to_string(reported) +
+               " frames the container announces" + (fault.empty() ? std::string(" (truncated, corrupt, or a wrong header)") : ": " + fault) +
+               "; kept those";
   }
   return frames;
 }

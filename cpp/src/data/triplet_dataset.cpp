@@ -1,50 +1,96 @@
 #include "fregan/data/triplet_dataset.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 #include <random>
 
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
+#include "fregan/data/augment.h"
+#include "fregan/data/prepared_dataset.h"
 #include "fregan/error.h"
 #include "fregan/log.h"
 
+namespace fs = std::filesystem;
+
 namespace fregan::data {
+
+std::vector<int64_t> triplet_starts(int64_t frames, int skip, const std::vector<bool>* cuts,
+                                    const std::vector<cv::Mat>* thumbs, double static_threshold, TripletStats& stats) {
+  std::vector<int64_t> starts;
+  // cut_before[i]: number of cuts between frames 0..i, so a span [a, b] holds a cut iff they differ.
+  std::vector<int64_t> cut_before(static_cast<size_t>(std::max<int64_t>(frames, 1)), 0);
+  if (cuts) {
+    for (int64_t i = 1; i < frames; ++i) cut_before[i] = cut_before[i - 1] + ((*cuts)[i - 1] ? 1 : 0);
+  }
+  for (int64_t n = 0; n + 2 * skip < frames; ++n) {
+    if (cuts && cut_before[n + 2 * skip] != cut_before[n]) {
+      ++stats.dropped_cut;
+      continue;
+    }
+    if (thumbs && thumbnail_difference((*thumbs)[n], (*thumbs)[n + 2 * skip]) < static_threshold) {
+      ++stats.dropped_static;
+      continue;
+    }
+    starts.push_back(n);
+  }
+  return starts;
+}
+
+void TripletDataset::add_clip(const FrameSource& source, std::vector<cv::Mat> frames, const std::vector<bool>* known_cuts) {
+  const auto& o = options_;
+  const int64_t span = 2 * o.frame_skip;
+  if (static_cast<int64_t>(frames.size()) <= span) {
+    log::warn("'" + source.path + "' has " + std::to_string(frames.size()) + " frames, too few for a triplet with frame skip " +
+              std::to_string(o.frame_skip) + "; skipped");
+    ++stats_.skipped_clips;
+    return;
+  }
+  const cv::Size size = frames[0].size();
+  if (std::min(size.width, size.height) < o.min_size) {
+    log::warn("'" + source.path + "' is " + std::to_string(size.width) + "x" + std::to_string(size.height) +
+              ", smaller than " + std::to_string(o.min_size) + "; skipped");
+    ++stats_.skipped_clips;
+    return;
+  }
+  std::vector<cv::Mat> thumbs;
+  if (o.drop_static || (o.drop_cuts && !known_cuts)) {
+    thumbs.reserve(frames.size());
+    for (const auto& f : frames) thumbs.push_back(thumbnail(f));
+  }
+  std::vector<bool> cuts;
+  if (o.drop_cuts && !known_cuts) cuts = detect_cuts(thumbs, o.scene);
+  const std::vector<bool>* use_cuts = o.drop_cuts ? (known_cuts ? known_cuts : &cuts) : nullptr;
+  auto starts = triplet_starts(static_cast<int64_t>(frames.size()), o.frame_skip, use_cuts, o.drop_static ? &thumbs : nullptr,
+                               o.scene.static_threshold, stats_);
+  if (starts.empty()) {
+    log::warn("'" + source.path + "' has no triplet left after dropping cuts and static frames; skipped");
+    ++stats_.skipped_clips;
+    return;
+  }
+  const int64_t count = static_cast<int64_t>(starts.size());
+  const int64_t keep = o.max_triplets_per_source > 0 ? std::min(count, o.max_triplets_per_source) : count;
+  const size_t clip = sources_.size();
+  for (int64_t j = 0; j < keep; ++j) index_.emplace_back(clip, starts[keep == count ? j : j * count / keep]);
+  stats_.clips += 1;
+  stats_.frames += static_cast<int64_t>(frames.size());
+  stats_.triplets += keep;
+  sources_.push_back(source);
+  frames_.push_back(std::move(frames));
+}
 
 TripletDataset::TripletDataset(const TripletDatasetOptions& options) : options_(options) {
   require(options.frame_skip >= 1, "frame_skip must be >= 1, got " + std::to_string(options.frame_skip));
   require(!options.sources.empty(), "no data given: pass one or more videos or frame folders");
-  const auto candidates = expand_sources(options.sources);
-  const int64_t span = 2 * options.frame_skip;
-  for (const auto& source : candidates) {
-    std::vector<cv::Mat> frames = read_frames(source, options.max_frames_per_source);
-    if (static_cast<int64_t>(frames.size()) <= span) {
-      log::warn("'" + source.path + "' has " + std::to_string(frames.size()) + " frames, too few for a triplet with frame skip " +
-                std::to_string(options.frame_skip) + "; skipped");
-      continue;
-    }
-    const cv::Size size = frames[0].size();
-    bool mixed = false;
-    for (const auto& f : frames) mixed |= f.size() != size;
-    if (mixed) {
-      log::warn("'" + source.path + "' has frames of different sizes; skipped");
-      continue;
-    }
-    if (std::min(size.width, size.height) < options.min_size) {
-      log::warn("'" + source.path + "' is " + std::to_string(size.width) + "x" + std::to_string(size.height) +
-                ", smaller than " + std::to_string(options.min_size) + "; skipped");
-      continue;
-    }
-    const size_t s = sources_.size();
-    const int64_t count = static_cast<int64_t>(frames.size()) - span;
-    const int64_t keep = options.max_triplets_per_source > 0 ? std::min(count, options.max_triplets_per_source) : count;
-    for (int64_t j = 0; j < keep; ++j) index_.emplace_back(s, keep == count ? j : j * count / keep);
-    sources_.push_back(source);
-    frames_.push_back(std::move(frames));
+  for (auto& clip : load_clips(options.sources, options.split, options.max_frames_per_source, mappings_,
+                                &stats_.skipped_clips)) {
+    add_clip(clip.source, std::move(clip.frames), clip.known_cuts ? &clip.cuts : nullptr);
   }
   if (index_.empty()) {
-    throw InvalidArgument("no usable triplets in the data given (every clip was too short, too small or unreadable)");
+    throw InvalidArgument("no usable triplets in the data given (every clip was too short, too small or unreadable" +
+                          std::string(options.split != "all" ? ", or the '" + options.split + "' split is empty" : "") + ")");
   }
 }
 
@@ -75,11 +121,9 @@ std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(
 TripletBatch TripletLoader::make_batch(const TripletDataset& dataset, const TripletLoaderOptions& o, int64_t k) {
   std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(k) + 1);
   const int c = o.crop;
-  // Filled element by element (no torch ops) so workers never enter torch's thread pool.
   TripletBatch batch{torch::empty({o.batch_size, 3, c, c}), torch::empty({o.batch_size, 3, c, c}),
                      torch::empty({o.batch_size, 3, c, c})};
-  torch::Tensor* outputs[3] = {&batch.f0, &batch.f1, &batch.f2};
-  constexpr float kScale = 1.0f / 255.0f;
+  const AugmentOptions aug_options{o.flip, o.flip, o.rotate};
   for (int b = 0; b < o.batch_size; ++b) {
     const Triplet t = dataset.get(std::uniform_int_distribution<size_t>(0, dataset.size() - 1)(rng));
     const int w = t.f0.cols, h = t.f0.rows;
@@ -87,27 +131,12 @@ TripletBatch TripletLoader::make_batch(const TripletDataset& dataset, const Trip
       throw InvalidArgument("frames of '" + dataset.sources()[t.source].path + "' are " + std::to_string(w) + "x" +
                             std::to_string(h) + ", smaller than the " + std::to_string(c) + " crop");
     }
-    const int x = std::uniform_int_distribution<int>(0, w - c)(rng);
-    const int y = std::uniform_int_distribution<int>(0, h - c)(rng);
-    const bool hflip = o.flip && (rng() & 1);
-    const bool vflip = o.flip && (rng() & 1);
+    const cv::Rect crop(std::uniform_int_distribution<int>(0, w - c)(rng), std::uniform_int_distribution<int>(0, h - c)(rng), c, c);
+    const Augmentation aug = Augmentation::draw(aug_options, rng);
     const bool reverse = o.temporal_reverse && (rng() & 1);
-    const cv::Mat* frames[3] = {reverse ? &t.f2 : &t.f0, &t.f1, reverse ? &t.f0 : &t.f2};
-    for (int f = 0; f < 3; ++f) {
-      const cv::Mat patch = (*frames[f])(cv::Rect(x, y, c, c));
-      auto acc = outputs[f]->accessor<float, 4>();
-      for (int r = 0; r < c; ++r) {
-        const uint8_t* row = patch.ptr<uint8_t>(r);
-        const int rr = vflip ? c - 1 - r : r;
-        for (int col = 0; col < c; ++col) {
-          const int cc = hflip ? c - 1 - col : col;
-          const uint8_t* px = row + 3 * col;  // BGR
-          acc[b][0][rr][cc] = px[2] * kScale;
-          acc[b][1][rr][cc] = px[1] * kScale;
-          acc[b][2][rr][cc] = px[0] * kScale;
-        }
-      }
-    }
+    copy_to_batch(augment(reverse ? t.f2(crop) : t.f0(crop), aug), batch.f0, b);
+    copy_to_batch(augment(t.f1(crop), aug), batch.f1, b);
+    copy_to_batch(augment(reverse ? t.f0(crop) : t.f2(crop), aug), batch.f2, b);
   }
   return batch;
 }

@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <vector>
 
+#include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
 #include "fregan/error.h"
@@ -81,7 +83,7 @@ bool on_path(const std::string& program) {
 
 bool is_video_file(const std::string& path) {
   static const char* kExts[] = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".y4m", ".m4v", ".mpg",
-                                ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".ogv", ".gif"};
+                                ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".ogv", ".gif", ".yuv"};
   const std::string ext = lower_ext(path);
   return std::any_of(std::begin(kExts), std::end(kExts), [&](const char* e) { return ext == e; });
 }
@@ -97,16 +99,62 @@ bool has_audio_stream(const std::string& path) {
   return rc == 0 && out.find_first_not_of(" \n\r\t") != std::string::npos;
 }
 
+// Raw planar YUV 4:2:0 (I420) without a header, as the Xiph/openh264 test clips are shipped: the
+// size comes from the name ("_352x288", or cif/qcif/4cif), the rate from "_12fps" (else 25).
+struct RawYuvLayout {
+  int width = 0, height = 0;
+  double fps = 25.0;
+};
+
+RawYuvLayout raw_yuv_layout(const std::string& path) {
+  const std::string name = fs::path(path).stem().string();
+  RawYuvLayout layout;
+  std::smatch m;
+  std::string lower = name;
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  if (std::regex_search(lower, m, std::regex(R"((\d{2,5})x(\d{2,5}))"))) {
+    layout.width = std::stoi(m[1]);
+    layout.height = std::stoi(m[2]);
+  } else if (std::regex_search(lower, std::regex(R"((^|[^a-z0-9])4cif([^a-z0-9]|$))"))) {
+    layout.width = 704, layout.height = 576;
+  } else if (std::regex_search(lower, std::regex(R"((^|[^a-z0-9])qcif([^a-z0-9]|$))"))) {
+    layout.width = 176, layout.height = 144;
+  } else if (std::regex_search(lower, std::regex(R"((^|[^a-z0-9])cif([^a-z0-9]|$))"))) {
+    layout.width = 352, layout.height = 288;
+  } else {
+    throw FileError("'" + path + "' is raw YUV without a header: put its size in the name (e.g. clip_352x288.yuv, or "
+                    "cif/qcif) or convert it: ffmpeg -s WxH -r FPS -i in.yuv out.y4m");
+  }
+  if (std::regex_search(lower, m, std::regex(R"((\d+(\.\d+)?)fps)"))) layout.fps = std::stod(m[1]);
+  if (layout.width % 2 || layout.height % 2) throw FileError("'" + path + "': raw I420 needs an even width and height");
+  return layout;
+}
+
 struct VideoReader::Impl {
   cv::VideoCapture capture;
+  // Raw YUV input instead of the capture.
+  std::ifstream raw;
+  size_t raw_frame_bytes = 0;
 };
 
 VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
   if (!fs::exists(path)) throw FileError("video '" + path + "' does not exist");
   if (fs::is_directory(path)) throw FileError("'" + path + "' is a folder, not a video");
   if (lower_ext(path) == ".yuv") {
-    throw FileError("'" + path + "' is raw YUV without a header (size and rate unknown); wrap it as .y4m, e.g. "
-                    "ffmpeg -s WxH -r FPS -i in.yuv out.y4m");
+    const RawYuvLayout layout = raw_yuv_layout(path);
+    impl_->raw_frame_bytes = static_cast<size_t>(layout.width) * layout.height * 3 / 2;
+    const auto bytes = fs::file_size(path);
+    if (bytes < impl_->raw_frame_bytes) {
+      throw FileError("'" + path + "' is smaller than one " + std::to_string(layout.width) + "x" +
+                      std::to_string(layout.height) + " I420 frame");
+    }
+    impl_->raw.open(path, std::ios::binary);
+    if (!impl_->raw) throw FileError("cannot open '" + path + "'");
+    info_.width = layout.width;
+    info_.height = layout.height;
+    info_.fps = layout.fps;
+    info_.frame_count = static_cast<int64_t>(bytes / impl_->raw_frame_bytes);
+    return;
   }
   impl_->capture.open(path, cv::CAP_FFMPEG);
   if (!impl_->capture.isOpened()) impl_->capture.open(path, cv::CAP_ANY);
@@ -122,6 +170,12 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
 VideoReader::~VideoReader() = default;
 
 bool VideoReader::read(cv::Mat& bgr) {
+  if (impl_->raw_frame_bytes) {
+    cv::Mat yuv(info_.height * 3 / 2, info_.width, CV_8UC1);
+    if (!impl_->raw.read(reinterpret_cast<char*>(yuv.data), static_cast<std::streamsize>(impl_->raw_frame_bytes))) return false;
+    cv::cvtColor(yuv, bgr, cv::COLOR_YUV2BGR_I420);
+    return true;
+  }
   cv::Mat frame;
   if (!impl_->capture.read(frame) || frame.empty()) return false;
   bgr = to_bgr8(frame, "a frame of '" + path_ + "'");

@@ -26,7 +26,7 @@ namespace fregan::train {
 
 FREGAN_DEFINE_OPTIONS_JSON(TrainerOptions, "training", model, generator_options, discriminator_options, data, val_data,
                            val_fraction, frame_skip, max_frames_per_source, max_triplets_per_source, val_max_triplets,
-                           steps, batch_size, crop, flip, temporal_reverse, lr_g, lr_d, beta1, beta2, smooth_l1_beta,
+                           steps, batch_size, crop, flip, rotate, temporal_reverse, lr_g, lr_d, beta1, beta2, smooth_l1_beta,
                            adv_weight, label_smoothing, out_dir, resume, overwrite, log_every, val_every,
                            checkpoint_every, seed, device, threads, workers)
 
@@ -188,8 +188,13 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
 
   // Data, split by clip.
   std::vector<std::string> train_sources = o.data, val_sources = o.val_data;
-  if (val_sources.empty() && o.val_fraction > 0) {
-    const auto clips = data::expand_sources(o.data);
+  std::string val_split = "train";
+  const auto clips = data::expand_sources(o.data);
+  const bool all_prepared = std::all_of(clips.begin(), clips.end(), [](const auto& c) { return c.prepared; });
+  if (val_sources.empty() && all_prepared) {
+    val_sources = o.data;  // prepared datasets carry their own split
+    val_split = "val";
+  } else if (val_sources.empty() && o.val_fraction > 0) {
     if (clips.size() >= 2) {
       std::tie(train_sources, val_sources) = data::split_by_source(clips, o.val_fraction, o.seed);
     } else {
@@ -206,13 +211,21 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   std::unique_ptr<data::TripletDataset> val_set;
   if (!val_sources.empty()) {
     dopt.sources = val_sources;
+    dopt.split = val_split == "val" ? "val" : "all";
     dopt.min_size = 16;
     dopt.max_triplets_per_source = 0;
-    val_set = std::make_unique<data::TripletDataset>(dopt);
+    try {
+      val_set = std::make_unique<data::TripletDataset>(dopt);
+    } catch (const InvalidArgument& e) {
+      if (val_split != "val") throw;
+      log::warn("the prepared dataset has no usable 'val' split: training without validation");
+    }
   }
   log::info("training " + model_.name + " on " + std::to_string(train_set->size()) + " triplets from " +
             std::to_string(train_set->sources().size()) + " clips" +
-            (val_set ? ", validating on " + std::to_string(val_set->sources().size()) + " held-out clips" : std::string()) +
+            (val_set ? ", validating on " + std::to_string(val_set->size()) + " triplets of " +
+                           std::to_string(val_set->sources().size()) + " held-out clips"
+                     : std::string()) +
             ", device " + device_->str());
 
   if (o.resume) truncate_log(log_path, step_);
@@ -223,6 +236,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   lopt.batch_size = o.batch_size;
   lopt.crop = o.crop;
   lopt.flip = o.flip;
+  lopt.rotate = o.rotate;
   lopt.temporal_reverse = o.temporal_reverse;
   lopt.workers = o.workers;
   lopt.seed = o.seed;

@@ -15,12 +15,15 @@
 #include <torch/types.h>
 
 #include "fregan/data/frame_source.h"
+#include "fregan/data/scene.h"
 
 namespace fregan::data {
 
 struct TripletDatasetOptions {
-  // Videos, frame folders, or folders searched for them (see expand_sources).
+  // Videos, frame folders, prepared datasets, or folders searched for them (see expand_sources).
   std::vector<std::string> sources;
+  // Which split of a prepared dataset to read: train, val, test or all.  Raw clips are all read.
+  std::string split = "train";
   // F0 = n, F1 = n + frame_skip, F2 = n + 2 frame_skip: a larger skip makes larger motion.  >= 1.
   int frame_skip = 1;
   // Decode at most this many frames per clip (0 = all).
@@ -29,7 +32,23 @@ struct TripletDatasetOptions {
   int64_t max_triplets_per_source = 0;
   // Clips whose frames are smaller than this in either side are skipped with a warning (0 = keep all).
   int min_size = 0;
+  // No triplet spans a detected hard cut; near-static triplets (F0 ~ F2) are dropped.
+  bool drop_cuts = true;
+  bool drop_static = true;
+  SceneOptions scene;
 };
+
+// Counts of what the dataset kept and dropped.
+struct TripletStats {
+  int64_t clips = 0, frames = 0, triplets = 0;
+  int64_t dropped_cut = 0, dropped_static = 0, skipped_clips = 0;
+};
+
+// Triplet starts n of one clip with frame skip k: n, n+k, n+2k inside the clip, no cut between
+// n and n+2k (when cuts are given), F0/F2 not near-static (when thumbnails are given).  Counts
+// what it drops into `stats`.
+std::vector<int64_t> triplet_starts(int64_t frames, int skip, const std::vector<bool>* cuts,
+                                    const std::vector<cv::Mat>* thumbs, double static_threshold, TripletStats& stats);
 
 struct Triplet {
   cv::Mat f0, f1, f2;  // 8-bit BGR, same size
@@ -45,12 +64,16 @@ class TripletDataset {
   Triplet get(size_t i) const;
   const std::vector<FrameSource>& sources() const { return sources_; }
   const TripletDatasetOptions& options() const { return options_; }
+  const TripletStats& stats() const { return stats_; }
 
  private:
+  void add_clip(const FrameSource& source, std::vector<cv::Mat> frames, const std::vector<bool>* known_cuts);
   TripletDatasetOptions options_;
-  std::vector<FrameSource> sources_;
-  std::vector<std::vector<cv::Mat>> frames_;            // per source
-  std::vector<std::pair<size_t, int64_t>> index_;       // (source, n)
+  std::vector<FrameSource> sources_;                    // one per clip
+  std::vector<std::vector<cv::Mat>> frames_;            // per clip (owned, or views of a mapping)
+  std::vector<std::shared_ptr<void>> mappings_;         // keep memory-mapped clips alive
+  std::vector<std::pair<size_t, int64_t>> index_;       // (clip, n)
+  TripletStats stats_;
 };
 
 // Splits clips into (train, val) by clip, never putting one clip on both sides.  Seeded and
@@ -66,6 +89,7 @@ struct TripletLoaderOptions {
   int batch_size = 9;
   int crop = 256;                // square random crop; frames must be at least this large
   bool flip = true;              // random horizontal and vertical flips
+  bool rotate = false;           // random 90-degree rotations
   bool temporal_reverse = true;  // random swap of F0 and F2 (the middle frame is the same)
   int workers = 2;               // decoding/cropping threads
   int prefetch = 4;              // batches ready ahead of the consumer

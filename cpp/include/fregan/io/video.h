@@ -16,6 +16,8 @@ class VideoWriter;
 namespace fregan::io {
 
 // True when the extension is a video container fregan reads (.mp4, .avi, .mkv, .webm, .y4m, ...).
+// Raw .yuv (I420, no header) is read too when its name gives the size: "_352x288" or cif/qcif/4cif,
+// and optionally the rate: "_12fps" (else 25 fps).
 bool is_video_file(const std::string& path);
 
 struct VideoInfo {

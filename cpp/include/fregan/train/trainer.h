@@ -29,8 +29,8 @@ struct TrainerOptions {
   nlohmann::json generator_options = nlohmann::json::object();
   nlohmann::json discriminator_options = nlohmann::json::object();
 
-  // Data: videos / frame folders for training; validation clips, or else a held-out fraction of
-  // the training clips (split by clip, seeded).
+  // Data: videos / frame folders / prepared datasets for training; validation clips, or else the
+  // "val" split of prepared datasets, or else a held-out fraction of the clips (split by clip, seeded).
   std::vector<std::string> data;
   std::vector<std::string> val_data;
   double val_fraction = 0.2;
@@ -44,6 +44,7 @@ struct TrainerOptions {
   int batch_size = 9;
   int crop = 256;        // square training crops; FREGAN's seed trained on 256x256
   bool flip = true;
+  bool rotate = false;          // random 90-degree rotations of the crops
   bool temporal_reverse = true;
   double lr_g = 2e-4, lr_d = 2e-4;
   double beta1 = 0.5, beta2 = 0.999;

@@ -1,0 +1,30 @@
+#pragma once
+// Cheap content analysis on thumbnails: hard scene cuts (no training triplet and no interpolated
+// frame may blend two shots) and near-static frame pairs (they teach nothing about motion).
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+namespace fregan::data {
+
+struct SceneOptions {
+  // A cut between frames i and i+1 when their thumbnail difference (mean absolute difference of
+  // 64x36 grayscale thumbnails, 0..255) exceeds both cut_threshold and cut_ratio times the
+  // median difference of the neighbouring frame pairs (so fast motion is not mistaken for a cut).
+  double cut_threshold = 30.0;
+  double cut_ratio = 3.0;
+  int neighbourhood = 3;  // frame pairs on each side for the median
+  // A triplet is near-static when its F0 and F2 thumbnails differ by less than this (0..255).
+  double static_threshold = 0.5;
+};
+
+// The 64x36 grayscale, slightly blurred thumbnail the measures use.
+cv::Mat thumbnail(const cv::Mat& bgr);
+
+// Mean absolute difference of two thumbnails, 0..255.
+double thumbnail_difference(const cv::Mat& thumb_a, const cv::Mat& thumb_b);
+
+// cuts[i] is true when a hard cut lies between frames i and i+1 (size: frames - 1).
+std::vector<bool> detect_cuts(const std::vector<cv::Mat>& thumbnails, const SceneOptions& options = {});
+
+}  // namespace fregan::data

@@ -1,0 +1,57 @@
+#include "fregan/data/frame_dataset.h"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+#include "fregan/data/augment.h"
+#include "fregan/data/prepared_dataset.h"
+#include "fregan/error.h"
+
+namespace fregan::data {
+
+FrameDataset::FrameDataset(const FrameDatasetOptions& o) {
+  require(o.frame_skip >= 1, "frame_skip must be >= 1");
+  require(o.target_frames >= 0, "target_frames must be >= 0");
+  for (auto& clip : load_clips(o.sources, o.split, o.max_frames_per_source, mappings_)) {
+    if (!clip.frames.empty()) frames_.push_back(std::move(clip.frames));
+  }
+  int64_t total = 0;
+  for (const auto& f : frames_) total += static_cast<int64_t>(f.size());
+  if (total == 0) throw InvalidArgument("no frames in the data given");
+  skip_ = o.frame_skip;
+  if (o.target_frames > 0 && total / skip_ > o.target_frames) {
+    skip_ = static_cast<int>(std::max<int64_t>(skip_, total / o.target_frames));
+  }
+  for (size_t c = 0; c < frames_.size(); ++c) {
+    for (int64_t n = 0; n < static_cast<int64_t>(frames_[c].size()); n += skip_) index_.emplace_back(c, n);
+  }
+}
+
+const cv::Mat& FrameDataset::get(size_t i) const {
+  require(i < index_.size(), "frame index " + std::to_string(i) + " out of range (" + std::to_string(index_.size()) + ")");
+  return frames_[index_[i].first][static_cast<size_t>(index_[i].second)];
+}
+
+torch::Tensor make_frame_batch(const FrameDataset& dataset, const FrameBatchOptions& o, int64_t k) {
+  require(o.batch_size >= 1 && o.height >= 1 && o.width >= 1, "frame batch: batch size and size must be positive");
+  std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(k) + 1);
+  auto batch = torch::empty({o.batch_size, 3, o.height, o.width});
+  const size_t n = dataset.size();
+  for (int b = 0; b < o.batch_size; ++b) {
+    const size_t i = o.shuffle ? std::uniform_int_distribution<size_t>(0, n - 1)(rng)
+                               : static_cast<size_t>((k * o.batch_size + b) % static_cast<int64_t>(n));
+    const cv::Mat& frame = dataset.get(i);
+    cv::Mat resized;
+    const bool shrink = frame.cols > o.width || frame.rows > o.height;
+    cv::resize(frame, resized, cv::Size(o.width, o.height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+    const bool flip = o.hflip && (rng() & 1);
+    copy_to_batch(augment(resized, {flip, false, false}), batch, b);
+  }
+  return batch;
+}
+
+}  // namespace fregan::data

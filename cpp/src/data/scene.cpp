@@ -1,0 +1,46 @@
+#include "fregan/data/scene.h"
+
+#include <algorithm>
+
+#include <opencv2/imgproc.hpp>
+
+namespace fregan::data {
+
+cv::Mat thumbnail(const cv::Mat& bgr) {
+  cv::Mat gray, small;
+  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  cv::resize(gray, small, cv::Size(64, 36), 0, 0, cv::INTER_AREA);
+  cv::GaussianBlur(small, small, cv::Size(3, 3), 0);
+  return small;
+}
+
+double thumbnail_difference(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat diff;
+  cv::absdiff(a, b, diff);
+  return cv::mean(diff)[0];
+}
+
+std::vector<bool> detect_cuts(const std::vector<cv::Mat>& thumbs, const SceneOptions& o) {
+  if (thumbs.size() < 2) return {};
+  const size_t n = thumbs.size() - 1;
+  std::vector<double> d(n);
+  for (size_t i = 0; i < n; ++i) d[i] = thumbnail_difference(thumbs[i], thumbs[i + 1]);
+  std::vector<bool> cuts(n, false);
+  for (size_t i = 0; i < n; ++i) {
+    if (d[i] <= o.cut_threshold) continue;
+    std::vector<double> around;
+    for (int k = 1; k <= o.neighbourhood; ++k) {
+      if (i >= static_cast<size_t>(k)) around.push_back(d[i - k]);
+      if (i + k < n) around.push_back(d[i + k]);
+    }
+    double median = 0;
+    if (!around.empty()) {
+      std::nth_element(around.begin(), around.begin() + around.size() / 2, around.end());
+      median = around[around.size() / 2];
+    }
+    cuts[i] = d[i] > o.cut_ratio * median;
+  }
+  return cuts;
+}
+
+}  // namespace fregan::data
