@@ -14,11 +14,19 @@ Augmentation Augmentation::draw(const AugmentOptions& o, std::mt19937_64& rng) {
 }
 
 cv::Mat augment(const cv::Mat& image, const Augmentation& a) {
+  // Always into new buffers: `image` is usually a view of the dataset's (possibly read-only
+  // memory-mapped) frames, which must never change.
   cv::Mat out = image;
-  if (a.hflip && a.vflip) cv::flip(out, out, -1);
-  else if (a.hflip) cv::flip(out, out, 1);
-  else if (a.vflip) cv::flip(out, out, 0);
-  if (a.rot90) cv::rotate(out, out, cv::ROTATE_90_CLOCKWISE);
+  if (a.hflip || a.vflip) {
+    cv::Mat flipped;
+    cv::flip(out, flipped, a.hflip && a.vflip ? -1 : (a.hflip ? 1 : 0));
+    out = flipped;
+  }
+  if (a.rot90) {
+    cv::Mat rotated;
+    cv::rotate(out, rotated, cv::ROTATE_90_CLOCKWISE);
+    out = rotated;
+  }
   return out;
 }
 

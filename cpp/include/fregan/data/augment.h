@@ -20,6 +20,7 @@ struct Augmentation {
   static Augmentation draw(const AugmentOptions& o, std::mt19937_64& rng);
 };
 
+// Returns a new image (or `image` itself when nothing applies); never writes into `image`.
 cv::Mat augment(const cv::Mat& image, const Augmentation& a);
 
 // Copies an 8-bit BGR image into out[b] ([B, 3, H, W] float RGB in [0, 1]) element by element, so
