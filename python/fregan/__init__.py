@@ -20,13 +20,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Unio
 import numpy as np
 import torch  # loads libtorch before the extension that links it
 
-from . import _core
+from . import _core, data
 from ._core import CheckpointError, Error, FileError, InvalidArgument
 
 __version__: str = _core.__version__
 __all__ = [
     "Interpolator", "interpolate", "train", "train_iter", "evaluate", "checkpoint_info", "default_weights",
-    "model_names", "read_image", "write_image", "set_log_level",
+    "model_names", "read_image", "write_image", "set_log_level", "data",
     "Error", "FileError", "InvalidArgument", "CheckpointError",
 ]
 
