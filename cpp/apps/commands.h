@@ -9,5 +9,6 @@ void add_interpolate(CLI::App& app);
 void add_evaluate(CLI::App& app);
 void add_info(CLI::App& app);
 void add_prepare(CLI::App& app);
+void add_strip(CLI::App& app);
 
 }  // namespace fregan::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   fregan::cli::add_evaluate(app);
   fregan::cli::add_info(app);
   fregan::cli::add_prepare(app);
+  fregan::cli::add_strip(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -85,3 +85,27 @@ TEST(Checkpoint, NewerFormatAndUnknownModelAreRefused) {
   write_header("alien.pt", {{"format", "fregan-checkpoint"}, {"format_version", 1}, {"model", "alien-net"}});
   EXPECT_THROW(train::load_model(dir / "alien.pt", torch::kCPU), CheckpointError);
 }
+
+TEST(Checkpoint, StrippedCheckpointKeepsTheGeneratorExactly) {
+  test::TempDir dir;
+  torch::manual_seed(4);
+  auto model = models::create_model("fregan", {{"base_channels", 8}, {"predict_residual", false}});
+  torch::optim::Adam opt(model.generator->parameters());
+  torch::optim::Adam opt_d(model.discriminator->parameters());
+  train::CheckpointMeta meta;
+  meta.step = 9;
+  train::save_checkpoint(dir / "full.pt", meta, model, &opt, &opt_d);
+  train::strip_checkpoint(dir / "full.pt", dir / "small.pt", false);
+  EXPECT_THROW(train::strip_checkpoint(dir / "full.pt", dir / "small.pt", false), InvalidArgument);
+  EXPECT_LT(fs::file_size(dir / "small.pt"), fs::file_size(dir / "full.pt") / 2);
+  const auto small = train::read_checkpoint_meta(dir / "small.pt");
+  EXPECT_EQ(small.step, 9);
+  EXPECT_FALSE(small.has_discriminator);
+  EXPECT_FALSE(small.has_optimizers);
+  const auto a = torch::rand({1, 3, 32, 32}), b = torch::rand({1, 3, 32, 32});
+  auto full = train::load_model(dir / "full.pt", torch::kCPU), stripped = train::load_model(dir / "small.pt", torch::kCPU);
+  full.generator->eval();
+  stripped.generator->eval();
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::equal(full.generator->forward(a, b), stripped.generator->forward(a, b)));
+}

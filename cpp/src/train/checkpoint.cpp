@@ -149,6 +149,14 @@ models::GanModel load_model(const std::string& path, const torch::Device& device
   return model;
 }
 
+void strip_checkpoint(const std::string& input, const std::string& output, bool overwrite) {
+  io::check_output_path(output, overwrite);
+  CheckpointMeta meta;
+  auto model = load_model(input, torch::kCPU, &meta);
+  model.discriminator.reset();
+  save_checkpoint(output, meta, model);
+}
+
 void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer* optimizer_d) {
   auto archive = open_archive(path, device);
   const CheckpointMeta meta = read_meta(archive, path);

@@ -49,6 +49,11 @@ CheckpointMeta read_checkpoint_meta(const std::string& path);
 // Builds the model the header names and loads its weights onto `device`.
 models::GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr);
 
+// Writes `output` with the header and generator weights of `input` only (what inference needs: a
+// few MB instead of generator + discriminator + two Adam states).  Refuses an existing output
+// unless `overwrite`.
+void strip_checkpoint(const std::string& input, const std::string& output, bool overwrite);
+
 // Restores optimizer state saved by save_checkpoint.  Throws CheckpointError if absent.
 void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer* optimizer_d);
 
