@@ -55,6 +55,7 @@ def main() -> None:
     with os.fdopen(fd, "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, manifest_path)
     print(json.dumps(entry, indent=2))
 

@@ -51,6 +51,13 @@ py::array_t<uint8_t> bgr_to_array(const cv::Mat& bgr) {
   return out;
 }
 
+// Python-style index (negative counts from the end) into a container of n, or IndexError.
+size_t checked_index(int64_t i, size_t n, const char* what) {
+  if (i < 0) i += static_cast<int64_t>(n);
+  if (i < 0 || i >= static_cast<int64_t>(n)) throw py::index_error(std::string(what) + " index out of range");
+  return static_cast<size_t>(i);
+}
+
 py::object json_to_py(const nlohmann::json& j) { return py::module_::import("json").attr("loads")(j.dump()); }
 nlohmann::json py_to_json(const py::object& o) {
   return nlohmann::json::parse(py::module_::import("json").attr("dumps")(o).cast<std::string>());
@@ -229,14 +236,12 @@ PYBIND11_MODULE(_core, m) {
       .def("__len__", &data::TripletDataset::size)
       .def("__getitem__",
            [](const data::TripletDataset& ds, int64_t i) {
-             if (i < 0) i += static_cast<int64_t>(ds.size());
-             if (i < 0 || i >= static_cast<int64_t>(ds.size())) throw py::index_error("triplet index out of range");
-             const auto t = ds.get(static_cast<size_t>(i));
+             const auto t = ds.get(checked_index(i, ds.size(), "triplet"));
              return py::make_tuple(bgr_to_array(t.f0), bgr_to_array(t.f1), bgr_to_array(t.f2));
            })
       .def("source_of",
-           [](const data::TripletDataset& ds, size_t i) {
-             const auto t = ds.get(i);
+           [](const data::TripletDataset& ds, int64_t i) {
+             const auto t = ds.get(checked_index(i, ds.size(), "triplet"));
              return py::make_tuple(ds.sources()[t.source].path, t.index);
            })
       .def_property_readonly("stats",
@@ -288,9 +293,7 @@ PYBIND11_MODULE(_core, m) {
       .def("__len__", &data::FrameDataset::size)
       .def("__getitem__",
            [](const data::FrameDataset& ds, int64_t i) {
-             if (i < 0) i += static_cast<int64_t>(ds.size());
-             if (i < 0 || i >= static_cast<int64_t>(ds.size())) throw py::index_error("frame index out of range");
-             return bgr_to_array(ds.get(static_cast<size_t>(i)));
+             return bgr_to_array(ds.get(checked_index(i, ds.size(), "frame")));
            })
       .def_property_readonly("frame_skip", &data::FrameDataset::effective_skip)
       .def("batch",
