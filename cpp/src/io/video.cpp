@@ -194,8 +194,17 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, const V
     return;
   }
   keeps_audio_ = !options.audio_from.empty() && has_audio_stream(options.audio_from);
+  // As an exact rational where the rate is one of the usual ones (24000/1001, 30, 12.5, ...), so
+  // the container gets 48000/1001 and not an approximation of 47.952048.
   char fps_text[64];
   std::snprintf(fps_text, sizeof fps_text, "%.6f", options.fps);
+  for (const int den : {1, 1001, 2, 4, 100, 1000}) {
+    const double num = options.fps * den;
+    if (std::abs(num - std::round(num)) < 1e-3 * den / 1000.0 + 1e-6) {
+      std::snprintf(fps_text, sizeof fps_text, "%lld/%d", static_cast<long long>(std::llround(num)), den);
+      break;
+    }
+  }
   std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
                                    "-f", "rawvideo", "-pix_fmt", "bgr24", "-s",
                                    std::to_string(width) + "x" + std::to_string(height), "-r", fps_text, "-i", "-"};
