@@ -43,7 +43,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--smooth-l1-beta", o->smooth_l1_beta, "SmoothL1 threshold")->capture_default_str();
   cmd->add_option("--generator-options", *g_json, "Generator options as JSON, e.g. '{\"base_channels\":16}'");
   cmd->add_option("--discriminator-options", *d_json, "Discriminator options as JSON");
-  cmd->add_flag("--no-flip", [o](int64_t) { o->flip = false; }, "No random flips");
+  cmd->add_flag("--no-flip", [o](int64_t) { o->hflip = o->vflip = false; }, "No random flips at all");
+  cmd->add_flag("--no-hflip", [o](int64_t) { o->hflip = false; }, "No random horizontal flips");
+  cmd->add_flag("--no-vflip", [o](int64_t) { o->vflip = false; }, "No random vertical flips");
   cmd->add_flag("--rotate", o->rotate, "Random 90-degree rotations");
   cmd->add_flag("--no-reverse", [o](int64_t) { o->temporal_reverse = false; }, "No random temporal reversal");
   cmd->add_option("--log-every", o->log_every, "Steps between progress lines")->capture_default_str();

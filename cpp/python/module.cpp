@@ -257,12 +257,13 @@ PYBIND11_MODULE(_core, m) {
                                return d;
                              })
       .def("batch",
-           [](const data::TripletDataset& ds, int64_t k, int batch_size, int crop, bool flip, bool rotate,
+           [](const data::TripletDataset& ds, int64_t k, int batch_size, int crop, bool hflip, bool vflip, bool rotate,
               bool temporal_reverse, uint64_t seed) {
              data::TripletLoaderOptions o;
              o.batch_size = batch_size;
              o.crop = crop;
-             o.flip = flip;
+             o.hflip = hflip;
+             o.vflip = vflip;
              o.rotate = rotate;
              o.temporal_reverse = temporal_reverse;
              o.seed = seed;
@@ -273,8 +274,8 @@ PYBIND11_MODULE(_core, m) {
              }
              return py::make_tuple(b.f0, b.f1, b.f2);
            },
-           py::arg("k"), py::arg("batch_size") = 9, py::arg("crop") = 256, py::arg("flip") = true,
-           py::arg("rotate") = false, py::arg("temporal_reverse") = true, py::arg("seed") = 0);
+           py::arg("k"), py::arg("batch_size") = 9, py::arg("crop") = 256, py::arg("hflip") = true,
+           py::arg("vflip") = true, py::arg("rotate") = false, py::arg("temporal_reverse") = true, py::arg("seed") = 0);
 
   py::class_<data::FrameDataset, std::shared_ptr<data::FrameDataset>>(m, "FrameDataset")
       .def(py::init([](const std::vector<std::string>& sources, const std::string& split, int frame_skip,

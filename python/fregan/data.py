@@ -65,10 +65,11 @@ class TripletDataset:
         """clips, frames, triplets kept; dropped_cut, dropped_static, skipped_clips."""
         return self._native.stats
 
-    def batch(self, k: int, *, batch_size: int = 9, crop: int = 256, flip: bool = True, rotate: bool = False,
-              temporal_reverse: bool = True, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def batch(self, k: int, *, batch_size: int = 9, crop: int = 256, hflip: bool = True, vflip: bool = True,
+              rotate: bool = False, temporal_reverse: bool = True,
+              seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training batch k (random crops and augmentation drawn from (seed, k)): F0, F1, F2."""
-        return self._native.batch(k, batch_size, crop, flip, rotate, temporal_reverse, seed)
+        return self._native.batch(k, batch_size, crop, hflip, vflip, rotate, temporal_reverse, seed)
 
 
 class FrameDataset:

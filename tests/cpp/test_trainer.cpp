@@ -45,7 +45,7 @@ TEST(Trainer, OneTripletIsLearnedAbove30DbInBoundedSteps) {
   test::TempDir dir;
   write_moving_clip(dir / "clip", 3);  // exactly one triplet
   auto o = small_options(dir / "clip", dir / "run");
-  o.flip = false;
+  o.hflip = o.vflip = false;
   o.temporal_reverse = false;
   o.lr_g = 2e-3;
   o.steps = 300;
@@ -57,7 +57,7 @@ TEST(Trainer, OneTripletIsLearnedAbove30DbInBoundedSteps) {
   data::TripletLoaderOptions lo;
   lo.batch_size = 4;
   lo.crop = 64;
-  lo.flip = false;
+  lo.hflip = lo.vflip = false;
   lo.temporal_reverse = false;
   const auto before = trainer.validate(ds, 0);
   EXPECT_LT(before.model.psnr, 26.0);  // the untrained model is the average frame: ghosting

@@ -123,7 +123,7 @@ TripletBatch TripletLoader::make_batch(const TripletDataset& dataset, const Trip
   const int c = o.crop;
   TripletBatch batch{torch::empty({o.batch_size, 3, c, c}), torch::empty({o.batch_size, 3, c, c}),
                      torch::empty({o.batch_size, 3, c, c})};
-  const AugmentOptions aug_options{o.flip, o.flip, o.rotate};
+  const AugmentOptions aug_options{o.hflip, o.vflip, o.rotate};
   for (int b = 0; b < o.batch_size; ++b) {
     const Triplet t = dataset.get(std::uniform_int_distribution<size_t>(0, dataset.size() - 1)(rng));
     const int w = t.f0.cols, h = t.f0.rows;

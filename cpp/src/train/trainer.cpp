@@ -26,7 +26,7 @@ namespace fregan::train {
 
 FREGAN_DEFINE_OPTIONS_JSON(TrainerOptions, "training", model, generator_options, discriminator_options, data, val_data,
                            val_fraction, frame_skip, max_frames_per_source, max_triplets_per_source, val_max_triplets,
-                           steps, batch_size, crop, flip, rotate, temporal_reverse, lr_g, lr_d, beta1, beta2, smooth_l1_beta,
+                           steps, batch_size, crop, hflip, vflip, rotate, temporal_reverse, lr_g, lr_d, beta1, beta2, smooth_l1_beta,
                            adv_weight, label_smoothing, out_dir, resume, overwrite, log_every, val_every,
                            checkpoint_every, seed, device, threads, workers)
 
@@ -235,7 +235,8 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   data::TripletLoaderOptions lopt;
   lopt.batch_size = o.batch_size;
   lopt.crop = o.crop;
-  lopt.flip = o.flip;
+  lopt.hflip = o.hflip;
+  lopt.vflip = o.vflip;
   lopt.rotate = o.rotate;
   lopt.temporal_reverse = o.temporal_reverse;
   lopt.workers = o.workers;

@@ -88,7 +88,8 @@ struct TripletBatch {
 struct TripletLoaderOptions {
   int batch_size = 9;
   int crop = 256;                // square random crop; frames must be at least this large
-  bool flip = true;              // random horizontal and vertical flips
+  bool hflip = true;             // random horizontal flips
+  bool vflip = true;             // random vertical flips
   bool rotate = false;           // random 90-degree rotations
   bool temporal_reverse = true;  // random swap of F0 and F2 (the middle frame is the same)
   int workers = 2;               // decoding/cropping threads

@@ -43,7 +43,8 @@ struct TrainerOptions {
   int64_t steps = 2000;  // total optimizer steps (a resumed run continues to this number)
   int batch_size = 9;
   int crop = 256;        // square training crops; FREGAN's seed trained on 256x256
-  bool flip = true;
+  bool hflip = true;            // random horizontal flips of the crops
+  bool vflip = true;            // random vertical flips of the crops
   bool rotate = false;          // random 90-degree rotations of the crops
   bool temporal_reverse = true;
   double lr_g = 2e-4, lr_d = 2e-4;
