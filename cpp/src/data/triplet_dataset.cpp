@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <numeric>
 #include <random>
 
 #include <opencv2/imgproc.hpp>
@@ -105,14 +104,9 @@ Triplet TripletDataset::get(size_t i) const {
 std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(
     const std::vector<FrameSource>& sources, double val_fraction, uint64_t seed) {
   require(val_fraction >= 0 && val_fraction < 1, "val_fraction must be in [0, 1)");
-  std::vector<size_t> order(sources.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 rng(seed);
-  std::shuffle(order.begin(), order.end(), rng);
-  size_t n_val = static_cast<size_t>(std::round(val_fraction * sources.size()));
-  if (val_fraction > 0 && sources.size() >= 2) n_val = std::clamp<size_t>(n_val, 1, sources.size() - 1);
+  const auto labels = split_clips(sources.size(), val_fraction, 0.0, seed);
   std::vector<std::string> train, val;
-  for (size_t i = 0; i < order.size(); ++i) (i < n_val ? val : train).push_back(sources[order[i]].path);
+  for (size_t i = 0; i < sources.size(); ++i) (labels[i] == "val" ? val : train).push_back(sources[i].path);
   std::sort(train.begin(), train.end());
   std::sort(val.begin(), val.end());
   return {train, val};
