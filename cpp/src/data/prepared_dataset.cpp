@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -73,6 +74,28 @@ void write_json(const std::string& path, const nlohmann::json& j) {
     if (!file) throw FileError("cannot write '" + path + "'");
   }
   out.commit();
+}
+
+// Decodes a raw clip.  A clip the user named that cannot be read throws; one found in a folder is
+// skipped (nullopt).  Every warning (skip, partial decode) is logged and appended to `warnings`.
+std::optional<std::vector<cv::Mat>> read_clip_or_skip(const FrameSource& source, int64_t max_frames,
+                                                      std::vector<std::string>& warnings) {
+  std::string warning;
+  std::vector<cv::Mat> frames;
+  try {
+    frames = read_frames(source, max_frames, &warning);
+  } catch (const FileError& e) {
+    if (source.named) throw;
+    warning = std::string(e.what()) + "; skipped";
+    log::warn(warning);
+    warnings.push_back(warning);
+    return std::nullopt;
+  }
+  if (!warning.empty()) {
+    log::warn(warning);
+    warnings.push_back(warning);
+  }
+  return frames;
 }
 
 nlohmann::json clip_to_json(const PreparedClip& c) {
@@ -212,18 +235,15 @@ std::vector<LoadedClip> load_clips(const std::vector<std::string>& paths, const 
       }
       continue;
     }
-    LoadedClip loaded;
-    loaded.source = source;
-    std::string warning;
-    try {
-      loaded.frames = read_frames(source, max_frames, &warning);
-    } catch (const FileError& e) {
-      if (source.named) throw;
-      log::warn(std::string(e.what()) + "; skipped");
+    std::vector<std::string> warnings;
+    auto frames = read_clip_or_skip(source, max_frames, warnings);
+    if (!frames) {
       if (skipped) ++*skipped;
       continue;
     }
-    if (!warning.empty()) log::warn(warning);
+    LoadedClip loaded;
+    loaded.source = source;
+    loaded.frames = std::move(*frames);
     out.push_back(std::move(loaded));
   }
   return out;
@@ -243,7 +263,6 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
 
   PrepareReport report;
   std::vector<PreparedClip> clips;
-  std::vector<FrameSource> used;
   size_t done = 0;
   for (const auto& source : sources) {
     if (source.prepared) throw InvalidArgument("'" + source.path + "' is already a prepared dataset");
@@ -254,7 +273,6 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
     PreparedClip clip;
     clip.source = fs::absolute(source.path).string();
     clip.file = file;
-    std::vector<cv::Mat> frames;
     bool reused = false;
     // Reuse a complete clip file from an interrupted or earlier run of the same sources.
     if (fs::exists(root / stamp_file)) {
@@ -262,30 +280,21 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
         std::ifstream in(root / stamp_file);
         const auto saved = nlohmann::json::parse(in);
         if (saved.at("stamp") == stamp && saved.at("version") == kDatasetFormatVersion) {
-          clip = clip_from_json(saved.at("clip"));
+          const PreparedClip saved_clip = clip_from_json(saved.at("clip"));
+          // Mapping checks the file has exactly the frames the stamp records; nothing is read.
           std::shared_ptr<void> keep;
-          auto mapped = map_frames((root / file).string(), clip.frames, clip.width, clip.height, keep);
-          for (const auto& m : mapped) frames.push_back(m.clone());
+          map_frames((root / file).string(), saved_clip.frames, saved_clip.width, saved_clip.height, keep);
+          clip = saved_clip;
           reused = true;
         }
       } catch (const std::exception&) {
-        frames.clear();  // damaged: decode again
+        // A damaged stamp or clip file: decode the clip again.
       }
     }
     if (!reused) {
-      std::string warning;
-      try {
-        frames = read_frames(source, o.max_frames_per_source, &warning);
-      } catch (const FileError& e) {
-        if (source.named) throw;
-        report.warnings.push_back(std::string(e.what()) + "; skipped");
-        log::warn(report.warnings.back());
-        continue;
-      }
-      if (!warning.empty()) {
-        report.warnings.push_back(warning);
-        log::warn(warning);
-      }
+      auto decoded = read_clip_or_skip(source, o.max_frames_per_source, report.warnings);
+      if (!decoded) continue;
+      const std::vector<cv::Mat> frames = std::move(*decoded);
       if (frames.empty()) {
         report.warnings.push_back("'" + source.path + "' has no frames; skipped");
         continue;
@@ -315,7 +324,6 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
     report.reused_clips += reused ? 1 : 0;
     report.frames += clip.frames;
     clips.push_back(clip);
-    used.push_back(source);
     ++done;
     if (o.progress) o.progress(done, sources.size(), source.path);
   }
