@@ -25,7 +25,7 @@ void add_train(CLI::App& app) {
   auto o = std::make_shared<train::TrainerOptions>();
   auto g_json = std::make_shared<std::string>(), d_json = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("train", "Train an interpolation GAN on videos or frame folders");
-  cmd->add_option("--model", o->model, "Model name (fregan)")->capture_default_str();
+  cmd->add_option("--model", o->model, "Model name (see fregan info --models)")->capture_default_str();
   cmd->add_option("--data", o->data, "Training videos / frame folders / folders of them")->required();
   cmd->add_option("--val-data", o->val_data, "Validation clips (default: hold out --val-fraction of the clips)");
   cmd->add_option("--val-fraction", o->val_fraction, "Fraction of clips held out for validation")->capture_default_str();
@@ -39,8 +39,12 @@ void add_train(CLI::App& app) {
   cmd->add_option("--val-triplets", o->val_max_triplets, "Triplets scored at each validation")->capture_default_str();
   cmd->add_option("--lr-g", o->lr_g, "Generator learning rate")->capture_default_str();
   cmd->add_option("--lr-d", o->lr_d, "Discriminator learning rate")->capture_default_str();
-  cmd->add_option("--adv-weight", o->adv_weight, "Weight of the adversarial term (0 = no GAN)")->capture_default_str();
-  cmd->add_option("--smooth-l1-beta", o->smooth_l1_beta, "SmoothL1 threshold")->capture_default_str();
+  auto loss_json = std::make_shared<std::string>();
+  auto adv_weight = std::make_shared<double>(-1);
+  cmd->add_option("--loss", *loss_json,
+                  "Generator loss weights as JSON over the model's defaults, e.g. '{\"l1\":1,\"ms_ssim\":1}' "
+                  "(keys: smooth_l1, smooth_l1_beta, l1, ms_ssim, clipping, adversarial, intermediate)");
+  cmd->add_option("--adv-weight", *adv_weight, "Weight of the adversarial term (0 = no GAN; default: the model's)");
   cmd->add_option("--generator-options", *g_json, "Generator options as JSON, e.g. '{\"base_channels\":16}'");
   cmd->add_option("--discriminator-options", *d_json, "Discriminator options as JSON");
   cmd->add_flag("--no-flip", [o](int64_t) { o->hflip = o->vflip = false; }, "No random flips at all");
@@ -57,7 +61,9 @@ void add_train(CLI::App& app) {
   cmd->add_option("--workers", o->workers, "Data loader threads")->capture_default_str();
   cmd->add_flag("--resume", o->resume, "Continue the run in --out from last.pt");
   cmd->add_flag("--overwrite", o->overwrite, "Start afresh even if --out holds a run");
-  cmd->callback([o, g_json, d_json] {
+  cmd->callback([o, g_json, d_json, loss_json, adv_weight] {
+    o->loss = parse_json_option(*loss_json, "--loss");
+    if (*adv_weight >= 0) o->loss["adversarial"] = *adv_weight;
     o->generator_options = parse_json_option(*g_json, "--generator-options");
     o->discriminator_options = parse_json_option(*d_json, "--discriminator-options");
     train::Trainer trainer(*o);

@@ -18,6 +18,7 @@
 #include "fregan/infer/video_job.h"
 #include "fregan/io/image.h"
 #include "fregan/log.h"
+#include "fregan/metrics/metrics.h"
 #include "fregan/models/registry.h"
 #include "fregan/train/checkpoint.h"
 #include "fregan/train/trainer.h"
@@ -94,6 +95,13 @@ PYBIND11_MODULE(_core, m) {
           io::write_image(path, array_to_bgr(image, "image"), overwrite);
         },
         py::arg("path"), py::arg("image"), py::arg("overwrite") = false, "Writes an RGB uint8 array atomically.");
+  // Metrics on 8-bit RGB arrays (what a user saved): data range 255.
+  m.def("psnr", [](const Rgb8& a, const Rgb8& b) { return metrics::psnr(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
+        py::arg("a"), py::arg("b"), "PSNR in dB of two uint8 images (inf if identical).");
+  m.def("ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
+        py::arg("a"), py::arg("b"), "SSIM (Gaussian 11x11, sigma 1.5) of two uint8 images, averaged over channels.");
+  m.def("ms_ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ms_ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
+        py::arg("a"), py::arg("b"), "Multi-scale SSIM (up to 5 scales, standard weights) of two uint8 images.");
   m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
   m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
   m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(train::to_json(train::read_checkpoint_meta(path))); },
@@ -363,6 +371,9 @@ PYBIND11_MODULE(_core, m) {
             d["g_loss"] = p.last.g_loss;
             d["g_reconstruction"] = p.last.g_reconstruction;
             d["g_adversarial"] = p.last.g_adversarial;
+            py::dict terms;
+            for (const auto& [name, value] : p.last.terms) terms[py::str(name)] = value;
+            d["terms"] = terms;
             d["samples_per_second"] = p.samples_per_second;
             d["eta_seconds"] = p.eta_seconds;
             if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));

@@ -20,13 +20,13 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Unio
 import numpy as np
 import torch  # loads libtorch before the extension that links it
 
-from . import _core, data
+from . import _core, data, metrics
 from ._core import CheckpointError, Error, FileError, InvalidArgument
 
 __version__: str = _core.__version__
 __all__ = [
     "Interpolator", "interpolate", "train", "train_iter", "evaluate", "checkpoint_info", "default_weights",
-    "model_names", "read_image", "write_image", "set_log_level", "data",
+    "model_names", "read_image", "write_image", "set_log_level", "data", "metrics",
     "Error", "FileError", "InvalidArgument", "CheckpointError",
 ]
 
@@ -160,7 +160,8 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     """Trains a model with the C++ loop (the same as ``fregan train``).
 
     ``options`` are the fields of the C++ TrainerOptions: steps, batch_size, crop, lr_g, lr_d,
-    adv_weight, val_data, val_fraction, frame_skip, resume, overwrite, seed, device, ... .
+    loss (generator loss weights over the model's defaults, e.g. ``{"l1": 1, "ms_ssim": 1,
+    "adversarial": 0}``), val_data, val_fraction, frame_skip, resume, overwrite, seed, device, ... .
     ``callback(progress)`` gets a dict every step (step, losses, samples_per_second, eta_seconds,
     and 'validation' on validation steps); returning False stops training after a checkpoint.
     Returns the last validation result.  KeyboardInterrupt also stops it cleanly.

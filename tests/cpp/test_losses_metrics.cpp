@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <nlohmann/json.hpp>
+
+#include "fregan/error.h"
 #include "fregan/losses/losses.h"
 #include "fregan/metrics/metrics.h"
 
@@ -70,4 +73,77 @@ TEST(Metrics, SsimIsOneForIdenticalImagesAndFallsWithNoise) {
   const auto p = torch::full({1, 1, 11, 11}, 0.5), q = torch::full({1, 1, 11, 11}, 0.7);
   EXPECT_NEAR(metrics::ssim(p, q).item<double>(), (2 * 0.5 * 0.7 + c1) / (0.25 + 0.49 + c1), 1e-7);
   EXPECT_THROW(metrics::ssim(torch::rand({1, 3, 8, 8}), torch::rand({1, 3, 8, 8})), c10::Error);
+}
+
+TEST(Metrics, MsSsimIsOneForIdenticalImagesAndFallsMonotonicallyWithNoise) {
+  torch::manual_seed(0);
+  // 200x200 has 5 scales (the coarsest 12x12).
+  const auto img = torch::rand({2, 3, 200, 200}) * 0.5 + torch::linspace(0, 0.5, 200).view({1, 1, 1, 200});
+  const auto same = metrics::ms_ssim(img, img);
+  EXPECT_EQ(same.sizes(), torch::IntArrayRef({2}));
+  EXPECT_NEAR(same[0].item<double>(), 1.0, 1e-6);
+  double previous = 1.0;
+  for (double sigma : {0.01, 0.03, 0.1, 0.3}) {
+    const double s = metrics::ms_ssim(img, (img + sigma * torch::randn_like(img)).clamp(0, 1))[0].item<double>();
+    EXPECT_LT(s, previous) << sigma;
+    EXPECT_GT(s, 0.0) << sigma;
+    previous = s;
+  }
+}
+
+TEST(Metrics, MsSsimOfSmallImagesUsesFewerScales) {
+  // 11..21 pixels: one scale, so MS-SSIM is plain SSIM (weight renormalised to 1).
+  torch::manual_seed(1);
+  const auto a = torch::rand({1, 1, 15, 17}, torch::kFloat64), b = (a + 0.05 * torch::randn_like(a)).clamp(0, 1);
+  EXPECT_NEAR(metrics::ms_ssim(a, b).item<double>(), metrics::ssim(a, b).item<double>(), 1e-12);
+  // 97x131 (3 scales: 97 -> 48 -> 24) does not crash and stays in (0, 1].
+  const auto c = torch::rand({1, 3, 97, 131}), d = (c + 0.1 * torch::randn_like(c)).clamp(0, 1);
+  const double s = metrics::ms_ssim(c, d).item<double>();
+  EXPECT_GT(s, 0.0);
+  EXPECT_LT(s, 1.0);
+  EXPECT_THROW(metrics::ms_ssim(torch::rand({1, 1, 10, 40}), torch::rand({1, 1, 10, 40})), c10::Error);
+}
+
+TEST(Losses, MsSsimLossHasAFiniteGradientAtIdenticalInputs) {
+  torch::manual_seed(2);
+  const auto target = torch::rand({1, 3, 64, 64});
+  auto prediction = target.clone().requires_grad_(true);
+  const auto loss = losses::ms_ssim_loss(prediction, target);
+  EXPECT_NEAR(loss.item<double>(), 0.0, 1e-5);
+  loss.backward();
+  EXPECT_TRUE(torch::isfinite(prediction.grad()).all().item<bool>());
+  // Away from the optimum the gradient is finite, non-zero, and a small step along it lowers the loss.
+  auto noisy = (target + 0.1 * torch::randn_like(target)).clamp(0.01, 0.99).detach().requires_grad_(true);
+  const auto l0 = losses::ms_ssim_loss(noisy, target);
+  l0.backward();
+  const auto g = noisy.grad();
+  EXPECT_TRUE(torch::isfinite(g).all().item<bool>());
+  EXPECT_GT(g.abs().sum().item<double>(), 0.0);
+  torch::NoGradGuard no_grad;
+  const auto stepped = noisy - 1e-2 * g / g.abs().max();
+  EXPECT_LT(losses::ms_ssim_loss(stepped, target).item<double>(), l0.item<double>());
+}
+
+TEST(Losses, L1AndClippingMatchHandComputedValues) {
+  // |0.6-0.5| and |1.0-0.5| -> mean 0.3 (= mean |p - t| / 255 on the 0-255 scale).
+  const auto pred = torch::tensor({0.6f, 1.0f}), target = torch::tensor({0.5f, 0.5f});
+  EXPECT_NEAR(losses::l1(pred, target).item<double>(), 0.3, 1e-6);
+  // Values -0.2, 0.5, 1.3: clipped 0, 0.5, 1 -> squared differences 0.04, 0, 0.09 -> mean 13/300.
+  EXPECT_NEAR(losses::clipping_loss(torch::tensor({-0.2f, 0.5f, 1.3f})).item<double>(), 0.13 / 3, 1e-6);
+  // The weighted sum lists each unweighted term.
+  losses::GeneratorLossWeights w;
+  w.l1 = 2.0;
+  w.clipping = 10.0;
+  const auto terms = losses::reconstruction_loss(torch::tensor({-0.2f, 0.5f, 1.3f}), torch::tensor({0.0f, 0.5f, 1.0f}), w);
+  ASSERT_EQ(terms.terms.size(), 2u);
+  EXPECT_EQ(terms.terms[0].first, "l1");
+  EXPECT_NEAR(terms.total.item<double>(), 2.0 * (0.5 / 3) + 10.0 * (0.13 / 3), 1e-6);
+}
+
+TEST(Losses, LossWeightsReadStrictlyFromJson) {
+  const auto w = nlohmann::json{{"l1", 1.0}, {"ms_ssim", 0.5}}.get<losses::GeneratorLossWeights>();
+  EXPECT_EQ(w.l1, 1.0);
+  EXPECT_EQ(w.ms_ssim, 0.5);
+  EXPECT_EQ(w.adversarial, 0.0);
+  EXPECT_THROW((nlohmann::json{{"ms-ssim", 1.0}}.get<losses::GeneratorLossWeights>()), InvalidArgument);
 }

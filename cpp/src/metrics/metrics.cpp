@@ -31,10 +31,11 @@ torch::Tensor psnr(const torch::Tensor& prediction, const torch::Tensor& target,
   return 10.0 * torch::log10((data_range * data_range) / mse);
 }
 
-torch::Tensor ssim(const torch::Tensor& prediction, const torch::Tensor& target, double data_range) {
-  check_pair(prediction, target, "ssim");
+namespace {
+
+// Per-image means [B] of the SSIM map and of its contrast-structure factor, valid region only.
+std::pair<torch::Tensor, torch::Tensor> ssim_and_cs(const torch::Tensor& x, const torch::Tensor& y, double data_range) {
   constexpr int64_t kWin = 11;
-  const auto x = as_batch(prediction).to(torch::kFloat64), y = as_batch(target).to(torch::kFloat64);
   TORCH_CHECK(x.size(2) >= kWin && x.size(3) >= kWin, "ssim needs images of at least 11x11, got ", x.size(2), "x", x.size(3));
   const int64_t c = x.size(1);
   const auto g = gaussian_window(kWin, 1.5, x.options());
@@ -49,8 +50,50 @@ torch::Tensor ssim(const torch::Tensor& prediction, const torch::Tensor& target,
   const double c1 = std::pow(0.01 * data_range, 2), c2 = std::pow(0.03 * data_range, 2);
   const auto mx = blur(x), my = blur(y);
   const auto sxx = blur(x * x) - mx * mx, syy = blur(y * y) - my * my, sxy = blur(x * y) - mx * my;
-  const auto map = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2));
-  return map.flatten(1).mean(1);
+  const auto cs_map = (2 * sxy + c2) / (sxx + syy + c2);
+  const auto map = ((2 * mx * my + c1) / (mx * mx + my * my + c1)) * cs_map;
+  return {map.flatten(1).mean(1), cs_map.flatten(1).mean(1)};
+}
+
+}  // namespace
+
+torch::Tensor ssim(const torch::Tensor& prediction, const torch::Tensor& target, double data_range) {
+  check_pair(prediction, target, "ssim");
+  const auto x = as_batch(prediction).to(torch::kFloat64), y = as_batch(target).to(torch::kFloat64);
+  return ssim_and_cs(x, y, data_range).first;
+}
+
+torch::Tensor ms_ssim(const torch::Tensor& prediction, const torch::Tensor& target, double data_range) {
+  check_pair(prediction, target, "ms_ssim");
+  static const double kWeights[5] = {0.0448, 0.2856, 0.3001, 0.2363, 0.1333};
+  // Computed in the input's dtype (float for training losses, which need autograd and speed).
+  auto x = as_batch(prediction), y = as_batch(target);
+  int64_t side = std::min(x.size(2), x.size(3));
+  TORCH_CHECK(side >= 11, "ms_ssim needs images of at least 11x11, got ", x.size(2), "x", x.size(3));
+  int scales = 1;
+  while (scales < 5 && side / 2 >= 11) {
+    side /= 2;
+    ++scales;
+  }
+  double weight_sum = 0;
+  for (int i = 0; i < scales; ++i) weight_sum += kWeights[i];
+  torch::Tensor result;
+  for (int i = 0; i < scales; ++i) {
+    auto [s, cs] = ssim_and_cs(x, y, data_range);
+    const auto term = (i + 1 == scales ? s : cs).clamp_min(1e-6).pow(kWeights[i] / weight_sum);
+    result = result.defined() ? result * term : term;
+    if (i + 1 < scales) {
+      x = torch::avg_pool2d(x, 2);
+      y = torch::avg_pool2d(y, 2);
+    }
+  }
+  return result;
+}
+
+torch::Tensor rgb_to_gray(const torch::Tensor& rgb) {
+  TORCH_CHECK(rgb.dim() == 4 && rgb.size(1) == 3, "rgb_to_gray: expected [B, 3, H, W], got ", rgb.sizes());
+  return rgb.select(1, 0).unsqueeze(1) * 0.299 + rgb.select(1, 1).unsqueeze(1) * 0.587 +
+         rgb.select(1, 2).unsqueeze(1) * 0.114;
 }
 
 double psnr(const cv::Mat& a, const cv::Mat& b) {
@@ -60,7 +103,14 @@ double psnr(const cv::Mat& a, const cv::Mat& b) {
 
 double ssim(const cv::Mat& a, const cv::Mat& b) {
   require(a.size() == b.size(), "ssim: images differ in size");
+  require(a.rows >= 11 && a.cols >= 11, "ssim: images must be at least 11x11");
   return ssim(io::image_to_tensor(a), io::image_to_tensor(b)).item<double>();
+}
+
+double ms_ssim(const cv::Mat& a, const cv::Mat& b) {
+  require(a.size() == b.size(), "ms_ssim: images differ in size");
+  require(a.rows >= 11 && a.cols >= 11, "ms_ssim: images must be at least 11x11");
+  return ms_ssim(io::image_to_tensor(a).to(torch::kFloat64), io::image_to_tensor(b).to(torch::kFloat64)).item<double>();
 }
 
 }  // namespace fregan::metrics

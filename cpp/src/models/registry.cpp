@@ -25,6 +25,8 @@ const std::map<std::string, Factory>& factories() {
          m.discriminator_options = dopt;
          m.generator = std::make_shared<FreganGeneratorImpl>(go);
          m.discriminator = std::make_shared<FreganDiscriminatorImpl>(dopt);
+         // The seed: SmoothL1 (beta 0.5) + a small adversarial term.
+         m.default_loss = {{"smooth_l1", 1.0}, {"smooth_l1_beta", 0.5}, {"adversarial", 1e-3}};
          return m;
        }},
   };

@@ -18,16 +18,12 @@
 
 namespace fs = std::filesystem;
 
-namespace fregan::losses {
-FREGAN_DEFINE_OPTIONS_JSON(LabelSmoothing, "label smoothing", real_low, real_high, fake_low, fake_high)
-}  // namespace fregan::losses
-
 namespace fregan::train {
 
 FREGAN_DEFINE_OPTIONS_JSON(TrainerOptions, "training", model, generator_options, discriminator_options, data, val_data,
                            val_fraction, frame_skip, max_frames_per_source, max_triplets_per_source, val_max_triplets,
-                           steps, batch_size, crop, hflip, vflip, rotate, temporal_reverse, lr_g, lr_d, beta1, beta2, smooth_l1_beta,
-                           adv_weight, label_smoothing, out_dir, resume, overwrite, log_every, val_every,
+                           steps, batch_size, crop, hflip, vflip, rotate, temporal_reverse, lr_g, lr_d, beta1, beta2, loss,
+                           label_smoothing, out_dir, resume, overwrite, log_every, val_every,
                            checkpoint_every, seed, device, threads, workers)
 
 namespace {
@@ -37,7 +33,7 @@ void check_options(const TrainerOptions& o) {
   require(o.batch_size >= 1, "batch_size must be >= 1");
   require(o.crop >= 16, "crop must be >= 16");
   require(o.lr_g > 0 && o.lr_d > 0, "learning rates must be > 0");
-  require(o.adv_weight >= 0, "adv_weight must be >= 0");
+  require(o.loss.is_object(), "loss options must be a JSON object");
   require(o.log_every >= 1 && o.checkpoint_every >= 1 && o.val_every >= 0, "log/checkpoint/val intervals must be positive");
   require(o.label_smoothing.real_low <= o.label_smoothing.real_high && o.label_smoothing.fake_low <= o.label_smoothing.fake_high,
           "label smoothing ranges must have low <= high");
@@ -77,6 +73,14 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   device_ = std::make_unique<torch::Device>(select_device(options_.device));
   torch::manual_seed(options_.seed);
   model_ = models::create_model(options_.model, options_.generator_options, options_.discriminator_options);
+  auto loss = model_.default_loss.is_object() ? model_.default_loss : nlohmann::json::object();
+  loss.update(options_.loss);
+  loss_weights_ = loss.get<losses::GeneratorLossWeights>();
+  const auto& w = loss_weights_;
+  require(w.smooth_l1 >= 0 && w.l1 >= 0 && w.ms_ssim >= 0 && w.clipping >= 0 && w.adversarial >= 0 && w.intermediate >= 0,
+          "loss weights must be >= 0");
+  require(w.smooth_l1 + w.l1 + w.ms_ssim > 0, "the loss needs a reconstruction term (smooth_l1, l1 or ms_ssim > 0)");
+  require(w.smooth_l1_beta > 0, "loss option smooth_l1_beta must be > 0");
   model_.generator->to(*device_);
   model_.discriminator->to(*device_);
   optimizer_g_ = std::make_unique<torch::optim::Adam>(
@@ -101,7 +105,7 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
   StepStats stats;
   const auto fake = model_.generator->forward(f0, f2);
 
-  const bool adversarial = options_.adv_weight > 0;
+  const bool adversarial = loss_weights_.adversarial > 0;
   if (adversarial) {
     const auto real_logits = model_.discriminator->forward(f0, f1, f2);
     const auto fake_logits = model_.discriminator->forward(f0, fake.detach(), f2);
@@ -112,12 +116,21 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
     stats.d_loss = d_loss.item<double>();
   }
 
-  const auto reconstruction = losses::smooth_l1(fake, f1, options_.smooth_l1_beta);
+  auto rec = losses::reconstruction_loss(fake, f1, loss_weights_);
+  auto reconstruction = rec.total;
+  for (const auto& [name, value] : rec.terms) stats.terms[name] = value.item<double>();
+  const auto intermediates = model_.generator->intermediate_outputs();
+  for (size_t i = 0; i < intermediates.size() && loss_weights_.intermediate > 0; ++i) {
+    auto stage = losses::reconstruction_loss(intermediates[i], f1, loss_weights_);
+    reconstruction = reconstruction + loss_weights_.intermediate * stage.total;
+    for (const auto& [name, value] : stage.terms) stats.terms["stage" + std::to_string(i) + "_" + name] = value.item<double>();
+  }
   auto g_loss = reconstruction;
   if (adversarial) {
     const auto adv = losses::generator_adversarial_loss(model_.discriminator->forward(f0, fake, f2));
-    g_loss = reconstruction + options_.adv_weight * adv;
+    g_loss = reconstruction + loss_weights_.adversarial * adv;
     stats.g_adversarial = adv.item<double>();
+    stats.terms["adversarial"] = stats.g_adversarial;
   }
   optimizer_g_->zero_grad();
   g_loss.backward();
@@ -263,14 +276,21 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
     progress.eta_seconds = elapsed / (step_ - first_step) * (o.steps - step_);
     const bool final_step = step_ == o.steps;
     if (step_ % o.log_every == 0 || final_step) {
-      char line[256];
-      std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f (rec %.4f, adv %.4f)  %.2f samples/s  ETA %s",
-                    (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, stats.g_reconstruction,
-                    stats.g_adversarial, progress.samples_per_second, format_duration(progress.eta_seconds).c_str());
+      std::string terms;
+      for (const auto& [name, value] : stats.terms) {
+        char t[64];
+        std::snprintf(t, sizeof t, "%s%s %.4f", terms.empty() ? "" : ", ", name.c_str(), value);
+        terms += t;
+      }
+      char line[512];
+      std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f (%s)  %.2f samples/s  ETA %s",
+                    (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, terms.c_str(),
+                    progress.samples_per_second, format_duration(progress.eta_seconds).c_str());
       log::info(line);
       log_file << nlohmann::json{{"step", step_}, {"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
                                  {"g_reconstruction", stats.g_reconstruction}, {"g_adversarial", stats.g_adversarial},
-                                 {"samples_per_second", progress.samples_per_second}, {"elapsed", elapsed}}
+                                 {"terms", stats.terms}, {"samples_per_second", progress.samples_per_second},
+                                 {"elapsed", elapsed}}
                       .dump()
                << std::endl;
     }

@@ -14,8 +14,21 @@ torch::Tensor psnr(const torch::Tensor& prediction, const torch::Tensor& target,
 // use_sample_covariance=False, data_range=...) ; needs H, W >= 11.
 torch::Tensor ssim(const torch::Tensor& prediction, const torch::Tensor& target, double data_range = 1.0);
 
+// Multi-scale SSIM per image [B] (Wang, Simoncelli & Bovik 2003): the same Gaussian SSIM, with
+// the contrast-structure term at each of up to 5 scales (2x2 average pooling between them) and
+// the full SSIM at the coarsest, combined with the standard weights
+// (0.0448, 0.2856, 0.3001, 0.2363, 0.1333).  Images too small for 5 scales (the coarsest must be
+// >= 11x11) use as many as fit, with the weights of those scales renormalised to sum to 1, so
+// 11x11..21x21 inputs give plain SSIM.  Differentiable; negative terms are clamped to a small
+// positive value before the fractional powers so the gradient stays finite.
+torch::Tensor ms_ssim(const torch::Tensor& prediction, const torch::Tensor& target, double data_range = 1.0);
+
+// Luma (ITU-R BT.601 weights) of RGB [B, 3, H, W] -> [B, 1, H, W].
+torch::Tensor rgb_to_gray(const torch::Tensor& rgb);
+
 // The same on 8-bit BGR images (what a user saved), data range 255.
 double psnr(const cv::Mat& a, const cv::Mat& b);
 double ssim(const cv::Mat& a, const cv::Mat& b);
+double ms_ssim(const cv::Mat& a, const cv::Mat& b);
 
 }  // namespace fregan::metrics

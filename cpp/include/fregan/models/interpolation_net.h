@@ -2,6 +2,7 @@
 // The interfaces every frame-interpolation model implements, so the Trainer, the Interpolator and
 // the video job work with any of them.
 #include <cstdint>
+#include <vector>
 
 #include <torch/nn/module.h>
 #include <torch/types.h>
@@ -15,6 +16,10 @@ class InterpolationNetImpl : public torch::nn::Module {
   virtual torch::Tensor forward(const torch::Tensor& f0, const torch::Tensor& f2) = 0;
   // H and W given to forward() must be multiples of this; the Interpolator pads and crops back.
   virtual int64_t size_multiple() const = 0;
+  // Outputs of earlier stages of the last forward() (e.g. SIN-GAN's frame before its refinement
+  // network), each [B, 3, H, W]; the Trainer supervises them with the same reconstruction losses
+  // (weight GeneratorLossWeights::intermediate).  Empty for one-stage networks.
+  virtual std::vector<torch::Tensor> intermediate_outputs() const { return {}; }
 };
 
 // Discriminator: logits [B] that `middle` is a real frame.  Conditional models look at f0/f2 too;

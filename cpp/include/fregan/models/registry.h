@@ -16,6 +16,9 @@ struct GanModel {
   std::string name;
   nlohmann::json generator_options;      // complete, defaults filled in
   nlohmann::json discriminator_options;  // complete, defaults filled in
+  // The model's default generator loss weights (losses::GeneratorLossWeights as JSON); a training
+  // run's TrainerOptions::loss overrides single keys.
+  nlohmann::json default_loss;
   std::shared_ptr<InterpolationNetImpl> generator;
   std::shared_ptr<FrameDiscriminatorImpl> discriminator;
 };

@@ -4,6 +4,7 @@
 // exact resume.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,8 +50,9 @@ struct TrainerOptions {
   bool temporal_reverse = true;
   double lr_g = 2e-4, lr_d = 2e-4;
   double beta1 = 0.5, beta2 = 0.999;
-  double smooth_l1_beta = 0.5;  // SmoothL1 threshold on the [-1, 1] scale
-  double adv_weight = 1e-3;     // weight of the adversarial term in G's loss; 0 trains G alone
+  // Generator loss weights (keys of losses::GeneratorLossWeights: smooth_l1, smooth_l1_beta, l1,
+  // ms_ssim, clipping, adversarial, intermediate) overriding the model's defaults.
+  nlohmann::json loss = nlohmann::json::object();
   losses::LabelSmoothing label_smoothing;
 
   // Bookkeeping.
@@ -71,7 +73,10 @@ void from_json(const nlohmann::json& j, TrainerOptions& o);
 
 struct StepStats {
   int64_t step = 0;  // steps done after this one
-  double d_loss = 0, g_loss = 0, g_reconstruction = 0, g_adversarial = 0;
+  double d_loss = 0, g_loss = 0;
+  double g_reconstruction = 0;  // weighted sum of the reconstruction terms
+  double g_adversarial = 0;     // unweighted adversarial term
+  std::map<std::string, double> terms;  // every unweighted generator term by name, for the logs
 };
 
 struct Progress {
@@ -105,6 +110,8 @@ class Trainer {
 
   int64_t current_step() const { return step_; }
   const TrainerOptions& options() const { return options_; }
+  // The generator loss weights in effect: the model's defaults with options().loss applied.
+  const losses::GeneratorLossWeights& loss_weights() const { return loss_weights_; }
   models::GanModel& model() { return model_; }
   torch::Device device() const;
 
@@ -112,6 +119,7 @@ class Trainer {
   TrainerOptions options_;
   std::unique_ptr<torch::Device> device_;
   models::GanModel model_;
+  losses::GeneratorLossWeights loss_weights_;
   std::unique_ptr<torch::optim::Adam> optimizer_g_, optimizer_d_;
   int64_t step_ = 0;
 };
