@@ -3,6 +3,7 @@
 #include <opencv2/core.hpp>
 #include <torch/torch.h>
 
+#include "fregan/flow/optical_flow.h"
 #include "fregan/io/image.h"
 #include "fregan/metrics/metrics.h"
 
@@ -10,7 +11,8 @@ namespace fregan::infer {
 
 nlohmann::json to_json(const EvaluationResult& r) {
   auto s = [](const Scores& x) { return nlohmann::json{{"psnr", x.psnr}, {"ssim", x.ssim}}; };
-  return {{"triplets", r.triplets}, {"model", s(r.model)}, {"repeat", s(r.repeat)}, {"average", s(r.average)}};
+  return {{"triplets", r.triplets}, {"model", s(r.model)}, {"repeat", s(r.repeat)}, {"average", s(r.average)},
+          {"flow_warp", s(r.flow_warp)}};
 }
 
 EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset& dataset, int64_t max_triplets) {
@@ -31,8 +33,10 @@ EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset
     add(r.model, model, f1);
     add(r.repeat, f0, f1);
     add(r.average, io::image_to_tensor(blend), f1);
+    const auto warped = flow::warp_interpolate(f0.unsqueeze(0), f2.unsqueeze(0), 0.5)[0].clamp(0, 1);
+    add(r.flow_warp, io::image_to_tensor(io::tensor_to_image(warped)), f1);
   }
-  for (Scores* s : {&r.model, &r.repeat, &r.average}) {
+  for (Scores* s : {&r.model, &r.repeat, &r.average, &r.flow_warp}) {
     s->psnr /= static_cast<double>(count);
     s->ssim /= static_cast<double>(count);
   }

@@ -65,7 +65,9 @@ Interpolator::Interpolator(std::shared_ptr<models::InterpolationNetImpl> net, to
   require(net_ != nullptr, "Interpolator needs a network");
 }
 
-torch::Tensor Interpolator::midpoint(const torch::Tensor& f0, const torch::Tensor& f1) {
+torch::Tensor Interpolator::midpoint(const torch::Tensor& f0, const torch::Tensor& f1) { return at(f0, f1, 0.5); }
+
+torch::Tensor Interpolator::at(const torch::Tensor& f0, const torch::Tensor& f1, double t) {
   const int64_t m = net_->size_multiple();
   const int64_t h = f0.size(2), w = f0.size(3);
   const int64_t ph = (m - h % m) % m, pw = (m - w % m) % m;
@@ -76,7 +78,7 @@ torch::Tensor Interpolator::midpoint(const torch::Tensor& f0, const torch::Tenso
     a = F::pad(a, opts);
     b = F::pad(b, opts);
   }
-  auto out = net_->forward(a, b);
+  auto out = t == 0.5 ? net_->forward(a, b) : net_->forward_at(a, b, t);
   return out.index({torch::indexing::Slice(), torch::indexing::Slice(), torch::indexing::Slice(0, h),
                     torch::indexing::Slice(0, w)})
       .clamp(0.0, 1.0);
@@ -87,12 +89,18 @@ torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Te
   TORCH_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
               "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
   require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
+  torch::NoGradGuard no_grad;
+  net_->eval();
+  if (net_->supports_timestep()) {
+    auto a = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
+    auto b = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
+    auto out = at(a, b, t).to(f0.device());
+    return f0.dim() == 3 ? out[0] : out;
+  }
   // Dyadic t = k / 2^d for some d <= 10, reached by bisection.
   int depth = 0;
   while (depth <= 10 && std::abs(t * (1 << depth) - std::round(t * (1 << depth))) > 1e-9) ++depth;
   require(depth <= 10, "model '" + model_name_ + "' predicts middle frames only: t must be k/2^d, got " + std::to_string(t));
-  torch::NoGradGuard no_grad;
-  net_->eval();
   const auto out_device = f0.device();
   auto a = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
   auto b = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
@@ -115,24 +123,52 @@ cv::Mat Interpolator::interpolate(const cv::Mat& f0, const cv::Mat& f1, double t
 }
 
 std::vector<torch::Tensor> Interpolator::interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1, int factor) {
-  require(factor >= 2 && (factor & (factor - 1)) == 0,
-          "model '" + model_name_ + "' predicts middle frames: the factor must be a power of two (2, 4, 8, ...), got " +
-              std::to_string(factor));
+  require(factor >= 2, "the factor must be >= 2, got " + std::to_string(factor));
+  std::vector<double> times;
+  for (int i = 1; i < factor; ++i) times.push_back(static_cast<double>(i) / factor);
+  return interpolate_times(f0, f1, times);
+}
+
+std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1,
+                                                           const std::vector<double>& times) {
+  TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  for (double t : times) require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
   torch::NoGradGuard no_grad;
   net_->eval();
-  std::vector<torch::Tensor> frames(factor + 1);
-  frames[0] = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
-  frames[factor] = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
-  std::function<void(int, int)> fill = [&](int lo, int hi) {
-    if (hi - lo < 2) return;
-    const int mid = (lo + hi) / 2;
-    frames[mid] = midpoint(frames[lo], frames[hi]);
-    fill(lo, mid);
-    fill(mid, hi);
-  };
-  fill(0, factor);
+  const auto a = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
+  const auto b = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
+  auto unbatch = [&](const torch::Tensor& x) { return f0.dim() == 3 ? x[0].to(f0.device()) : x.to(f0.device()); };
   std::vector<torch::Tensor> out;
-  for (int i = 1; i < factor; ++i) out.push_back(f0.dim() == 3 ? frames[i][0].to(f0.device()) : frames[i].to(f0.device()));
+  if (net_->supports_timestep()) {
+    for (double t : times) out.push_back(unbatch(at(a, b, t)));
+    return out;
+  }
+  // Middle-frame models: every t must be k / 2^d; the dyadic tree is filled once, sharing the
+  // frames that several t need.
+  int depth = 1;
+  for (double t : times) {
+    int d = 0;
+    while (d <= 10 && std::abs(t * (1 << d) - std::round(t * (1 << d))) > 1e-9) ++d;
+    require(d <= 10, "model '" + model_name_ + "' predicts middle frames: it reaches t = k/2^d only (factor 2, 4, 8, ...), got t = " +
+                         std::to_string(t) + "; use a flow-guided model (fregan-flow) for other rates");
+    depth = std::max(depth, d);
+  }
+  const int n = 1 << depth;
+  std::vector<torch::Tensor> frames(n + 1);
+  frames[0] = a;
+  frames[n] = b;
+  // Bisect only towards the needed leaves.
+  std::function<void(int, int, double)> need = [&](int lo, int hi, double t) {
+    const int mid = (lo + hi) / 2;
+    if (!frames[mid].defined()) frames[mid] = midpoint(frames[lo], frames[hi]);
+    if (std::abs(static_cast<double>(mid) / n - t) < 1e-9) return;
+    if (t < static_cast<double>(mid) / n) need(lo, mid, t);
+    else need(mid, hi, t);
+  };
+  for (double t : times) {
+    need(0, n, t);
+    out.push_back(unbatch(frames[static_cast<size_t>(std::llround(t * n))]));
+  }
   return out;
 }
 

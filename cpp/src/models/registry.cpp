@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "fregan/error.h"
+#include "fregan/models/flow_guided.h"
 #include "fregan/models/fregan.h"
 
 namespace fregan::models {
@@ -27,6 +28,20 @@ const std::map<std::string, Factory>& factories() {
          m.discriminator = std::make_shared<FreganDiscriminatorImpl>(dopt);
          // The seed: SmoothL1 (beta 0.5) + a small adversarial term.
          m.default_loss = {{"smooth_l1", 1.0}, {"smooth_l1_beta", 0.5}, {"adversarial", 1e-3}};
+         return m;
+       }},
+      {"fregan-flow",
+       [](const nlohmann::json& g, const nlohmann::json& d) {
+         const auto go = g.get<FlowGuidedOptions>();
+         const auto dopt = d.get<FreganDiscriminatorOptions>();
+         GanModel m;
+         m.name = "fregan-flow";
+         m.generator_options = go;
+         m.discriminator_options = dopt;
+         m.generator = std::make_shared<FlowGuidedNetImpl>(go);
+         // FREGAN's discriminator, scoring the refined frame.
+         m.discriminator = std::make_shared<FreganDiscriminatorImpl>(dopt);
+         m.default_loss = {{"l1", 1.0}, {"ms_ssim", 0.5}, {"adversarial", 1e-3}};
          return m;
        }},
   };

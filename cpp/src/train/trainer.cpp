@@ -299,8 +299,9 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       progress.validation = last_val;
       last_metrics = infer::to_json(last_val);
       char line[256];
-      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  (average %.2f dB, repeat %.2f dB)",
-                    (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.average.psnr, last_val.repeat.psnr);
+      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  (flow warping %.2f dB, average %.2f dB, repeat %.2f dB)",
+                    (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.flow_warp.psnr,
+                    last_val.average.psnr, last_val.repeat.psnr);
       log::info(line);
       log_file << nlohmann::json{{"step", step_}, {"validation", last_metrics}}.dump() << std::endl;
       if (last_val.model.psnr > best_psnr) {

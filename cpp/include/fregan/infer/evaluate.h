@@ -1,6 +1,7 @@
 #pragma once
-// Scores an interpolator on triplets with ground truth, beside two baselines every method must
-// beat: repeating the first frame and averaging the two frames.
+// Scores an interpolator on triplets with ground truth, beside the baselines every method must
+// beat: repeating the first frame, averaging the two frames, and plain optical-flow warping
+// (DIS flow, both frames warped to the middle and averaged: strong on real footage).
 #include <cstdint>
 
 #include <nlohmann/json.hpp>
@@ -17,7 +18,7 @@ struct Scores {
 
 struct EvaluationResult {
   int64_t triplets = 0;
-  Scores model, repeat, average;
+  Scores model, repeat, average, flow_warp;
 };
 
 nlohmann::json to_json(const EvaluationResult& r);

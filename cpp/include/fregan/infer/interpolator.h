@@ -25,20 +25,25 @@ class Interpolator {
   Interpolator(std::shared_ptr<models::InterpolationNetImpl> net, torch::Device device, std::string model_name);
 
   // f0, f1: [3, H, W] or [B, 3, H, W] float RGB in [0, 1] (any device); returns the frame at time
-  // t in (0, 1) on f0's device.  Models that predict the middle frame reach other dyadic t
-  // (0.25, 0.375, ...) by recursive bisection; other t are refused.
+  // t in (0, 1) on f0's device.  Flow-guided models take any t; models that predict the middle
+  // frame reach other dyadic t (0.25, 0.375, ...) by recursive bisection, and refuse other t.
   torch::Tensor interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t = 0.5);
   // 8-bit BGR images of equal size (what OpenCV reads) -> 8-bit BGR.
   cv::Mat interpolate(const cv::Mat& f0, const cv::Mat& f1, double t = 0.5);
-  // The factor-1 frames at t = 1/factor, ..., (factor-1)/factor, factor a power of two; each
-  // intermediate frame is computed once.
+  // The factor-1 frames at t = 1/factor, ..., (factor-1)/factor (a power of two for middle-frame
+  // models); each intermediate frame is computed once.
   std::vector<torch::Tensor> interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1, int factor);
+  // The frames at the given times in (0, 1), in order.
+  std::vector<torch::Tensor> interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1, const std::vector<double>& times);
+  // Whether any t in (0, 1) is reachable (else only k / 2^d).
+  bool supports_any_time() const { return net_->supports_timestep(); }
 
   const std::string& model_name() const { return model_name_; }
   torch::Device device() const { return device_; }
 
  private:
   torch::Tensor midpoint(const torch::Tensor& f0, const torch::Tensor& f1);  // [B,3,H,W] on device_
+  torch::Tensor at(const torch::Tensor& f0, const torch::Tensor& f1, double t);  // pad, run, crop, clamp
   std::shared_ptr<models::InterpolationNetImpl> net_;
   torch::Device device_;
   std::string model_name_;

@@ -20,6 +20,14 @@ class InterpolationNetImpl : public torch::nn::Module {
   // network), each [B, 3, H, W]; the Trainer supervises them with the same reconstruction losses
   // (weight GeneratorLossWeights::intermediate).  Empty for one-stage networks.
   virtual std::vector<torch::Tensor> intermediate_outputs() const { return {}; }
+  // Models that take the timestep as an input (the flow-guided ones) return true and implement
+  // forward_at() for any t in (0, 1); the others predict only the middle frame, and the
+  // Interpolator reaches dyadic t (0.25, 0.375, ...) by bisection.
+  virtual bool supports_timestep() const { return false; }
+  virtual torch::Tensor forward_at(const torch::Tensor& f0, const torch::Tensor& f2, double t) {
+    TORCH_CHECK(t == 0.5, "this model predicts only the middle frame (t = 0.5), not t = ", t);
+    return forward(f0, f2);
+  }
 };
 
 // Discriminator: logits [B] that `middle` is a real frame.  Conditional models look at f0/f2 too;

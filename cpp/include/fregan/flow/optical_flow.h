@@ -1,0 +1,45 @@
+#pragma once
+// Dense optical flow (OpenCV's DIS) between batches of frames, and the warping that flow-based
+// interpolation builds on.  Flows are [B, 2, H, W] float tensors, channel 0 = x, channel 1 = y,
+// in pixels of the full-resolution frames: a pixel p of frame A moves to p + flow_AB(p) in B.
+#include <string>
+#include <utility>
+
+#include <nlohmann/json_fwd.hpp>
+#include <torch/types.h>
+
+namespace fregan::flow {
+
+struct FlowOptions {
+  // DIS preset: "ultrafast", "fast" or "medium" (slower, more accurate on large motion).
+  std::string preset = "medium";
+  // Frames whose longer side exceeds this are downscaled for the flow (and the flow scaled back):
+  // the cost grows with the pixel count while large motion is found as well at reduced resolution.
+  int max_side = 960;
+};
+void to_json(nlohmann::json& j, const FlowOptions& o);
+void from_json(const nlohmann::json& j, FlowOptions& o);
+
+// Flow 0 -> 1 and 1 -> 0 for [B, 3, H, W] RGB in [0, 1] (any device; DIS runs on the CPU over the
+// luma, 8-bit).  Returns both on f0's device.
+std::pair<torch::Tensor, torch::Tensor> bidirectional_flow(const torch::Tensor& f0, const torch::Tensor& f1,
+                                                           const FlowOptions& options = {});
+
+// Backward warping: out(p) = image(p + flow(p)), bilinear, borders replicated.  image [B, C, H, W],
+// flow [B, 2, H, W].  Differentiable in image and flow.
+torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flow);
+
+// Flows from time t to frames 0 and 1, from the flows between the frames, assuming motion
+// linear in time (Jiang et al., Super SloMo, 2018):
+//   F_t0 = -(1 - t) t F_01 + t^2 F_10,   F_t1 = (1 - t)^2 F_01 - t (1 - t) F_10.
+std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10, double t);
+
+// Forward-backward consistency error |F_01(p) + F_10(p + F_01(p))| in pixels [B, 1, H, W]: large
+// where p is occluded in frame 1 or the flow is wrong.
+torch::Tensor consistency_error(const torch::Tensor& flow01, const torch::Tensor& flow10);
+
+// Flow warping alone, the baseline fregan-flow must beat: both frames warped to t and blended
+// (1 - t) : t.
+torch::Tensor warp_interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t, const FlowOptions& options = {});
+
+}  // namespace fregan::flow

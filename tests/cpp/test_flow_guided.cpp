@@ -1,0 +1,143 @@
+#include <cmath>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "fregan/error.h"
+#include "fregan/flow/optical_flow.h"
+#include "fregan/infer/interpolator.h"
+#include "fregan/io/image.h"
+#include "fregan/models/flow_guided.h"
+#include "fregan/models/registry.h"
+#include "test_util.h"
+
+using namespace fregan;
+
+namespace {
+
+// Centre x of the bright square (BGR 250, 230, 30) in an 8-bit frame, from the pixels close to
+// its colour (sub-pixel: blended edge pixels count by how close they are).
+double square_centre_x(const cv::Mat& bgr) {
+  double sum = 0, weight = 0;
+  for (int y = 0; y < bgr.rows; ++y) {
+    for (int x = 0; x < bgr.cols; ++x) {
+      const auto p = bgr.at<cv::Vec3b>(y, x);
+      // The square's blue channel is 250, the background's at most 40 + 90 + 24 = 154.
+      const double w = std::clamp((p[0] - 154.0) / (250.0 - 154.0), 0.0, 1.0);
+      if (w > 0.5) {
+        sum += w * x;
+        weight += w;
+      }
+    }
+  }
+  return weight > 0 ? sum / weight : -1;
+}
+
+}  // namespace
+
+TEST(Flow, BackwardWarpWithAConstantFlowShiftsTheImage) {
+  torch::manual_seed(0);
+  const auto image = torch::rand({1, 3, 20, 30});
+  auto flow = torch::zeros({1, 2, 20, 30});
+  flow.select(1, 0).fill_(3.0);   // sample 3 px to the right
+  flow.select(1, 1).fill_(-2.0);  // and 2 px up
+  const auto warped = flow::backward_warp(image, flow);
+  using torch::indexing::Slice;
+  // out(y, x) = image(y - 2, x + 3) where that is inside the frame.
+  EXPECT_TRUE(torch::allclose(warped.index({Slice(), Slice(), Slice(2, 20), Slice(0, 27)}),
+                              image.index({Slice(), Slice(), Slice(0, 18), Slice(3, 30)}), 1e-5, 1e-5));
+  // Zero flow is the identity.
+  EXPECT_TRUE(torch::allclose(flow::backward_warp(image, torch::zeros({1, 2, 20, 30})), image, 1e-5, 1e-5));
+}
+
+TEST(Flow, FlowsFromTForLinearMotion) {
+  // Uniform motion v from frame 0 to frame 1 (F_10 = -v): the flows from time t are -t v and (1 - t) v.
+  const auto v = torch::tensor({4.0f, -2.0f}).view({1, 2, 1, 1}).expand({1, 2, 3, 3});
+  for (double t : {0.25, 0.5, 0.75}) {
+    const auto [ft0, ft1] = flow::flows_from_t(v, -v, t);
+    EXPECT_TRUE(torch::allclose(ft0, v * -t, 1e-6, 1e-6)) << t;
+    EXPECT_TRUE(torch::allclose(ft1, v * (1 - t), 1e-6, 1e-6)) << t;
+  }
+  EXPECT_THROW(flow::flows_from_t(v, -v, 1.0), c10::Error);
+}
+
+TEST(Flow, DisFindsAKnownTranslation) {
+  const auto a = io::image_to_tensor(test::moving_square(128, 96, 40)).unsqueeze(0);
+  const auto b = io::image_to_tensor(test::moving_square(128, 96, 52)).unsqueeze(0);
+  const auto [f01, f10] = flow::bidirectional_flow(a, b);
+  EXPECT_EQ(f01.sizes(), torch::IntArrayRef({1, 2, 96, 128}));
+  // Inside the square (x 40..55, y 40..55 in frame 0) the flow is about (+12, 0).
+  using torch::indexing::Slice;
+  const auto inside = f01.index({0, Slice(), Slice(43, 53), Slice(43, 53)});
+  EXPECT_NEAR(inside[0].mean().item<double>(), 12.0, 1.0);
+  EXPECT_NEAR(inside[1].mean().item<double>(), 0.0, 1.0);
+  // Far from the square the background is still.
+  EXPECT_LT(f01.index({0, Slice(), Slice(0, 20), Slice(0, 20)}).abs().max().item<double>(), 0.5);
+  // Reduced-resolution flow (max_side 64) is scaled back to full-resolution pixels.
+  flow::FlowOptions small;
+  small.max_side = 64;
+  const auto [g01, g10] = flow::bidirectional_flow(a, b, small);
+  EXPECT_EQ(g01.sizes(), f01.sizes());
+  EXPECT_NEAR(g01.index({0, 0, Slice(44, 52), Slice(44, 52)}).mean().item<double>(), 12.0, 2.5);
+  flow::FlowOptions bad;
+  bad.preset = "slow";
+  EXPECT_THROW(flow::bidirectional_flow(a, b, bad), InvalidArgument);
+}
+
+TEST(FlowGuided, AnUntrainedNetIsFlowWarpingAndPlacesAMovingObjectAtAnyT) {
+  auto model = models::create_model("fregan-flow");
+  infer::Interpolator interpolator(model.generator, torch::kCPU, model.name);
+  ASSERT_TRUE(interpolator.supports_any_time());
+  const cv::Mat f0 = test::moving_square(128, 96, 40), f1 = test::moving_square(128, 96, 56);
+  const double x0 = square_centre_x(f0);
+  ASSERT_NEAR(x0, 47.5, 1e-6);
+  for (double t : {0.25, 0.5, 0.75}) {
+    const cv::Mat mid = interpolator.interpolate(f0, f1, t);
+    EXPECT_NEAR(square_centre_x(mid), x0 + 16 * t, 1.0) << "t = " << t;
+  }
+  // The zero-initialised head leaves exactly the (1 - t) : t blend of the warped frames.
+  const auto a = io::image_to_tensor(f0).unsqueeze(0), b = io::image_to_tensor(f1).unsqueeze(0);
+  torch::NoGradGuard no_grad;
+  model.generator->eval();
+  EXPECT_TRUE(torch::allclose(model.generator->forward_at(a, b, 0.3), flow::warp_interpolate(a, b, 0.3), 1e-5, 1e-5));
+  // Any factor, not only powers of two.
+  EXPECT_EQ(interpolator.interpolate_sequence(a[0], b[0], 3).size(), 2u);
+}
+
+TEST(FlowGuided, ShapesAtOddSizesAndWhenTheNetRunsAtReducedResolution) {
+  models::FlowGuidedOptions o;
+  o.base_channels = 8;
+  o.net_max_pixels = 64 * 64;  // forces the downscaled path on 97x131
+  models::FlowGuidedNet net(o);
+  torch::manual_seed(3);
+  // Non-zero head so the net's output matters.
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->named_parameters()) {
+      if (p.key().rfind("head", 0) == 0) p.value().normal_(0, 0.05);
+    }
+  }
+  const auto a = torch::rand({2, 3, 97, 131}), b = torch::rand({2, 3, 97, 131});
+  const auto out = net->forward_at(a, b, 0.4);
+  EXPECT_EQ(out.sizes(), torch::IntArrayRef({2, 3, 97, 131}));
+  EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
+  // Gradients reach every layer of the refinement net.
+  out.mean().backward();
+  for (const auto& p : net->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+  }
+  EXPECT_THROW(net->forward_at(a, b, 0.0), c10::Error);
+  EXPECT_THROW(models::create_model("fregan-flow", {{"flow", {{"preset", "best"}}}}).generator->forward(a, b), InvalidArgument);
+  EXPECT_THROW(models::create_model("fregan-flow", {{"levels", 0}}), InvalidArgument);
+}
+
+TEST(Interpolator, MiddleFrameModelsRefuseNonDyadicTimes) {
+  auto model = models::create_model("fregan", {{"base_channels", 4}, {"max_channels", 8}, {"levels", 2}});
+  infer::Interpolator interpolator(model.generator, torch::kCPU, model.name);
+  EXPECT_FALSE(interpolator.supports_any_time());
+  const auto a = torch::rand({3, 16, 16}), b = torch::rand({3, 16, 16});
+  EXPECT_EQ(interpolator.interpolate_times(a, b, {0.25, 0.5, 0.75}).size(), 3u);
+  EXPECT_THROW(interpolator.interpolate_sequence(a, b, 3), InvalidArgument);
+  EXPECT_THROW(interpolator.interpolate(a, b, 0.3), InvalidArgument);
+}
