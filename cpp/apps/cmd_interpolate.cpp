@@ -1,3 +1,7 @@
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -13,29 +17,68 @@
 #include "fregan/log.h"
 
 namespace fregan::cli {
+namespace {
+
+std::atomic<bool> g_interrupted{false};
+
+std::string clock_text(double seconds) {
+  const auto s = static_cast<long long>(seconds);
+  char buf[32];
+  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+  else std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  return buf;
+}
+
+// A progress bar on a terminal (redrawn in place), a line per 10% otherwise (logs, CI).
+void show_progress(const infer::VideoJobProgress& p) {
+  static int last_decile = -1;
+  const bool tty = ::isatty(STDERR_FILENO);
+  const double fraction = p.input_frames_total > 0 ? std::min(1.0, double(p.input_frames_done) / p.input_frames_total) : 0;
+  if (!tty) {
+    const int decile = static_cast<int>(fraction * 10);
+    if (decile == last_decile) return;
+    last_decile = decile;
+  }
+  constexpr int kWidth = 30;
+  const int filled = static_cast<int>(fraction * kWidth);
+  std::string bar(filled, '#');
+  bar += std::string(kWidth - filled, '-');
+  std::fprintf(stderr, "%s[%s] %3.0f%%  frame %lld/%lld  %.2f fps  ETA %s%s", tty ? "\r" : "", bar.c_str(), fraction * 100,
+               (long long)p.input_frames_done, (long long)p.input_frames_total, p.frames_per_second,
+               clock_text(p.eta_seconds).c_str(), tty ? "  " : "\n");
+  std::fflush(stderr);
+}
+
+}  // namespace
 
 void add_interpolate(CLI::App& app) {
   struct Args {
     std::vector<std::string> inputs;
     std::string output, weights, device = "auto", codec = "libx264";
     int factor = 2, crf = 18;
-    double t = 0.5;
-    bool overwrite = false, no_audio = false;
+    double t = 0.5, fps = 0, input_fps = 0, segment_seconds = 10;
+    bool overwrite = false, no_audio = false, no_cuts = false, restart = false, quiet = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("interpolate",
                                  "Make the frame between two images (a.png b.png -o mid.png) or raise a video's frame rate "
-                                 "(in.mp4 -o out.mp4 --factor 2)");
-  cmd->add_option("inputs", a->inputs, "Two images, or one video")->required()->expected(1, 2);
-  cmd->add_option("-o,--output", a->output, "Output image or video")->required();
+                                 "(in.mp4 -o out.mp4 --factor 2 | --fps 60)");
+  cmd->add_option("inputs", a->inputs, "Two images, or one video or folder of frames")->required()->expected(1, 2);
+  cmd->add_option("-o,--output", a->output, "Output image, video, or folder for frames")->required();
   cmd->add_option("--weights", a->weights, "Checkpoint (default: the shipped model)");
-  cmd->add_option("--factor", a->factor, "Video: frame-rate multiplier (power of two)")->capture_default_str();
+  cmd->add_option("--factor", a->factor, "Video: frame-rate multiplier")->capture_default_str();
+  cmd->add_option("--fps", a->fps, "Video: target frame rate instead of --factor (needs a model that takes any t)");
+  cmd->add_option("--input-fps", a->input_fps, "Frame rate of a folder of frames (default 25) or override of the video's");
   cmd->add_option("-t,--time", a->t, "Images: time of the new frame in (0, 1)")->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--codec", a->codec, "Video encoder (ffmpeg name)")->capture_default_str();
-  cmd->add_option("--crf", a->crf, "Video quality (x264/x265/vp9 CRF)")->capture_default_str();
+  cmd->add_option("--codec", a->codec, "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9)")->capture_default_str();
+  cmd->add_option("--crf", a->crf, "Video quality (x264/x265/vp9 CRF, lower is better)")->capture_default_str();
+  cmd->add_option("--segment-seconds", a->segment_seconds, "Input seconds per resumable part")->capture_default_str();
   cmd->add_flag("--no-audio", a->no_audio, "Do not copy the input's audio");
+  cmd->add_flag("--no-cut-detection", a->no_cuts, "Interpolate across scene cuts too");
+  cmd->add_flag("--restart", a->restart, "Ignore the finished parts of an interrupted run of this job");
   cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output");
+  cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
   cmd->callback([a] {
     if (a->inputs.size() == 2) {
       // Read both inputs before loading the model: bad input fails fast.
@@ -56,25 +99,35 @@ void add_interpolate(CLI::App& app) {
     job.input = input;
     job.output = a->output;
     job.factor = a->factor;
+    job.target_fps = a->fps;
+    job.input_fps = a->input_fps;
     job.overwrite = a->overwrite;
     job.codec = a->codec;
     job.crf = a->crf;
     job.keep_audio = !a->no_audio;
-    job.progress = [](int64_t done, int64_t total) {
-      if (done % 10 == 0 || done == total) {
-        std::fprintf(stderr, "\rframe %lld/%lld", (long long)done, (long long)total);
-        std::fflush(stderr);
-      }
+    job.detect_cuts = !a->no_cuts;
+    job.segment_seconds = a->segment_seconds;
+    job.resume = !a->restart;
+    const bool quiet = a->quiet;
+    job.progress = [quiet](const infer::VideoJobProgress& p) {
+      if (!quiet) show_progress(p);
+      return !g_interrupted.load();
     };
-    io::VideoReader probe(input);  // fails on a bad input before the model loads
-    io::check_output_path(a->output, a->overwrite);
     infer::Interpolator interpolator(a->weights, a->device);
+    // Ctrl-C: finish the current frame, keep the finished parts, exit non-zero.
+    std::signal(SIGINT, [](int) { g_interrupted = true; });
     const auto r = infer::interpolate_video(interpolator, job);
-    std::fprintf(stderr, "\n");
-    char line[256];
-    std::snprintf(line, sizeof line, "wrote %s: %lld frames at %.3f fps from %lld at %.3f fps (%dx%d), audio %s, %.1f s",
+    std::signal(SIGINT, SIG_DFL);
+    if (!quiet && ::isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
+    if (!r.completed) throw Error("interrupted: run the same command again to continue where it stopped");
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "wrote %s: %lld frames at %.3f fps from %lld at %.3f fps (%dx%d), %lld interpolated, %lld scene cut(s) "
+                  "not blended, audio %s, %.1f s%s",
                   a->output.c_str(), (long long)r.output_frames, r.output_fps, (long long)r.input_frames, r.input_fps,
-                  r.width, r.height, r.audio_kept ? "kept" : "none", r.seconds);
+                  r.width, r.height, (long long)r.interpolated_frames, (long long)r.scene_cuts,
+                  r.audio_kept ? "kept" : "none", r.seconds,
+                  r.resumed_segments ? (", " + std::to_string(r.resumed_segments) + " part(s) resumed").c_str() : "");
     log::info(line);
   });
 }

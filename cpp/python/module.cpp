@@ -13,6 +13,7 @@
 #include "fregan/data/sr_dataset.h"
 #include "fregan/data/triplet_dataset.h"
 #include "fregan/error.h"
+#include "fregan/flow/optical_flow.h"
 #include "fregan/infer/evaluate.h"
 #include "fregan/infer/interpolator.h"
 #include "fregan/infer/video_job.h"
@@ -102,6 +103,22 @@ PYBIND11_MODULE(_core, m) {
         py::arg("a"), py::arg("b"), "SSIM (Gaussian 11x11, sigma 1.5) of two uint8 images, averaged over channels.");
   m.def("ms_ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ms_ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
         py::arg("a"), py::arg("b"), "Multi-scale SSIM (up to 5 scales, standard weights) of two uint8 images.");
+  m.def("flow_warp",
+        [](const Rgb8& a, const Rgb8& b, double t, const std::string& preset) {
+          const cv::Mat fa = array_to_bgr(a, "a"), fb = array_to_bgr(b, "b");
+          require(fa.size() == fb.size(), "flow_warp: the two frames differ in size");
+          cv::Mat out;
+          {
+            py::gil_scoped_release release;
+            flow::FlowOptions o;
+            o.preset = preset;
+            const auto ta = io::image_to_tensor(fa).unsqueeze(0), tb = io::image_to_tensor(fb).unsqueeze(0);
+            out = io::tensor_to_image(flow::warp_interpolate(ta, tb, t, o)[0].clamp(0, 1));
+          }
+          return bgr_to_array(out);
+        },
+        py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("preset") = "medium",
+        "Plain optical-flow interpolation (DIS flow both ways, both frames warped to t, blended): the baseline.");
   m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
   m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
   m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(train::to_json(train::read_checkpoint_meta(path))); },
@@ -131,20 +148,44 @@ PYBIND11_MODULE(_core, m) {
            },
            py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::call_guard<py::gil_scoped_release>())
       .def("interpolate_video",
-           [](infer::Interpolator& self, const std::string& input, const std::string& output, int factor, bool overwrite,
-              const std::string& codec, int crf, bool keep_audio, std::function<void(int64_t, int64_t)> progress) {
+           [](infer::Interpolator& self, const std::string& input, const std::string& output, const py::dict& options,
+              const py::object& progress) {
              infer::VideoJobOptions o;
              o.input = input;
              o.output = output;
-             o.factor = factor;
-             o.overwrite = overwrite;
-             o.codec = codec;
-             o.crf = crf;
-             o.keep_audio = keep_audio;
-             if (progress) {
-               o.progress = [progress](int64_t done, int64_t total) {
+             for (const auto& [key, value] : options) {
+               const auto k = key.cast<std::string>();
+               if (k == "factor") o.factor = value.cast<int>();
+               else if (k == "fps") o.target_fps = value.is_none() ? 0.0 : value.cast<double>();
+               else if (k == "input_fps") o.input_fps = value.is_none() ? 0.0 : value.cast<double>();
+               else if (k == "overwrite") o.overwrite = value.cast<bool>();
+               else if (k == "codec") o.codec = value.cast<std::string>();
+               else if (k == "crf") o.crf = value.cast<int>();
+               else if (k == "keep_audio") o.keep_audio = value.cast<bool>();
+               else if (k == "detect_cuts") o.detect_cuts = value.cast<bool>();
+               else if (k == "segment_seconds") o.segment_seconds = value.cast<double>();
+               else if (k == "resume") o.resume = value.cast<bool>();
+               else throw InvalidArgument("unknown video option '" + k + "'");
+             }
+             // A Python exception in the callback (or Ctrl-C) stops the job; it is re-raised after.
+             std::unique_ptr<py::error_already_set> callback_error;
+             if (!progress.is_none()) {
+               o.progress = [&progress, &callback_error](const infer::VideoJobProgress& p) {
                  py::gil_scoped_acquire acquire;
-                 progress(done, total);
+                 try {
+                   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
+                   py::dict d;
+                   d["input_frames_done"] = p.input_frames_done;
+                   d["input_frames_total"] = p.input_frames_total;
+                   d["output_frames"] = p.output_frames;
+                   d["frames_per_second"] = p.frames_per_second;
+                   d["eta_seconds"] = p.eta_seconds;
+                   const py::object r = progress(d);
+                   return r.is_none() || r.cast<bool>();
+                 } catch (py::error_already_set& e) {
+                   callback_error = std::make_unique<py::error_already_set>(std::move(e));
+                   return false;
+                 }
                };
              }
              infer::VideoJobResult r;
@@ -152,20 +193,24 @@ PYBIND11_MODULE(_core, m) {
                py::gil_scoped_release release;
                r = infer::interpolate_video(self, o);
              }
+             if (callback_error) throw std::move(*callback_error);
              py::dict d;
              d["input_frames"] = r.input_frames;
              d["output_frames"] = r.output_frames;
+             d["interpolated_frames"] = r.interpolated_frames;
              d["input_fps"] = r.input_fps;
              d["output_fps"] = r.output_fps;
              d["width"] = r.width;
              d["height"] = r.height;
              d["audio_kept"] = r.audio_kept;
+             d["scene_cuts"] = r.scene_cuts;
+             d["resumed_segments"] = r.resumed_segments;
+             d["completed"] = r.completed;
              d["seconds"] = r.seconds;
              return d;
            },
-           py::arg("input"), py::arg("output"), py::arg("factor") = 2, py::arg("overwrite") = false,
-           py::arg("codec") = "libx264", py::arg("crf") = 18, py::arg("keep_audio") = true,
-           py::arg("progress") = nullptr);
+           py::arg("input"), py::arg("output"), py::arg("options") = py::dict(), py::arg("progress") = py::none())
+      .def_property_readonly("supports_any_time", &infer::Interpolator::supports_any_time);
 
   m.def("evaluate",
         [](const std::string& weights, const std::vector<std::string>& data, int frame_skip, int64_t max_triplets,

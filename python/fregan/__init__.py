@@ -26,7 +26,7 @@ from ._core import CheckpointError, Error, FileError, InvalidArgument
 __version__: str = _core.__version__
 __all__ = [
     "Interpolator", "interpolate", "train", "train_iter", "evaluate", "checkpoint_info", "default_weights",
-    "model_names", "read_image", "write_image", "set_log_level", "data", "metrics",
+    "model_names", "flow_warp", "read_image", "write_image", "set_log_level", "data", "metrics",
     "Error", "FileError", "InvalidArgument", "CheckpointError",
 ]
 
@@ -39,6 +39,12 @@ _IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"
 def model_names() -> List[str]:
     """Names of the models fregan can build and train."""
     return list(_core.model_names())
+
+
+def flow_warp(a: np.ndarray, b: np.ndarray, t: float = 0.5, preset: str = "medium") -> np.ndarray:
+    """Plain optical-flow interpolation, no network: DIS flow both ways, both frames warped to time
+    t and blended (1 - t) : t.  The baseline every learned model is compared with."""
+    return _core.flow_warp(a, b, t, preset)
 
 
 def default_weights() -> str:
@@ -101,12 +107,49 @@ class Interpolator:
             return self._native.interpolate_array(a, b, t)
         raise TypeError(f"expected two numpy arrays or two torch tensors, got {type(a).__name__} and {type(b).__name__}")
 
-    def video(self, input: PathLike, output: PathLike, factor: int = 2, *, overwrite: bool = False,
-              codec: str = "libx264", crf: int = 18, keep_audio: bool = True,
-              progress: Optional[Callable[[int, int], None]] = None) -> Dict[str, Any]:
-        """Multiplies a video's frame rate by `factor`; returns frame counts, rates and timing."""
-        return self._native.interpolate_video(os.fspath(input), os.fspath(output), factor, overwrite, codec, crf,
-                                              keep_audio, progress)
+    @property
+    def supports_any_time(self) -> bool:
+        """True for flow-guided models (any t, any --fps); False for middle-frame models (t = k/2^d)."""
+        return self._native.supports_any_time
+
+    def video(self, input: PathLike, output: PathLike, factor: int = 2, *, fps: Optional[float] = None,
+              overwrite: bool = False, codec: str = "libx264", crf: int = 18, keep_audio: bool = True,
+              detect_cuts: bool = True, input_fps: Optional[float] = None, segment_seconds: float = 10.0,
+              resume: bool = True, progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None
+              ) -> Dict[str, Any]:
+        """Raises a video's frame rate: ``factor`` times, or to ``fps``; returns what was done.
+
+        ``input`` is a video or a folder of frames (rate ``input_fps``, default 25); ``output`` is a
+        video (by its extension) or a folder for numbered PNG frames.  The output keeps the input's
+        duration, audio and colour description; no frame is blended across a scene cut.  An
+        interrupted job (Ctrl-C, a crash) continues from its finished parts when run again
+        (``resume=False`` starts over).  ``progress``: True shows a tqdm bar (if tqdm is installed), or
+        a callable gets a dict (input_frames_done, input_frames_total, output_frames,
+        frames_per_second, eta_seconds) per input frame and may return False to stop.
+        """
+        options = dict(factor=factor, fps=fps, input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf,
+                       keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds, resume=resume)
+        bar = None
+        callback = progress if callable(progress) else None
+        if progress is True:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                bar = tqdm(unit="frame", desc=os.path.basename(os.fspath(output)))
+
+                def callback(p: Dict[str, Any]) -> bool:
+                    bar.total = p["input_frames_total"] or None
+                    bar.n = p["input_frames_done"]
+                    bar.refresh()
+                    return True
+        try:
+            result = self._native.interpolate_video(os.fspath(input), os.fspath(output), options, callback)
+        finally:
+            if bar is not None:
+                bar.close()
+        return result
 
 
 _cache: Dict[tuple, Interpolator] = {}
@@ -121,14 +164,16 @@ def _interpolator(weights: Optional[PathLike], device: str) -> Interpolator:
 
 def interpolate(a: Union[Frame, PathLike], b: Union[Frame, PathLike], *, t: float = 0.5, factor: int = 2,
                 weights: Optional[PathLike] = None, device: str = "auto", overwrite: bool = False,
-                progress: Optional[Callable[[int, int], None]] = None, **video_options: Any) -> Any:
+                progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None,
+                **video_options: Any) -> Any:
     """Interpolates two frames, or a whole video.
 
     - ``interpolate(a, b)`` with numpy arrays or torch tensors returns the middle frame (or the frame
       at time ``t``) in the same form.
     - ``interpolate("a.png", "b.png")`` reads two image files and returns the middle frame as an array.
-    - ``interpolate("in.mp4", "out.mp4", factor=2)`` writes a video with ``factor`` times the frame
-      rate and the same duration, keeping the audio; returns a dict of what was done.
+    - ``interpolate("in.mp4", "out.mp4", factor=2)`` (or ``fps=60``) writes a video with ``factor``
+      times the frame rate and the same duration, keeping the audio; returns a dict of what was done
+      (see :meth:`Interpolator.video` for the options: codec, crf, detect_cuts, resume, progress, ...).
 
     The model is the shipped default unless ``weights`` names a checkpoint; it is loaded once and
     cached.
@@ -138,7 +183,7 @@ def interpolate(a: Union[Frame, PathLike], b: Union[Frame, PathLike], *, t: floa
         if os.path.splitext(a_path)[1].lower() in _IMAGE_EXTS:
             return _interpolator(weights, device)(read_image(a_path), read_image(b_path), t)
         if not os.path.exists(a_path):
-            raise FileError(f"video '{a_path}' does not exist")
+            raise FileError(f"input '{a_path}' does not exist")
         return _interpolator(weights, device).video(a_path, b_path, factor, overwrite=overwrite, progress=progress,
                                                     **video_options)
     return _interpolator(weights, device)(a, b, t)  # type: ignore[arg-type]

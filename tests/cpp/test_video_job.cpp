@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
 #include <torch/torch.h>
 
@@ -38,12 +40,16 @@ TEST(VideoJob, DoublesTheFrameRateAndKeepsDurationAndSize) {
   o.input = dir / "in.avi";
   o.output = dir / "out.mp4";
   int calls = 0;
-  o.progress = [&](int64_t, int64_t) { ++calls; };
+  o.progress = [&](const infer::VideoJobProgress& p) {
+    ++calls;
+    EXPECT_EQ(p.input_frames_done, calls);
+    return true;
+  };
   const auto r = infer::interpolate_video(*interp, o);
   EXPECT_EQ(r.input_frames, 5);
   EXPECT_EQ(r.output_frames, 10);
   EXPECT_DOUBLE_EQ(r.output_fps, 20.0);
-  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(calls, 5);
   io::VideoReader check(dir / "out.mp4");
   EXPECT_EQ(check.info().width, 48);
   EXPECT_EQ(check.info().height, 40);
@@ -108,4 +114,114 @@ TEST(VideoJob, BadInputsFailClearlyAndLeaveNothingBehind) {
   for (const auto& e : fs::directory_iterator(dir.path())) {
     EXPECT_EQ(e.path().filename().string().find(".partial"), std::string::npos) << e.path();
   }
+}
+
+namespace {
+
+std::shared_ptr<infer::Interpolator> flow_interpolator() {
+  auto model = models::create_model("fregan-flow");  // untrained: flow warping with a (1 - t) : t blend
+  return std::make_shared<infer::Interpolator>(model.generator, torch::kCPU, "fregan-flow");
+}
+
+std::vector<cv::Mat> read_all(const std::string& path) {
+  std::vector<cv::Mat> frames;
+  io::VideoReader r(path);
+  for (cv::Mat f; r.read(f);) frames.push_back(f.clone());
+  return frames;
+}
+
+std::vector<std::string> sorted_files(const std::string& folder) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(folder)) names.push_back(e.path().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+TEST(VideoJob, AnyTargetRateKeepsTheDurationWithAFlowModel) {
+  test::TempDir dir;
+  write_clip(dir / "in.avi", 6);  // 6 frames at 10 fps = 0.6 s
+  auto interp = flow_interpolator();
+  infer::VideoJobOptions o;
+  o.input = dir / "in.avi";
+  o.output = dir / "out.mp4";
+  o.target_fps = 25;
+  const auto r = infer::interpolate_video(*interp, o);
+  EXPECT_EQ(r.output_frames, 15);  // ceil(6 * 2.5): 0.6 s at 25 fps
+  EXPECT_EQ(read_all(dir / "out.mp4").size(), 15u);
+  EXPECT_NEAR(io::VideoReader(dir / "out.mp4").info().fps, 25.0, 1e-3);
+  // Factor 3 is fine for a model that takes any t ...
+  o.target_fps = 0;
+  o.factor = 3;
+  o.output = dir / "x3.mp4";
+  EXPECT_EQ(infer::interpolate_video(*interp, o).output_frames, 18);
+  // ... and refused up front, leaving nothing, for a middle-frame model.
+  o.output = dir / "x3b.mp4";
+  EXPECT_THROW(infer::interpolate_video(*small_interpolator(), o), InvalidArgument);
+  EXPECT_FALSE(fs::exists(dir / "x3b.mp4"));
+  EXPECT_FALSE(fs::exists(infer::video_job_work_dir(dir / "x3b.mp4")));
+}
+
+TEST(VideoJob, FramesFolderInAndOutAndNoFrameIsBlendedAcrossACut) {
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  // Shot A: a square moving right on a textured background; shot B: a different scene.
+  for (int i = 0; i < 8; ++i) {
+    cv::Mat f = test::moving_square(64, 48, 4 + 3 * i, 10);
+    if (i >= 4) f = cv::Scalar(255, 255, 255) - test::moving_square(64, 48, 40 - 3 * i, 10, 99);
+    cv::imwrite(dir / ("in/" + std::to_string(100 + i) + ".png"), f);
+  }
+  auto interp = flow_interpolator();
+  infer::VideoJobOptions o;
+  o.input = dir / "in";
+  o.output = dir / "out";
+  const auto r = infer::interpolate_video(*interp, o);
+  EXPECT_EQ(r.input_frames, 8);
+  EXPECT_EQ(r.output_frames, 16);
+  EXPECT_EQ(r.scene_cuts, 1);
+  EXPECT_EQ(r.interpolated_frames, 6);  // 7 gaps, one of them a cut
+  const auto files = sorted_files(dir / "out");
+  ASSERT_EQ(files.size(), 16u);
+  const cv::Mat before = cv::imread(dir / "in/103.png"), after = cv::imread(dir / "in/104.png");
+  // Output 7 (t = 0.5 between input 3 and 4) repeats input 4 (the nearer at t >= 0.5), exactly.
+  EXPECT_EQ(cv::norm(cv::imread(files[7]), after, cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(cv::imread(files[6]), before, cv::NORM_INF), 0.0);
+  // Elsewhere new frames are made: output 1 differs from inputs 0 and 1.
+  EXPECT_GT(cv::norm(cv::imread(files[1]), cv::imread(dir / "in/100.png"), cv::NORM_INF), 0.0);
+  EXPECT_GT(cv::norm(cv::imread(files[1]), cv::imread(dir / "in/101.png"), cv::NORM_INF), 0.0);
+  // Without cut detection the gap is interpolated.
+  o.output = dir / "blended";
+  o.detect_cuts = false;
+  EXPECT_EQ(infer::interpolate_video(*interp, o).interpolated_frames, 7);
+  EXPECT_FALSE(fs::exists(infer::video_job_work_dir(dir / "blended")));
+}
+
+TEST(VideoJob, AnInterruptedJobResumesToTheSameOutput) {
+  test::TempDir dir;
+  write_clip(dir / "in.avi", 12);
+  auto interp = flow_interpolator();
+  infer::VideoJobOptions o;
+  o.input = dir / "in.avi";
+  o.segment_seconds = 0.3;  // parts of 3 input frames
+  o.output = dir / "whole.mp4";
+  const auto whole = infer::interpolate_video(*interp, o);
+  ASSERT_TRUE(whole.completed);
+
+  o.output = dir / "resumed.mp4";
+  o.progress = [](const infer::VideoJobProgress& p) { return p.input_frames_done < 8; };  // "killed" at frame 8
+  const auto first = infer::interpolate_video(*interp, o);
+  EXPECT_FALSE(first.completed);
+  EXPECT_FALSE(fs::exists(dir / "resumed.mp4"));
+  EXPECT_TRUE(fs::exists(infer::video_job_work_dir(dir / "resumed.mp4")));
+  o.progress = [&](const infer::VideoJobProgress&) { return true; };
+  const auto second = infer::interpolate_video(*interp, o);
+  EXPECT_TRUE(second.completed);
+  EXPECT_EQ(second.resumed_segments, 2);  // frames 0-5 were finished in two parts
+  EXPECT_EQ(second.interpolated_frames, 12 - 1 - 6);  // only the gaps from frame 6 on were redone
+  EXPECT_EQ(second.output_frames, whole.output_frames);
+  EXPECT_FALSE(fs::exists(infer::video_job_work_dir(dir / "resumed.mp4")));
+  const auto a = read_all(dir / "whole.mp4"), b = read_all(dir / "resumed.mp4");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(cv::norm(a[i], b[i], cv::NORM_INF), 0.0) << "frame " << i;
 }

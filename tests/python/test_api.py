@@ -69,7 +69,7 @@ def test_video_doubles_frame_rate_keeping_duration(tiny_checkpoint, clip_folder,
     src = make_video(ffmpeg, clip_folder, tmp_path / "in.mp4", fps=10)
     seen = []
     result = fregan.interpolate(src, tmp_path / "out.mp4", factor=2, weights=tiny_checkpoint,
-                                progress=lambda done, total: seen.append(done))
+                                progress=lambda p: seen.append(p["input_frames_done"]))
     assert result["input_frames"] == 8 and result["output_frames"] == 16
     assert seen[-1] == 8
     video = [s for s in probe(tmp_path / "out.mp4")["streams"] if s["codec_type"] == "video"][0]

@@ -1,26 +1,36 @@
 #include "fregan/infer/video_job.h"
 
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "fregan/data/frame_source.h"
 #include "fregan/error.h"
 #include "fregan/io/atomic_file.h"
 #include "fregan/io/image.h"
 #include "fregan/io/video.h"
+#include "fregan/log.h"
+
+namespace fs = std::filesystem;
 
 namespace fregan::infer {
 namespace {
 
+using ReadFrame = std::function<bool(cv::Mat&)>;
+
 // Decodes on its own thread, at most `capacity` frames ahead of the consumer.
 class FrameQueue {
  public:
-  FrameQueue(io::VideoReader& reader, size_t capacity) : reader_(reader), capacity_(capacity), thread_([this] { run(); }) {}
+  FrameQueue(ReadFrame read, size_t capacity) : read_(std::move(read)), capacity_(capacity), thread_([this] { run(); }) {}
   ~FrameQueue() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -29,11 +39,11 @@ class FrameQueue {
     cv_.notify_all();
     thread_.join();
   }
-  // Next frame, or nullopt at the end of the video.
+  // Next frame, or nullopt at the end of the input.
   std::optional<cv::Mat> pop() {
     std::unique_lock<std::mutex> lock(mutex_);
     cv_.wait(lock, [&] { return !frames_.empty() || done_; });
-    if (error_) std::rethrow_exception(error_);
+    if (frames_.empty() && error_) std::rethrow_exception(error_);
     if (frames_.empty()) return std::nullopt;
     cv::Mat f = std::move(frames_.front());
     frames_.pop_front();
@@ -51,7 +61,7 @@ class FrameQueue {
           cv_.wait(lock, [&] { return stop_ || frames_.size() < capacity_; });
           if (stop_) break;
         }
-        if (!reader_.read(frame)) break;
+        if (!read_(frame)) break;
         std::lock_guard<std::mutex> lock(mutex_);
         frames_.push_back(frame.clone());
         cv_.notify_all();
@@ -65,7 +75,7 @@ class FrameQueue {
     cv_.notify_all();
   }
 
-  io::VideoReader& reader_;
+  ReadFrame read_;
   size_t capacity_;
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -75,64 +85,340 @@ class FrameQueue {
   std::thread thread_;
 };
 
+// The input: a video through VideoReader, or the images of a folder in natural order.
+struct Input {
+  ReadFrame read;
+  int width = 0, height = 0;
+  double fps = 0;
+  int64_t frame_count = 0;
+  bool is_folder = false;
+  std::shared_ptr<io::VideoReader> reader;
+};
+
+Input open_input(const VideoJobOptions& o) {
+  Input in;
+  if (!fs::exists(o.input)) throw FileError("input '" + o.input + "' does not exist");
+  if (fs::is_directory(o.input)) {
+    auto files = std::make_shared<std::vector<std::string>>(data::list_frame_files(o.input));
+    if (files->empty()) throw FileError("folder '" + o.input + "' holds no images");
+    const cv::Mat first = io::read_image(files->front());
+    in.width = first.cols;
+    in.height = first.rows;
+    in.fps = o.input_fps > 0 ? o.input_fps : 25.0;
+    in.frame_count = static_cast<int64_t>(files->size());
+    in.is_folder = true;
+    auto next = std::make_shared<size_t>(0);
+    in.read = [files, next](cv::Mat& out) {
+      if (*next >= files->size()) return false;
+      out = io::read_image((*files)[(*next)++]);
+      return true;
+    };
+    return in;
+  }
+  if (io::is_image_file(o.input)) throw InvalidArgument("'" + o.input + "' is an image: pass a video or a folder of frames");
+  const auto probe = io::probe_stream(o.input);
+  if (probe.probed && !probe.has_video) {
+    throw FileError("'" + o.input + "' has no video stream" + std::string(probe.has_audio ? " (it is audio only)" : ""));
+  }
+  if (probe.variable_frame_rate) {
+    char msg[512];
+    std::snprintf(msg, sizeof msg,
+                  "'%s' has a variable frame rate (frame durations from %.1f to %.1f ms): interpolating it at a fixed rate "
+                  "would change its timing.  Convert it to a constant rate first, e.g. "
+                  "ffmpeg -i '%s' -fps_mode cfr -r 30 constant.mp4",
+                  o.input.c_str(), probe.min_frame_duration * 1000, probe.max_frame_duration * 1000, o.input.c_str());
+    throw InvalidArgument(msg);
+  }
+  in.reader = std::make_shared<io::VideoReader>(o.input);
+  in.width = in.reader->info().width;
+  in.height = in.reader->info().height;
+  in.fps = o.input_fps > 0 ? o.input_fps : in.reader->info().fps;
+  in.frame_count = in.reader->info().frame_count;
+  auto reader = in.reader;
+  in.read = [reader](cv::Mat& out) { return reader->read(out); };
+  return in;
+}
+
+void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << j.dump(2) << '\n';
+    if (!out) throw FileError("cannot write '" + tmp.string() + "'");
+  }
+  fs::rename(tmp, path);
+}
+
+// First index k with k / ratio >= i, i.e. ceil(i * ratio), robust to rounding.
+int64_t first_output_at_or_after(int64_t i, double ratio) {
+  return static_cast<int64_t>(std::ceil(static_cast<double>(i) * ratio - 1e-6));
+}
+
 }  // namespace
 
+std::string video_job_work_dir(const std::string& output) {
+  fs::path p(output);
+  if (p.has_filename()) return output + ".fregan-job";
+  return p.parent_path().string() + ".fregan-job";  // "out/" -> "out.fregan-job"
+}
+
 VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptions& o) {
-  require(o.factor >= 2, "factor must be >= 2, got " + std::to_string(o.factor));
   require(!o.input.empty() && !o.output.empty(), "video job needs an input and an output path");
-  require(io::is_video_file(o.output), "output '" + o.output + "' needs a video extension (.mp4, .mkv, .avi, ...)");
+  require(o.target_fps > 0 || o.factor >= 2, "factor must be >= 2 (or give a target fps), got " + std::to_string(o.factor));
+  require(o.target_fps >= 0 && o.input_fps >= 0, "frame rates must be positive");
+  require(o.segment_seconds > 0, "segment_seconds must be > 0");
+  if (!interpolator.supports_any_time()) {
+    require(o.target_fps == 0 && o.factor >= 2 && (o.factor & (o.factor - 1)) == 0,
+            "model '" + interpolator.model_name() + "' predicts middle frames only: use --factor 2, 4, 8, ..., or a "
+            "flow-guided model (fregan-flow) for --fps and other factors");
+  }
   const auto start = std::chrono::steady_clock::now();
-  io::VideoReader reader(o.input);
-  io::AtomicOutput output(o.output, o.overwrite);
+  std::error_code ec;
+  if (fs::exists(o.output) && fs::exists(o.input) && fs::equivalent(o.input, o.output, ec)) {
+    throw InvalidArgument("the output '" + o.output + "' is the input: choose another output path");
+  }
+  const bool video_out = io::is_video_file(o.output);
+  if (!video_out && fs::path(o.output).has_extension() && !fs::is_directory(o.output)) {
+    throw InvalidArgument("output '" + o.output + "' is neither a video (.mp4, .mkv, ...) nor a folder for frames");
+  }
+  Input in = open_input(o);
+  // Checks the output early (exists without overwrite, folder missing or unwritable).
+  if (video_out) io::check_output_path(o.output, o.overwrite);
+  else if (fs::exists(o.output) && !o.overwrite && !fs::is_empty(o.output)) {
+    throw InvalidArgument("output folder '" + o.output + "' is not empty: pass --overwrite to replace it");
+  } else {
+    const fs::path parent = fs::absolute(o.output).parent_path();
+    if (!fs::is_directory(parent)) throw FileError("the folder of the output '" + o.output + "' does not exist");
+  }
 
   VideoJobResult result;
-  result.input_fps = reader.info().fps;
-  result.output_fps = reader.info().fps * o.factor;
-  result.width = reader.info().width;
-  result.height = reader.info().height;
+  result.input_fps = in.fps;
+  result.output_fps = o.target_fps > 0 ? o.target_fps : in.fps * o.factor;
+  result.width = in.width;
+  result.height = in.height;
+  const double ratio = result.output_fps / result.input_fps;  // output frames per input frame
+  const int64_t segment_frames = std::max<int64_t>(2, std::llround(o.segment_seconds * in.fps));
 
-  FrameQueue queue(reader, 8);
-  std::optional<cv::Mat> previous = queue.pop();
-  if (!previous) throw FileError("video '" + o.input + "' has no decodable frames");
-  std::optional<cv::Mat> current = queue.pop();
-  if (!current) throw InvalidArgument("video '" + o.input + "' has only 1 frame: at least 2 are needed to interpolate");
+  // The work folder: parts of a previous run are reused only if they were made the same way.
+  const fs::path work = video_job_work_dir(o.output);
+  nlohmann::json fingerprint = {
+      {"input", fs::absolute(o.input).string()},
+      {"input_bytes", in.is_folder ? 0 : static_cast<int64_t>(fs::file_size(o.input))},
+      {"input_mtime", static_cast<int64_t>(fs::last_write_time(o.input).time_since_epoch().count())},
+      {"model", interpolator.model_name()}, {"output_fps", result.output_fps}, {"input_fps", in.fps},
+      {"codec", o.codec}, {"crf", o.crf}, {"video_out", video_out}, {"segment_frames", segment_frames},
+      {"detect_cuts", o.detect_cuts}, {"cut_threshold", o.scene.cut_threshold}, {"cut_ratio", o.scene.cut_ratio},
+      {"size", {in.width, in.height}}};
+  int64_t segments_done = 0, frames_in_done_segments = 0;
+  const fs::path state_path = work / "job.json";
+  if (fs::exists(state_path) && o.resume) {
+    try {
+      std::ifstream f(state_path);
+      const auto state = nlohmann::json::parse(f);
+      if (state.at("fingerprint") == fingerprint) {
+        segments_done = state.at("segments_done").get<int64_t>();
+        frames_in_done_segments = state.at("output_frames").get<int64_t>();
+      }
+    } catch (const std::exception&) {
+      segments_done = 0;  // unreadable state: start over
+    }
+  }
+  if (segments_done == 0) {
+    fs::remove_all(work, ec);
+    fs::create_directories(work / (video_out ? "" : "frames"));
+  } else {
+    log::info("resuming '" + o.output + "': " + std::to_string(segments_done) + " finished part(s) of " +
+              std::to_string(segment_frames) + " input frames reused");
+  }
+  result.resumed_segments = segments_done;
+  auto save_state = [&](int64_t done, int64_t frames) {
+    write_json_atomically(state_path, {{"fingerprint", fingerprint}, {"segments_done", done}, {"output_frames", frames}});
+  };
+  if (segments_done == 0) save_state(0, 0);
 
   io::VideoWriterOptions wo;
   wo.fps = result.output_fps;
   wo.codec = o.codec;
   wo.crf = o.crf;
-  if (o.keep_audio) wo.audio_from = o.input;
-  io::VideoWriter writer(output.temp_path(), previous->cols, previous->rows, wo);
-  result.audio_kept = writer.keeps_audio();
+  if (!in.is_folder) wo.extra_args = io::probe_stream(o.input).color_args;
+  auto segment_path = [&](int64_t s, bool temp) {
+    char name[64];
+    std::snprintf(name, sizeof name, temp ? "part_%05lld.tmp.mkv" : "part_%05lld.mkv", static_cast<long long>(s));
+    return (work / name).string();
+  };
 
-  const int64_t expected = reader.info().frame_count;
-  torch::Tensor prev_tensor = io::image_to_tensor(*previous);
-  int64_t done = 1;
-  while (current) {
-    if (current->size() != previous->size()) {
-      throw InvalidArgument("video '" + o.input + "' changes frame size at frame " + std::to_string(done));
+  FrameQueue queue(in.read, 8);
+  // A window of decoded frames: pair i needs frames i and i + 1, and its cut decision the
+  // thumbnail differences of `neighbourhood` pairs on each side.
+  std::deque<cv::Mat> window;  // frames window_start, window_start + 1, ...
+  int64_t window_start = 0, decoded = 0;
+  bool ended = false;
+  std::vector<double> differences;  // thumbnail difference of pair (j, j + 1), all j so far
+  cv::Mat last_thumb;
+  auto decode_one = [&]() {
+    if (ended) return;
+    auto f = queue.pop();
+    if (!f) {
+      ended = true;
+      return;
     }
-    const torch::Tensor cur_tensor = io::image_to_tensor(*current);
-    writer.write(*previous);
-    ++result.output_frames;
-    for (const auto& frame : interpolator.interpolate_sequence(prev_tensor, cur_tensor, o.factor)) {
-      writer.write(io::tensor_to_image(frame));
-      ++result.output_frames;
+    if (f->cols != in.width || f->rows != in.height) {
+      throw InvalidArgument("'" + o.input + "' changes frame size at frame " + std::to_string(decoded) + " (" +
+                            std::to_string(f->cols) + "x" + std::to_string(f->rows) + " after " +
+                            std::to_string(in.width) + "x" + std::to_string(in.height) + ")");
     }
-    previous = std::move(current);
-    prev_tensor = cur_tensor;
-    current = queue.pop();
-    ++done;
-    if (o.progress) o.progress(done, expected);
+    if (o.detect_cuts) {
+      cv::Mat thumb = data::thumbnail(*f);
+      if (!last_thumb.empty()) differences.push_back(data::thumbnail_difference(last_thumb, thumb));
+      last_thumb = thumb;
+    }
+    window.push_back(std::move(*f));
+    ++decoded;
+  };
+  auto is_cut = [&](int64_t i) {
+    if (!o.detect_cuts) return false;
+    const double d = differences[static_cast<size_t>(i)];
+    if (d <= o.scene.cut_threshold) return false;
+    std::vector<double> around;
+    for (int k = 1; k <= o.scene.neighbourhood; ++k) {
+      if (i - k >= 0) around.push_back(differences[static_cast<size_t>(i - k)]);
+      if (i + k < static_cast<int64_t>(differences.size())) around.push_back(differences[static_cast<size_t>(i + k)]);
+    }
+    double median = 0;
+    if (!around.empty()) {
+      std::nth_element(around.begin(), around.begin() + around.size() / 2, around.end());
+      median = around[around.size() / 2];
+    }
+    return d > o.scene.cut_ratio * median;
+  };
+
+  decode_one();
+  if (decoded == 0) throw FileError("'" + o.input + "' has no decodable frames");
+  decode_one();
+  if (decoded < 2) throw InvalidArgument("'" + o.input + "' has only 1 frame: at least 2 are needed to interpolate");
+
+  std::unique_ptr<io::VideoWriter> writer;
+  bool segment_open = false;
+  int64_t current_segment = -1, output_frames = frames_in_done_segments, work_started_at = -1;
+  auto work_start = std::chrono::steady_clock::now();
+  auto finish_segment = [&]() {
+    if (!segment_open) return;
+    if (writer) {
+      writer->close();
+      writer.reset();
+      fs::rename(segment_path(current_segment, true), segment_path(current_segment, false));
+    }
+    segment_open = false;
+    save_state(current_segment + 1, output_frames);
+  };
+  auto write = [&](const cv::Mat& frame, int64_t k) {
+    if (video_out) {
+      writer->write(frame);
+    } else {
+      char name[64];
+      std::snprintf(name, sizeof name, "frame_%06lld.png", static_cast<long long>(k));
+      io::write_image((work / "frames" / name).string(), frame, true);
+    }
+    ++output_frames;
+  };
+
+  for (int64_t i = 0;; ++i) {
+    // Decode far enough ahead for pair i's cut decision.
+    while (!ended && decoded < i + 2 + o.scene.neighbourhood) decode_one();
+    if (i >= decoded) break;
+    const cv::Mat& frame = window[static_cast<size_t>(i - window_start)];
+    const bool has_next = i + 1 < decoded;
+    const int64_t segment = i / segment_frames;
+    const int64_t k_begin = first_output_at_or_after(i, ratio);
+    // (For the last frame, [k_begin, k_end) are the frames that hold it to the end.)
+    const int64_t k_end = first_output_at_or_after(i + 1, ratio);
+    const bool cut = has_next && is_cut(i);
+    if (cut) ++result.scene_cuts;
+    if (segment >= segments_done) {
+      if (segment != current_segment) {
+        finish_segment();
+        current_segment = segment;
+        if (work_started_at < 0) {
+          work_started_at = i;
+          work_start = std::chrono::steady_clock::now();
+        }
+        if (video_out) writer = std::make_unique<io::VideoWriter>(segment_path(segment, true), in.width, in.height, wo);
+        segment_open = true;
+      }
+      std::vector<double> times;
+      std::vector<int64_t> slots;
+      std::vector<cv::Mat> frames(static_cast<size_t>(std::max<int64_t>(0, k_end - k_begin)));
+      for (int64_t k = k_begin; k < k_end; ++k) {
+        const double t = static_cast<double>(k) / ratio - static_cast<double>(i);
+        auto& slot = frames[static_cast<size_t>(k - k_begin)];
+        if (t < 1e-6 || !has_next) slot = frame;
+        else if (cut) slot = t < 0.5 ? frame : window[static_cast<size_t>(i + 1 - window_start)];
+        else {
+          times.push_back(t);
+          slots.push_back(k - k_begin);
+        }
+      }
+      if (!times.empty()) {
+        const auto a = io::image_to_tensor(frame), b = io::image_to_tensor(window[static_cast<size_t>(i + 1 - window_start)]);
+        const auto made = interpolator.interpolate_times(a, b, times);
+        for (size_t j = 0; j < made.size(); ++j) frames[static_cast<size_t>(slots[j])] = io::tensor_to_image(made[j]);
+        result.interpolated_frames += static_cast<int64_t>(made.size());
+      }
+      for (int64_t k = k_begin; k < k_end; ++k) write(frames[static_cast<size_t>(k - k_begin)], k);
+    }
+    // Frames before i are no longer needed.
+    while (window_start < i) {
+      window.pop_front();
+      ++window_start;
+    }
+    if (o.progress) {
+      VideoJobProgress p;
+      p.input_frames_done = i + 1;
+      p.input_frames_total = std::max(in.frame_count, decoded);
+      p.output_frames = output_frames;
+      if (work_started_at >= 0) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - work_start).count();
+        p.frames_per_second = static_cast<double>(i + 1 - work_started_at) / std::max(elapsed, 1e-9);
+        p.eta_seconds = static_cast<double>(std::max<int64_t>(0, p.input_frames_total - i - 1)) / std::max(p.frames_per_second, 1e-9);
+      }
+      if (!o.progress(p)) {
+        // Keep the finished parts for a later run; drop the part in progress.
+        if (writer) {
+          writer.reset();
+          fs::remove(segment_path(current_segment, true), ec);
+        }
+        result.input_frames = i + 1;
+        result.output_frames = output_frames;
+        result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        log::info("stopped: rerun the same command to continue from the finished parts in '" + work.string() + "'");
+        return result;
+      }
+    }
   }
-  // Hold the last frame so the duration (and the audio alignment) is exactly the input's.
-  for (int i = 0; i < o.factor; ++i) {
-    writer.write(*previous);
-    ++result.output_frames;
+  finish_segment();
+  result.input_frames = decoded;
+  result.output_frames = output_frames;
+
+  // Assemble the output.
+  if (video_out) {
+    std::vector<std::string> parts;
+    for (int64_t s = 0; s * segment_frames < decoded; ++s) {
+      if (!fs::exists(segment_path(s, false))) throw FileError("part " + segment_path(s, false) + " is missing: rerun the job");
+      parts.push_back(segment_path(s, false));
+    }
+    io::AtomicOutput output(o.output, o.overwrite);
+    result.audio_kept = io::concat_videos(parts, o.keep_audio && !in.is_folder ? o.input : "", output.temp_path());
+    output.commit();
+  } else {
+    // Frames of the parts are already under their final names: move the folder into place (an
+    // existing output folder is replaced only now, and only with --overwrite).
+    const fs::path old = o.output + ".fregan-old";
+    if (fs::exists(o.output)) fs::rename(o.output, old);
+    fs::rename(work / "frames", o.output);
+    fs::remove_all(old, ec);
   }
-  writer.close();
-  output.commit();
-  result.input_frames = done;
+  fs::remove_all(work, ec);
+  result.completed = true;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

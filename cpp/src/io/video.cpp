@@ -14,6 +14,7 @@
 #include <sstream>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
@@ -97,6 +98,96 @@ bool has_audio_stream(const std::string& path) {
                               "-of", "csv=p=0", path},
                              out);
   return rc == 0 && out.find_first_not_of(" \n\r\t") != std::string::npos;
+}
+
+StreamProbe probe_stream(const std::string& path) {
+  StreamProbe p;
+  if (!on_path("ffprobe") || lower_ext(path) == ".yuv") return p;
+  std::string out;
+  // Streams, and the timestamps of the first 120 video packets.
+  if (run_capture({"ffprobe", "-v", "error", "-show_entries",
+                   "stream=codec_type,color_range,color_space,color_primaries,color_transfer:packet=pts_time,duration_time",
+                   "-read_intervals", "%+#120", "-select_streams", "v:0", "-of", "json", path},
+                  out) != 0) {
+    return p;
+  }
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(out);
+  } catch (const std::exception&) {
+    return p;
+  }
+  p.probed = true;
+  for (const auto& st : j.value("streams", nlohmann::json::array())) {
+    if (st.value("codec_type", "") != "video") continue;
+    p.has_video = true;
+    const std::pair<const char*, const char*> keys[] = {{"color_range", "-color_range"}, {"color_space", "-colorspace"},
+                                                        {"color_primaries", "-color_primaries"}, {"color_transfer", "-color_trc"}};
+    for (const auto& [key, flag] : keys) {
+      const std::string v = st.value(key, "");
+      if (!v.empty() && v != "unknown" && v != "reserved") {
+        p.color_args.push_back(flag);
+        p.color_args.push_back(v);
+      }
+    }
+  }
+  std::vector<double> pts;
+  for (const auto& pk : j.value("packets", nlohmann::json::array())) {
+    try {
+      if (pk.contains("pts_time")) pts.push_back(std::stod(pk.at("pts_time").get<std::string>()));
+    } catch (const std::exception&) {
+    }
+  }
+  std::sort(pts.begin(), pts.end());  // packets come in decode order (B-frames)
+  std::vector<double> d;
+  for (size_t i = 1; i < pts.size(); ++i) d.push_back(pts[i] - pts[i - 1]);
+  if (d.size() >= 4) {
+    p.min_frame_duration = *std::min_element(d.begin(), d.end());
+    p.max_frame_duration = *std::max_element(d.begin(), d.end());
+    // Timestamps are rounded to the container's time base (1 ms for some), hence the slack.
+    p.variable_frame_rate = p.max_frame_duration > 1.1 * p.min_frame_duration + 0.002;
+  }
+  p.has_audio = has_audio_stream(path);
+  return p;
+}
+
+bool concat_videos(const std::vector<std::string>& parts, const std::string& audio_from, const std::string& output) {
+  require(!parts.empty(), "concat_videos: no parts");
+  if (!have_ffmpeg()) throw FileError("joining video parts needs the ffmpeg binary on PATH");
+  const std::string list_path = output + ".parts.txt";
+  {
+    std::ofstream list(list_path);
+    for (const auto& part : parts) {
+      // The concat demuxer's quoting: single quotes, with ' written as '\''.
+      std::string quoted;
+      for (char c : fs::absolute(part).string()) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      list << "file '" << quoted << "'\n";
+    }
+    if (!list) throw FileError("cannot write '" + list_path + "'");
+  }
+  const bool audio = !audio_from.empty() && has_audio_stream(audio_from);
+  std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+                                   "-f", "concat", "-safe", "0", "-i", list_path};
+  if (audio) {
+    argv.insert(argv.end(), {"-i", audio_from, "-map", "0:v:0", "-map", "1:a?", "-map_metadata", "1", "-c:a", "aac",
+                             "-b:a", "192k"});
+  }
+  argv.insert(argv.end(), {"-c:v", "copy", output});
+  const std::string log_path = output + ".ffmpeg.log";
+  const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const pid_t pid = spawn(argv, -1, -1, log, -1);
+  if (log >= 0) ::close(log);
+  int status = 0;
+  if (pid > 0) ::waitpid(pid, &status, 0);
+  std::ifstream log_in(log_path);
+  std::stringstream message;
+  message << log_in.rdbuf();
+  std::remove(log_path.c_str());
+  std::remove(list_path.c_str());
+  if (pid <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw FileError("ffmpeg could not join the parts into '" + output + "': " + message.str());
+  }
+  return audio;
 }
 
 // Raw planar YUV 4:2:0 (I420) without a header, as the Xiph/openh264 test clips are shipped: the
@@ -221,6 +312,7 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, const V
   if (options.codec == "libx264" || options.codec == "libx265") {
     argv.insert(argv.end(), {"-pix_fmt", even ? "yuv420p" : "yuv444p"});
   }
+  argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   argv.push_back(path);
 
   log_path_ = path + ".ffmpeg.log";

@@ -1,43 +1,77 @@
 #pragma once
-// Raises a video's frame rate by an integer factor with an Interpolator, streaming: frames are
-// decoded on a reader thread into a bounded queue, interpolated, and piped to the encoder.
+// Raises a video's frame rate with an Interpolator, streaming with bounded memory: frames are
+// decoded on a reader thread into a bounded queue, interpolated, and piped to an encoder process.
 //
-// Frame count and duration: N input frames at R fps become factor * N frames at factor * R fps:
-// between each pair of input frames factor - 1 new frames are made, and the last input frame is
-// held for factor - 1 extra frames, so the output lasts exactly as long as the input and its
-// audio stays in sync.
+// Timing: output frame k shows source time k / output_fps, i.e. position p = k * input_fps /
+// output_fps in input frames.  A whole p copies input frame p; otherwise the frame at
+// t = p - floor(p) between frames floor(p) and floor(p) + 1 is interpolated.  N input frames
+// become ceil(N * output_fps / input_fps) output frames: the frames after the last input frame's
+// position hold it, so the output lasts exactly as long as the input (for --factor F: F * N
+// frames) and its audio stays in sync.
+//
+// Scene cuts: no frame is blended across a hard cut; the nearer of the two frames is repeated.
+//
+// Resumable: the output is encoded in parts (one per `segment_seconds` of input) in a work folder
+// beside the output ("<output>.fregan-job"); every finished part is recorded there.  Running the
+// same job again after an interruption (Ctrl-C, kill, crash) skips the finished parts, and the
+// result is identical to an uninterrupted run.  The parts are joined (with the input's audio) into
+// a temporary file renamed onto the output only when complete; the work folder is then removed.
 #include <cstdint>
 #include <functional>
 #include <string>
 
+#include "fregan/data/scene.h"
 #include "fregan/infer/interpolator.h"
 
 namespace fregan::infer {
 
+struct VideoJobProgress {
+  int64_t input_frames_done = 0;
+  int64_t input_frames_total = 0;  // as the container reports it (0 if unknown)
+  int64_t output_frames = 0;       // written so far (including resumed parts)
+  double frames_per_second = 0;    // input frames per second of this run
+  double eta_seconds = 0;
+};
+
 struct VideoJobOptions {
-  std::string input;
-  std::string output;
-  int factor = 2;              // power of two for middle-frame models
-  bool overwrite = false;      // replace an existing output
+  std::string input;   // a video, or a folder of frames
+  std::string output;  // a video (by extension), or a folder for numbered PNG frames
+  int factor = 2;            // output_fps = factor * input_fps ...
+  double target_fps = 0;     // ... unless this is > 0 (any rate above or below the input's)
+  double input_fps = 0;      // a folder of frames has no rate: this one (0 = 25)
+  bool overwrite = false;    // replace an existing output
   std::string codec = "libx264";
   int crf = 18;
-  bool keep_audio = true;      // mux the input's audio into the output
-  // Called after every input frame with (frames done, frames expected or 0 if unknown).
-  std::function<void(int64_t, int64_t)> progress;
+  bool keep_audio = true;    // mux the input's audio into the output
+  bool detect_cuts = true;
+  data::SceneOptions scene;
+  double segment_seconds = 10;  // input seconds per resumable part
+  bool resume = true;           // continue a matching interrupted job instead of starting over
+  // Called after every input frame; return false to stop (the finished parts are kept for a
+  // later run; the output is not written).
+  std::function<bool(const VideoJobProgress&)> progress;
 };
 
 struct VideoJobResult {
   int64_t input_frames = 0;
   int64_t output_frames = 0;
+  int64_t interpolated_frames = 0;
   double input_fps = 0;
   double output_fps = 0;
   int width = 0, height = 0;
   bool audio_kept = false;
+  int64_t scene_cuts = 0;        // input frame pairs with a hard cut (no frame blended across)
+  int64_t resumed_segments = 0;  // parts reused from an interrupted run
+  bool completed = false;        // false when progress() stopped the job
   double seconds = 0;
 };
 
-// Throws FileError / InvalidArgument with a message naming the problem; the output is written to
-// a temporary file and renamed only when complete (never a half-written file).
+// Throws FileError / InvalidArgument with a message naming the problem (missing or undecodable
+// input, no video stream, a single frame, variable frame rate, an unwritable output, ...).  The
+// input is never modified, and the output never half-written.
 VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptions& options);
+
+// The work folder a job on `output` keeps its parts in.
+std::string video_job_work_dir(const std::string& output);
 
 }  // namespace fregan::infer

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <opencv2/core.hpp>
 
@@ -49,6 +50,7 @@ struct VideoWriterOptions {
   std::string codec = "libx264";   // any ffmpeg video encoder
   int crf = 18;                     // quality for x264/x265/vp9 (lower = better)
   std::string audio_from;           // mux the audio stream of this file, if it has one
+  std::vector<std::string> extra_args;  // more ffmpeg output options (e.g. colour metadata)
 };
 
 class VideoWriter {
@@ -75,5 +77,26 @@ class VideoWriter {
 bool have_ffmpeg();
 // True if ffprobe finds an audio stream in `path` (false when ffprobe is absent).
 bool has_audio_stream(const std::string& path);
+
+// What ffprobe says about a file's first video stream (all defaults when ffprobe is absent or
+// the file is a raw .yuv).
+struct StreamProbe {
+  bool probed = false;       // ffprobe ran and understood the file
+  bool has_video = false;
+  bool has_audio = false;
+  // Frame durations of the first frames differ by more than 10% from each other: a variable
+  // frame rate stream (phone recordings, screen captures).
+  bool variable_frame_rate = false;
+  double min_frame_duration = 0, max_frame_duration = 0;  // seconds, over the first frames
+  // ffmpeg output options that carry the input's colour description (range, matrix, primaries,
+  // transfer) to an encoded output, so a full-range or BT.709 input stays so.
+  std::vector<std::string> color_args;
+};
+StreamProbe probe_stream(const std::string& path);
+
+// Joins video files of one codec and size end to end without re-encoding (ffmpeg's concat
+// demuxer), muxing in the audio of `audio_from` when it has one (AAC), into `output`.
+// Returns whether audio was muxed.  Throws FileError with ffmpeg's message.
+bool concat_videos(const std::vector<std::string>& parts, const std::string& audio_from, const std::string& output);
 
 }  // namespace fregan::io

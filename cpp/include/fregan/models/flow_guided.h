@@ -24,9 +24,9 @@ namespace fregan::models {
 struct FlowGuidedOptions {
   flow::FlowOptions flow;
   // The refinement net runs on at most this many pixels (the frame is area-downscaled to fit, the
-  // mask and residual bilinearly upscaled): 147456 = 512x288, so 1080p runs at 1/3.75 per side.
-  int64_t net_max_pixels = 147456;
-  int base_channels = 24;  // channels at the net's full resolution, doubled per level
+  // mask and residual bilinearly upscaled): 65536 = 256x256, so 1080p runs at about 1/5.6 per side.
+  int64_t net_max_pixels = 65536;
+  int base_channels = 16;  // channels at the net's full resolution, doubled per level
   int levels = 3;          // resolutions in the U-Net (stride-2 convs down, bilinear up)
   double leaky_slope = 0.1;
   // Flows enter the net in units of this many (net-resolution) pixels.
