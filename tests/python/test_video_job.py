@@ -1,0 +1,133 @@
+"""The video job end to end: rates, audio, cuts, bad input, and resuming a killed run."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fregan
+from conftest import make_video, moving_square, probe, run_cli
+
+
+@pytest.fixture(scope="module")
+def flow_checkpoint(tmp_path_factory, clip_folder):
+    """fregan-flow trained for 2 steps: close to plain flow warping, fast to run."""
+    out = tmp_path_factory.mktemp("flow")
+    fregan.set_log_level(2)
+    fregan.train(clip_folder, out, model="fregan-flow", steps=2, batch_size=2, crop=32, val_fraction=0, workers=1,
+                 device="cpu", generator_options={"base_channels": 4, "levels": 2})
+    fregan.set_log_level(1)
+    return out / "last.pt"
+
+
+def square_centre_x(rgb: np.ndarray) -> float:
+    # moving_square paints (30, 230, 250) RGB; the background's blue is at most 40 + 90 + 24.
+    w = np.clip((rgb[..., 2].astype(float) - 154) / (250 - 154), 0, 1)
+    w[w <= 0.5] = 0
+    xs = np.arange(rgb.shape[1])[None, :]
+    return float((w * xs).sum() / w.sum())
+
+
+def test_moving_object_lands_within_a_pixel_at_any_t(flow_checkpoint):
+    a, b = moving_square(128, 96, 40), moving_square(128, 96, 56)
+    interp = fregan.Interpolator(flow_checkpoint)
+    assert interp.supports_any_time
+    x0 = square_centre_x(a)
+    for t in (0.25, 0.5, 0.75):
+        assert square_centre_x(interp(a, b, t)) == pytest.approx(x0 + 16 * t, abs=1.0)
+
+
+def test_target_fps_and_audio_of_the_same_length(flow_checkpoint, clip_folder, ffmpeg, tmp_path):
+    video = make_video(ffmpeg, clip_folder, tmp_path / "v.mp4", fps=10)  # 8 frames, 0.8 s
+    src = tmp_path / "with_audio.mp4"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-i", str(video), "-f", "lavfi", "-i", "sine=frequency=440:duration=0.8",
+                    "-c:v", "copy", "-c:a", "aac", "-shortest", str(src)], check=True)
+    seen = []
+    r = fregan.interpolate(src, tmp_path / "out.mp4", fps=25, weights=flow_checkpoint, progress=seen.append)
+    assert r["completed"] and r["output_frames"] == 20 and r["audio_kept"]
+    assert seen[-1]["input_frames_done"] == 8 and seen[-1]["output_frames"] == 20
+    streams = {s["codec_type"]: s for s in probe(tmp_path / "out.mp4")["streams"]}
+    assert Fraction(streams["video"]["r_frame_rate"]) == 25
+    assert int(streams["video"]["nb_read_frames"]) == 20
+    assert float(streams["video"]["duration"]) == pytest.approx(0.8, abs=0.01)
+    in_audio = float([s for s in probe(src)["streams"] if s["codec_type"] == "audio"][0]["duration"])
+    assert float(streams["audio"]["duration"]) == pytest.approx(in_audio, abs=0.03)
+
+
+def test_a_stop_from_the_callback_keeps_parts_and_the_rerun_finishes(flow_checkpoint, clip_folder, ffmpeg, tmp_path):
+    src = make_video(ffmpeg, clip_folder, tmp_path / "v.mp4", fps=10)
+    out = tmp_path / "out.mp4"
+    r = fregan.interpolate(src, out, weights=flow_checkpoint, segment_seconds=0.2,
+                           progress=lambda p: p["input_frames_done"] < 5)
+    assert not r["completed"] and not out.exists()
+    r = fregan.interpolate(src, out, weights=flow_checkpoint, segment_seconds=0.2)
+    assert r["completed"] and r["resumed_segments"] == 2 and r["output_frames"] == 16
+    assert not Path(str(out) + ".fregan-job").exists()
+
+
+def _frame_hashes(path: Path) -> list:
+    out = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+                         check=True, capture_output=True, text=True).stdout
+    return [line.split(",")[-1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
+def test_a_killed_cli_job_resumes_to_the_same_output(flow_checkpoint, ffmpeg, tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(40):
+        fregan.write_image(frames / f"{i:03d}.png", moving_square(96, 64, 4 + (i * 2) % 60))
+    src = make_video(ffmpeg, frames, tmp_path / "in.mp4", fps=10)
+    whole = tmp_path / "whole.mp4"
+    args = ["interpolate", src, "--weights", flow_checkpoint, "--segment-seconds", "0.5", "-q", "--factor", "4"]
+    assert run_cli(*args, "-o", whole).returncode == 0
+
+    out = tmp_path / "resumed.mp4"
+    work = Path(str(out) + ".fregan-job")
+    proc = subprocess.Popen([sys.executable, "-m", "fregan", *map(str, args), "-o", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(work.glob("part_*[0-9].mkv"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()
+    finished = len(list(work.glob("part_*[0-9].mkv")))
+    assert finished >= 2
+    r = run_cli(*args, "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert "resumed" in r.stderr
+    assert _frame_hashes(out) == _frame_hashes(whole)
+
+
+def test_bad_video_inputs_are_named(flow_checkpoint, ffmpeg, tmp_path):
+    audio = tmp_path / "audio.m4a"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1", str(audio)], check=True)
+    with pytest.raises(fregan.FileError, match="no video stream"):
+        fregan.interpolate(audio, tmp_path / "o.mp4", weights=flow_checkpoint)
+    # Variable frame rate: frames 0.1 s apart, then 0.3 s apart.
+    vfr = tmp_path / "vfr.mkv"
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10", "-t", "3",
+                    "-vf", "setpts='if(lt(N,10),N,10+(N-10)*3)/10/TB'", "-fps_mode", "vfr", str(vfr)], check=True)
+    with pytest.raises(fregan.InvalidArgument, match="variable frame rate"):
+        fregan.interpolate(vfr, tmp_path / "o.mp4", weights=flow_checkpoint)
+    # An output in a folder that does not exist.
+    src = tmp_path / "frames"
+    src.mkdir()
+    for i in range(3):
+        fregan.write_image(src / f"{i}.png", moving_square(32, 32, 4 + 4 * i))
+    with pytest.raises(fregan.FileError, match="does not exist"):
+        fregan.interpolate(src, tmp_path / "missing" / "o.mp4", weights=flow_checkpoint)
+    assert not any(p.name.endswith(".fregan-job") for p in tmp_path.iterdir())
+
+
+def test_frames_folder_to_frames_folder(flow_checkpoint, clip_folder, tmp_path):
+    r = fregan.interpolate(clip_folder, tmp_path / "out", factor=3, weights=flow_checkpoint)
+    assert r["output_frames"] == 24
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names[0] == "frame_000000.png" and len(names) == 24
+    assert fregan.read_image(tmp_path / "out" / names[3]).shape == (64, 64, 3)
