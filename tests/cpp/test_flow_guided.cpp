@@ -50,6 +50,23 @@ TEST(Flow, BackwardWarpWithAConstantFlowShiftsTheImage) {
   EXPECT_TRUE(torch::allclose(flow::backward_warp(image, torch::zeros({1, 2, 20, 30})), image, 1e-5, 1e-5));
 }
 
+TEST(Flow, TheFastCpuWarpAgreesWithTheDifferentiableOne) {
+  // Smooth image, smooth random flow: OpenCV's remap (inference) and grid_sample (autograd) agree
+  // to within its 1/32-pixel weight quantisation.
+  torch::manual_seed(4);
+  namespace F = torch::nn::functional;
+  const auto smooth = [](const torch::Tensor& x, int64_t h, int64_t w) {
+    return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
+  };
+  const auto image = smooth(torch::rand({2, 5, 6, 8}), 48, 64);
+  const auto flow = smooth(torch::randn({2, 2, 3, 4}) * 6, 48, 64);
+  const auto fast = flow::backward_warp(image, flow);
+  const auto exact = flow::backward_warp(image.clone().requires_grad_(true), flow).detach();
+  EXPECT_EQ(fast.sizes(), exact.sizes());
+  EXPECT_LT((fast - exact).abs().max().item<double>(), 0.01);
+  EXPECT_GT(exact.sub(image).abs().max().item<double>(), 0.05);  // the warp did move things
+}
+
 TEST(Flow, FlowsFromTForLinearMotion) {
   // Uniform motion v from frame 0 to frame 1 (F_10 = -v): the flows from time t are -t v and (1 - t) v.
   const auto v = torch::tensor({4.0f, -2.0f}).view({1, 2, 1, 1}).expand({1, 2, 3, 3});
