@@ -144,6 +144,13 @@ TEST(DcganModel, LatentsAreDeterministicPerSample) {
 TEST(DcganGenerate, SameSeedSameFramesDifferentSeedDifferent) {
   test::TempDir dir;
   auto model = models::create_dcgan(tiny_generator(), tiny_discriminator());
+  {
+    // DCGAN's N(0, 0.02) initialisation gives nearly constant frames in eval mode (running
+    // statistics start at mean 0, variance 1); larger weights stand in for trained ones.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(3);
+    for (auto& p : model.generator->parameters()) p.normal_(0.0, 0.3);
+  }
   train::CheckpointMeta meta;
   meta.step = 42;
   const std::string path = dir / "dcgan.pt";
@@ -163,8 +170,8 @@ TEST(DcganGenerate, SameSeedSameFramesDifferentSeedDifferent) {
   EXPECT_TRUE(torch::allclose(again.generate(6, 3, 0, /*batch_size=*/4), a, 0, 1e-6));
   EXPECT_TRUE(torch::allclose(again.generate(2, 3, /*first=*/4), a.slice(0, 4, 6), 0, 1e-6));
   const auto b = generator.generate(6, 4);
-  EXPECT_GT((a - b).abs().mean().item<double>(), 1e-4);
-  EXPECT_GT((a[0] - a[1]).abs().mean().item<double>(), 1e-4);
+  EXPECT_GT((a - b).abs().mean().item<double>(), 0.01);
+  EXPECT_GT((a[0] - a[1]).abs().mean().item<double>(), 0.01);
   // The same weights evaluated directly: the generator in eval mode on the seed's latents.
   model.generator->eval();
   torch::NoGradGuard no_grad;
