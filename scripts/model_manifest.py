@@ -43,7 +43,8 @@ def main() -> None:
         p.error("generation models need --sample-grid")
 
     target = MODELS / f"{a.name}.pt"
-    shutil.copyfile(a.checkpoint, target)
+    if Path(a.checkpoint).resolve() != target.resolve():
+        shutil.copyfile(a.checkpoint, target)
     info = fregan.checkpoint_info(target)
     entry = {
         "name": a.name,
