@@ -371,6 +371,50 @@ TEST(DcganTrainer, FitWritesSamplesAndResumesExactly) {
   EXPECT_THROW(train::DcganTrainer(o).fit(), InvalidArgument);
 }
 
+TEST(DcganTrainer, FitRollsBackLogsAndGivesUp) {
+  test::TempDir dir;
+  const auto frames = dir / "frames";
+  fs::create_directories(frames);
+  for (int i = 0; i < 4; ++i) cv::imwrite(frames + "/" + std::to_string(i) + ".png", test::moving_square(64, 32, 4 + 8 * i));
+  auto o = tiny_trainer_options();
+  o.data = {frames};
+  o.steps = 20;
+  o.sample_every = 0;
+  o.out_dir = dir / "run";
+  // Every D loss counts as "collapsed": two steps in a row trigger a rollback to the checkpoint
+  // written at step 0.
+  o.divergence.d_loss_floor = 100;
+  o.divergence.d_floor_steps = 2;
+  o.divergence.lr_factor = 0.5;
+  o.divergence.max_rollbacks = 2;
+  std::vector<std::string> events;
+  train::DcganTrainer trainer(o);
+  try {
+    trainer.fit([&](const train::DcganProgress& p) {
+      if (!p.event.empty()) events.push_back(p.event);
+      return true;
+    });
+    FAIL() << "expected training to give up";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("after 2 rollbacks"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_NE(events[0].find("step 2: D loss below 100 for 2 consecutive steps"), std::string::npos) << events[0];
+  EXPECT_NE(events[0].find("rolled back to step 0"), std::string::npos) << events[0];
+  EXPECT_NE(events[1].find("rollback 2 of at most 2"), std::string::npos) << events[1];
+  EXPECT_DOUBLE_EQ(trainer.lr_scale(), 0.25);
+  // log.jsonl records both rollbacks; last.pt holds the step-0 weights with the lowered rates.
+  std::ifstream log(o.out_dir + "/log.jsonl");
+  int rollbacks_logged = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (nlohmann::json::parse(line).value("event", "") == "rollback") ++rollbacks_logged;
+  }
+  EXPECT_EQ(rollbacks_logged, 2);
+  const auto meta = train::read_checkpoint_meta(o.out_dir + "/last.pt");
+  EXPECT_EQ(meta.step, 0);
+  EXPECT_DOUBLE_EQ(meta.trainer_state.at("lr_scale").get<double>(), 0.25);
+}
+
 TEST(DcganTrainer, OptionsAreReadStrictly) {
   nlohmann::json j = {{"steps", 10}, {"divergence", {{"lr_factor", 0.25}}}, {"temporal_order", true}};
   const auto o = j.get<train::DcganTrainerOptions>();
