@@ -5,6 +5,12 @@ validation figures measured by `fregan evaluate` (JSON) on the held-out data.
 
     .venv/bin/python scripts/model_manifest.py --name fregan-default --checkpoint runs/x/best.pt \
         --command "fregan train ..." --data ... --val-data ... --evaluation eval.json
+
+Generation models (DCGAN, `--task generation`) have no ground truth to validate against: their
+entry records a sample grid (`fregan generate ... --grid`, copied beside the checkpoint) instead.
+
+    .venv/bin/python scripts/model_manifest.py --task generation --name dcgan-default \
+        --checkpoint small.pt --command "fregan train --model dcgan ..." --data ... --sample-grid grid.png
 """
 import argparse
 import hashlib
@@ -21,22 +27,29 @@ MODELS = Path(__file__).resolve().parent.parent / "python" / "fregan" / "models"
 
 def main() -> None:
     p = argparse.ArgumentParser()
+    p.add_argument("--task", choices=["interpolation", "generation"], default="interpolation")
     p.add_argument("--name", required=True)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--command", required=True)
     p.add_argument("--data", nargs="+", required=True)
-    p.add_argument("--val-data", nargs="+", required=True)
-    p.add_argument("--evaluation", required=True, help="output of fregan evaluate --json on --val-data")
+    p.add_argument("--val-data", nargs="+", help="interpolation: held-out clips")
+    p.add_argument("--evaluation", help="interpolation: output of fregan evaluate --json on --val-data")
+    p.add_argument("--sample-grid", help="generation: a grid of generated frames (PNG)")
     p.add_argument("--note", default="")
     a = p.parse_args()
+    if a.task == "interpolation" and not (a.val_data and a.evaluation):
+        p.error("interpolation models need --val-data and --evaluation")
+    if a.task == "generation" and not a.sample_grid:
+        p.error("generation models need --sample-grid")
 
     target = MODELS / f"{a.name}.pt"
-    shutil.copyfile(a.checkpoint, target)
+    if Path(a.checkpoint).resolve() != target.resolve():
+        shutil.copyfile(a.checkpoint, target)
     info = fregan.checkpoint_info(target)
     entry = {
         "name": a.name,
         "file": target.name,
-        "task": "interpolation",
+        "task": a.task,
         "model": info["model"],
         "bytes": target.stat().st_size,
         "sha256": hashlib.sha256(target.read_bytes()).hexdigest(),
@@ -44,10 +57,16 @@ def main() -> None:
         "generator_options": info["generator_options"],
         "command": a.command,
         "data": a.data,
-        "val_data": a.val_data,
-        "validation": json.loads(Path(a.evaluation).read_text()),
         "note": a.note,
     }
+    if a.task == "interpolation":
+        entry["val_data"] = a.val_data
+        entry["validation"] = json.loads(Path(a.evaluation).read_text())
+    else:
+        grid = MODELS / f"{a.name}-samples.png"
+        if Path(a.sample_grid).resolve() != grid.resolve():
+            shutil.copyfile(a.sample_grid, grid)
+        entry["sample_grid"] = grid.name
     manifest_path = MODELS / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": []}
     manifest["models"] = [m for m in manifest["models"] if m["name"] != a.name] + [entry]

@@ -5,6 +5,8 @@
 
 #include "commands.h"
 #include "fregan/error.h"
+#include "fregan/models/dcgan.h"
+#include "fregan/train/dcgan_trainer.h"
 #include "fregan/train/trainer.h"
 
 namespace fregan::cli {
@@ -19,13 +21,68 @@ nlohmann::json parse_json_option(const std::string& text, const std::string& fla
   }
 }
 
+// Flags of `fregan train` that only interpolation models use, and those only DCGAN uses.
+const char* const kInterpolationOnlyFlags[] = {"--val-data", "--val-fraction", "--crop", "--max-triplets",
+                                               "--val-triplets", "--loss", "--adv-weight", "--no-flip", "--no-hflip",
+                                               "--no-vflip", "--rotate", "--no-reverse", "--val-every"};
+const char* const kDcganOnlyFlags[] = {"--latent-dim", "--height", "--width", "--target-frames", "--temporal-order",
+                                       "--hflip", "--sample-every", "--sample-count", "--divergence"};
+
+// Extra settings of `--model dcgan` (the shared flags go through TrainerOptions).
+struct DcganFlags {
+  int latent_dim = 0, height = 0, width = 0;  // 0 = the model's default / --generator-options
+  int64_t target_frames = 0;
+  bool temporal_order = false, hflip = false;
+  int64_t sample_every = -1;
+  int sample_count = 0;
+  std::string divergence;
+};
+
+// `fregan train --model dcgan`: the shared flags the user gave, then the DCGAN ones.
+void train_dcgan(const CLI::App& cmd, const train::TrainerOptions& o, const DcganFlags& f, const std::string& g_json,
+                 const std::string& d_json) {
+  for (const char* flag : kInterpolationOnlyFlags) {
+    if (cmd.count(flag) > 0) throw InvalidArgument(std::string(flag) + " does not apply to --model dcgan");
+  }
+  train::DcganTrainerOptions d;
+  d.data = o.data;
+  d.out_dir = o.out_dir;
+  d.resume = o.resume;
+  d.overwrite = o.overwrite;
+  d.threads = o.threads;
+  d.device = o.device;
+  d.seed = o.seed;
+  d.frame_skip = o.frame_skip;
+  d.max_frames_per_source = o.max_frames_per_source;
+  if (cmd.count("--steps")) d.steps = o.steps;
+  if (cmd.count("--batch-size")) d.batch_size = o.batch_size;
+  if (cmd.count("--lr-g")) d.lr_g = o.lr_g;
+  if (cmd.count("--lr-d")) d.lr_d = o.lr_d;
+  if (cmd.count("--log-every")) d.log_every = o.log_every;
+  if (cmd.count("--checkpoint-every")) d.checkpoint_every = o.checkpoint_every;
+  d.generator_options = parse_json_option(g_json, "--generator-options");
+  d.discriminator_options = parse_json_option(d_json, "--discriminator-options");
+  if (f.latent_dim) d.generator_options["latent_dim"] = f.latent_dim;
+  if (f.height) d.generator_options["height"] = f.height;
+  if (f.width) d.generator_options["width"] = f.width;
+  d.target_frames = f.target_frames;
+  d.temporal_order = f.temporal_order;
+  d.hflip = f.hflip;
+  if (f.sample_every >= 0) d.sample_every = f.sample_every;
+  if (f.sample_count > 0) d.sample_count = f.sample_count;
+  if (!f.divergence.empty()) d.divergence = parse_json_option(f.divergence, "--divergence").get<train::DivergenceOptions>();
+  train::DcganTrainer trainer(d);
+  trainer.fit();
+}
+
 }  // namespace
 
 void add_train(CLI::App& app) {
   auto o = std::make_shared<train::TrainerOptions>();
   auto g_json = std::make_shared<std::string>(), d_json = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("train", "Train an interpolation GAN on videos or frame folders");
-  cmd->add_option("--model", o->model, "Model name (see fregan info --models)")->capture_default_str();
+  cmd->add_option("--model", o->model, "Model name (see fregan info --models), or dcgan (frame generation)")
+      ->capture_default_str();
   cmd->add_option("--data", o->data, "Training videos / frame folders / folders of them")->required();
   cmd->add_option("--val-data", o->val_data, "Validation clips (default: hold out --val-fraction of the clips)");
   cmd->add_option("--val-fraction", o->val_fraction, "Fraction of clips held out for validation")->capture_default_str();
@@ -61,7 +118,32 @@ void add_train(CLI::App& app) {
   cmd->add_option("--workers", o->workers, "Data loader threads")->capture_default_str();
   cmd->add_flag("--resume", o->resume, "Continue the run in --out from last.pt");
   cmd->add_flag("--overwrite", o->overwrite, "Start afresh even if --out holds a run");
-  cmd->callback([o, g_json, d_json, loss_json, adv_weight] {
+  auto dc = std::make_shared<DcganFlags>();
+  const std::string dcgan_group = "DCGAN (--model dcgan; also uses --data --out --steps --batch-size --lr-g --lr-d "
+                                  "--frame-skip --max-frames --seed --threads --generator-options ...)";
+  cmd->add_option("--latent-dim", dc->latent_dim, "Latent vector size (default 100)")->group(dcgan_group);
+  cmd->add_option("--height", dc->height, "Generated frame height (default 160; a multiple of 2^levels)")->group(dcgan_group);
+  cmd->add_option("--width", dc->width, "Generated frame width (default 320; a multiple of 2^levels)")->group(dcgan_group);
+  cmd->add_option("--target-frames", dc->target_frames, "Raise the frame skip so about this many frames are used")
+      ->group(dcgan_group);
+  cmd->add_flag("--temporal-order", dc->temporal_order, "Batches of consecutive frames in order (default: shuffled)")
+      ->group(dcgan_group);
+  cmd->add_flag("--hflip", dc->hflip, "Random horizontal flips")->group(dcgan_group);
+  cmd->add_option("--sample-every", dc->sample_every, "Steps between fixed-noise sample grids (default 250; 0 = at the end)")
+      ->group(dcgan_group);
+  cmd->add_option("--sample-count", dc->sample_count, "Frames per sample grid (default 64)")->group(dcgan_group);
+  cmd->add_option("--divergence", dc->divergence,
+                  "Divergence/rollback settings as JSON (d_loss_floor, d_floor_steps, g_loss_ceiling, g_ceiling_steps, "
+                  "lr_factor, max_rollbacks, enabled)")
+      ->group(dcgan_group);
+  cmd->callback([cmd, o, g_json, d_json, loss_json, adv_weight, dc] {
+    if (o->model == models::kDcganModelName) {
+      train_dcgan(*cmd, *o, *dc, *g_json, *d_json);
+      return;
+    }
+    for (const char* flag : kDcganOnlyFlags) {
+      if (cmd->count(flag) > 0) throw InvalidArgument(std::string(flag) + " applies only to --model dcgan");
+    }
     o->loss = parse_json_option(*loss_json, "--loss");
     if (*adv_weight >= 0) o->loss["adversarial"] = *adv_weight;
     o->generator_options = parse_json_option(*g_json, "--generator-options");

@@ -10,5 +10,6 @@ void add_evaluate(CLI::App& app);
 void add_info(CLI::App& app);
 void add_prepare(CLI::App& app);
 void add_strip(CLI::App& app);
+void add_generate(CLI::App& app);
 
 }  // namespace fregan::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   fregan::cli::add_info(app);
   fregan::cli::add_prepare(app);
   fregan::cli::add_strip(app);
+  fregan::cli::add_generate(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,13 +15,16 @@
 #include "fregan/error.h"
 #include "fregan/flow/optical_flow.h"
 #include "fregan/infer/evaluate.h"
+#include "fregan/infer/frame_generator.h"
 #include "fregan/infer/interpolator.h"
 #include "fregan/infer/video_job.h"
 #include "fregan/io/image.h"
+#include "fregan/io/image_grid.h"
 #include "fregan/log.h"
 #include "fregan/metrics/metrics.h"
 #include "fregan/models/registry.h"
 #include "fregan/train/checkpoint.h"
+#include "fregan/train/dcgan_trainer.h"
 #include "fregan/train/trainer.h"
 
 namespace py = pybind11;
@@ -443,4 +446,87 @@ PYBIND11_MODULE(_core, m) {
         py::arg("options"), py::arg("callback") = py::none(),
         "Runs the C++ training loop. options: dict of TrainerOptions fields; callback(progress: dict) -> bool|None "
         "is called every step (return False to stop).");
+
+  // --- DCGAN: unconditional frame generation -----------------------------------------------------
+  m.def("default_generator_weights_path", &infer::default_generator_weights_path,
+        "Path of the DCGAN checkpoint used when none is named.");
+  py::class_<infer::FrameGenerator>(m, "FrameGenerator")
+      .def(py::init<const std::string&, const std::string&>(), py::arg("weights") = "", py::arg("device") = "auto",
+           py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("height", &infer::FrameGenerator::height)
+      .def_property_readonly("width", &infer::FrameGenerator::width)
+      .def_property_readonly("latent_dim", &infer::FrameGenerator::latent_dim)
+      .def_property_readonly("step", &infer::FrameGenerator::step)
+      .def_property_readonly("device", [](const infer::FrameGenerator& g) { return g.device().str(); })
+      .def("generate_arrays",
+           [](infer::FrameGenerator& self, int64_t n, uint64_t seed, int64_t first) {
+             std::vector<cv::Mat> images;
+             {
+               py::gil_scoped_release release;
+               images = self.generate_images(n, seed, first);
+             }
+             py::list out;
+             for (const auto& image : images) out.append(bgr_to_array(image));
+             return out;
+           },
+           py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0)
+      .def("generate_tensor", &infer::FrameGenerator::generate, py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0,
+           py::arg("batch_size") = 16, py::call_guard<py::gil_scoped_release>());
+  m.def("make_grid",
+        [](const std::vector<Rgb8>& images, int cols, int padding) {
+          std::vector<cv::Mat> bgr;
+          for (size_t i = 0; i < images.size(); ++i) bgr.push_back(array_to_bgr(images[i], "image"));
+          io::GridOptions o;
+          o.cols = cols;
+          o.padding = padding;
+          return bgr_to_array(io::make_grid(bgr, o));
+        },
+        py::arg("images"), py::arg("cols") = 0, py::arg("padding") = 2,
+        "Tiles RGB uint8 images of one size into rows of `cols` (0 = ceil(sqrt(n))) with `padding` black pixels.");
+  m.def("train_dcgan",
+        [](const py::dict& options, py::object callback) {
+          train::DcganTrainerOptions o = py_to_json(options).get<train::DcganTrainerOptions>();
+          std::unique_ptr<py::error_already_set> callback_error;
+          train::DcganProgressCallback cb = [&](const train::DcganProgress& p) {
+            py::gil_scoped_acquire acquire;
+            if (PyErr_CheckSignals() != 0) {
+              callback_error = std::make_unique<py::error_already_set>();
+              return false;
+            }
+            if (callback.is_none()) return true;
+            py::dict d;
+            d["step"] = p.step;
+            d["total_steps"] = p.total_steps;
+            d["d_loss"] = p.last.d_loss;
+            d["g_loss"] = p.last.g_loss;
+            d["d_real"] = p.last.d_real;
+            d["d_fake"] = p.last.d_fake;
+            d["samples_per_second"] = p.samples_per_second;
+            d["eta_seconds"] = p.eta_seconds;
+            d["lr_scale"] = p.lr_scale;
+            d["rollbacks"] = p.rollbacks;
+            if (!p.event.empty()) d["event"] = p.event;
+            if (!p.sample_grid.empty()) d["sample_grid"] = p.sample_grid;
+            try {
+              py::object r = callback(d);
+              return r.is_none() || r.cast<bool>();
+            } catch (py::error_already_set& e) {
+              callback_error = std::make_unique<py::error_already_set>(std::move(e));
+              return false;
+            }
+          };
+          nlohmann::json result;
+          {
+            py::gil_scoped_release release;
+            train::DcganTrainer trainer(o);
+            trainer.fit(cb);
+            result = {{"step", trainer.current_step()}, {"lr_scale", trainer.lr_scale()},
+                      {"rollbacks", trainer.rollbacks()}};
+          }
+          if (callback_error) throw std::move(*callback_error);
+          return json_to_py(result);
+        },
+        py::arg("options"), py::arg("callback") = py::none(),
+        "Runs the C++ DCGAN training loop. options: dict of DcganTrainerOptions fields; callback(progress: dict) -> "
+        "bool|None is called every step (return False to stop).");
 }

@@ -6,6 +6,7 @@ Quick use::
     middle = fregan.interpolate(frame_a, frame_b)            # numpy HxWx3 uint8 RGB, or torch tensors
     fregan.interpolate("in.mp4", "out.mp4", factor=2)        # doubles a video's frame rate
     fregan.train(data=["clips/"], out="runs/first", steps=1000, callback=print)
+    frames = fregan.generate(16, seed=0)                     # DCGAN: 16 frames from noise (RGB uint8)
 
 Training, inference and data loading run in C++; this package converts arguments and adds
 conveniences (a cached default interpolator, a progress iterator for notebooks).
@@ -26,7 +27,8 @@ from ._core import CheckpointError, Error, FileError, InvalidArgument
 __version__: str = _core.__version__
 __all__ = [
     "Interpolator", "interpolate", "train", "train_iter", "evaluate", "checkpoint_info", "default_weights",
-    "model_names", "flow_warp", "read_image", "write_image", "set_log_level", "data", "metrics",
+    "generate", "make_grid", "model_names", "flow_warp", "read_image", "write_image", "set_log_level", "data",
+    "metrics",
     "Error", "FileError", "InvalidArgument", "CheckpointError",
 ]
 
@@ -200,9 +202,37 @@ def _train_options(data: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
     return opts
 
 
+_DCGAN = "dcgan"
+# Shorthands of train(model="dcgan") for generator options (as fregan train --height/--width/--latent-dim).
+_DCGAN_GENERATOR_SHORTHANDS = ("latent_dim", "height", "width")
+
+
+def _dcgan_train_options(data: Union[PathLike, Sequence[PathLike]], out: PathLike,
+                         options: Dict[str, Any]) -> Dict[str, Any]:
+    opts = _train_options(data, out, _DCGAN, options)
+    del opts["model"]
+    generator = dict(opts.pop("generator_options", {}) or {})
+    for key in _DCGAN_GENERATOR_SHORTHANDS:
+        if key in opts:
+            generator[key] = opts.pop(key)
+    if generator:
+        opts["generator_options"] = generator
+    return opts
+
+
 def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: str = "fregan",
           callback: Optional[Callable[[Dict[str, Any]], Optional[bool]]] = None, **options: Any) -> Dict[str, Any]:
     """Trains a model with the C++ loop (the same as ``fregan train``).
+
+    ``model="dcgan"`` trains the unconditional frame generator instead (see :func:`generate`); its
+    options are the fields of the C++ DcganTrainerOptions: steps, batch_size, lr_g, lr_d,
+    frame_skip, target_frames, temporal_order, hflip, sample_every, sample_count, divergence
+    (dict: d_loss_floor, d_floor_steps, g_loss_ceiling, g_ceiling_steps, lr_factor,
+    max_rollbacks), generator_options / discriminator_options, resume, overwrite, seed, device,
+    threads; ``latent_dim``, ``height`` and ``width`` are shorthands for generator options.  Its
+    callback dicts have step, d_loss, g_loss, d_real, d_fake, lr_scale, rollbacks, and 'event'
+    (a rollback) or 'sample_grid' (a PNG written); it returns the final step, lr_scale and
+    rollbacks.
 
     ``options`` are the fields of the C++ TrainerOptions: steps, batch_size, crop, lr_g, lr_d,
     loss (generator loss weights over the model's defaults, e.g. ``{"l1": 1, "ms_ssim": 1,
@@ -211,6 +241,8 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     and 'validation' on validation steps); returning False stops training after a checkpoint.
     Returns the last validation result.  KeyboardInterrupt also stops it cleanly.
     """
+    if model == _DCGAN:
+        return _core.train_dcgan(_dcgan_train_options(data, out, options), callback)
     return _core.train(_train_options(data, out, model, options), callback)
 
 
@@ -261,3 +293,34 @@ def evaluate(data: Union[PathLike, Sequence[PathLike]], weights: Optional[PathLi
     """PSNR/SSIM of a model on triplets from clips, beside the repeat-frame and average baselines."""
     sources = [os.fspath(data)] if isinstance(data, (str, os.PathLike)) else [os.fspath(d) for d in data]
     return _core.evaluate(os.fspath(weights) if weights else "", sources, frame_skip, max_triplets, max_frames, device)
+
+
+_generators: Dict[tuple, Any] = {}
+
+
+def generate(n: int, weights: Optional[PathLike] = None, seed: int = 0, *, first: int = 0,
+             device: str = "auto") -> List[np.ndarray]:
+    """Generates ``n`` frames from noise with a DCGAN; returns HxWx3 uint8 RGB arrays.
+
+    Deterministic: the same ``seed`` gives the same frames, and frame ``i`` of a seed is the same
+    whatever ``n`` (``first`` starts further along the seed's sequence).  The model is the shipped
+    ``dcgan-default.pt`` (or $FREGAN_DCGAN_WEIGHTS) unless ``weights`` names a DCGAN checkpoint
+    (``fregan train --model dcgan``); it is loaded once and cached.
+
+    >>> frames = fregan.generate(16, seed=1)
+    >>> fregan.write_image("grid.png", fregan.make_grid(frames))
+    """
+    if n < 1:
+        raise InvalidArgument(f"generate: n must be >= 1, got {n}")
+    if seed < 0:
+        raise InvalidArgument(f"generate: seed must be >= 0, got {seed}")
+    key = (os.fspath(weights) if weights else "", device)
+    if key not in _generators:
+        _generators[key] = _core.FrameGenerator(key[0], device)
+    return list(_generators[key].generate_arrays(n, seed, first))
+
+
+def make_grid(images: Sequence[np.ndarray], cols: int = 0, padding: int = 2) -> np.ndarray:
+    """Tiles HxWx3 uint8 RGB images of one size into one image: rows of ``cols`` images
+    (0 = ceil(sqrt(n))), ``padding`` black pixels around and between them."""
+    return _core.make_grid(list(images), cols, padding)

@@ -26,8 +26,14 @@ FrameDataset::FrameDataset(const FrameDatasetOptions& o) {
   if (o.target_frames > 0 && total / skip_ > o.target_frames) {
     skip_ = static_cast<int>(std::max<int64_t>(skip_, total / o.target_frames));
   }
+  // Keep only the frames used: a long video decoded at full size is large.
   for (size_t c = 0; c < frames_.size(); ++c) {
-    for (int64_t n = 0; n < static_cast<int64_t>(frames_[c].size()); n += skip_) index_.emplace_back(c, n);
+    std::vector<cv::Mat> kept;
+    for (size_t n = 0; n < frames_[c].size(); n += static_cast<size_t>(skip_)) {
+      index_.emplace_back(c, static_cast<int64_t>(kept.size()));
+      kept.push_back(frames_[c][n]);
+    }
+    frames_[c] = std::move(kept);
   }
 }
 

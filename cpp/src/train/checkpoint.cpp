@@ -46,55 +46,24 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const std::str
   return meta;
 }
 
-}  // namespace
-
-nlohmann::json to_json(const CheckpointMeta& m) {
-  return {{"format", m.format}, {"format_version", m.format_version}, {"fregan_version", m.fregan_version},
-          {"model", m.model}, {"generator_options", m.generator_options},
-          {"discriminator_options", m.discriminator_options}, {"trainer_options", m.trainer_options},
-          {"step", m.step}, {"metrics", m.metrics}, {"has_discriminator", m.has_discriminator},
-          {"has_optimizers", m.has_optimizers}};
-}
-
-CheckpointMeta meta_from_json(const nlohmann::json& j) {
-  CheckpointMeta m;
-  try {
-    m.format = j.value("format", std::string());
-    m.format_version = j.value("format_version", 0);
-    m.fregan_version = j.value("fregan_version", std::string());
-    m.model = j.at("model").get<std::string>();
-    m.generator_options = j.value("generator_options", nlohmann::json::object());
-    m.discriminator_options = j.value("discriminator_options", nlohmann::json::object());
-    m.trainer_options = j.value("trainer_options", nlohmann::json::object());
-    m.step = j.value("step", int64_t{0});
-    m.metrics = j.value("metrics", nlohmann::json::object());
-    m.has_discriminator = j.value("has_discriminator", false);
-    m.has_optimizers = j.value("has_optimizers", false);
-  } catch (const nlohmann::json::exception& e) {
-    throw CheckpointError(std::string("checkpoint header is malformed: ") + e.what());
-  }
-  return m;
-}
-
-void save_checkpoint(const std::string& path, CheckpointMeta meta, const models::GanModel& model,
-                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+// Writes the header and the modules' state atomically; fills in the format fields.
+void write_archive(const std::string& path, CheckpointMeta meta, const torch::nn::Module& generator,
+                   const torch::nn::Module* discriminator, torch::optim::Optimizer* optimizer_g,
+                   torch::optim::Optimizer* optimizer_d) {
   meta.format = kCheckpointFormat;
   meta.format_version = kCheckpointFormatVersion;
   meta.fregan_version = FREGAN_VERSION;
-  meta.model = model.name;
-  meta.generator_options = model.generator_options;
-  meta.discriminator_options = model.discriminator_options;
-  meta.has_discriminator = model.discriminator != nullptr;
+  meta.has_discriminator = discriminator != nullptr;
   meta.has_optimizers = optimizer_g != nullptr;
 
   torch::serialize::OutputArchive archive;
   archive.write(kMetaKey, c10::IValue(to_json(meta).dump()));
   torch::serialize::OutputArchive g;
-  model.generator->save(g);
+  generator.save(g);
   archive.write("generator", g);
-  if (model.discriminator) {
+  if (discriminator) {
     torch::serialize::OutputArchive d;
-    model.discriminator->save(d);
+    discriminator->save(d);
     archive.write("discriminator", d);
   }
   if (optimizer_g) {
@@ -116,6 +85,46 @@ void save_checkpoint(const std::string& path, CheckpointMeta meta, const models:
   out.commit();
 }
 
+}  // namespace
+
+nlohmann::json to_json(const CheckpointMeta& m) {
+  return {{"format", m.format}, {"format_version", m.format_version}, {"fregan_version", m.fregan_version},
+          {"model", m.model}, {"generator_options", m.generator_options},
+          {"discriminator_options", m.discriminator_options}, {"trainer_options", m.trainer_options},
+          {"step", m.step}, {"metrics", m.metrics}, {"trainer_state", m.trainer_state},
+          {"has_discriminator", m.has_discriminator},
+          {"has_optimizers", m.has_optimizers}};
+}
+
+CheckpointMeta meta_from_json(const nlohmann::json& j) {
+  CheckpointMeta m;
+  try {
+    m.format = j.value("format", std::string());
+    m.format_version = j.value("format_version", 0);
+    m.fregan_version = j.value("fregan_version", std::string());
+    m.model = j.at("model").get<std::string>();
+    m.generator_options = j.value("generator_options", nlohmann::json::object());
+    m.discriminator_options = j.value("discriminator_options", nlohmann::json::object());
+    m.trainer_options = j.value("trainer_options", nlohmann::json::object());
+    m.step = j.value("step", int64_t{0});
+    m.metrics = j.value("metrics", nlohmann::json::object());
+    m.trainer_state = j.value("trainer_state", nlohmann::json::object());
+    m.has_discriminator = j.value("has_discriminator", false);
+    m.has_optimizers = j.value("has_optimizers", false);
+  } catch (const nlohmann::json::exception& e) {
+    throw CheckpointError(std::string("checkpoint header is malformed: ") + e.what());
+  }
+  return m;
+}
+
+void save_checkpoint(const std::string& path, CheckpointMeta meta, const models::GanModel& model,
+                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  meta.model = model.name;
+  meta.generator_options = model.generator_options;
+  meta.discriminator_options = model.discriminator_options;
+  write_archive(path, std::move(meta), *model.generator, model.discriminator.get(), optimizer_g, optimizer_d);
+}
+
 CheckpointMeta read_checkpoint_meta(const std::string& path) {
   auto archive = open_archive(path, torch::kCPU);
   return read_meta(archive, path);
@@ -124,6 +133,10 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
 models::GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out) {
   auto archive = open_archive(path, device);
   const CheckpointMeta meta = read_meta(archive, path);
+  if (meta.model == models::kDcganModelName) {
+    throw CheckpointError("'" + path + "' holds a DCGAN (unconditional frame generation), not an interpolation model: "
+                          "use it with fregan generate / fregan.generate");
+  }
   models::GanModel model;
   try {
     model = models::create_model(meta.model, meta.generator_options, meta.discriminator_options);
@@ -152,6 +165,11 @@ models::GanModel load_model(const std::string& path, const torch::Device& device
 void strip_checkpoint(const std::string& input, const std::string& output, bool overwrite) {
   io::check_output_path(output, overwrite);
   CheckpointMeta meta;
+  if (read_checkpoint_meta(input).model == models::kDcganModelName) {
+    auto dcgan = load_dcgan(input, torch::kCPU, &meta, /*with_discriminator=*/false);
+    save_dcgan_checkpoint(output, meta, dcgan);
+    return;
+  }
   auto model = load_model(input, torch::kCPU, &meta);
   model.discriminator.reset();
   save_checkpoint(output, meta, model);
@@ -172,6 +190,48 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
   } catch (const c10::Error& e) {
     throw CheckpointError("checkpoint '" + path + "' has optimizer state that does not fit: " + e.what_without_backtrace());
   }
+}
+
+void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const models::Dcgan& model,
+                           torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  meta.model = models::kDcganModelName;
+  meta.generator_options = model.generator_options;
+  meta.discriminator_options = model.discriminator_options;
+  write_archive(path, std::move(meta), *model.generator, model.discriminator ? model.discriminator.get() : nullptr,
+                optimizer_g, optimizer_d);
+}
+
+models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+                         bool with_discriminator) {
+  auto archive = open_archive(path, device);
+  const CheckpointMeta meta = read_meta(archive, path);
+  if (meta.model != models::kDcganModelName) {
+    throw CheckpointError("'" + path + "' holds model '" + meta.model + "', not a DCGAN (frame generation) model");
+  }
+  const bool load_d = with_discriminator && meta.has_discriminator;
+  models::Dcgan model;
+  try {
+    model = models::create_dcgan(meta.generator_options, meta.discriminator_options, load_d);
+  } catch (const InvalidArgument& e) {
+    throw CheckpointError("checkpoint '" + path + "' describes a DCGAN this fregan cannot build: " + e.what());
+  }
+  try {
+    torch::serialize::InputArchive g;
+    archive.read("generator", g);
+    model.generator->load(g);
+    if (load_d) {
+      torch::serialize::InputArchive d;
+      archive.read("discriminator", d);
+      model.discriminator->load(d);
+    }
+  } catch (const c10::Error& e) {
+    throw CheckpointError("checkpoint '" + path + "' has weights that do not fit its DCGAN options: " +
+                          e.what_without_backtrace());
+  }
+  model.generator->to(device);
+  if (model.discriminator) model.discriminator->to(device);
+  if (meta_out) *meta_out = meta;
+  return model;
 }
 
 }  // namespace fregan::train

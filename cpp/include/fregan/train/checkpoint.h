@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/types.h>
 
+#include "fregan/models/dcgan.h"
 #include "fregan/models/registry.h"
 
 namespace torch::optim {
@@ -30,6 +31,7 @@ struct CheckpointMeta {
   nlohmann::json trainer_options;        // how it was trained (informative, used by --resume)
   int64_t step = 0;                      // optimizer steps done
   nlohmann::json metrics;                // last validation figures, if any
+  nlohmann::json trainer_state;          // loop state a resume needs beyond the step (DCGAN: lr scale, rollbacks)
   bool has_discriminator = false;
   bool has_optimizers = false;
 };
@@ -46,15 +48,27 @@ void save_checkpoint(const std::string& path, CheckpointMeta meta, const models:
 // unsupported version).
 CheckpointMeta read_checkpoint_meta(const std::string& path);
 
-// Builds the model the header names and loads its weights onto `device`.
+// Builds the model the header names and loads its weights onto `device`.  A DCGAN checkpoint
+// (model "dcgan", not an interpolation model) is refused with a message pointing to load_dcgan.
 models::GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr);
 
-// Writes `output` with the header and generator weights of `input` only (what inference needs: a
+// Writes `output` with the header and generator weights of `input` only (interpolation models and
+// DCGAN alike) (what inference needs: a
 // few MB instead of generator + discriminator + two Adam states).  Refuses an existing output
 // unless `overwrite`.
 void strip_checkpoint(const std::string& input, const std::string& output, bool overwrite);
 
-// Restores optimizer state saved by save_checkpoint.  Throws CheckpointError if absent.
+// Restores optimizer state saved by save_checkpoint / save_dcgan_checkpoint.  Throws CheckpointError if absent.
 void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer* optimizer_d);
+
+// DCGAN checkpoints: the same format and header, model "dcgan" (kDcganModelName), generator and
+// optional discriminator/optimizer states under the same keys.
+void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const models::Dcgan& model,
+                           torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr);
+// Builds the DCGAN the header describes and loads its weights onto `device` (the discriminator
+// only if the file has one and `with_discriminator`).  Throws CheckpointError for a checkpoint
+// of another model.
+models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
+                         bool with_discriminator = true);
 
 }  // namespace fregan::train

@@ -1,0 +1,173 @@
+#pragma once
+// Training loop of the DCGAN (unconditional frame generation): frames of videos -> one D and one G
+// update per step (Adam, BCE on logits), atomic checkpoints with exact resume, fixed-noise sample
+// grids, and a divergence/collapse watchdog that rolls back to the last good checkpoint with lower
+// learning rates (GAN training on one video tends to collapse after a while; the seed says ~100
+// epochs).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include "fregan/losses/losses.h"
+#include "fregan/models/dcgan.h"
+
+namespace torch::optim {
+class Adam;
+}
+
+namespace fregan::train {
+
+// When a run counts as diverged or collapsed.  Losses are the D loss (mean of the real and fake
+// BCE) and the non-saturating G loss (-log sigmoid(D(G(z)))).
+struct DivergenceOptions {
+  bool enabled = true;
+  // A NaN or infinite loss is divergence at once.
+  // D has won (its loss near 0, so G gets no useful gradient): D loss below d_loss_floor for
+  // d_floor_steps consecutive steps.
+  double d_loss_floor = 0.005;
+  int64_t d_floor_steps = 200;
+  // G loss exploding: above g_loss_ceiling for g_ceiling_steps consecutive steps (15 means D
+  // gives G's frames a probability below 3e-7 of being real).
+  double g_loss_ceiling = 15.0;
+  int64_t g_ceiling_steps = 50;
+  // At each rollback both learning rates are multiplied by lr_factor.
+  double lr_factor = 0.5;
+  // One more divergence after this many rollbacks ends training with an error.
+  int max_rollbacks = 4;
+};
+void to_json(nlohmann::json& j, const DivergenceOptions& o);
+void from_json(const nlohmann::json& j, DivergenceOptions& o);
+
+// Fed with every step's losses; says when the run has diverged.  Small and separate so it can be
+// tested on synthetic loss sequences.
+class DivergenceDetector {
+ public:
+  explicit DivergenceDetector(const DivergenceOptions& options = {});
+  // Returns why the run has diverged (e.g. "G loss above 15 for 50 consecutive steps"), or
+  // nothing.  After a verdict, call reset() (the caller rolls back).
+  std::optional<std::string> update(double d_loss, double g_loss);
+  // No loss is currently beyond its threshold: weights saved now count as good.
+  bool healthy() const { return d_streak_ == 0 && g_streak_ == 0; }
+  void reset() { d_streak_ = g_streak_ = 0; }
+  int64_t d_streak() const { return d_streak_; }
+  int64_t g_streak() const { return g_streak_; }
+
+ private:
+  DivergenceOptions options_;
+  int64_t d_streak_ = 0, g_streak_ = 0;
+};
+
+struct DcganTrainerOptions {
+  // Model: DcganGeneratorOptions / DcganDiscriminatorOptions as JSON (latent_dim, height, width,
+  // levels, base_channels, ...); the discriminator takes the generator's frame size.
+  nlohmann::json generator_options = nlohmann::json::object();
+  nlohmann::json discriminator_options = nlohmann::json::object();
+
+  // Data: videos / frame folders / prepared datasets.  Every frame_skip-th frame, the skip raised
+  // so about target_frames frames are kept (0 = no target); frames are resized to the model's size.
+  std::vector<std::string> data;
+  int frame_skip = 1;
+  int64_t target_frames = 0;
+  int64_t max_frames_per_source = 0;  // decode at most this many frames per clip (0 = all)
+  bool temporal_order = false;        // batches of consecutive frames in order instead of shuffled
+  bool hflip = false;                 // random horizontal flips
+
+  // Optimisation (DCGAN's: Adam 2e-4, beta1 0.5).
+  int64_t steps = 5000;  // total steps (a resumed run continues to this number)
+  int batch_size = 64;
+  double lr_g = 2e-4, lr_d = 2e-4;
+  double beta1 = 0.5, beta2 = 0.999;
+  // Discriminator targets; the default is DCGAN's hard 1 / 0 (no smoothing).
+  losses::LabelSmoothing label_smoothing{1.0, 1.0, 0.0, 0.0};
+  DivergenceOptions divergence;
+
+  // Bookkeeping: out_dir gets last.pt, log.jsonl and samples/step_NNNNNN.png.
+  std::string out_dir;
+  bool resume = false;
+  bool overwrite = false;
+  int64_t log_every = 10;
+  int64_t checkpoint_every = 100;  // also the rollback granularity
+  int64_t sample_every = 250;      // 0 = only at the end
+  int sample_count = 64;           // frames in each sample grid (fixed latents of `seed`)
+  uint64_t seed = 0;
+  std::string device = "auto";
+  int threads = 0;  // intra-op threads (0 = torch's default)
+};
+void to_json(nlohmann::json& j, const DcganTrainerOptions& o);
+void from_json(const nlohmann::json& j, DcganTrainerOptions& o);
+
+struct DcganStepStats {
+  int64_t step = 0;  // steps done after this one
+  double d_loss = 0, g_loss = 0;
+  double d_real = 0, d_fake = 0;  // mean D probability of real / generated frames being real
+};
+
+struct DcganProgress {
+  int64_t step = 0, total_steps = 0;
+  DcganStepStats last;
+  double samples_per_second = 0;
+  double eta_seconds = 0;
+  double lr_scale = 1.0;
+  int rollbacks = 0;
+  std::string event;              // set when this step caused a rollback (what happened)
+  std::string sample_grid;        // set when a sample grid was written (its path)
+};
+// Return false to stop training early (a checkpoint is written first).
+using DcganProgressCallback = std::function<bool(const DcganProgress&)>;
+
+class DcganTrainer {
+ public:
+  explicit DcganTrainer(const DcganTrainerOptions& options);
+  ~DcganTrainer();
+
+  // One D and one G update on real frames [B, 3, H, W] in [0, 1] (moved to the device).
+  DcganStepStats step(const torch::Tensor& real);
+
+  // Full checkpoint (weights, optimizers, step, lr scale, rollbacks), written atomically.
+  void save(const std::string& path) const;
+  // Restores all of the above from a DCGAN checkpoint with the same model options.
+  void load(const std::string& path);
+
+  // Feeds `stats` to the divergence detector.  On divergence: restores `good_checkpoint` (weights,
+  // optimizers, step), multiplies the learning rates by divergence.lr_factor, rewrites the
+  // checkpoint with the new state and returns what happened.  Throws fregan::Error once
+  // divergence.max_rollbacks rollbacks did not help.
+  std::optional<std::string> check_divergence(const DcganStepStats& stats, const std::string& good_checkpoint);
+  // True when weights saved now count as good (see DivergenceDetector::healthy).
+  bool healthy() const { return detector_.healthy(); }
+
+  // Frames of the fixed latents of `seed` (samples [0, n)), generator in eval mode: [n, 3, H, W]
+  // RGB in [0, 1] on the CPU.  The same as FrameGenerator::generate(n, seed) on the saved weights.
+  torch::Tensor sample(int64_t n, uint64_t seed);
+
+  // The whole loop over options().data.
+  void fit(const DcganProgressCallback& callback = {});
+
+  int64_t current_step() const { return step_; }
+  double lr_scale() const { return lr_scale_; }
+  int rollbacks() const { return rollbacks_; }
+  const DcganTrainerOptions& options() const { return options_; }
+  models::Dcgan& model() { return model_; }
+  torch::Device device() const;
+
+ private:
+  void apply_lr_scale();
+
+  DcganTrainerOptions options_;
+  std::unique_ptr<torch::Device> device_;
+  models::Dcgan model_;
+  models::DcganGeneratorOptions generator_options_;
+  std::unique_ptr<torch::optim::Adam> optimizer_g_, optimizer_d_;
+  DivergenceDetector detector_;
+  int64_t step_ = 0;
+  double lr_scale_ = 1.0;
+  int rollbacks_ = 0;
+};
+
+}  // namespace fregan::train

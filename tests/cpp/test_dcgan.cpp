@@ -1,0 +1,472 @@
+// DCGAN: model shapes and ranges, size validation, deterministic generation, the divergence
+// detector and rollback, exact resume, and the image grid writer.
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <torch/torch.h>
+
+#include "fregan/error.h"
+#include "fregan/infer/frame_generator.h"
+#include "fregan/io/image.h"
+#include "fregan/io/image_grid.h"
+#include "fregan/models/dcgan.h"
+#include "fregan/models/registry.h"
+#include "fregan/train/checkpoint.h"
+#include "fregan/train/dcgan_trainer.h"
+#include "test_util.h"
+
+namespace fs = std::filesystem;
+using namespace fregan;
+
+namespace {
+
+// A DCGAN small enough for tests: 32x64 frames from a 4x8 start map.
+nlohmann::json tiny_generator() {
+  return {{"latent_dim", 8}, {"height", 32}, {"width", 64}, {"levels", 3}, {"base_channels", 4}, {"max_channels", 16}};
+}
+nlohmann::json tiny_discriminator() { return {{"levels", 3}, {"base_channels", 4}, {"max_channels", 16}}; }
+
+// The message of the InvalidArgument `f` throws (fails the test if it throws nothing).
+template <typename F>
+std::string invalid_argument_message(F&& f) {
+  try {
+    f();
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected InvalidArgument";
+  return {};
+}
+
+std::vector<torch::Tensor> parameters_copy(torch::nn::Module& m) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : m.parameters()) out.push_back(p.detach().clone());
+  for (const auto& b : m.buffers()) out.push_back(b.detach().clone());
+  return out;
+}
+
+bool same_tensors(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!torch::equal(a[i], b[i])) return false;
+  }
+  return true;
+}
+
+train::DcganTrainerOptions tiny_trainer_options() {
+  train::DcganTrainerOptions o;
+  o.generator_options = tiny_generator();
+  o.discriminator_options = tiny_discriminator();
+  o.batch_size = 4;
+  o.device = "cpu";
+  o.threads = 1;
+  o.seed = 5;
+  o.log_every = 1;
+  o.sample_count = 6;
+  return o;
+}
+
+}  // namespace
+
+// --- model -----------------------------------------------------------------------------------
+
+TEST(DcganModel, GeneratorAndDiscriminatorShapesAndRange) {
+  for (const std::string upsampling : {"subpixel", "transposed"}) {
+    auto gj = tiny_generator();
+    gj["upsampling"] = upsampling;
+    auto model = models::create_dcgan(gj, tiny_discriminator());
+    model.generator->train();
+    const auto z = torch::randn({3, 8});
+    const auto frames = model.generator->forward(z);
+    EXPECT_EQ(frames.sizes(), torch::IntArrayRef({3, 3, 32, 64})) << upsampling;
+    EXPECT_GE(frames.min().item<double>(), -1.0);
+    EXPECT_LE(frames.max().item<double>(), 1.0);
+    EXPECT_GT((frames.max() - frames.min()).item<double>(), 1e-3) << "output should not be constant";
+    const auto logits = model.discriminator->forward(frames);
+    EXPECT_EQ(logits.sizes(), torch::IntArrayRef({3}));
+    EXPECT_TRUE(torch::isfinite(logits).all().item<bool>());
+  }
+}
+
+TEST(DcganModel, DefaultSizeIsNonSquareFromA5x10Map) {
+  models::DcganGeneratorOptions o;  // 160x320, levels 5: start map 5x10
+  o.base_channels = 2;
+  o.max_channels = 8;
+  models::DcganGenerator g(o);
+  g->eval();
+  torch::NoGradGuard no_grad;
+  const auto frames = g->forward(torch::randn({2, 100}));
+  EXPECT_EQ(frames.sizes(), torch::IntArrayRef({2, 3, 160, 320}));
+  // The projection produces the 5x10 start map: 8 channels * 5 * 10 outputs.
+  auto params = g->named_parameters();
+  EXPECT_EQ(params["project.weight"].sizes(), torch::IntArrayRef({8 * 5 * 10, 100}));
+}
+
+TEST(DcganModel, BadSizesGiveClearErrors) {
+  auto msg = invalid_argument_message([] { models::create_dcgan({{"height", 100}}); });
+  EXPECT_NE(msg.find("height 100 is not a multiple of 32"), std::string::npos) << msg;
+  msg = invalid_argument_message([] { models::create_dcgan({{"width", 300}, {"levels", 4}}); });
+  EXPECT_NE(msg.find("width 300 is not a multiple of 16"), std::string::npos) << msg;
+  msg = invalid_argument_message([] { models::create_dcgan(tiny_generator(), {{"height", 64}}); });
+  EXPECT_NE(msg.find("differs from the generator's"), std::string::npos) << msg;
+  msg = invalid_argument_message([] { models::create_dcgan({{"latent_size", 64}}); });
+  EXPECT_NE(msg.find("unknown dcgan generator option 'latent_size'"), std::string::npos) << msg;
+  msg = invalid_argument_message([] { models::create_dcgan({{"upsampling", "nearest"}}); });
+  EXPECT_NE(msg.find("upsampling must be"), std::string::npos) << msg;
+  auto model = models::create_dcgan(tiny_generator(), tiny_discriminator());
+  msg = invalid_argument_message([&] { model.generator->forward(torch::randn({2, 7})); });
+  EXPECT_NE(msg.find("latents [B, 8]"), std::string::npos) << msg;
+  msg = invalid_argument_message([&] { model.discriminator->forward(torch::rand({2, 3, 32, 32})); });
+  EXPECT_NE(msg.find("[B, 3, 32, 64]"), std::string::npos) << msg;
+}
+
+TEST(DcganModel, LatentsAreDeterministicPerSample) {
+  const auto a = models::dcgan_latents(5, 16, 7);
+  EXPECT_TRUE(torch::equal(a, models::dcgan_latents(5, 16, 7)));
+  // Sample i does not depend on n or on where the batch starts.
+  EXPECT_TRUE(torch::equal(models::dcgan_latents(3, 16, 7, 2), a.slice(0, 2, 5)));
+  EXPECT_TRUE(torch::equal(models::dcgan_latents(2, 16, 7), a.slice(0, 0, 2)));
+  EXPECT_FALSE(torch::equal(models::dcgan_latents(5, 16, 8), a));
+  EXPECT_FALSE(torch::equal(a[0], a[1]));
+  // Roughly standard normal.
+  const auto many = models::dcgan_latents(200, 50, 1);
+  EXPECT_NEAR(many.mean().item<double>(), 0.0, 0.05);
+  EXPECT_NEAR(many.std().item<double>(), 1.0, 0.05);
+}
+
+// --- checkpoints and generation --------------------------------------------------------------
+
+TEST(DcganGenerate, SameSeedSameFramesDifferentSeedDifferent) {
+  test::TempDir dir;
+  auto model = models::create_dcgan(tiny_generator(), tiny_discriminator());
+  {
+    // DCGAN's N(0, 0.02) initialisation gives nearly constant frames in eval mode (running
+    // statistics start at mean 0, variance 1); larger weights stand in for trained ones.
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(3);
+    for (auto& p : model.generator->parameters()) p.normal_(0.0, 0.3);
+  }
+  train::CheckpointMeta meta;
+  meta.step = 42;
+  const std::string path = dir / "dcgan.pt";
+  train::save_dcgan_checkpoint(path, meta, model);
+
+  infer::FrameGenerator generator(path, "cpu");
+  EXPECT_EQ(generator.height(), 32);
+  EXPECT_EQ(generator.width(), 64);
+  EXPECT_EQ(generator.step(), 42);
+  const auto a = generator.generate(6, 3);
+  EXPECT_EQ(a.sizes(), torch::IntArrayRef({6, 3, 32, 64}));
+  EXPECT_GE(a.min().item<double>(), 0.0);
+  EXPECT_LE(a.max().item<double>(), 1.0);
+  EXPECT_TRUE(torch::equal(a, generator.generate(6, 3)));
+  // Another loader of the same file, other batching: the same frames.
+  infer::FrameGenerator again(path, "cpu");
+  EXPECT_TRUE(torch::allclose(again.generate(6, 3, 0, /*batch_size=*/4), a, 0, 1e-6));
+  EXPECT_TRUE(torch::allclose(again.generate(2, 3, /*first=*/4), a.slice(0, 4, 6), 0, 1e-6));
+  const auto b = generator.generate(6, 4);
+  EXPECT_GT((a - b).abs().mean().item<double>(), 0.01);
+  EXPECT_GT((a[0] - a[1]).abs().mean().item<double>(), 0.01);
+  // The same weights evaluated directly: the generator in eval mode on the seed's latents.
+  model.generator->eval();
+  torch::NoGradGuard no_grad;
+  const auto direct = model.generator->forward(models::dcgan_latents(6, 8, 3)).add(1).mul(0.5).clamp(0, 1);
+  EXPECT_TRUE(torch::allclose(direct, a, 0, 1e-6));
+
+  const auto images = generator.generate_images(6, 3);
+  ASSERT_EQ(images.size(), 6u);
+  EXPECT_EQ(images[0].type(), CV_8UC3);
+  EXPECT_EQ(images[0].rows, 32);
+  EXPECT_EQ(images[0].cols, 64);
+  // tensor_to_image rounds: pixel (0, 0) of frame 1, red channel.
+  EXPECT_EQ(images[1].at<cv::Vec3b>(0, 0)[2], static_cast<uint8_t>(std::lround(a[1][0][0][0].item<double>() * 255.0)));
+}
+
+TEST(DcganGenerate, CheckpointKindsAreNotConfused) {
+  test::TempDir dir;
+  auto dcgan = models::create_dcgan(tiny_generator(), tiny_discriminator());
+  const std::string dcgan_path = dir / "dcgan.pt";
+  train::save_dcgan_checkpoint(dcgan_path, {}, dcgan);
+  EXPECT_EQ(train::read_checkpoint_meta(dcgan_path).model, "dcgan");
+  try {
+    train::load_model(dcgan_path, torch::kCPU);
+    FAIL() << "load_model accepted a DCGAN";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("DCGAN"), std::string::npos) << e.what();
+  }
+  auto fregan_model = models::create_model("fregan", {{"base_channels", 4}, {"max_channels", 4}, {"levels", 1}},
+                                           {{"base_channels", 4}, {"max_channels", 4}, {"levels", 1}});
+  const std::string fregan_path = dir / "fregan.pt";
+  train::save_checkpoint(fregan_path, {}, fregan_model);
+  EXPECT_THROW(infer::FrameGenerator(fregan_path, "cpu"), CheckpointError);
+  EXPECT_THROW(infer::FrameGenerator(dir / "missing.pt", "cpu"), FileError);
+
+  // Stripping keeps the generator (same frames) and drops the discriminator.
+  const std::string stripped = dir / "stripped.pt";
+  train::strip_checkpoint(dcgan_path, stripped, false);
+  const auto meta = train::read_checkpoint_meta(stripped);
+  EXPECT_EQ(meta.model, "dcgan");
+  EXPECT_FALSE(meta.has_discriminator);
+  EXPECT_LT(fs::file_size(stripped), fs::file_size(dcgan_path));
+  EXPECT_TRUE(torch::equal(infer::FrameGenerator(stripped, "cpu").generate(3, 1),
+                           infer::FrameGenerator(dcgan_path, "cpu").generate(3, 1)));
+}
+
+// --- divergence ------------------------------------------------------------------------------
+
+TEST(DcganDivergence, ExplodingGeneratorLossTriggersAfterThePatience) {
+  train::DivergenceOptions o;
+  o.g_loss_ceiling = 15;
+  o.g_ceiling_steps = 3;
+  train::DivergenceDetector detector(o);
+  // G loss doubles each step: 1, 2, 4, 8, 16, 32, 64.  Above 15 from the 5th value on, so the
+  // third consecutive value above the ceiling is the 7th.
+  double g = 1;
+  for (int k = 1; k <= 6; ++k, g *= 2) {
+    EXPECT_FALSE(detector.update(0.7, g).has_value()) << "step " << k;
+  }
+  EXPECT_EQ(detector.g_streak(), 2);
+  EXPECT_FALSE(detector.healthy());
+  const auto verdict = detector.update(0.7, 64);
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_NE(verdict->find("G loss above 15 for 3 consecutive steps"), std::string::npos) << *verdict;
+  detector.reset();
+  EXPECT_TRUE(detector.healthy());
+}
+
+TEST(DcganDivergence, CollapseNeedsConsecutiveStepsAndNanIsImmediate) {
+  train::DivergenceOptions o;
+  o.d_loss_floor = 0.01;
+  o.d_floor_steps = 4;
+  train::DivergenceDetector detector(o);
+  for (int k = 0; k < 3; ++k) EXPECT_FALSE(detector.update(0.001, 5).has_value());
+  EXPECT_FALSE(detector.update(0.2, 5).has_value());  // one normal step resets the streak
+  EXPECT_TRUE(detector.healthy());
+  for (int k = 0; k < 3; ++k) EXPECT_FALSE(detector.update(0.001, 5).has_value());
+  const auto verdict = detector.update(0.001, 5);
+  ASSERT_TRUE(verdict.has_value());
+  EXPECT_NE(verdict->find("D loss below 0.01 for 4 consecutive steps"), std::string::npos) << *verdict;
+
+  train::DivergenceDetector fresh(o);
+  EXPECT_TRUE(fresh.update(0.5, std::numeric_limits<double>::quiet_NaN()).has_value());
+  EXPECT_TRUE(fresh.update(std::numeric_limits<double>::infinity(), 1).has_value());
+  o.enabled = false;
+  train::DivergenceDetector off(o);
+  for (int k = 0; k < 10; ++k) EXPECT_FALSE(off.update(0.0, 100).has_value());
+  o.lr_factor = 0;
+  EXPECT_THROW(train::DivergenceDetector{o}, InvalidArgument);
+}
+
+TEST(DcganDivergence, RollbackRestoresTheLastGoodWeightsWithLowerRates) {
+  test::TempDir dir;
+  auto o = tiny_trainer_options();
+  o.divergence.g_loss_ceiling = 15;
+  o.divergence.g_ceiling_steps = 3;
+  o.divergence.lr_factor = 0.5;
+  o.divergence.max_rollbacks = 1;
+  train::DcganTrainer trainer(o);
+  const std::string good = dir / "last.pt";
+  torch::manual_seed(1);
+  const auto real = torch::rand({4, 3, 32, 64});
+  trainer.step(real);
+  trainer.save(good);
+  const auto good_g = parameters_copy(*trainer.model().generator);
+  const auto good_d = parameters_copy(*trainer.model().discriminator);
+  for (int k = 0; k < 3; ++k) trainer.step(real);
+  ASSERT_EQ(trainer.current_step(), 4);
+  EXPECT_FALSE(same_tensors(parameters_copy(*trainer.model().generator), good_g));
+
+  // A synthetic exploding G loss: 2, 8, 32, 128, 512 -> the third value above 15 (the fifth fed)
+  // triggers.
+  train::DcganStepStats stats;
+  stats.d_loss = 0.5;
+  std::optional<std::string> event;
+  int fed = 0;
+  for (double g = 2; !event && fed < 10; g *= 4) {
+    stats.g_loss = g;
+    stats.step = trainer.current_step();
+    event = trainer.check_divergence(stats, good);
+    ++fed;
+  }
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(fed, 5);
+  EXPECT_NE(event->find("rolled back to step 1"), std::string::npos) << *event;
+  EXPECT_EQ(trainer.current_step(), 1);
+  EXPECT_TRUE(same_tensors(parameters_copy(*trainer.model().generator), good_g));
+  EXPECT_TRUE(same_tensors(parameters_copy(*trainer.model().discriminator), good_d));
+  EXPECT_DOUBLE_EQ(trainer.lr_scale(), 0.5);
+  EXPECT_EQ(trainer.rollbacks(), 1);
+  // The checkpoint now records the lowered rates, so a resume keeps them.
+  const auto meta = train::read_checkpoint_meta(good);
+  EXPECT_DOUBLE_EQ(meta.trainer_state.at("lr_scale").get<double>(), 0.5);
+  EXPECT_EQ(meta.trainer_state.at("rollbacks").get<int>(), 1);
+  train::DcganTrainer resumed(o);
+  resumed.load(good);
+  EXPECT_DOUBLE_EQ(resumed.lr_scale(), 0.5);
+  EXPECT_EQ(resumed.current_step(), 1);
+
+  // Divergence again with max_rollbacks = 1 used up: a clear error.
+  stats.g_loss = std::numeric_limits<double>::quiet_NaN();
+  try {
+    trainer.check_divergence(stats, good);
+    FAIL() << "expected an error after max_rollbacks";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("giving up"), std::string::npos) << e.what();
+  }
+}
+
+// --- training loop ---------------------------------------------------------------------------
+
+TEST(DcganTrainer, FitWritesSamplesAndResumesExactly) {
+  test::TempDir dir;
+  const auto frames = dir / "frames";
+  fs::create_directories(frames);
+  for (int i = 0; i < 6; ++i) {
+    cv::imwrite(frames + "/" + std::to_string(i) + ".png", test::moving_square(96, 48, 4 + 10 * i));
+  }
+  auto o = tiny_trainer_options();
+  o.data = {frames};
+  o.steps = 4;
+  o.checkpoint_every = 2;
+  o.sample_every = 2;
+  o.out_dir = dir / "straight";
+  std::vector<std::string> grids;
+  train::DcganTrainer straight(o);
+  straight.fit([&](const train::DcganProgress& p) {
+    if (!p.sample_grid.empty()) grids.push_back(p.sample_grid);
+    return true;
+  });
+  ASSERT_EQ(grids.size(), 2u);
+  EXPECT_TRUE(fs::exists(o.out_dir + "/samples/step_000002.png"));
+  EXPECT_TRUE(fs::exists(o.out_dir + "/samples/step_000004.png"));
+  // 6 samples -> a 3x2 grid of 64x32 frames with 2 px padding.
+  const auto grid = io::read_image(o.out_dir + "/samples/step_000004.png");
+  EXPECT_EQ(grid.cols, 3 * 64 + 4 * 2);
+  EXPECT_EQ(grid.rows, 2 * 32 + 3 * 2);
+  // The grid holds what sample() gives (fixed latents of the run's seed; a batch of 1 may round
+  // differently in the last bit, hence 1 grey level).
+  const auto first = io::tensor_to_image(straight.sample(1, o.seed)[0]);
+  EXPECT_LE(cv::norm(grid(cv::Rect(2, 2, 64, 32)), first, cv::NORM_INF), 1.0);
+  EXPECT_EQ(straight.current_step(), 4);
+
+  // Stop at step 2, then resume to 4 in a new trainer: identical weights.
+  o.out_dir = dir / "resumed";
+  o.steps = 2;
+  train::DcganTrainer(o).fit();
+  o.steps = 4;
+  o.resume = true;
+  train::DcganTrainer resumed(o);
+  resumed.fit();
+  EXPECT_EQ(resumed.current_step(), 4);
+  EXPECT_TRUE(same_tensors(parameters_copy(*resumed.model().generator), parameters_copy(*straight.model().generator)));
+  EXPECT_TRUE(
+      same_tensors(parameters_copy(*resumed.model().discriminator), parameters_copy(*straight.model().discriminator)));
+  // An existing run is not overwritten by accident.
+  o.resume = false;
+  EXPECT_THROW(train::DcganTrainer(o).fit(), InvalidArgument);
+}
+
+TEST(DcganTrainer, FitRollsBackLogsAndGivesUp) {
+  test::TempDir dir;
+  const auto frames = dir / "frames";
+  fs::create_directories(frames);
+  for (int i = 0; i < 4; ++i) cv::imwrite(frames + "/" + std::to_string(i) + ".png", test::moving_square(64, 32, 4 + 8 * i));
+  auto o = tiny_trainer_options();
+  o.data = {frames};
+  o.steps = 20;
+  o.sample_every = 0;
+  o.out_dir = dir / "run";
+  // Every D loss counts as "collapsed": two steps in a row trigger a rollback to the checkpoint
+  // written at step 0.
+  o.divergence.d_loss_floor = 100;
+  o.divergence.d_floor_steps = 2;
+  o.divergence.lr_factor = 0.5;
+  o.divergence.max_rollbacks = 2;
+  std::vector<std::string> events;
+  train::DcganTrainer trainer(o);
+  try {
+    trainer.fit([&](const train::DcganProgress& p) {
+      if (!p.event.empty()) events.push_back(p.event);
+      return true;
+    });
+    FAIL() << "expected training to give up";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("after 2 rollbacks"), std::string::npos) << e.what();
+  }
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_NE(events[0].find("step 2: D loss below 100 for 2 consecutive steps"), std::string::npos) << events[0];
+  EXPECT_NE(events[0].find("rolled back to step 0"), std::string::npos) << events[0];
+  EXPECT_NE(events[1].find("rollback 2 of at most 2"), std::string::npos) << events[1];
+  EXPECT_DOUBLE_EQ(trainer.lr_scale(), 0.25);
+  // log.jsonl records both rollbacks; last.pt holds the step-0 weights with the lowered rates.
+  std::ifstream log(o.out_dir + "/log.jsonl");
+  int rollbacks_logged = 0;
+  for (std::string line; std::getline(log, line);) {
+    if (nlohmann::json::parse(line).value("event", "") == "rollback") ++rollbacks_logged;
+  }
+  EXPECT_EQ(rollbacks_logged, 2);
+  const auto meta = train::read_checkpoint_meta(o.out_dir + "/last.pt");
+  EXPECT_EQ(meta.step, 0);
+  EXPECT_DOUBLE_EQ(meta.trainer_state.at("lr_scale").get<double>(), 0.25);
+}
+
+TEST(DcganTrainer, OptionsAreReadStrictly) {
+  nlohmann::json j = {{"steps", 10}, {"divergence", {{"lr_factor", 0.25}}}, {"temporal_order", true}};
+  const auto o = j.get<train::DcganTrainerOptions>();
+  EXPECT_EQ(o.steps, 10);
+  EXPECT_DOUBLE_EQ(o.divergence.lr_factor, 0.25);
+  EXPECT_TRUE(o.temporal_order);
+  EXPECT_EQ(o.batch_size, 64);
+  EXPECT_THROW((nlohmann::json{{"crop", 256}}.get<train::DcganTrainerOptions>()), InvalidArgument);
+  EXPECT_THROW((nlohmann::json{{"divergence", {{"patience", 3}}}}.get<train::DcganTrainerOptions>()), InvalidArgument);
+  auto bad = tiny_trainer_options();
+  bad.batch_size = 1;
+  EXPECT_THROW(train::DcganTrainer{bad}, InvalidArgument);
+}
+
+// --- image grid ------------------------------------------------------------------------------
+
+TEST(ImageGrid, LayoutRowsAndColumns) {
+  const std::vector<std::tuple<int, int, int, int>> cases = {
+      // n, cols given, expected rows, expected cols
+      {1, 0, 1, 1}, {2, 0, 1, 2}, {3, 0, 2, 2}, {4, 0, 2, 2}, {5, 0, 2, 3}, {10, 0, 3, 4},
+      {64, 0, 8, 8}, {65, 0, 8, 9}, {10, 4, 3, 4}, {3, 8, 1, 8}, {7, 1, 7, 1}};
+  for (const auto& [n, cols, rows_expected, cols_expected] : cases) {
+    const auto layout = io::grid_layout(n, cols);
+    EXPECT_EQ(layout.rows, rows_expected) << "n " << n << " cols " << cols;
+    EXPECT_EQ(layout.cols, cols_expected) << "n " << n << " cols " << cols;
+  }
+  EXPECT_THROW(io::grid_layout(0), InvalidArgument);
+  EXPECT_THROW(io::grid_layout(4, -1), InvalidArgument);
+}
+
+TEST(ImageGrid, PixelPositions) {
+  // Five 3x2 images filled with 10, 20, ..., 50 on a white background, 1 px padding: 2 rows of 3.
+  std::vector<cv::Mat> images;
+  for (int i = 0; i < 5; ++i) images.emplace_back(2, 3, CV_8UC3, cv::Scalar::all(10 * (i + 1)));
+  io::GridOptions o;
+  o.padding = 1;
+  o.background = cv::Scalar::all(255);
+  const auto grid = io::make_grid(images, o);
+  EXPECT_EQ(grid.cols, 3 * 3 + 4);
+  EXPECT_EQ(grid.rows, 2 * 2 + 3);
+  auto at = [&](int x, int y) { return static_cast<int>(grid.at<cv::Vec3b>(y, x)[0]); };
+  EXPECT_EQ(at(0, 0), 255);              // padding
+  EXPECT_EQ(at(1, 1), 10);               // image 0 top-left
+  EXPECT_EQ(at(3, 2), 10);               // image 0 bottom-right
+  EXPECT_EQ(at(4, 1), 255);              // padding between columns
+  EXPECT_EQ(at(5, 1), 20);               // image 1 at x = 1 + 1 * (3 + 1)
+  EXPECT_EQ(at(9, 1), 30);               // image 2 at x = 9
+  EXPECT_EQ(at(1, 3), 255);              // padding between rows
+  EXPECT_EQ(at(1, 4), 40);               // image 3 at y = 1 + 1 * (2 + 1)
+  EXPECT_EQ(at(5 + 2, 4 + 1), 50);       // image 4 bottom-right
+  EXPECT_EQ(at(9, 4), 255);              // unused cell
+  images.emplace_back(3, 3, CV_8UC3, cv::Scalar::all(0));
+  const auto msg = invalid_argument_message([&] { io::make_grid(images); });
+  EXPECT_NE(msg.find("image 5 is 3x3"), std::string::npos) << msg;
+}
