@@ -3,7 +3,7 @@
 its header says (model, options, step), the exact command and data that trained it, and the
 validation figures measured by `fregan evaluate` (JSON) on the held-out data.
 
-    .venv/bin/python scripts/model_manifest.py --name fregan-default --checkpoint runs/x/best.pt \
+    .venv/bin/python scripts/model_manifest.py --name fregan-flow --checkpoint runs/x/best.pt \
         --command "fregan train ..." --data ... --val-data ... --evaluation eval.json
 
 Generation models (DCGAN, `--task generation`) have no ground truth to validate against: their

@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 namespace fregan::infer {
 namespace {
 
-constexpr const char* kDefaultWeightsFile = "fregan-default.pt";
+// The best interpolation model fregan ships (see python/fregan/models/MODELS.md).
+constexpr const char* kDefaultWeightsFile = "fregan-flow.pt";
 
 // The folder of the binary or shared object this code is linked into.
 fs::path this_module_dir() {

@@ -13,7 +13,7 @@
 namespace fregan::infer {
 
 // The checkpoint fregan uses when none is named: $FREGAN_WEIGHTS if set, else the shipped
-// fregan-default.pt (beside the installed package, or in the source tree).  Throws FileError
+// fregan-flow.pt (beside the installed package, or in the source tree).  Throws FileError
 // when none is found.
 std::string default_weights_path();
 
