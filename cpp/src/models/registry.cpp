@@ -8,6 +8,7 @@
 #include "fregan/error.h"
 #include "fregan/models/flow_guided.h"
 #include "fregan/models/fregan.h"
+#include "fregan/models/sin_gan.h"
 
 namespace fregan::models {
 namespace {
@@ -42,6 +43,23 @@ const std::map<std::string, Factory>& factories() {
          // FREGAN's discriminator, scoring the refined frame.
          m.discriminator = std::make_shared<FreganDiscriminatorImpl>(dopt);
          m.default_loss = {{"l1", 1.0}, {"ms_ssim", 0.5}, {"adversarial", 1e-3}};
+         return m;
+       }},
+      {"sin-gan",
+       [](const nlohmann::json& g, const nlohmann::json& d) {
+         const auto go = g.get<SinGanGeneratorOptions>();
+         const auto dopt = d.get<SinGanDiscriminatorOptions>();
+         GanModel m;
+         m.name = "sin-gan";
+         m.generator_options = go;
+         m.discriminator_options = dopt;
+         m.generator = std::make_shared<SinGanGeneratorImpl>(go);
+         m.discriminator = std::make_shared<SinGanDiscriminatorImpl>(dopt);
+         // The seed's terms, equally weighted (L1 and 1 - MS-SSIM are both ~0.01-0.1 near the
+         // average-frame start, the clipping term ~0 once outputs stay in range) + a small
+         // adversarial term as for FREGAN; the pre-refinement frame (refine on) gets the same
+         // reconstruction terms (intermediate = 1).
+         m.default_loss = {{"l1", 1.0}, {"ms_ssim", 1.0}, {"clipping", 1.0}, {"adversarial", 1e-3}};
          return m;
        }},
   };
