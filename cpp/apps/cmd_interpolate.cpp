@@ -19,6 +19,7 @@ void add_interpolate(CLI::App& app) {
     std::vector<std::string> inputs;
     std::string output, weights, device = "auto", codec = "libx264";
     int factor = 2, crf = 18;
+    infer::TilingOptions tiling;
     double t = 0.5;
     bool overwrite = false, no_audio = false;
   };
@@ -34,6 +35,9 @@ void add_interpolate(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--codec", a->codec, "Video encoder (ffmpeg name)")->capture_default_str();
   cmd->add_option("--crf", a->crf, "Video quality (x264/x265/vp9 CRF)")->capture_default_str();
+  cmd->add_option("--tile", a->tiling.tile, "Run the model on overlapping tiles of this size (pixels; 0 = whole frames) "
+                  "to bound memory on large frames")->capture_default_str();
+  cmd->add_option("--tile-overlap", a->tiling.overlap, "Pixels shared by neighbouring tiles")->capture_default_str();
   cmd->add_flag("--no-audio", a->no_audio, "Do not copy the input's audio");
   cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output");
   cmd->callback([a] {
@@ -46,6 +50,7 @@ void add_interpolate(CLI::App& app) {
                                           std::to_string(f1.rows) + ": the two frames must have the same size");
       io::check_output_path(a->output, a->overwrite);
       infer::Interpolator interpolator(a->weights, a->device);
+      interpolator.set_tiling(a->tiling);
       io::write_image(a->output, interpolator.interpolate(f0, f1, a->t), a->overwrite);
       log::info("wrote " + a->output);
       return;
@@ -69,6 +74,7 @@ void add_interpolate(CLI::App& app) {
     io::VideoReader probe(input);  // fails on a bad input before the model loads
     io::check_output_path(a->output, a->overwrite);
     infer::Interpolator interpolator(a->weights, a->device);
+    interpolator.set_tiling(a->tiling);
     const auto r = infer::interpolate_video(interpolator, job);
     std::fprintf(stderr, "\n");
     char line[256];
