@@ -56,6 +56,7 @@ void add_interpolate(CLI::App& app) {
     std::vector<std::string> inputs;
     std::string output, weights, device = "auto", codec = "libx264";
     int factor = 2, crf = 18;
+    infer::TilingOptions tiling;
     double t = 0.5, fps = 0, input_fps = 0, segment_seconds = 10;
     bool overwrite = false, no_audio = false, no_cuts = false, restart = false, quiet = false;
   };
@@ -74,6 +75,9 @@ void add_interpolate(CLI::App& app) {
   cmd->add_option("--codec", a->codec, "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9)")->capture_default_str();
   cmd->add_option("--crf", a->crf, "Video quality (x264/x265/vp9 CRF, lower is better)")->capture_default_str();
   cmd->add_option("--segment-seconds", a->segment_seconds, "Input seconds per resumable part")->capture_default_str();
+  cmd->add_option("--tile", a->tiling.tile, "Run the model on overlapping tiles of this size (pixels; 0 = whole frames) "
+                  "to bound memory on large frames")->capture_default_str();
+  cmd->add_option("--tile-overlap", a->tiling.overlap, "Pixels shared by neighbouring tiles")->capture_default_str();
   cmd->add_flag("--no-audio", a->no_audio, "Do not copy the input's audio");
   cmd->add_flag("--no-cut-detection", a->no_cuts, "Interpolate across scene cuts too");
   cmd->add_flag("--restart", a->restart, "Ignore the finished parts of an interrupted run of this job");
@@ -89,6 +93,7 @@ void add_interpolate(CLI::App& app) {
                                           std::to_string(f1.rows) + ": the two frames must have the same size");
       io::check_output_path(a->output, a->overwrite);
       infer::Interpolator interpolator(a->weights, a->device);
+      interpolator.set_tiling(a->tiling);
       io::write_image(a->output, interpolator.interpolate(f0, f1, a->t), a->overwrite);
       log::info("wrote " + a->output);
       return;
@@ -114,6 +119,7 @@ void add_interpolate(CLI::App& app) {
       return !g_interrupted.load();
     };
     infer::Interpolator interpolator(a->weights, a->device);
+    interpolator.set_tiling(a->tiling);
     // Ctrl-C: finish the current frame, keep the finished parts, exit non-zero.
     std::signal(SIGINT, [](int) { g_interrupted = true; });
     const auto r = infer::interpolate_video(interpolator, job);

@@ -134,6 +134,9 @@ PYBIND11_MODULE(_core, m) {
            py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("model_name", &infer::Interpolator::model_name)
       .def_property_readonly("device", [](const infer::Interpolator& i) { return i.device().str(); })
+      .def("set_tiling",
+           [](infer::Interpolator& self, int64_t tile, int64_t overlap) { self.set_tiling({tile, overlap}); },
+           py::arg("tile"), py::arg("overlap") = 128)
       .def("interpolate_array",
            [](infer::Interpolator& self, const Rgb8& a, const Rgb8& b, double t) {
              const cv::Mat f0 = array_to_bgr(a, "first image"), f1 = array_to_bgr(b, "second image");

@@ -79,10 +79,16 @@ class Interpolator:
 
     >>> interp = fregan.Interpolator()           # the shipped default model, CPU or CUDA
     >>> middle = interp(frame_a, frame_b)
+
+    tile > 0 runs the model on overlapping tile x tile pieces of larger frames (memory bounded by the
+    tile, not the frame), blended without seams; tile_overlap pixels are shared by neighbours.
     """
 
-    def __init__(self, weights: Optional[PathLike] = None, device: str = "auto") -> None:
+    def __init__(self, weights: Optional[PathLike] = None, device: str = "auto", *, tile: int = 0,
+                 tile_overlap: int = 128) -> None:
         self._native = _core.Interpolator(os.fspath(weights) if weights else "", device)
+        if tile:
+            self._native.set_tiling(tile, tile_overlap)
 
     @property
     def model_name(self) -> str:

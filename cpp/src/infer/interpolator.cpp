@@ -66,6 +66,74 @@ Interpolator::Interpolator(std::shared_ptr<models::InterpolationNetImpl> net, to
   require(net_ != nullptr, "Interpolator needs a network");
 }
 
+void Interpolator::set_tiling(const TilingOptions& tiling) {
+  require(tiling.tile >= 0, "tiling: tile must be >= 0 (0 = off), got " + std::to_string(tiling.tile));
+  if (tiling.tile > 0) {
+    require(tiling.overlap >= 0 && tiling.overlap < tiling.tile, "tiling: overlap must be in [0, tile), got overlap " +
+                                                                     std::to_string(tiling.overlap) + " for tile " +
+                                                                     std::to_string(tiling.tile));
+  }
+  tiling_ = tiling;
+}
+
+namespace {
+
+// Tile origins along an axis of `length` for tiles of `tile` (both multiples of the size multiple)
+// sharing at least `overlap`: a regular grid, the last tile pushed back to end at the border.
+std::vector<int64_t> tile_origins(int64_t length, int64_t tile, int64_t overlap) {
+  if (length <= tile) return {0};
+  std::vector<int64_t> origins;
+  for (int64_t p = 0; p + tile < length; p += tile - overlap) origins.push_back(p);
+  origins.push_back(length - tile);
+  return origins;
+}
+
+// Blend weights along one axis of a tile of `n` pixels: 0 within overlap/4 of a cut edge (where the
+// network sees the tile border instead of the frame), a cosine ramp to 1 over the next overlap/2.
+// Edges on the frame border are not cut and get full weight.
+torch::Tensor edge_weights(int64_t n, bool cut_before, bool cut_after, int64_t overlap, const torch::TensorOptions& opts) {
+  auto w = torch::ones({n}, opts);
+  const double margin = overlap / 4.0, ramp = std::max(overlap / 2.0, 1.0);
+  const auto pos = torch::arange(n, opts).add(0.5);  // pixel centres
+  auto ramp_of = [&](const torch::Tensor& d) {
+    const auto u = ((d - margin) / ramp).clamp(0.0, 1.0);
+    return 0.5 - 0.5 * torch::cos(u * M_PI);
+  };
+  if (cut_before) w = w * ramp_of(pos);
+  if (cut_after) w = w * ramp_of(double(n) - pos);
+  return w;
+}
+
+}  // namespace
+
+torch::Tensor Interpolator::run_tiled(const torch::Tensor& f0, const torch::Tensor& f1, double t) {
+  const int64_t m = net_->size_multiple();
+  const int64_t h = f0.size(2), w = f0.size(3);
+  const int64_t tile = std::max(m, tiling_.tile / m * m);
+  const int64_t overlap = (tiling_.overlap + m - 1) / m * m;
+  if (tiling_.tile <= 0 || (h <= tile && w <= tile)) return t == 0.5 ? net_->forward(f0, f1) : net_->forward_at(f0, f1, t);
+  require(overlap < tile, "tiling: overlap " + std::to_string(overlap) + " (rounded up to a multiple of " +
+                              std::to_string(m) + ") must be smaller than the tile " + std::to_string(tile));
+  using torch::indexing::Slice;
+  const auto ys = tile_origins(h, tile, overlap), xs = tile_origins(w, tile, overlap);
+  const int64_t th = std::min(tile, h), tw = std::min(tile, w);
+  torch::Tensor sum, weight_sum = torch::zeros({1, 1, h, w}, f0.options());
+  for (const int64_t y : ys) {
+    const auto wy = edge_weights(th, y > 0, y + th < h, overlap, f0.options());
+    for (const int64_t x : xs) {
+      const auto wx = edge_weights(tw, x > 0, x + tw < w, overlap, f0.options());
+      const auto region = std::vector<torch::indexing::TensorIndex>{Slice(), Slice(), Slice(y, y + th), Slice(x, x + tw)};
+      const auto out = t == 0.5 ? net_->forward(f0.index(region), f1.index(region))
+                                   : net_->forward_at(f0.index(region), f1.index(region), t);
+      if (!sum.defined()) sum = torch::zeros({f0.size(0), out.size(1), h, w}, out.options());
+      const auto weights = (wy.unsqueeze(1) * wx.unsqueeze(0)).view({1, 1, th, tw});
+      sum.index(region).add_(out * weights);
+      weight_sum.index(region).add_(weights);
+    }
+  }
+  return sum / weight_sum;
+}
+
 torch::Tensor Interpolator::midpoint(const torch::Tensor& f0, const torch::Tensor& f1) { return at(f0, f1, 0.5); }
 
 torch::Tensor Interpolator::at(const torch::Tensor& f0, const torch::Tensor& f1, double t) {
@@ -79,7 +147,7 @@ torch::Tensor Interpolator::at(const torch::Tensor& f0, const torch::Tensor& f1,
     a = F::pad(a, opts);
     b = F::pad(b, opts);
   }
-  auto out = t == 0.5 ? net_->forward(a, b) : net_->forward_at(a, b, t);
+  auto out = run_tiled(a, b, t);
   return out.index({torch::indexing::Slice(), torch::indexing::Slice(), torch::indexing::Slice(0, h),
                     torch::indexing::Slice(0, w)})
       .clamp(0.0, 1.0);

@@ -9,11 +9,28 @@
 #include "fregan/models/flow_guided.h"
 #include "fregan/models/fregan.h"
 #include "fregan/models/sin_gan.h"
+#include "fregan/models/kernel_interpolation.h"
 
 namespace fregan::models {
 namespace {
 
 using Factory = std::function<GanModel(const nlohmann::json&, const nlohmann::json&)>;
+
+// The kernel-prediction models (AdaConv, SepConv): trained with L1 as in their papers; FREGAN's
+// discriminator is there so that `--adv-weight` can switch a GAN term on (off by default).
+template <typename Options, typename Impl>
+GanModel kernel_model(const std::string& name, const nlohmann::json& g, const nlohmann::json& d) {
+  const auto go = g.get<Options>();
+  const auto dopt = d.get<FreganDiscriminatorOptions>();
+  GanModel m;
+  m.name = name;
+  m.generator_options = go;
+  m.discriminator_options = dopt;
+  m.generator = std::make_shared<Impl>(go);
+  m.discriminator = std::make_shared<FreganDiscriminatorImpl>(dopt);
+  m.default_loss = {{"l1", 1.0}, {"adversarial", 0.0}};
+  return m;
+}
 
 const std::map<std::string, Factory>& factories() {
   static const std::map<std::string, Factory> table = {
@@ -61,6 +78,12 @@ const std::map<std::string, Factory>& factories() {
          // reconstruction terms (intermediate = 1).
          m.default_loss = {{"l1", 1.0}, {"ms_ssim", 1.0}, {"clipping", 1.0}, {"adversarial", 1e-3}};
          return m;
+       }},
+      {"sepconv", [](const nlohmann::json& g, const nlohmann::json& d) {
+         return kernel_model<SepConvOptions, SepConvImpl>("sepconv", g, d);
+       }},
+      {"adaconv", [](const nlohmann::json& g, const nlohmann::json& d) {
+         return kernel_model<AdaConvOptions, AdaConvImpl>("adaconv", g, d);
        }},
   };
   return table;

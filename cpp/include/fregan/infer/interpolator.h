@@ -17,6 +17,19 @@ namespace fregan::infer {
 // when none is found.
 std::string default_weights_path();
 
+// Memory-bounded inference: frames larger than `tile` (after padding to the model's size multiple)
+// are run through the network in overlapping tile x tile pieces, stitched with a cosine blend, so
+// peak memory depends on the tile, not the frame.  Tiles start at multiples of the model's
+// size_multiple() (tile is rounded down and overlap up to one), so pooling grids line up with the
+// whole frame's.  Each tile's pixels within overlap/4 of a cut edge get no weight and the next
+// overlap/2 ramp from 0 to 1, so a tiled result equals the untiled one exactly when overlap/4 covers
+// the model's receptive-field radius (the pixels a network output depends on, plus K/2 for the
+// kernel models); smaller overlaps still blend without visible seams but may differ slightly.
+struct TilingOptions {
+  int64_t tile = 0;      // side of a square tile in pixels; 0 = whole frames
+  int64_t overlap = 128; // pixels shared by neighbouring tiles; must be < tile
+};
+
 class Interpolator {
  public:
   // Loads `weights` (empty = default_weights_path()) on `device` ("auto", "cpu", "cuda[:N]").
@@ -38,15 +51,22 @@ class Interpolator {
   // Whether any t in (0, 1) is reachable (else only k / 2^d).
   bool supports_any_time() const { return net_->supports_timestep(); }
 
+  // Throws InvalidArgument for tile < 0 or, with tiling on, overlap < 0 or overlap >= tile.
+  void set_tiling(const TilingOptions& tiling);
+  const TilingOptions& tiling() const { return tiling_; }
+
   const std::string& model_name() const { return model_name_; }
   torch::Device device() const { return device_; }
 
  private:
   torch::Tensor midpoint(const torch::Tensor& f0, const torch::Tensor& f1);  // [B,3,H,W] on device_
   torch::Tensor at(const torch::Tensor& f0, const torch::Tensor& f1, double t);  // pad, run, crop, clamp
+  // The network on padded frames (multiples of size_multiple()), by tiles when they exceed the tile.
+  torch::Tensor run_tiled(const torch::Tensor& f0, const torch::Tensor& f1, double t);
   std::shared_ptr<models::InterpolationNetImpl> net_;
   torch::Device device_;
   std::string model_name_;
+  TilingOptions tiling_;
 };
 
 }  // namespace fregan::infer
