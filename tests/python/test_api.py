@@ -52,10 +52,12 @@ def test_default_model_ships_and_interpolates():
     path = fregan.default_weights()
     assert os.path.isfile(path)
     info = fregan.checkpoint_info(path)
-    assert info["model"] == "fregan" and info["step"] > 0
+    assert info["model"] == "fregan-flow" and info["step"] > 0
     a, b = moving_square(64, 64, 8), moving_square(64, 64, 16)
     mid = fregan.interpolate(a, b)
     assert mid.shape == a.shape
+    # The default takes any t (flow-guided).
+    assert fregan.Interpolator().supports_any_time
 
 
 def test_image_files(tiny_checkpoint, tmp_path):
@@ -134,3 +136,7 @@ def test_evaluate_on_real_triplets_beats_repeat(shared_data):
     r = fregan.evaluate(shared_data / "triplets" / "vimeo90k")
     assert r["triplets"] == 2
     assert r["model"]["psnr"] > r["repeat"]["psnr"]
+    # The default model is at least as good as plain flow warping (it starts there) and far above
+    # averaging on these real triplets.
+    assert r["model"]["psnr"] >= r["flow_warp"]["psnr"] - 0.05
+    assert r["model"]["psnr"] > r["average"]["psnr"] + 1.0
