@@ -30,7 +30,9 @@ import fregan
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
-MINTERPOLATE = "minterpolate=fps=2:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1"
+# FFmpeg's best motion-compensated mode.  Scene-change detection is off: on a pair with large
+# motion it would otherwise repeat a frame instead of interpolating.
+MINTERPOLATE = "minterpolate=fps=2:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1:scd=none"
 
 
 def triplets(max_triplets: int):
@@ -40,12 +42,13 @@ def triplets(max_triplets: int):
     count = min(n, max_triplets) if max_triplets > 0 else n
     for j in range(count):
         t = ds[j * n // count]
-        yield t["f0"], t["f1"], t["f2"]
+        yield t[0], t[1], t[2]
 
 
 def minterpolate_pair(f0: np.ndarray, f2: np.ndarray, work: Path) -> np.ndarray:
-    """The middle frame FFmpeg's minterpolate makes from a 2-frame, 1 fps clip (lossless in and out)."""
-    for i, f in enumerate((f0, f2)):
+    """The middle frame FFmpeg's minterpolate makes from a 1 fps clip f0, f2, f2, f2 (lossless in and
+    out; the filter needs frames after the pair to emit it)."""
+    for i, f in enumerate((f0, f2, f2, f2)):
         fregan.write_image(work / f"in{i}.png", f, overwrite=True)
     out = work / "mid%d.png"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-framerate", "1", "-i", str(work / "in%d.png"),
@@ -83,11 +86,11 @@ def speed(methods, clip: Path, pairs: int):
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, fn in methods.items():
-            fn(frames[0]["f0"], frames[0]["f2"], Path(tmp))  # warm-up (model load, allocations)
+            fn(frames[0][0], frames[0][2], Path(tmp))  # warm-up (model load, allocations)
             times = []
             for t in frames:
                 start = time.perf_counter()
-                fn(t["f0"], t["f2"], Path(tmp))
+                fn(t[0], t[2], Path(tmp))
                 times.append(time.perf_counter() - start)
             out[name] = float(np.median(times))
     return out
@@ -101,8 +104,7 @@ def video_job_times(clip: Path, weights: str):
         fregan_seconds = time.perf_counter() - start
         start = time.perf_counter()
         subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(clip), "-vf",
-                        "minterpolate=fps=2*source_fps:mi_mode=mci:mc_mode=aobmc:me_mode=bidir:vsbmc=1".replace(
-                            "2*source_fps", str(2 * fps_of(clip))),
+                        MINTERPOLATE.replace("fps=2", f"fps={2 * fps_of(clip)}"),
                         "-c:v", "libx264", "-crf", "18", str(Path(tmp) / "mi.mp4")], check=True)
         minterpolate_seconds = time.perf_counter() - start
     return {"fregan_seconds": fregan_seconds, "minterpolate_seconds": minterpolate_seconds,
