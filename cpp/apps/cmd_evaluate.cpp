@@ -40,11 +40,14 @@ void add_evaluate(CLI::App& app) {
       return;
     }
     std::printf("%lld triplets from %zu clips\n", (long long)r.triplets, dataset.sources().size());
-    std::printf("%-22s %10s %8s\n", "method", "PSNR (dB)", "SSIM");
-    std::printf("%-22s %10.2f %8.4f\n", ("model (" + interpolator.model_name() + ")").c_str(), r.model.psnr, r.model.ssim);
-    std::printf("%-22s %10.2f %8.4f\n", "flow warping (DIS)", r.flow_warp.psnr, r.flow_warp.ssim);
-    std::printf("%-22s %10.2f %8.4f\n", "average the two frames", r.average.psnr, r.average.ssim);
-    std::printf("%-22s %10.2f %8.4f\n", "repeat the first frame", r.repeat.psnr, r.repeat.ssim);
+    std::printf("%-22s %10s %8s %8s\n", "method", "PSNR (dB)", "SSIM", "MS-SSIM");
+    auto row = [](const std::string& name, const infer::Scores& s) {
+      std::printf("%-22s %10.2f %8.4f %8.4f\n", name.c_str(), s.psnr, s.ssim, s.ms_ssim);
+    };
+    row("model (" + interpolator.model_name() + ")", r.model);
+    row("flow warping (DIS)", r.flow_warp);
+    row("average the two frames", r.average);
+    row("repeat the first frame", r.repeat);
   });
 }
 

@@ -139,4 +139,5 @@ def test_evaluate_on_real_triplets_beats_repeat(shared_data):
     # The default model is at least as good as plain flow warping (it starts there) and far above
     # averaging on these real triplets.
     assert r["model"]["psnr"] >= r["flow_warp"]["psnr"] - 0.05
+    assert 0.5 < r["model"]["ms_ssim"] <= 1.0 and r["model"]["ms_ssim"] > r["repeat"]["ms_ssim"]
     assert r["model"]["psnr"] > r["average"]["psnr"] + 1.0

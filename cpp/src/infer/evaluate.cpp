@@ -10,7 +10,7 @@
 namespace fregan::infer {
 
 nlohmann::json to_json(const EvaluationResult& r) {
-  auto s = [](const Scores& x) { return nlohmann::json{{"psnr", x.psnr}, {"ssim", x.ssim}}; };
+  auto s = [](const Scores& x) { return nlohmann::json{{"psnr", x.psnr}, {"ssim", x.ssim}, {"ms_ssim", x.ms_ssim}}; };
   return {{"triplets", r.triplets}, {"model", s(r.model)}, {"repeat", s(r.repeat)}, {"average", s(r.average)},
           {"flow_warp", s(r.flow_warp)}};
 }
@@ -22,6 +22,7 @@ EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset
   auto add = [](Scores& s, const torch::Tensor& pred, const torch::Tensor& truth) {
     s.psnr += metrics::psnr(pred, truth).item<double>();
     s.ssim += metrics::ssim(pred, truth).item<double>();
+    s.ms_ssim += metrics::ms_ssim(pred.to(torch::kFloat64), truth.to(torch::kFloat64)).item<double>();
   };
   for (int64_t j = 0; j < count; ++j) {
     const auto t = dataset.get(static_cast<size_t>(j * n / count));
@@ -39,6 +40,7 @@ EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset
   for (Scores* s : {&r.model, &r.repeat, &r.average, &r.flow_warp}) {
     s->psnr /= static_cast<double>(count);
     s->ssim /= static_cast<double>(count);
+    s->ms_ssim /= static_cast<double>(count);
   }
   r.triplets = count;
   return r;

@@ -16,6 +16,7 @@
 #include "fregan/log.h"
 #include "fregan/models/options_json.h"
 #include "fregan/train/checkpoint.h"
+#include "run_log.h"
 
 namespace fs = std::filesystem;
 
@@ -74,32 +75,6 @@ void check_options(const DcganTrainerOptions& o) {
   require(o.sample_count >= 1, "sample_count must be >= 1");
   require(o.label_smoothing.real_low <= o.label_smoothing.real_high && o.label_smoothing.fake_low <= o.label_smoothing.fake_high,
           "label smoothing ranges must have low <= high");
-}
-
-std::string format_duration(double seconds) {
-  const auto s = static_cast<int64_t>(seconds);
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-  else std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-  return buf;
-}
-
-// Keeps the log lines of steps <= `step` (a resumed run rewrites what came after its checkpoint).
-void truncate_log(const std::string& path, int64_t step) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::vector<std::string> kept;
-  std::string line;
-  while (std::getline(in, line)) {
-    try {
-      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept.push_back(line);
-    } catch (const std::exception&) {
-      // A line cut by a crash: drop it.
-    }
-  }
-  in.close();
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : kept) out << l << '\n';
 }
 
 uint64_t mix(uint64_t a, uint64_t b) {
@@ -278,7 +253,7 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
             ") on " + std::to_string(dataset.size()) + " frames (frame skip " + std::to_string(dataset.effective_skip()) +
             ", " + (o.temporal_order ? "temporal order" : "shuffled") + "), device " + device_->str());
 
-  if (o.resume) truncate_log(log_path, step_);
+  if (o.resume) detail::truncate_log(log_path, step_);
   std::ofstream log_file(log_path, o.resume ? std::ios::app : std::ios::trunc);
   if (!log_file) throw FileError("cannot write '" + log_path + "'");
   // The first good checkpoint: a rollback always has somewhere to go.
@@ -323,7 +298,7 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
       char line[320];
       std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f  lr x%g  %.2f samples/s  ETA %s",
                     (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, stats.d_real, stats.d_fake,
-                    lr_scale_, progress.samples_per_second, format_duration(progress.eta_seconds).c_str());
+                    lr_scale_, progress.samples_per_second, detail::format_duration(progress.eta_seconds).c_str());
       log::info(line);
       log_file << nlohmann::json{{"step", step_}, {"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
                                  {"d_real", stats.d_real}, {"d_fake", stats.d_fake}, {"lr_scale", lr_scale_},

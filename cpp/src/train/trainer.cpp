@@ -15,6 +15,7 @@
 #include "fregan/losses/losses.h"
 #include "fregan/models/options_json.h"
 #include "fregan/train/checkpoint.h"
+#include "run_log.h"
 
 namespace fs = std::filesystem;
 
@@ -37,32 +38,6 @@ void check_options(const TrainerOptions& o) {
   require(o.log_every >= 1 && o.checkpoint_every >= 1 && o.val_every >= 0, "log/checkpoint/val intervals must be positive");
   require(o.label_smoothing.real_low <= o.label_smoothing.real_high && o.label_smoothing.fake_low <= o.label_smoothing.fake_high,
           "label smoothing ranges must have low <= high");
-}
-
-std::string format_duration(double seconds) {
-  const auto s = static_cast<int64_t>(seconds);
-  char buf[32];
-  if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
-  else std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-  return buf;
-}
-
-// Keeps the log lines of steps <= `step` (a resumed run rewrites what came after its checkpoint).
-void truncate_log(const std::string& path, int64_t step) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::vector<std::string> kept;
-  std::string line;
-  while (std::getline(in, line)) {
-    try {
-      if (nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept.push_back(line);
-    } catch (const std::exception&) {
-      // A line cut by a crash: drop it.
-    }
-  }
-  in.close();
-  std::ofstream out(path, std::ios::trunc);
-  for (const auto& l : kept) out << l << '\n';
 }
 
 }  // namespace
@@ -241,7 +216,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
                      : std::string()) +
             ", device " + device_->str());
 
-  if (o.resume) truncate_log(log_path, step_);
+  if (o.resume) detail::truncate_log(log_path, step_);
   std::ofstream log_file(log_path, o.resume ? std::ios::app : std::ios::trunc);
   if (!log_file) throw FileError("cannot write '" + log_path + "'");
 
@@ -285,7 +260,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       char line[512];
       std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f (%s)  %.2f samples/s  ETA %s",
                     (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, terms.c_str(),
-                    progress.samples_per_second, format_duration(progress.eta_seconds).c_str());
+                    progress.samples_per_second, detail::format_duration(progress.eta_seconds).c_str());
       log::info(line);
       log_file << nlohmann::json{{"step", step_}, {"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
                                  {"g_reconstruction", stats.g_reconstruction}, {"g_adversarial", stats.g_adversarial},
@@ -299,8 +274,8 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       progress.validation = last_val;
       last_metrics = infer::to_json(last_val);
       char line[256];
-      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  (flow warping %.2f dB, average %.2f dB, repeat %.2f dB)",
-                    (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.flow_warp.psnr,
+      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  MS-SSIM %.4f  (flow warping %.2f dB, average %.2f dB, repeat %.2f dB)",
+                    (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.model.ms_ssim, last_val.flow_warp.psnr,
                     last_val.average.psnr, last_val.repeat.psnr);
       log::info(line);
       log_file << nlohmann::json{{"step", step_}, {"validation", last_metrics}}.dump() << std::endl;

@@ -14,6 +14,7 @@ namespace fregan::infer {
 struct Scores {
   double psnr = 0;  // dB, mean over triplets
   double ssim = 0;
+  double ms_ssim = 0;
 };
 
 struct EvaluationResult {
