@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fregan/error.h"
+
 namespace fregan::train::detail {
 
 // "1h05m" or "3m07s".
@@ -35,6 +37,20 @@ inline void truncate_log(const std::string& path, int64_t step) {
   in.close();
   std::ofstream out(path, std::ios::trunc);
   for (const auto& l : kept) out << l << '\n';
+}
+
+// Whether to continue the run whose last checkpoint is `last_path`: true with `resume` when it
+// exists; refuses to clobber it without `overwrite`, and to resume what is not there.
+inline bool should_resume(const std::string& out_dir, const std::string& last_path, bool resume, bool overwrite) {
+  if (std::ifstream(last_path).good()) {
+    if (resume) return true;
+    if (!overwrite) {
+      throw InvalidArgument("'" + out_dir + "' already holds a run (last.pt): pass --resume to continue it or --overwrite to start afresh");
+    }
+    return false;
+  }
+  if (resume) throw FileError("nothing to resume: '" + last_path + "' does not exist");
+  return false;
 }
 
 }  // namespace fregan::train::detail

@@ -163,15 +163,9 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   const std::string last_path = (fs::path(o.out_dir) / "last.pt").string();
   const std::string best_path = (fs::path(o.out_dir) / "best.pt").string();
   const std::string log_path = (fs::path(o.out_dir) / "log.jsonl").string();
-  if (fs::exists(last_path)) {
-    if (o.resume) {
-      load(last_path);
-      log::info("resuming '" + last_path + "' at step " + std::to_string(step_));
-    } else if (!o.overwrite) {
-      throw InvalidArgument("'" + o.out_dir + "' already holds a run (last.pt): pass --resume to continue it or --overwrite to start afresh");
-    }
-  } else if (o.resume) {
-    throw FileError("nothing to resume: '" + last_path + "' does not exist");
+  if (detail::should_resume(o.out_dir, last_path, o.resume, o.overwrite)) {
+    load(last_path);
+    log::info("resuming '" + last_path + "' at step " + std::to_string(step_));
   }
 
   // Data, split by clip.
