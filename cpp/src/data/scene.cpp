@@ -20,26 +20,29 @@ double thumbnail_difference(const cv::Mat& a, const cv::Mat& b) {
   return cv::mean(diff)[0];
 }
 
+bool is_cut(const std::vector<double>& d, size_t i, const SceneOptions& o) {
+  if (d[i] <= o.cut_threshold) return false;
+  const size_t n = d.size();
+  std::vector<double> around;
+  for (int k = 1; k <= o.neighbourhood; ++k) {
+    if (i >= static_cast<size_t>(k)) around.push_back(d[i - k]);
+    if (i + k < n) around.push_back(d[i + k]);
+  }
+  double median = 0;
+  if (!around.empty()) {
+    std::nth_element(around.begin(), around.begin() + around.size() / 2, around.end());
+    median = around[around.size() / 2];
+  }
+  return d[i] > o.cut_ratio * median;
+}
+
 std::vector<bool> detect_cuts(const std::vector<cv::Mat>& thumbs, const SceneOptions& o) {
   if (thumbs.size() < 2) return {};
   const size_t n = thumbs.size() - 1;
   std::vector<double> d(n);
   for (size_t i = 0; i < n; ++i) d[i] = thumbnail_difference(thumbs[i], thumbs[i + 1]);
   std::vector<bool> cuts(n, false);
-  for (size_t i = 0; i < n; ++i) {
-    if (d[i] <= o.cut_threshold) continue;
-    std::vector<double> around;
-    for (int k = 1; k <= o.neighbourhood; ++k) {
-      if (i >= static_cast<size_t>(k)) around.push_back(d[i - k]);
-      if (i + k < n) around.push_back(d[i + k]);
-    }
-    double median = 0;
-    if (!around.empty()) {
-      std::nth_element(around.begin(), around.begin() + around.size() / 2, around.end());
-      median = around[around.size() / 2];
-    }
-    cuts[i] = d[i] > o.cut_ratio * median;
-  }
+  for (size_t i = 0; i < n; ++i) cuts[i] = is_cut(d, i, o);
   return cuts;
 }
 

@@ -92,6 +92,7 @@ struct Input {
   double fps = 0;
   int64_t frame_count = 0;
   bool is_folder = false;
+  std::vector<std::string> color_args;  // the video's colour description, for the encoder
   std::shared_ptr<io::VideoReader> reader;
 };
 
@@ -129,6 +130,7 @@ Input open_input(const VideoJobOptions& o) {
                   o.input.c_str(), probe.min_frame_duration * 1000, probe.max_frame_duration * 1000, o.input.c_str());
     throw InvalidArgument(msg);
   }
+  in.color_args = probe.color_args;
   in.reader = std::make_shared<io::VideoReader>(o.input);
   in.width = in.reader->info().width;
   in.height = in.reader->info().height;
@@ -240,7 +242,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   wo.fps = result.output_fps;
   wo.codec = o.codec;
   wo.crf = o.crf;
-  if (!in.is_folder) wo.extra_args = io::probe_stream(o.input).color_args;
+  wo.extra_args = in.color_args;
   auto segment_path = [&](int64_t s, bool temp) {
     char name[64];
     std::snprintf(name, sizeof name, temp ? "part_%05lld.tmp.mkv" : "part_%05lld.mkv", static_cast<long long>(s));
@@ -274,22 +276,6 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     }
     window.push_back(std::move(*f));
     ++decoded;
-  };
-  auto is_cut = [&](int64_t i) {
-    if (!o.detect_cuts) return false;
-    const double d = differences[static_cast<size_t>(i)];
-    if (d <= o.scene.cut_threshold) return false;
-    std::vector<double> around;
-    for (int k = 1; k <= o.scene.neighbourhood; ++k) {
-      if (i - k >= 0) around.push_back(differences[static_cast<size_t>(i - k)]);
-      if (i + k < static_cast<int64_t>(differences.size())) around.push_back(differences[static_cast<size_t>(i + k)]);
-    }
-    double median = 0;
-    if (!around.empty()) {
-      std::nth_element(around.begin(), around.begin() + around.size() / 2, around.end());
-      median = around[around.size() / 2];
-    }
-    return d > o.scene.cut_ratio * median;
   };
 
   decode_one();
@@ -332,7 +318,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     const int64_t k_begin = first_output_at_or_after(i, ratio);
     // (For the last frame, [k_begin, k_end) are the frames that hold it to the end.)
     const int64_t k_end = first_output_at_or_after(i + 1, ratio);
-    const bool cut = has_next && is_cut(i);
+    const bool cut = has_next && o.detect_cuts && data::is_cut(differences, static_cast<size_t>(i), o.scene);
     if (cut) ++result.scene_cuts;
     if (segment >= segments_done) {
       if (segment != current_segment) {

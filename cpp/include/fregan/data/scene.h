@@ -24,6 +24,10 @@ cv::Mat thumbnail(const cv::Mat& bgr);
 // Mean absolute difference of two thumbnails, 0..255.
 double thumbnail_difference(const cv::Mat& thumb_a, const cv::Mat& thumb_b);
 
+// Whether pair i is a cut, given the thumbnail differences of pairs 0..n-1 (only pairs within
+// `neighbourhood` of i are read, so a streaming caller needs that many pairs decoded ahead).
+bool is_cut(const std::vector<double>& differences, size_t i, const SceneOptions& options = {});
+
 // cuts[i] is true when a hard cut lies between frames i and i+1 (size: frames - 1).
 std::vector<bool> detect_cuts(const std::vector<cv::Mat>& thumbnails, const SceneOptions& options = {});
 
