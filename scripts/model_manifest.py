@@ -35,6 +35,9 @@ def main() -> None:
     p.add_argument("--val-data", nargs="+", help="interpolation: held-out clips")
     p.add_argument("--evaluation", help="interpolation: output of fregan evaluate --json on --val-data")
     p.add_argument("--sample-grid", help="generation: a grid of generated frames (PNG)")
+    p.add_argument("--samples", type=int, default=8, help="generation: frames in --sample-grid")
+    p.add_argument("--seed", type=int, default=0, help="generation: the seed of --sample-grid")
+    p.add_argument("--cols", type=int, default=4, help="generation: columns of --sample-grid")
     p.add_argument("--note", default="")
     a = p.parse_args()
     if a.task == "interpolation" and not (a.val_data and a.evaluation):
@@ -62,11 +65,17 @@ def main() -> None:
     if a.task == "interpolation":
         entry["val_data"] = a.val_data
         entry["validation"] = json.loads(Path(a.evaluation).read_text())
+        # How the figures were measured (tests/python/test_zoo.py re-measures them this way).
+        entry["evaluation"] = {"frame_skip": 1, "max_triplets": 0, "max_frames": 0,
+                               "command": f"fregan evaluate --weights {target.name} --data {' '.join(a.val_data)} --json"}
     else:
         grid = MODELS / f"{a.name}-samples.png"
         if Path(a.sample_grid).resolve() != grid.resolve():
             shutil.copyfile(a.sample_grid, grid)
         entry["sample_grid"] = grid.name
+        entry["samples"] = {"n": a.samples, "seed": a.seed, "cols": a.cols,
+                            "command": f"fregan generate --weights {target.name} -n {a.samples} --seed {a.seed} "
+                                       f"--cols {a.cols} --grid {grid.name}"}
     manifest_path = MODELS / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": []}
     manifest["models"] = [m for m in manifest["models"] if m["name"] != a.name] + [entry]

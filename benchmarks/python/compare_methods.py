@@ -3,7 +3,7 @@
 and the time each takes per interpolated 1080p frame on this machine.
 
 Methods: frame repeat, frame averaging, FFmpeg's motion-compensated `minterpolate` (mci), plain
-DIS flow warping, and every shipped fregan model (python/fregan/models/manifest.json).
+DIS flow warping (OpenCV's medium preset, and fregan's "fine" settings), and every shipped fregan model (python/fregan/models/manifest.json).
 
     .venv/bin/python benchmarks/python/compare_methods.py --out benchmarks/results/compare.json
 
@@ -140,6 +140,8 @@ def main() -> None:
         "average": lambda f0, f2, w: ((f0.astype(np.uint16) + f2 + 1) // 2).astype(np.uint8),
         "minterpolate (mci)": minterpolate_pair,
         "flow warping (DIS)": lambda f0, f2, w: fregan.flow_warp(f0, f2),
+        # fregan's tuned DIS settings (flow preset "fine"), still without any network.
+        "flow warping (DIS, fine)": lambda f0, f2, w: fregan.flow_warp(f0, f2, preset="fine"),
     }
     for m in models:
         interp = fregan.Interpolator(ROOT / "python" / "fregan" / "models" / m["file"])

@@ -11,5 +11,7 @@ void add_info(CLI::App& app);
 void add_prepare(CLI::App& app);
 void add_strip(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_models(CLI::App& app);
+void add_export(CLI::App& app);
 
 }  // namespace fregan::cli

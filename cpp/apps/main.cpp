@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   fregan::cli::add_prepare(app);
   fregan::cli::add_strip(app);
   fregan::cli::add_generate(app);
+  fregan::cli::add_models(app);
+  fregan::cli::add_export(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

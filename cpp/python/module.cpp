@@ -15,6 +15,7 @@
 #include "fregan/error.h"
 #include "fregan/flow/optical_flow.h"
 #include "fregan/infer/evaluate.h"
+#include "fregan/infer/export.h"
 #include "fregan/infer/frame_generator.h"
 #include "fregan/infer/interpolator.h"
 #include "fregan/infer/video_job.h"
@@ -26,6 +27,7 @@
 #include "fregan/train/checkpoint.h"
 #include "fregan/train/dcgan_trainer.h"
 #include "fregan/train/trainer.h"
+#include "fregan/zoo/zoo.h"
 
 namespace py = pybind11;
 using namespace fregan;
@@ -124,6 +126,34 @@ PYBIND11_MODULE(_core, m) {
         "Plain optical-flow interpolation (DIS flow both ways, both frames warped to t, blended): the baseline.");
   m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
   m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
+  m.def("shipped_models", [] {
+    py::list out;
+    for (const auto& model : zoo::list_models()) {
+      auto entry = model.entry;
+      entry["path"] = model.path;
+      out.append(json_to_py(entry));
+    }
+    return out;
+  }, "The manifest entries of the shipped checkpoints, each with its absolute path.");
+  m.def("resolve_weights", &zoo::resolve_weights, py::arg("name_or_path"), "A checkpoint path or shipped model name as a path.");
+  m.def("export_torchscript", [](const std::string& weights, const std::string& output, int64_t height, int64_t width,
+                                  double check_tolerance, bool overwrite) {
+    infer::ExportOptions o;
+    o.height = height;
+    o.width = width;
+    o.check_tolerance = check_tolerance;
+    o.overwrite = overwrite;
+    infer::ExportResult r;
+    {
+      py::gil_scoped_release release;
+      r = infer::export_torchscript(weights, output, o);
+    }
+    py::dict d;
+    d["model"] = r.model;
+    d["path"] = r.path;
+    d["max_abs_difference"] = r.max_abs_difference;
+    return d;
+  }, py::arg("weights"), py::arg("output"), py::arg("height"), py::arg("width"), py::arg("check_tolerance"), py::arg("overwrite"));
   m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(train::to_json(train::read_checkpoint_meta(path))); },
         py::arg("path"), "The JSON header of a checkpoint (model, options, step, metrics) as a dict.");
   m.def("set_log_level", [](int level) { log::set_level(static_cast<log::Level>(level)); }, py::arg("level"),

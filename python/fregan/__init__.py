@@ -27,7 +27,7 @@ from ._core import CheckpointError, Error, FileError, InvalidArgument
 __version__: str = _core.__version__
 __all__ = [
     "Interpolator", "interpolate", "train", "train_iter", "evaluate", "checkpoint_info", "default_weights",
-    "generate", "make_grid", "model_names", "flow_warp", "read_image", "write_image", "set_log_level", "data",
+    "generate", "make_grid", "model_names", "models", "load", "export", "Generator", "flow_warp", "read_image", "write_image", "set_log_level", "data",
     "metrics",
     "Error", "FileError", "InvalidArgument", "CheckpointError",
 ]
@@ -41,6 +41,44 @@ _IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm"
 def model_names() -> List[str]:
     """Names of the models fregan can build and train."""
     return list(_core.model_names())
+
+
+def models(task: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The shipped checkpoints (the model zoo), from the manifest beside them: name, task
+    ("interpolation", "generation", ...), model, bytes, step, the exact training ``command``,
+    ``data`` / ``val_data``, ``validation`` figures (PSNR/SSIM of the model and the baselines on the
+    held-out triplets) and ``path``.  ``task`` keeps only that task's entries.
+
+    >>> [(m["name"], m["validation"]["model"]["psnr"]) for m in fregan.models("interpolation")]
+    """
+    entries = list(_core.shipped_models())
+    return [e for e in entries if task is None or e["task"] == task]
+
+
+def load(name: PathLike, device: str = "auto", **options: Any) -> Union["Interpolator", "Generator"]:
+    """A model ready to use, by shipped name (see :func:`models`) or checkpoint path: an
+    :class:`Interpolator` for interpolation models, a :class:`Generator` for DCGANs.  ``options``
+    go to the constructor (e.g. ``tile=512`` for an Interpolator).
+
+    >>> interp = fregan.load("sin-gan"); middle = interp(a, b)
+    """
+    path = _core.resolve_weights(os.fspath(name))
+    if checkpoint_info(path)["model"] == _DCGAN:
+        return Generator(path, device)
+    return Interpolator(path, device, **options)
+
+
+def export(weights: PathLike, output: PathLike, *, size: Sequence[int] = (256, 256), overwrite: bool = False,
+           check_tolerance: float = 1e-4) -> Dict[str, Any]:
+    """Writes an interpolation generator (shipped name or checkpoint) as a TorchScript module for use
+    without fregan: ``torch.jit.load(output)(frame0, frame2)`` on [B, 3, H, W] float frames in [0, 1]
+    gives the middle frame.  Traced at ``size`` = (H, W) (multiples of 16), with the weights baked in;
+    fregan-flow cannot be exported (its optical flow is OpenCV's).  The written module is loaded back
+    and checked against the native model (max difference <= ``check_tolerance``); returns model,
+    path and that difference."""
+    height, width = size
+    return _core.export_torchscript(os.fspath(weights), os.fspath(output), int(height), int(width),
+                                    float(check_tolerance), overwrite)
 
 
 def flow_warp(a: np.ndarray, b: np.ndarray, t: float = 0.5, preset: str = "medium") -> np.ndarray:
@@ -301,7 +339,25 @@ def evaluate(data: Union[PathLike, Sequence[PathLike]], weights: Optional[PathLi
     return _core.evaluate(os.fspath(weights) if weights else "", sources, frame_skip, max_triplets, max_frames, device)
 
 
-_generators: Dict[tuple, Any] = {}
+class Generator:
+    """A DCGAN frame generator loaded once (see :func:`generate`).
+
+    >>> gen = fregan.load("dcgan-default"); frames = gen(16, seed=1)
+    """
+
+    def __init__(self, weights: Optional[PathLike] = None, device: str = "auto") -> None:
+        self._native = _core.FrameGenerator(os.fspath(weights) if weights else "", device)
+
+    def __call__(self, n: int, seed: int = 0, *, first: int = 0) -> List[np.ndarray]:
+        """``n`` frames (HxWx3 uint8 RGB) from the noise sequence of ``seed``, starting at ``first``."""
+        if n < 1:
+            raise InvalidArgument(f"generate: n must be >= 1, got {n}")
+        if seed < 0:
+            raise InvalidArgument(f"generate: seed must be >= 0, got {seed}")
+        return list(self._native.generate_arrays(n, seed, first))
+
+
+_generators: Dict[tuple, Generator] = {}
 
 
 def generate(n: int, weights: Optional[PathLike] = None, seed: int = 0, *, first: int = 0,
@@ -311,19 +367,15 @@ def generate(n: int, weights: Optional[PathLike] = None, seed: int = 0, *, first
     Deterministic: the same ``seed`` gives the same frames, and frame ``i`` of a seed is the same
     whatever ``n`` (``first`` starts further along the seed's sequence).  The model is the shipped
     ``dcgan-default.pt`` (or $FREGAN_DCGAN_WEIGHTS) unless ``weights`` names a DCGAN checkpoint
-    (``fregan train --model dcgan``); it is loaded once and cached.
+    (``fregan train --model dcgan``) or a shipped name; it is loaded once and cached.
 
     >>> frames = fregan.generate(16, seed=1)
     >>> fregan.write_image("grid.png", fregan.make_grid(frames))
     """
-    if n < 1:
-        raise InvalidArgument(f"generate: n must be >= 1, got {n}")
-    if seed < 0:
-        raise InvalidArgument(f"generate: seed must be >= 0, got {seed}")
     key = (os.fspath(weights) if weights else "", device)
     if key not in _generators:
-        _generators[key] = _core.FrameGenerator(key[0], device)
-    return list(_generators[key].generate_arrays(n, seed, first))
+        _generators[key] = Generator(key[0], device)
+    return _generators[key](n, seed, first=first)
 
 
 def make_grid(images: Sequence[np.ndarray], cols: int = 0, padding: int = 2) -> np.ndarray:

@@ -149,6 +149,38 @@ TEST(FlowGuided, ShapesAtOddSizesAndWhenTheNetRunsAtReducedResolution) {
   EXPECT_THROW(models::create_model("fregan-flow", {{"levels", 0}}), InvalidArgument);
 }
 
+TEST(FlowGuided, FlowRefinementStartsAsWarpingAndMovesTheWarp) {
+  models::FlowGuidedOptions o;
+  o.base_channels = 8;
+  o.refine_flow = true;
+  models::FlowGuidedNet net(o);
+  const auto a = io::image_to_tensor(test::moving_square(128, 96, 40)).unsqueeze(0);
+  const auto b = io::image_to_tensor(test::moving_square(128, 96, 56)).unsqueeze(0);
+  {
+    torch::NoGradGuard no_grad;
+    // Zero head: exactly flow warping, as without refinement.
+    EXPECT_TRUE(torch::allclose(net->forward_at(a, b, 0.5), flow::warp_interpolate(a, b, 0.5), 1e-5, 1e-5));
+    // On a still scene (zero flow), a constant correction of +1 flow unit in x for F_t0 (bias of
+    // head channel 4), with the mask forced to frame 0, samples frame 0 flow_unit net pixels (= 16
+    // full-resolution pixels: the net runs at full resolution here) further right.
+    auto head = *net->named_parameters().find("head.bias");  // shares the parameter's storage
+    head.zero_();
+    head[0] = 30.0;  // mask logit: all weight on warped frame 0
+    const auto before = net->forward_at(a, a, 0.5);
+    ASSERT_TRUE(torch::allclose(before, a, 1e-5, 1e-5));
+    head[4] = 1.0;
+    const auto after = net->forward_at(a, a, 0.5);
+    using torch::indexing::Slice;
+    // Shifting `before` left by 16 px gives `after` away from the borders.
+    EXPECT_TRUE(torch::allclose(after.index({Slice(), Slice(), Slice(), Slice(0, 100)}),
+                                before.index({Slice(), Slice(), Slice(), Slice(16, 116)}), 1e-4, 1e-4));
+  }
+  // Old checkpoints' options (no refine_flow key) keep the 4-output head.
+  const auto old = models::create_model("fregan-flow", {{"base_channels", 8}});
+  EXPECT_EQ(old.generator->named_parameters().find("head.weight")->size(0), 4);
+  EXPECT_EQ(net->named_parameters().find("head.weight")->size(0), 8);
+}
+
 TEST(Interpolator, MiddleFrameModelsRefuseNonDyadicTimes) {
   auto model = models::create_model("fregan", {{"base_channels", 4}, {"max_channels", 8}, {"levels", 2}});
   infer::Interpolator interpolator(model.generator, torch::kCPU, model.name);

@@ -14,7 +14,7 @@ namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 FREGAN_DEFINE_OPTIONS_JSON(FlowGuidedOptions, "fregan-flow", flow, net_max_pixels, base_channels, levels, leaky_slope,
-                           flow_unit)
+                           flow_unit, refine_flow)
 
 namespace {
 
@@ -54,7 +54,8 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
     decoder_->push_back(conv_pair(in + skip, skip, 1, o.leaky_slope));
     in = skip;
   }
-  head_ = register_module("head", nn::Conv2d(nn::Conv2dOptions(in, 4, 3).padding(1)));
+  // Mask (1) and residual (3), then the corrections of F_t0 and F_t2 (2 + 2) with refine_flow.
+  head_ = register_module("head", nn::Conv2d(nn::Conv2dOptions(in, o.refine_flow ? 8 : 4, 3).padding(1)));
   torch::NoGradGuard no_grad;
   head_->weight.zero_();
   head_->bias.zero_();
@@ -105,10 +106,17 @@ torch::Tensor FlowGuidedNetImpl::forward_at(const torch::Tensor& f0, const torch
     x = decoder_[i]->as<nn::Sequential>()->forward(x);
   }
   const auto out = resize(head_->forward(x), h, w, false);
+  auto final0 = warped0, final2 = warped2;
+  if (options_.refine_flow) {
+    // Corrections in units of flow_unit net pixels, like the flows the net sees, to full-resolution pixels.
+    const auto to_full = torch::tensor({options_.flow_unit / sx, options_.flow_unit / sy}, out.options()).view({1, 2, 1, 1});
+    final0 = flow::backward_warp(f0, ft0 + out.narrow(1, 4, 2) * to_full);
+    final2 = flow::backward_warp(f2, ft2 + out.narrow(1, 6, 2) * to_full);
+  }
   // The mask's prior is the (1 - t) : t blend (logit log((1 - t) / t)), so a zero head is plain
   // flow warping.
   const auto mask = torch::sigmoid(out.narrow(1, 0, 1) + std::log((1 - t) / t));
-  return mask * warped0 + (1 - mask) * warped2 + out.narrow(1, 1, 3);
+  return mask * final0 + (1 - mask) * final2 + out.narrow(1, 1, 3);
 }
 
 }  // namespace fregan::models

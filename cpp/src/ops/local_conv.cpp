@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <ATen/Parallel.h>
+#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/torch.h>
 
 #include "fregan/error.h"
@@ -374,12 +375,16 @@ class LocalConv2dFunction : public torch::autograd::Function<LocalConv2dFunction
 torch::Tensor local_separable_conv(const torch::Tensor& input, const torch::Tensor& vertical,
                                    const torch::Tensor& horizontal, LocalConvBackend backend) {
   check_shapes("local_separable_conv", input, {vertical, horizontal}, /*separable=*/true);
+  // A TorchScript trace records only LibTorch ops (the loop would be baked in as a constant), and
+  // an exported module needs no backward: trace the shifted-slice formulation itself.
+  if (torch::jit::tracer::isTracing()) return sep_forward_slices(input, vertical, horizontal);
   const auto b = resolve(backend, input);
   return LocalSeparableConvFunction::apply(input, vertical, horizontal, static_cast<int64_t>(b));
 }
 
 torch::Tensor local_conv2d(const torch::Tensor& input, const torch::Tensor& kernels, LocalConvBackend backend) {
   const int64_t k = check_shapes("local_conv2d", input, {kernels}, /*separable=*/false);
+  if (torch::jit::tracer::isTracing()) return conv2d_forward_slices(input, kernels, k);  // as above
   const auto b = resolve(backend, input);
   return LocalConv2dFunction::apply(input, kernels, k, static_cast<int64_t>(b));
 }

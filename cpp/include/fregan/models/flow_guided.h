@@ -6,8 +6,9 @@
 // optical flow (OpenCV DIS, both directions, at reduced resolution for big frames); both frames
 // are warped to time t, and a small U-Net, run at reduced resolution, sees the warped frames,
 // the inputs, the flows to t and a forward-backward occlusion cue, and predicts a blending mask
-// and a residual correction.  Its head starts at zero, so an untrained net is exactly flow
-// warping with a (1 - t) : t blend; training only has to improve on that.
+// and a residual correction (and, with refine_flow, corrections of the flows to t).  Its head
+// starts at zero, so an untrained net is exactly flow warping with a (1 - t) : t blend; training
+// only has to improve on that.
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -31,6 +32,10 @@ struct FlowGuidedOptions {
   double leaky_slope = 0.1;
   // Flows enter the net in units of this many (net-resolution) pixels.
   double flow_unit = 16.0;
+  // The net also corrects the two flows to time t (the linear-motion approximation is wrong at
+  // motion boundaries), and the frames are warped again with the corrected flows.  Off in
+  // checkpoints from before it existed (their head has 4 outputs, not 8).
+  bool refine_flow = false;
 };
 void to_json(nlohmann::json& j, const FlowGuidedOptions& o);
 void from_json(const nlohmann::json& j, FlowGuidedOptions& o);
