@@ -18,6 +18,7 @@ void add_export(CLI::App& app) {
   cmd->add_option("weights", a->weights, "Checkpoint file or shipped model name (see fregan models)")->required();
   cmd->add_option("-o,--output", a->output, "TorchScript file to write (e.g. model.ts)")->required();
   cmd->add_option("--size", a->size, "Frame size HxW the module is traced at (multiples of 16)")->capture_default_str();
+  cmd->add_option("--batch", a->options.batch, "Batch size the module is traced for")->capture_default_str();
   cmd->add_flag("--overwrite", a->options.overwrite, "Replace an existing output");
   cmd->callback([a] {
     const auto x = a->size.find('x');

@@ -137,10 +137,11 @@ PYBIND11_MODULE(_core, m) {
   }, "The manifest entries of the shipped checkpoints, each with its absolute path.");
   m.def("resolve_weights", &zoo::resolve_weights, py::arg("name_or_path"), "A checkpoint path or shipped model name as a path.");
   m.def("export_torchscript", [](const std::string& weights, const std::string& output, int64_t height, int64_t width,
-                                  double check_tolerance, bool overwrite) {
+                                  int64_t batch, double check_tolerance, bool overwrite) {
     infer::ExportOptions o;
     o.height = height;
     o.width = width;
+    o.batch = batch;
     o.check_tolerance = check_tolerance;
     o.overwrite = overwrite;
     infer::ExportResult r;
@@ -153,7 +154,7 @@ PYBIND11_MODULE(_core, m) {
     d["path"] = r.path;
     d["max_abs_difference"] = r.max_abs_difference;
     return d;
-  }, py::arg("weights"), py::arg("output"), py::arg("height"), py::arg("width"), py::arg("check_tolerance"), py::arg("overwrite"));
+  }, py::arg("weights"), py::arg("output"), py::arg("height"), py::arg("width"), py::arg("batch"), py::arg("check_tolerance"), py::arg("overwrite"));
   m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(train::to_json(train::read_checkpoint_meta(path))); },
         py::arg("path"), "The JSON header of a checkpoint (model, options, step, metrics) as a dict.");
   m.def("set_log_level", [](int level) { log::set_level(static_cast<log::Level>(level)); }, py::arg("level"),

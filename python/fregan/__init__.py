@@ -68,16 +68,17 @@ def load(name: PathLike, device: str = "auto", **options: Any) -> Union["Interpo
     return Interpolator(path, device, **options)
 
 
-def export(weights: PathLike, output: PathLike, *, size: Sequence[int] = (256, 256), overwrite: bool = False,
-           check_tolerance: float = 1e-4) -> Dict[str, Any]:
+def export(weights: PathLike, output: PathLike, *, size: Sequence[int] = (256, 256), batch: int = 1,
+           overwrite: bool = False, check_tolerance: float = 1e-4) -> Dict[str, Any]:
     """Writes an interpolation generator (shipped name or checkpoint) as a TorchScript module for use
     without fregan: ``torch.jit.load(output)(frame0, frame2)`` on [B, 3, H, W] float frames in [0, 1]
-    gives the middle frame.  Traced at ``size`` = (H, W) (multiples of 16), with the weights baked in;
+    gives the middle frame.  Traced for [``batch``, 3, H, W] with ``size`` = (H, W) (multiples of 16:
+    other shapes may fail), with the weights baked in;
     fregan-flow cannot be exported (its optical flow is OpenCV's).  The written module is loaded back
     and checked against the native model (max difference <= ``check_tolerance``); returns model,
     path and that difference."""
     height, width = size
-    return _core.export_torchscript(os.fspath(weights), os.fspath(output), int(height), int(width),
+    return _core.export_torchscript(os.fspath(weights), os.fspath(output), int(height), int(width), int(batch),
                                     float(check_tolerance), overwrite)
 
 

@@ -42,6 +42,7 @@ ExportResult export_torchscript(const std::string& weights, const std::string& o
           "op); export fregan, sin-gan, sepconv or adaconv");
   auto& net = *model.generator;
   const int64_t m = net.size_multiple();
+  require(options.batch >= 1, "export: batch must be >= 1, got " + std::to_string(options.batch));
   require(options.height > 0 && options.width > 0 && options.height % m == 0 && options.width % m == 0,
           "export: the size " + std::to_string(options.height) + "x" + std::to_string(options.width) +
               " must be positive multiples of " + std::to_string(m) + " for " + model.name);
@@ -50,7 +51,7 @@ ExportResult export_torchscript(const std::string& weights, const std::string& o
 
   torch::NoGradGuard no_grad;
   torch::manual_seed(0);
-  const auto f0 = torch::rand({1, 3, options.height, options.width});
+  const auto f0 = torch::rand({options.batch, 3, options.height, options.width});
   const auto f2 = (f0 + 0.1 * torch::rand_like(f0)).clamp(0, 1);
   auto module = trace_generator(net, f0, f2);
 

@@ -4,9 +4,9 @@
 //   module = torch.jit.load("sin-gan.ts")                  # Python, or torch::jit::load in C++
 //   middle = module(frame0, frame2)                        # [B, 3, H, W] float in [0, 1] -> same
 //
-// The module is traced at one frame size (the weights baked in as constants) and holds only the
-// network: frames of another size may fail, and padding/tiling (what the Interpolator adds) are
-// the caller's.  fregan-flow cannot be exported: its optical flow is OpenCV's DIS, not a LibTorch
+// The module is traced for one input shape [batch, 3, height, width] (the weights baked in as
+// constants) and holds only the network: other shapes may fail (SepConv's local convolution is
+// unrolled for the traced size), and padding/tiling (what the Interpolator adds) are the caller's.  fregan-flow cannot be exported: its optical flow is OpenCV's DIS, not a LibTorch
 // op.  ONNX is not offered: Debian's LibTorch has no ONNX exporter in C++.
 #include <cstdint>
 #include <string>
@@ -18,6 +18,7 @@ struct ExportOptions {
   // (16 for the shipped models).
   int64_t height = 256;
   int64_t width = 256;
+  int64_t batch = 1;
   // After writing, load the file back and check it reproduces the native output to this
   // tolerance (max abs difference on random frames); 0 skips the check.
   double check_tolerance = 1e-4;
