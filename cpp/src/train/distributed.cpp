@@ -150,7 +150,7 @@ void run_bucketed(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes
 }  // namespace
 
 DistributedContext::DistributedContext(const DistributedOptions& options, const torch::Device& device)
-    : options_(options), device_(device) {
+    : options_(options) {
   if (!active()) return;
   const auto& o = options_;
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
@@ -199,7 +199,8 @@ DistributedContext::DistributedContext(const DistributedOptions& options, const 
       group_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(group_->store, o.rank, o.world_size, gloo_options);
     }
   } catch (const std::exception& e) {
-    fail(o, "join the process group at " + where + " (is rank 0 running, MASTER_ADDR/MASTER_PORT the same everywhere?)", e);
+    fail(o, "join the process group at " + where + " (are all " + std::to_string(o.world_size) +
+                " ranks started, with the same MASTER_ADDR and MASTER_PORT?)", e);
   }
   log::info("rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) + " joined the " + backend +
             " process group at " + where);
@@ -273,8 +274,7 @@ bool DistributedContext::any(bool flag) {
 
 class DistributedContext::Group {};
 
-DistributedContext::DistributedContext(const DistributedOptions& options, const torch::Device& device)
-    : options_(options), device_(device) {
+DistributedContext::DistributedContext(const DistributedOptions& options, const torch::Device&) : options_(options) {
   if (active()) {
     throw InvalidArgument("this fregan was built without distributed training (LibTorch's c10d with Gloo headers: "
                           "on Debian install libgloo-dev and rebuild); world size must be 1");

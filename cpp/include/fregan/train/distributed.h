@@ -77,7 +77,6 @@ class DistributedContext {
  private:
   class Group;
   DistributedOptions options_;
-  torch::Device device_;
   std::unique_ptr<Group> group_;
 };
 
