@@ -21,6 +21,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include "fregan/data/triplet_dataset.h"
 #include "fregan/error.h"
 #include "fregan/losses/losses.h"
 #include "fregan/train/checkpoint.h"
@@ -33,11 +34,6 @@ namespace fs = std::filesystem;
 using namespace fregan;
 
 namespace {
-
-void write_moving_clip(const std::string& folder, int frames, int w = 48, int h = 48) {
-  fs::create_directories(folder);
-  for (int i = 0; i < frames; ++i) cv::imwrite(folder + "/" + std::to_string(i) + ".png", test::moving_square(w, h, 4 + 2 * i));
-}
 
 // A port for this test process's loopback jobs (distinct per process, so parallel ctest runs do not collide).
 int test_port(int offset) { return 20000 + static_cast<int>(getpid() % 2000) * 8 + offset; }
@@ -67,7 +63,7 @@ class ScopedEnv {
 
 TEST(Distributed, ShardsOfABatchAreExactlyItsParts) {
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 10);
+  test::write_moving_clip(dir / "clip", 10, 48, 48, 4, 2);
   data::TripletDatasetOptions dopt;
   dopt.sources = {dir / "clip"};
   data::TripletDataset ds(dopt);
@@ -178,8 +174,8 @@ TEST(Distributed, CollectivesAverageAndBroadcastOverTwoRanks) {
     // Broadcast after averaging: rank 0's parameters (1) everywhere; float buffers averaged (2),
     // batches tracked (an integer buffer) kept and then broadcast from rank 0.
     for (auto& p : nets[r]->parameters()) EXPECT_TRUE(torch::all(p == 1.0).item<bool>());
-    for (auto& [name, b] : nets[r]->named_buffers()) {
-      EXPECT_TRUE(torch::all(b == (b.is_floating_point() ? 2.0 : 1.0)).item<bool>()) << name;
+    for (const auto& b : nets[r]->named_buffers()) {
+      EXPECT_TRUE(torch::all(b.value() == (b.value().is_floating_point() ? 2.0 : 1.0)).item<bool>()) << b.key();
     }
   }
 }
@@ -265,10 +261,12 @@ std::vector<std::string> rank_args(int rank, int port, double timeout = 60) {
 double max_weight_difference(const std::string& a_path, const std::string& b_path) {
   const auto a = train::load_model(a_path, torch::kCPU), b = train::load_model(b_path, torch::kCPU);
   double worst = 0;
-  for (auto [ma, mb] : {std::pair{a.generator, b.generator}, std::pair{a.discriminator, b.discriminator}}) {
-    const auto pa = ma->named_parameters(), pb = mb->named_parameters();
-    for (const auto& p : pa) worst = std::max(worst, (p.value() - pb[p.key()]).abs().max().item<double>());
-  }
+  auto compare = [&](torch::nn::Module& ma, torch::nn::Module& mb) {
+    const auto pb = mb.named_parameters();
+    for (const auto& p : ma.named_parameters()) worst = std::max(worst, (p.value() - pb[p.key()]).abs().max().item<double>());
+  };
+  compare(*a.generator, *b.generator);
+  compare(*a.discriminator, *b.discriminator);
   return worst;
 }
 
@@ -283,7 +281,7 @@ void expect_success(Process& p, double seconds) {
 TEST(DistributedTraining, TwoRanksMatchOneProcessAndResumeInOne) {
   if (!train::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 12);
+  test::write_moving_clip(dir / "clip", 12, 48, 48, 4, 2);
   const int steps = 3;
   {
     Process one(train_args(dir / "clip", dir / "one", steps), dir / "one.log");
@@ -315,7 +313,7 @@ TEST(DistributedTraining, HalfABatchAloneEndsFarFromTheWholeBatch) {
   // The tolerance above can fail: a rank training on its half batch without averaging ends this far away.
   if (!train::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 12);
+  test::write_moving_clip(dir / "clip", 12, 48, 48, 4, 2);
   auto half = train_args(dir / "clip", dir / "half", 3);
   half[std::find(half.begin(), half.end(), "--batch-size") - half.begin() + 1] = "2";
   Process p(half, dir / "half.log");
@@ -331,7 +329,7 @@ namespace {
 // clear error within `limit` seconds.
 void expect_survivor_fails(int port, double timeout, int sig, double limit) {
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 12);
+  test::write_moving_clip(dir / "clip", 12, 48, 48, 4, 2);
   Process rank0(with(train_args(dir / "clip", dir / "run", 100000), rank_args(0, port, timeout)), dir / "rank0.log");
   Process rank1(with(train_args(dir / "clip", dir / "run", 100000), rank_args(1, port, timeout)), dir / "rank1.log");
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -359,6 +357,6 @@ TEST(DistributedTraining, DeadRankMakesTheOtherExitWithAClearError) {
 
 TEST(DistributedTraining, HungRankMakesTheOtherExitAfterTheTimeout) {
   if (!train::distributed_available()) GTEST_SKIP() << "built without c10d/Gloo";
-  expect_survivor_fails(test_port(3), 4, SIGSTOP, 20);  // the stopped rank is killed by ~Process
+  expect_survivor_fails(test_port(3), 8, SIGSTOP, 30);  // the stopped rank is killed by ~Process
 }
 #endif
