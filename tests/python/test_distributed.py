@@ -45,7 +45,7 @@ def test_two_ranks_from_python_train_as_one_process_and_stop_together(clip_folde
         output, _ = p.communicate(timeout=180)
         assert p.returncode == 0, output
     assert fregan.checkpoint_info(tmp_path / "two" / "last.pt")["step"] == 3  # rank 1's stop stopped rank 0
-    log_steps = [json.loads(line)["step"] for line in open(tmp_path / "two" / "log.jsonl")]
+    log_steps = [json.loads(line)["step"] for line in (tmp_path / "two" / "log.jsonl").read_text().splitlines()]
     assert log_steps == [1, 2, 3]  # written once, by rank 0
 
     fregan.set_log_level(2)
