@@ -95,7 +95,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--val-fraction", o->val_fraction, "Fraction of clips held out for validation")->capture_default_str();
   cmd->add_option("--out", o->out_dir, "Output folder: last.pt, best.pt, log.jsonl")->required();
   cmd->add_option("--steps", o->steps, "Total optimizer steps")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "Batch size")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "Batch size (distributed: the global batch, split over the ranks)")
+      ->capture_default_str();
   cmd->add_option("--crop", o->crop, "Square training crop size")->capture_default_str();
   cmd->add_option("--frame-skip", o->frame_skip, "Triplets (n, n+k, n+2k)")->capture_default_str();
   cmd->add_option("--max-frames", o->max_frames_per_source, "Decode at most this many frames per clip (0 = all)");
