@@ -11,7 +11,7 @@ ROOT=$(pwd)
 
 APT_PACKAGES=(
   build-essential cmake ccache git pkg-config
-  libtorch-dev python3-torch libopencv-dev pybind11-dev
+  libtorch-dev libgloo-dev python3-torch libopencv-dev pybind11-dev
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev
   python3 python3-dev python3-venv python3-pip python3-setuptools python3-wheel
   python3-numpy python3-pytest python3-skimage python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib

@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -24,7 +25,9 @@ nlohmann::json parse_json_option(const std::string& text, const std::string& fla
 // Flags of `fregan train` that only interpolation models use, and those only DCGAN uses.
 const char* const kInterpolationOnlyFlags[] = {"--val-data", "--val-fraction", "--crop", "--max-triplets",
                                                "--val-triplets", "--loss", "--adv-weight", "--no-flip", "--no-hflip",
-                                               "--no-vflip", "--rotate", "--no-reverse", "--val-every"};
+                                               "--no-vflip", "--rotate", "--no-reverse", "--val-every",
+                                               "--world-size", "--rank", "--local-rank", "--master-addr",
+                                               "--master-port", "--dist-backend", "--dist-timeout"};
 const char* const kDcganOnlyFlags[] = {"--latent-dim", "--height", "--width", "--target-frames", "--temporal-order",
                                        "--hflip", "--sample-every", "--sample-count", "--divergence"};
 
@@ -43,6 +46,10 @@ void train_dcgan(const CLI::App& cmd, const train::TrainerOptions& o, const Dcga
                  const std::string& d_json) {
   for (const char* flag : kInterpolationOnlyFlags) {
     if (cmd.count(flag) > 0) throw InvalidArgument(std::string(flag) + " does not apply to --model dcgan");
+  }
+  const char* world_size = std::getenv("WORLD_SIZE");
+  if (world_size && std::atoi(world_size) > 1) {
+    throw InvalidArgument("--model dcgan trains in one process only (WORLD_SIZE=" + std::string(world_size) + ")");
   }
   train::DcganTrainerOptions d;
   d.data = o.data;
@@ -88,7 +95,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--val-fraction", o->val_fraction, "Fraction of clips held out for validation")->capture_default_str();
   cmd->add_option("--out", o->out_dir, "Output folder: last.pt, best.pt, log.jsonl")->required();
   cmd->add_option("--steps", o->steps, "Total optimizer steps")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "Batch size")->capture_default_str();
+  cmd->add_option("--batch-size", o->batch_size, "Batch size (distributed: the global batch, split over the ranks)")
+      ->capture_default_str();
   cmd->add_option("--crop", o->crop, "Square training crop size")->capture_default_str();
   cmd->add_option("--frame-skip", o->frame_skip, "Triplets (n, n+k, n+2k)")->capture_default_str();
   cmd->add_option("--max-frames", o->max_frames_per_source, "Decode at most this many frames per clip (0 = all)");
@@ -118,6 +126,19 @@ void add_train(CLI::App& app) {
   cmd->add_option("--workers", o->workers, "Data loader threads")->capture_default_str();
   cmd->add_flag("--resume", o->resume, "Continue the run in --out from last.pt");
   cmd->add_flag("--overwrite", o->overwrite, "Start afresh even if --out holds a run");
+  const std::string dist_group = "Distributed (default: the launcher's WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, "
+                                 "MASTER_PORT; --batch-size is the global batch)";
+  cmd->add_option("--world-size", o->world_size, "Processes in the job (default $WORLD_SIZE, else 1)")->group(dist_group);
+  cmd->add_option("--rank", o->rank, "This process's rank, 0..world-size-1 (default $RANK)")->group(dist_group);
+  cmd->add_option("--local-rank", o->local_rank, "Its rank on this machine: picks cuda:N (default $LOCAL_RANK, else --rank)")
+      ->group(dist_group);
+  cmd->add_option("--master-addr", o->master_addr, "Host of rank 0 (default $MASTER_ADDR, else 127.0.0.1)")->group(dist_group);
+  cmd->add_option("--master-port", o->master_port, "Free TCP port on rank 0's host (default $MASTER_PORT, else 29500)")
+      ->group(dist_group);
+  cmd->add_option("--dist-backend", o->dist_backend, "auto (NCCL on CUDA when built in, else Gloo), gloo or nccl")
+      ->capture_default_str()->group(dist_group);
+  cmd->add_option("--dist-timeout", o->dist_timeout, "Seconds a rank waits for the others before failing")
+      ->capture_default_str()->group(dist_group);
   auto dc = std::make_shared<DcganFlags>();
   const std::string dcgan_group = "DCGAN (--model dcgan; also uses --data --out --steps --batch-size --lr-g --lr-d "
                                   "--frame-skip --max-frames --seed --threads --generator-options ...)";

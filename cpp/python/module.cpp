@@ -125,6 +125,8 @@ PYBIND11_MODULE(_core, m) {
         py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("preset") = "medium",
         "Plain optical-flow interpolation (DIS flow both ways, both frames warped to t, blended): the baseline.");
   m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
+  m.def("distributed_available", &train::distributed_available,
+        "Whether this build can train over several processes (LibTorch c10d with Gloo).");
   m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
   m.def("shipped_models", [] {
     py::list out;

@@ -285,6 +285,12 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     ``callback(progress)`` gets a dict every step (step, losses, samples_per_second, eta_seconds,
     and 'validation' on validation steps); returning False stops training after a checkpoint.
     Returns the last validation result.  KeyboardInterrupt also stops it cleanly.
+
+    Data-parallel training: start one process per rank, each calling ``train`` with the same
+    options plus ``world_size``, ``rank`` (and ``master_addr``, ``master_port``, ``local_rank``,
+    ``dist_backend``, ``dist_timeout`` seconds), or with none of them under a launcher that sets
+    WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR and MASTER_PORT (torchrun).  ``batch_size`` is the
+    global batch; only rank 0 writes the checkpoints and the log.
     """
     if model == _DCGAN:
         return _core.train_dcgan(_dcgan_train_options(data, out, options), callback)

@@ -33,11 +33,6 @@ std::shared_ptr<models::SinGanGeneratorImpl> as_sin_gan(const models::GanModel& 
   return g;
 }
 
-void write_moving_clip(const std::string& folder, int frames, int w = 64, int h = 64) {
-  fs::create_directories(folder);
-  for (int i = 0; i < frames; ++i) cv::imwrite(folder + "/" + std::to_string(i) + ".png", test::moving_square(w, h, 8 + 4 * i));
-}
-
 }  // namespace
 
 TEST(SinGanGenerator, SkipsLineUpAtOddSizesAndBatches) {
@@ -214,7 +209,7 @@ TEST(SinGanRegistry, DefaultsAndBadOptions) {
 
 TEST(SinGanTrainer, StepsOnOneTripletBeatTheAverageAndLogEveryTerm) {
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 3);  // exactly one triplet
+  test::write_moving_clip(dir / "clip", 3);  // exactly one triplet
   train::TrainerOptions o;
   o.model = "sin-gan";
   o.data = {dir / "clip"};
@@ -274,7 +269,7 @@ TEST(SinGanTrainer, StepsOnOneTripletBeatTheAverageAndLogEveryTerm) {
 
 TEST(SinGanTrainer, FitLogsTheTermsAndTheCheckpointRoundTrips) {
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 5, 48, 40);
+  test::write_moving_clip(dir / "clip", 5, 48, 40);
   train::TrainerOptions o;
   o.model = "sin-gan";
   o.data = {dir / "clip"};

@@ -18,12 +18,6 @@ using namespace fregan;
 
 namespace {
 
-// A clip of a square moving 4 px per frame over a textured background.
-void write_moving_clip(const std::string& folder, int frames, int w = 64, int h = 64) {
-  fs::create_directories(folder);
-  for (int i = 0; i < frames; ++i) cv::imwrite(folder + "/" + std::to_string(i) + ".png", test::moving_square(w, h, 8 + 4 * i));
-}
-
 train::TrainerOptions small_options(const std::string& data, const std::string& out) {
   train::TrainerOptions o;
   o.data = {data};
@@ -43,7 +37,7 @@ train::TrainerOptions small_options(const std::string& data, const std::string& 
 
 TEST(Trainer, OneTripletIsLearnedAbove30DbInBoundedSteps) {
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 3);  // exactly one triplet
+  test::write_moving_clip(dir / "clip", 3);  // exactly one triplet
   auto o = small_options(dir / "clip", dir / "run");
   o.hflip = o.vflip = false;
   o.temporal_reverse = false;
@@ -69,7 +63,7 @@ TEST(Trainer, OneTripletIsLearnedAbove30DbInBoundedSteps) {
 
 TEST(Trainer, ResumeContinuesExactly) {
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 6);
+  test::write_moving_clip(dir / "clip", 6);
   auto o = small_options(dir / "clip", dir / "straight");
   o.steps = 4;
   o.checkpoint_every = 2;
@@ -102,7 +96,7 @@ TEST(Trainer, ResumeContinuesExactly) {
 
 TEST(Trainer, RefusesToClobberARunAndBadOptions) {
   test::TempDir dir;
-  write_moving_clip(dir / "clip", 4);
+  test::write_moving_clip(dir / "clip", 4);
   auto o = small_options(dir / "clip", dir / "run");
   o.steps = 1;
   train::Trainer(o).fit();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace fregan::test {
@@ -44,6 +45,12 @@ inline cv::Mat moving_square(int width, int height, int x0, int size = 16, uint3
   }
   cv::rectangle(frame, cv::Rect(x0, height / 2 - size / 2, size, size), cv::Scalar(250, 230, 30), cv::FILLED);
   return frame;
+}
+
+// A folder of PNG frames 0.png, 1.png, ...: the square moving `speed` px per frame from x0.
+inline void write_moving_clip(const std::string& folder, int frames, int w = 64, int h = 64, int x0 = 8, int speed = 4) {
+  std::filesystem::create_directories(folder);
+  for (int i = 0; i < frames; ++i) cv::imwrite(folder + "/" + std::to_string(i) + ".png", moving_square(w, h, x0 + speed * i));
 }
 
 // A frame whose every pixel encodes its index (so a test can tell which frame it got).

@@ -112,13 +112,25 @@ std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(
   return {train, val};
 }
 
+namespace {
+
+void check_shard(const TripletLoaderOptions& o) {
+  require(o.shard_count >= 1 && o.shard_index >= 0 && o.shard_index < o.shard_count,
+          "loader shard " + std::to_string(o.shard_index) + " of " + std::to_string(o.shard_count) + " does not exist");
+  require(o.batch_size % o.shard_count == 0, "batch size " + std::to_string(o.batch_size) +
+                                                 " does not split into " + std::to_string(o.shard_count) + " equal shards");
+}
+
+}  // namespace
+
 TripletBatch TripletLoader::make_batch(const TripletDataset& dataset, const TripletLoaderOptions& o, int64_t k) {
   std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(k) + 1);
+  check_shard(o);
   const int c = o.crop;
-  TripletBatch batch{torch::empty({o.batch_size, 3, c, c}), torch::empty({o.batch_size, 3, c, c}),
-                     torch::empty({o.batch_size, 3, c, c})};
+  const int shard = o.batch_size / o.shard_count, first = o.shard_index * shard;
+  TripletBatch batch{torch::empty({shard, 3, c, c}), torch::empty({shard, 3, c, c}), torch::empty({shard, 3, c, c})};
   const AugmentOptions aug_options{o.hflip, o.vflip, o.rotate};
-  for (int b = 0; b < o.batch_size; ++b) {
+  for (int b = 0; b < first + shard; ++b) {
     const Triplet t = dataset.get(std::uniform_int_distribution<size_t>(0, dataset.size() - 1)(rng));
     const int w = t.f0.cols, h = t.f0.rows;
     if (w < c || h < c) {
@@ -128,9 +140,10 @@ TripletBatch TripletLoader::make_batch(const TripletDataset& dataset, const Trip
     const cv::Rect crop(std::uniform_int_distribution<int>(0, w - c)(rng), std::uniform_int_distribution<int>(0, h - c)(rng), c, c);
     const Augmentation aug = Augmentation::draw(aug_options, rng);
     const bool reverse = o.temporal_reverse && (rng() & 1);
-    copy_to_batch(augment(reverse ? t.f2(crop) : t.f0(crop), aug), batch.f0, b);
-    copy_to_batch(augment(t.f1(crop), aug), batch.f1, b);
-    copy_to_batch(augment(reverse ? t.f0(crop) : t.f2(crop), aug), batch.f2, b);
+    if (b < first) continue;  // another shard's sample: drawn only to keep the random stream in step
+    copy_to_batch(augment(reverse ? t.f2(crop) : t.f0(crop), aug), batch.f0, b - first);
+    copy_to_batch(augment(t.f1(crop), aug), batch.f1, b - first);
+    copy_to_batch(augment(reverse ? t.f0(crop) : t.f2(crop), aug), batch.f2, b - first);
   }
   return batch;
 }
@@ -142,6 +155,7 @@ TripletLoader::TripletLoader(std::shared_ptr<const TripletDataset> dataset, cons
   require(options.crop >= 8, "crop must be >= 8");
   require(options.workers >= 1, "loader workers must be >= 1");
   require(options.prefetch >= 1, "loader prefetch must be >= 1");
+  check_shard(options);
   for (int i = 0; i < options.workers; ++i) threads_.emplace_back([this] { work(); });
 }
 

@@ -66,9 +66,17 @@ torch::Tensor bce_with_logits(const torch::Tensor& logits, const torch::Tensor& 
 }
 
 torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::Tensor& fake_logits,
-                                 const LabelSmoothing& s) {
-  const auto real_targets = torch::rand_like(real_logits) * (s.real_high - s.real_low) + s.real_low;
-  const auto fake_targets = torch::rand_like(fake_logits) * (s.fake_high - s.fake_low) + s.fake_low;
+                                 const LabelSmoothing& s, int64_t first, int64_t whole_batch) {
+  const auto uniform = [&](const torch::Tensor& logits) {
+    if (whole_batch <= 0) return torch::rand_like(logits);
+    TORCH_CHECK(first >= 0 && first + logits.size(0) <= whole_batch, "discriminator_loss: samples [", first, ", ",
+                first + logits.size(0), ") are not inside a batch of ", whole_batch);
+    auto shape = logits.sizes().vec();
+    shape[0] = whole_batch;
+    return torch::rand(shape, logits.options()).narrow(0, first, logits.size(0));
+  };
+  const auto real_targets = uniform(real_logits) * (s.real_high - s.real_low) + s.real_low;
+  const auto fake_targets = uniform(fake_logits) * (s.fake_high - s.fake_low) + s.fake_low;
   return (bce_with_logits(real_logits, real_targets) + bce_with_logits(fake_logits, fake_targets)) * 0.5;
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <torch/torch.h>
 
@@ -25,7 +26,8 @@ FREGAN_DEFINE_OPTIONS_JSON(TrainerOptions, "training", model, generator_options,
                            val_fraction, frame_skip, max_frames_per_source, max_triplets_per_source, val_max_triplets,
                            steps, batch_size, crop, hflip, vflip, rotate, temporal_reverse, lr_g, lr_d, beta1, beta2, loss,
                            label_smoothing, out_dir, resume, overwrite, log_every, val_every,
-                           checkpoint_every, seed, device, threads, workers)
+                           checkpoint_every, seed, device, threads, workers, world_size, rank, local_rank,
+                           master_addr, master_port, dist_backend, dist_timeout)
 
 namespace {
 
@@ -40,12 +42,57 @@ void check_options(const TrainerOptions& o) {
           "label smoothing ranges must have low <= high");
 }
 
+DistributedOptions distributed_options(const TrainerOptions& o) {
+  DistributedOptions d;
+  d.world_size = o.world_size;
+  d.rank = o.rank;
+  d.local_rank = o.local_rank;
+  d.master_addr = o.master_addr;
+  d.master_port = o.master_port;
+  d.backend = o.dist_backend;
+  d.timeout_seconds = o.dist_timeout;
+  return resolve(d);
+}
+
+// Intra-op threads: as asked, else (distributed, no $OMP_NUM_THREADS) the cores divided between the
+// ranks on this machine ($LOCAL_WORLD_SIZE from torchrun, else all ranks when rank 0 is local),
+// since a process per rank each taking every core only makes them fight.
+int intra_op_threads(int threads, const DistributedOptions& d) {
+  if (threads > 0 || d.world_size == 1 || std::getenv("OMP_NUM_THREADS")) return threads;
+  const char* local = std::getenv("LOCAL_WORLD_SIZE");
+  const bool one_machine = d.master_addr == "localhost" || d.master_addr.rfind("127.", 0) == 0;
+  const int ranks_here = local && std::atoi(local) > 0 ? std::atoi(local) : one_machine ? d.world_size : 1;
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / ranks_here);
+}
+
+// The step's figures averaged over the ranks: the losses of the whole global batch.
+StepStats averaged(DistributedContext& distributed, StepStats stats) {
+  if (!distributed.active()) return stats;
+  std::vector<double> values{stats.d_loss, stats.g_loss, stats.g_reconstruction, stats.g_adversarial};
+  for (const auto& [name, value] : stats.terms) values.push_back(value);
+  values = distributed.average(values);
+  stats.d_loss = values[0];
+  stats.g_loss = values[1];
+  stats.g_reconstruction = values[2];
+  stats.g_adversarial = values[3];
+  size_t i = 4;
+  for (auto& [name, value] : stats.terms) value = values[i++];
+  return stats;
+}
+
 }  // namespace
 
 Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   check_options(options_);
-  set_num_threads(options_.threads);
+  const auto dist = distributed_options(options_);
+  require(options_.batch_size % dist.world_size == 0,
+          "batch_size " + std::to_string(options_.batch_size) + " is the global batch and must split evenly over " +
+              std::to_string(dist.world_size) + " ranks");
+  set_num_threads(intra_op_threads(options_.threads, dist));
   device_ = std::make_unique<torch::Device>(select_device(options_.device));
+  // One GPU per rank of a machine, unless the device names one.
+  if (device_->is_cuda() && !device_->has_index() && dist.world_size > 1) *device_ = torch::Device(torch::kCUDA, dist.local_rank);
+  distributed_ = std::make_unique<DistributedContext>(dist, *device_);
   torch::manual_seed(options_.seed);
   model_ = models::create_model(options_.model, options_.generator_options, options_.discriminator_options);
   auto loss = model_.default_loss.is_object() ? model_.default_loss : nlohmann::json::object();
@@ -58,6 +105,9 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   require(w.smooth_l1_beta > 0, "loss option smooth_l1_beta must be > 0");
   model_.generator->to(*device_);
   model_.discriminator->to(*device_);
+  // Every rank already built the same weights from the same seed; rank 0's win regardless.
+  distributed_->broadcast_module(*model_.generator);
+  distributed_->broadcast_module(*model_.discriminator);
   optimizer_g_ = std::make_unique<torch::optim::Adam>(
       model_.generator->parameters(),
       torch::optim::AdamOptions(options_.lr_g).betas({options_.beta1, options_.beta2}));
@@ -84,9 +134,13 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
   if (adversarial) {
     const auto real_logits = model_.discriminator->forward(f0, f1, f2);
     const auto fake_logits = model_.discriminator->forward(f0, fake.detach(), f2);
-    const auto d_loss = losses::discriminator_loss(real_logits, fake_logits, options_.label_smoothing);
+    // Distributed, this batch is samples [rank * B, (rank + 1) * B) of the global batch.
+    const int64_t local = f0.size(0), world = distributed_->world_size();
+    const auto d_loss = losses::discriminator_loss(real_logits, fake_logits, options_.label_smoothing,
+                                                   distributed_->rank() * local, world > 1 ? world * local : 0);
     optimizer_d_->zero_grad();
     d_loss.backward();
+    distributed_->average_gradients(model_.discriminator->parameters());
     optimizer_d_->step();
     stats.d_loss = d_loss.item<double>();
   }
@@ -109,6 +163,7 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
   }
   optimizer_g_->zero_grad();
   g_loss.backward();
+  distributed_->average_gradients(model_.generator->parameters());
   optimizer_g_->step();
   stats.g_reconstruction = reconstruction.item<double>();
   stats.g_loss = g_loss.item<double>();
@@ -148,6 +203,11 @@ void Trainer::load(const std::string& path) {
   step_ = meta.step;
 }
 
+void Trainer::sync_buffers() {
+  distributed_->average_buffers(*model_.generator);
+  distributed_->average_buffers(*model_.discriminator);
+}
+
 infer::EvaluationResult Trainer::validate(const data::TripletDataset& dataset, int64_t max_triplets) {
   infer::Interpolator interpolator(model_.generator, *device_, model_.name);
   auto result = infer::evaluate(interpolator, dataset, max_triplets);
@@ -159,13 +219,16 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   const auto& o = options_;
   require(!o.out_dir.empty(), "training needs an output folder (--out)");
   require(!o.data.empty(), "training needs data (--data VIDEO_OR_FOLDER ...)");
-  fs::create_directories(o.out_dir);
+  // Distributed, every rank trains, validates and agrees on when to stop; rank 0 alone writes the
+  // logs and checkpoints (every rank resumes from the same last.pt, so out_dir must be shared).
+  const bool main_rank = distributed_->is_main();
+  if (main_rank) fs::create_directories(o.out_dir);
   const std::string last_path = (fs::path(o.out_dir) / "last.pt").string();
   const std::string best_path = (fs::path(o.out_dir) / "best.pt").string();
   const std::string log_path = (fs::path(o.out_dir) / "log.jsonl").string();
   if (detail::should_resume(o.out_dir, last_path, o.resume, o.overwrite)) {
     load(last_path);
-    log::info("resuming '" + last_path + "' at step " + std::to_string(step_));
+    if (main_rank) log::info("resuming '" + last_path + "' at step " + std::to_string(step_));
   }
 
   // Data, split by clip.
@@ -203,16 +266,20 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       log::warn("the prepared dataset has no usable 'val' split: training without validation");
     }
   }
-  log::info("training " + model_.name + " on " + std::to_string(train_set->size()) + " triplets from " +
+  if (main_rank) log::info("training " + model_.name + " on " + std::to_string(train_set->size()) + " triplets from " +
             std::to_string(train_set->sources().size()) + " clips" +
             (val_set ? ", validating on " + std::to_string(val_set->size()) + " triplets of " +
                            std::to_string(val_set->sources().size()) + " held-out clips"
                      : std::string()) +
-            ", device " + device_->str());
+            ", device " + device_->str() +
+            (distributed_->active() ? ", " + std::to_string(distributed_->world_size()) + " ranks" : std::string()));
 
-  if (o.resume) detail::truncate_log(log_path, step_);
-  std::ofstream log_file(log_path, o.resume ? std::ios::app : std::ios::trunc);
-  if (!log_file) throw FileError("cannot write '" + log_path + "'");
+  std::ofstream log_file;
+  if (main_rank) {
+    if (o.resume) detail::truncate_log(log_path, step_);
+    log_file.open(log_path, o.resume ? std::ios::app : std::ios::trunc);
+    if (!log_file) throw FileError("cannot write '" + log_path + "'");
+  }
 
   data::TripletLoaderOptions lopt;
   lopt.batch_size = o.batch_size;
@@ -223,6 +290,8 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   lopt.temporal_reverse = o.temporal_reverse;
   lopt.workers = o.workers;
   lopt.seed = o.seed;
+  lopt.shard_index = distributed_->rank();
+  lopt.shard_count = distributed_->world_size();
   data::TripletLoader loader(train_set, lopt, step_);
 
   infer::EvaluationResult last_val;
@@ -235,7 +304,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   const auto start = std::chrono::steady_clock::now();
   bool stop = false;
   while (step_ < o.steps && !stop) {
-    const StepStats stats = step(loader.next());
+    StepStats stats = step(loader.next());
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     Progress progress;
     progress.step = step_;
@@ -245,6 +314,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
     progress.eta_seconds = elapsed / (step_ - first_step) * (o.steps - step_);
     const bool final_step = step_ == o.steps;
     if (step_ % o.log_every == 0 || final_step) {
+      stats = progress.last = averaged(*distributed_, stats);
       std::string terms;
       for (const auto& [name, value] : stats.terms) {
         char t[64];
@@ -255,15 +325,18 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f (%s)  %.2f samples/s  ETA %s",
                     (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, terms.c_str(),
                     progress.samples_per_second, detail::format_duration(progress.eta_seconds).c_str());
-      log::info(line);
-      log_file << nlohmann::json{{"step", step_}, {"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
-                                 {"g_reconstruction", stats.g_reconstruction}, {"g_adversarial", stats.g_adversarial},
-                                 {"terms", stats.terms}, {"samples_per_second", progress.samples_per_second},
-                                 {"elapsed", elapsed}}
-                      .dump()
-               << std::endl;
+      if (main_rank) {
+        log::info(line);
+        log_file << nlohmann::json{{"step", step_}, {"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
+                                   {"g_reconstruction", stats.g_reconstruction}, {"g_adversarial", stats.g_adversarial},
+                                   {"terms", stats.terms}, {"samples_per_second", progress.samples_per_second},
+                                   {"elapsed", elapsed}}
+                        .dump()
+                 << std::endl;
+      }
     }
     if (val_set && ((o.val_every > 0 && step_ % o.val_every == 0) || final_step)) {
+      sync_buffers();
       last_val = validate(*val_set, o.val_max_triplets);
       progress.validation = last_val;
       last_metrics = infer::to_json(last_val);
@@ -271,18 +344,21 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  MS-SSIM %.4f  (flow warping %.2f dB, average %.2f dB, repeat %.2f dB)",
                     (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.model.ms_ssim, last_val.flow_warp.psnr,
                     last_val.average.psnr, last_val.repeat.psnr);
-      log::info(line);
-      log_file << nlohmann::json{{"step", step_}, {"validation", last_metrics}}.dump() << std::endl;
-      if (last_val.model.psnr > best_psnr) {
-        best_psnr = last_val.model.psnr;
-        save(best_path, last_metrics);
+      const bool best = last_val.model.psnr > best_psnr;
+      if (best) best_psnr = last_val.model.psnr;
+      if (main_rank) {
+        log::info(line);
+        log_file << nlohmann::json{{"step", step_}, {"validation", last_metrics}}.dump() << std::endl;
+        if (best) save(best_path, last_metrics);
       }
     }
-    if (callback && !callback(progress)) {
-      log::info("stopped by the caller at step " + std::to_string(step_));
-      stop = true;
+    // Any rank's caller stopping stops every rank at the same step.
+    stop = distributed_->any(callback && !callback(progress));
+    if (stop && main_rank) log::info("stopped by the caller at step " + std::to_string(step_));
+    if (step_ % o.checkpoint_every == 0 || final_step || stop) {
+      sync_buffers();
+      if (main_rank) save(last_path, last_metrics);
     }
-    if (step_ % o.checkpoint_every == 0 || final_step || stop) save(last_path, last_metrics);
   }
   return last_val;
 }

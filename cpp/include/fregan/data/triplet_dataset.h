@@ -95,6 +95,11 @@ struct TripletLoaderOptions {
   int workers = 2;               // decoding/cropping threads
   int prefetch = 4;              // batches ready ahead of the consumer
   uint64_t seed = 0;
+  // Data-parallel training: batch_size is the global batch, cut into shard_count consecutive
+  // parts of batch_size / shard_count samples, and this process builds only part shard_index.
+  // Every sample is drawn exactly as in the whole batch, so the shards together are that batch.
+  int shard_index = 0;
+  int shard_count = 1;
 };
 
 // Produces batch k from a random stream seeded by (seed, k) alone, so a run resumed at batch k

@@ -64,9 +64,12 @@ void from_json(const nlohmann::json& j, LabelSmoothing& o);
 torch::Tensor bce_with_logits(const torch::Tensor& logits, const torch::Tensor& targets);
 
 // D loss = (BCE(real, y_real) + BCE(fake, y_fake)) / 2 with y_real ~ U[real_low, real_high],
-// y_fake ~ U[fake_low, fake_high] drawn from torch's default generator.
+// y_fake ~ U[fake_low, fake_high] drawn from torch's default generator.  When the logits are
+// samples [first, first + B) of a larger batch of `whole_batch` (one shard in data-parallel
+// training), the labels are drawn for the whole batch and sliced, so every shard gets the labels
+// its samples would get in one process.
 torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::Tensor& fake_logits,
-                                 const LabelSmoothing& smoothing = {});
+                                 const LabelSmoothing& smoothing = {}, int64_t first = 0, int64_t whole_batch = 0);
 
 // Non-saturating generator term: BCE(D(G), 1) = -log sigmoid(fake_logits), mean.
 torch::Tensor generator_adversarial_loss(const torch::Tensor& fake_logits);

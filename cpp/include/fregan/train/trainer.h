@@ -17,6 +17,7 @@
 #include "fregan/infer/evaluate.h"
 #include "fregan/losses/losses.h"
 #include "fregan/models/registry.h"
+#include "fregan/train/distributed.h"
 
 namespace torch::optim {
 class Adam;
@@ -64,8 +65,20 @@ struct TrainerOptions {
   int64_t checkpoint_every = 200;
   uint64_t seed = 0;
   std::string device = "auto";
-  int threads = 0;              // intra-op threads (0 = torch's default)
+  int threads = 0;              // intra-op threads (0 = torch's default; distributed: the cores shared by this machine's ranks)
   int workers = 2;              // loader threads
+
+  // Data-parallel training over several processes (see distributed.h).  batch_size stays the
+  // global batch: each of world_size ranks trains on batch_size / world_size of its samples, so
+  // a run matches one process with the same options.  0 / -1 / "" = from the launcher's
+  // environment (WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), else one process.
+  int world_size = 0;
+  int rank = -1;
+  int local_rank = -1;
+  std::string master_addr;
+  int master_port = 0;
+  std::string dist_backend = "auto";  // auto (NCCL on CUDA when built in, else Gloo), gloo, nccl
+  double dist_timeout = 300;          // seconds a rank waits for the others before failing
 };
 
 void to_json(nlohmann::json& j, const TrainerOptions& o);
@@ -95,7 +108,8 @@ class Trainer {
   explicit Trainer(const TrainerOptions& options);
   ~Trainer();
 
-  // One discriminator and one generator update on `batch` (moved to the device).
+  // One discriminator and one generator update on `batch` (moved to the device).  Distributed,
+  // `batch` is this rank's shard of the global batch, and the gradients are averaged over ranks.
   StepStats step(const data::TripletBatch& batch);
 
   // Full checkpoint (weights, optimizers, step, options) written atomically.
@@ -114,10 +128,15 @@ class Trainer {
   const losses::GeneratorLossWeights& loss_weights() const { return loss_weights_; }
   models::GanModel& model() { return model_; }
   torch::Device device() const;
+  // This process's place in a data-parallel job (world size 1 when not distributed).
+  const DistributedContext& distributed() const { return *distributed_; }
 
  private:
+  // Makes every rank's BatchNorm running statistics their mean, before they are used or saved.
+  void sync_buffers();
   TrainerOptions options_;
   std::unique_ptr<torch::Device> device_;
+  std::unique_ptr<DistributedContext> distributed_;
   models::GanModel model_;
   losses::GeneratorLossWeights loss_weights_;
   std::unique_ptr<torch::optim::Adam> optimizer_g_, optimizer_d_;
