@@ -11,5 +11,6 @@ void add_info(CLI::App& app);
 void add_prepare(CLI::App& app);
 void add_strip(CLI::App& app);
 void add_generate(CLI::App& app);
+void add_upscale(CLI::App& app);
 
 }  // namespace fregan::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   fregan::cli::add_prepare(app);
   fregan::cli::add_strip(app);
   fregan::cli::add_generate(app);
+  fregan::cli::add_upscale(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,7 +1,5 @@
 #include "fregan/infer/frame_generator.h"
 
-#include <dlfcn.h>
-
 #include <cstdlib>
 #include <filesystem>
 
@@ -9,6 +7,7 @@
 
 #include "fregan/device.h"
 #include "fregan/error.h"
+#include "fregan/infer/shipped_weights.h"
 #include "fregan/io/image.h"
 #include "fregan/train/checkpoint.h"
 
@@ -19,33 +18,9 @@ namespace {
 
 constexpr const char* kDefaultGeneratorFile = "dcgan-default.pt";
 
-// The folder of the binary or shared object this code is linked into.
-fs::path this_module_dir() {
-  Dl_info info{};
-  if (::dladdr(reinterpret_cast<void*>(&default_generator_weights_path), &info) && info.dli_fname) {
-    return fs::absolute(info.dli_fname).parent_path();
-  }
-  return {};
-}
-
 }  // namespace
 
-std::string default_generator_weights_path() {
-  if (const char* env = std::getenv("FREGAN_DCGAN_WEIGHTS"); env && *env) {
-    if (!fs::exists(env)) throw FileError(std::string("FREGAN_DCGAN_WEIGHTS names '") + env + "', which does not exist");
-    return env;
-  }
-  const fs::path here = this_module_dir();
-  // Installed package: fregan/_core*.so and fregan/bin/fregan beside fregan/models/.
-  const std::vector<fs::path> candidates = {here / "models" / kDefaultGeneratorFile,
-                                            here.parent_path() / "models" / kDefaultGeneratorFile,
-                                            fs::path(FREGAN_SOURCE_MODEL_DIR) / kDefaultGeneratorFile};
-  for (const auto& c : candidates) {
-    if (!c.empty() && fs::exists(c)) return c.string();
-  }
-  throw FileError("no default DCGAN found (looked for " + std::string(kDefaultGeneratorFile) +
-                  " beside the package and in the source tree); pass --weights or set FREGAN_DCGAN_WEIGHTS");
-}
+std::string default_generator_weights_path() { return find_shipped_weights(kDefaultGeneratorFile, "FREGAN_DCGAN_WEIGHTS", "DCGAN"); }
 
 FrameGenerator::FrameGenerator(const std::string& weights, const std::string& device)
     : device_(select_device(device)) {

@@ -1,6 +1,5 @@
 #include "fregan/infer/interpolator.h"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -12,6 +11,7 @@
 
 #include "fregan/device.h"
 #include "fregan/error.h"
+#include "fregan/infer/shipped_weights.h"
 #include "fregan/io/image.h"
 #include "fregan/train/checkpoint.h"
 
@@ -23,33 +23,9 @@ namespace {
 // The best interpolation model fregan ships (see python/fregan/models/MODELS.md).
 constexpr const char* kDefaultWeightsFile = "fregan-flow.pt";
 
-// The folder of the binary or shared object this code is linked into.
-fs::path this_module_dir() {
-  Dl_info info{};
-  if (::dladdr(reinterpret_cast<void*>(&default_weights_path), &info) && info.dli_fname) {
-    return fs::absolute(info.dli_fname).parent_path();
-  }
-  return {};
-}
-
 }  // namespace
 
-std::string default_weights_path() {
-  if (const char* env = std::getenv("FREGAN_WEIGHTS"); env && *env) {
-    if (!fs::exists(env)) throw FileError(std::string("FREGAN_WEIGHTS names '") + env + "', which does not exist");
-    return env;
-  }
-  const fs::path here = this_module_dir();
-  // Installed package: fregan/_core*.so and fregan/bin/fregan beside fregan/models/.
-  const std::vector<fs::path> candidates = {here / "models" / kDefaultWeightsFile,
-                                            here.parent_path() / "models" / kDefaultWeightsFile,
-                                            fs::path(FREGAN_SOURCE_MODEL_DIR) / kDefaultWeightsFile};
-  for (const auto& c : candidates) {
-    if (!c.empty() && fs::exists(c)) return c.string();
-  }
-  throw FileError("no default model found (looked for " + std::string(kDefaultWeightsFile) +
-                  " beside the package and in the source tree); pass --weights or set FREGAN_WEIGHTS");
-}
+std::string default_weights_path() { return find_shipped_weights(kDefaultWeightsFile, "FREGAN_WEIGHTS", "model"); }
 
 Interpolator::Interpolator(const std::string& weights, const std::string& device)
     : device_(select_device(device)) {

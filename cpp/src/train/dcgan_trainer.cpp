@@ -169,15 +169,8 @@ void DcganTrainer::load(const std::string& path) {
   }
   if (!meta.has_discriminator) throw CheckpointError("checkpoint '" + path + "' has no discriminator (cannot resume from it)");
   // Copy into our modules so the optimizers keep pointing at our parameters.
-  torch::NoGradGuard no_grad;
-  auto copy = [](torch::nn::Module& dst, torch::nn::Module& src) {
-    auto s = src.named_parameters(true);
-    for (auto& p : dst.named_parameters(true)) p.value().copy_(s[p.key()]);
-    auto sb = src.named_buffers(true);
-    for (auto& b : dst.named_buffers(true)) b.value().copy_(sb[b.key()]);
-  };
-  copy(*model_.generator, *loaded.generator);
-  copy(*model_.discriminator, *loaded.discriminator);
+  copy_weights(*model_.generator, *loaded.generator);
+  copy_weights(*model_.discriminator, *loaded.discriminator);
   load_optimizers(path, *device_, *optimizer_g_, optimizer_d_.get());
   step_ = meta.step;
   lr_scale_ = meta.trainer_state.value("lr_scale", 1.0);

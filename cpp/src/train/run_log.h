@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,17 @@ inline std::string format_duration(double seconds) {
   if (s >= 3600) std::snprintf(buf, sizeof buf, "%lldh%02lldm", (long long)(s / 3600), (long long)(s % 3600 / 60));
   else std::snprintf(buf, sizeof buf, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
   return buf;
+}
+
+// "name value, name value" of a step's loss terms, for progress lines.
+inline std::string format_terms(const std::map<std::string, double>& terms) {
+  std::string out;
+  for (const auto& [name, value] : terms) {
+    char t[96];
+    std::snprintf(t, sizeof t, "%s%s %.4f", out.empty() ? "" : ", ", name.c_str(), value);
+    out += t;
+  }
+  return out;
 }
 
 // Keeps the log lines of steps <= `step` (a resumed run rewrites what came after its checkpoint).

@@ -135,15 +135,8 @@ void Trainer::load(const std::string& path) {
                           meta.generator_options.dump() + " vs " + model_.generator_options.dump());
   }
   // Copy into our modules so the optimizers keep pointing at our parameters.
-  torch::NoGradGuard no_grad;
-  auto copy = [](torch::nn::Module& dst, torch::nn::Module& src) {
-    auto s = src.named_parameters(true);
-    for (auto& p : dst.named_parameters(true)) p.value().copy_(s[p.key()]);
-    auto sb = src.named_buffers(true);
-    for (auto& b : dst.named_buffers(true)) b.value().copy_(sb[b.key()]);
-  };
-  copy(*model_.generator, *loaded.generator);
-  if (meta.has_discriminator) copy(*model_.discriminator, *loaded.discriminator);
+  copy_weights(*model_.generator, *loaded.generator);
+  if (meta.has_discriminator) copy_weights(*model_.discriminator, *loaded.discriminator);
   load_optimizers(path, *device_, *optimizer_g_, optimizer_d_.get());
   step_ = meta.step;
 }
@@ -245,12 +238,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
     progress.eta_seconds = elapsed / (step_ - first_step) * (o.steps - step_);
     const bool final_step = step_ == o.steps;
     if (step_ % o.log_every == 0 || final_step) {
-      std::string terms;
-      for (const auto& [name, value] : stats.terms) {
-        char t[64];
-        std::snprintf(t, sizeof t, "%s%s %.4f", terms.empty() ? "" : ", ", name.c_str(), value);
-        terms += t;
-      }
+      const std::string terms = detail::format_terms(stats.terms);
       char line[512];
       std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f (%s)  %.2f samples/s  ETA %s",
                     (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, terms.c_str(),

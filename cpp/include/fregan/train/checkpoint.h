@@ -11,9 +11,13 @@
 
 #include "fregan/models/dcgan.h"
 #include "fregan/models/registry.h"
+#include "fregan/models/spectraframe.h"
 
 namespace torch::optim {
 class Optimizer;
+}
+namespace torch::nn {
+class Module;
 }
 
 namespace fregan::train {
@@ -70,5 +74,20 @@ void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const m
 // of another model.
 models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
                          bool with_discriminator = true);
+
+// SpectraFrame (x4 video super-resolution) checkpoints: the same format and header, model
+// "spectraframe" (kSpectraFrameModelName).
+void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const models::SpectraFrame& model,
+                                  torch::optim::Optimizer* optimizer_g = nullptr,
+                                  torch::optim::Optimizer* optimizer_d = nullptr);
+// Builds the SpectraFrame the header describes and loads its weights onto `device` (the
+// discriminator only if the file has one and `with_discriminator`).  Throws CheckpointError for a
+// checkpoint of another model.
+models::SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device,
+                                       CheckpointMeta* meta = nullptr, bool with_discriminator = true);
+
+// Copies the parameters and buffers of `src` into those of `dst` (the same architecture) in
+// place, so optimizers holding dst's parameters stay valid: how the trainers resume.
+void copy_weights(torch::nn::Module& dst, torch::nn::Module& src);
 
 }  // namespace fregan::train
