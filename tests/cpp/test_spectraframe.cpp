@@ -93,6 +93,16 @@ TEST(SpectraFrameModel, ZeroFlowAndIdenticalNeighboursGiveIdenticalBranchInputs)
   EXPECT_FALSE(torch::equal(other.select(1, 0), other.select(1, 1)));
 }
 
+TEST(SpectraFrameModel, FlowsWorkOnTinyTrainingCrops) {
+  // 32x32 HR crops give 8x8 LR frames, below DIS's minimum of 12 pixels.
+  const auto frame = io::image_to_tensor(test::moving_square(32, 32, 8, 8)).unsqueeze(0);
+  const auto lr = torch::nn::functional::interpolate(
+      frame, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{8, 8}).mode(torch::kBilinear).align_corners(false));
+  const auto flows = models::spectraframe_flows(lr, torch::stack({lr, lr}, 1));
+  EXPECT_EQ(flows.sizes(), torch::IntArrayRef({1, 2, 2, 8, 8}));
+  EXPECT_LT(flows.abs().max().item<double>(), 1e-3);
+}
+
 TEST(SpectraFrameModel, PairInputsRefuseWrongShapes) {
   models::SpectraFrameGenerator g(kSmallGenerator.get<models::SpectraFrameGeneratorOptions>());
   EXPECT_THROW(g->pair_inputs(torch::rand({1, 3, 8, 8}), torch::rand({1, 3, 3, 8, 8}), torch::zeros({1, 3, 2, 8, 8})),

@@ -1,5 +1,7 @@
 #include "fregan/models/spectraframe.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -246,9 +248,27 @@ torch::Tensor spectraframe_flows(const torch::Tensor& lr, const torch::Tensor& n
                   neighbours.size(2) == 3 && neighbours.size(3) == lr.size(2) && neighbours.size(4) == lr.size(3),
               "spectraframe_flows: expected lr [B, 3, h, w] and neighbours [B, n, 3, h, w], got ", lr.sizes(), " and ",
               neighbours.sizes());
+  namespace F = torch::nn::functional;
+  // DIS refuses frames under 12 pixels on both sides (tiny training crops): such frames are
+  // enlarged for the flow, which is then brought back to their size and pixel units.
+  const int64_t h = lr.size(2), w = lr.size(3);
+  const int64_t enlarge = std::max<int64_t>(h, w) < 16 ? (16 + std::max(h, w) - 1) / std::max(h, w) : 1;
+  auto resized = [&](const torch::Tensor& x, int64_t height, int64_t width) {
+    return F::interpolate(x, F::InterpolateFuncOptions()
+                                 .size(std::vector<int64_t>{height, width})
+                                 .mode(torch::kBilinear)
+                                 .align_corners(false));
+  };
   std::vector<torch::Tensor> flows;
   for (int64_t j = 0; j < neighbours.size(1); ++j) {
-    flows.push_back(flow::bidirectional_flow(lr, neighbours.select(1, j).contiguous()).first);
+    auto a = lr, b = neighbours.select(1, j).contiguous();
+    if (enlarge > 1) {
+      a = resized(a, h * enlarge, w * enlarge);
+      b = resized(b, h * enlarge, w * enlarge);
+    }
+    auto f = flow::bidirectional_flow(a, b).first;
+    if (enlarge > 1) f = resized(f, h, w) / static_cast<double>(enlarge);
+    flows.push_back(f);
   }
   return torch::stack(flows, 1);
 }

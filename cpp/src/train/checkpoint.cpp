@@ -85,6 +85,18 @@ void write_archive(const std::string& path, CheckpointMeta meta, const torch::nn
   out.commit();
 }
 
+// Saves a model outside the interpolation registry (DCGAN, SpectraFrame: a struct with
+// generator_options, discriminator_options, generator and an optional discriminator).
+template <typename Model>
+void save_standalone(const std::string& path, CheckpointMeta meta, const char* name, const Model& model,
+                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  meta.model = name;
+  meta.generator_options = model.generator_options;
+  meta.discriminator_options = model.discriminator_options;
+  write_archive(path, std::move(meta), *model.generator, model.discriminator ? model.discriminator.get() : nullptr,
+                optimizer_g, optimizer_d);
+}
+
 }  // namespace
 
 nlohmann::json to_json(const CheckpointMeta& m) {
@@ -204,11 +216,7 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
 
 void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const models::Dcgan& model,
                            torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  meta.model = models::kDcganModelName;
-  meta.generator_options = model.generator_options;
-  meta.discriminator_options = model.discriminator_options;
-  write_archive(path, std::move(meta), *model.generator, model.discriminator ? model.discriminator.get() : nullptr,
-                optimizer_g, optimizer_d);
+  save_standalone(path, std::move(meta), models::kDcganModelName, model, optimizer_g, optimizer_d);
 }
 
 namespace {
@@ -260,11 +268,7 @@ models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, C
 
 void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const models::SpectraFrame& model,
                                   torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  meta.model = models::kSpectraFrameModelName;
-  meta.generator_options = model.generator_options;
-  meta.discriminator_options = model.discriminator_options;
-  write_archive(path, std::move(meta), *model.generator, model.discriminator ? model.discriminator.get() : nullptr,
-                optimizer_g, optimizer_d);
+  save_standalone(path, std::move(meta), models::kSpectraFrameModelName, model, optimizer_g, optimizer_d);
 }
 
 models::SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
@@ -274,6 +278,22 @@ models::SpectraFrame load_spectraframe(const std::string& path, const torch::Dev
       [](const CheckpointMeta& m, bool with_d) {
         return models::create_spectraframe(m.generator_options, m.discriminator_options, with_d);
       });
+}
+
+void resume_from(const std::string& path, const CheckpointMeta& meta, const nlohmann::json& generator_options,
+                 const nlohmann::json& discriminator_options, torch::nn::Module& generator, torch::nn::Module& loaded_generator,
+                 torch::nn::Module& discriminator, torch::nn::Module* loaded_discriminator,
+                 torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer& optimizer_d, const torch::Device& device) {
+  if (meta.generator_options != generator_options || meta.discriminator_options != discriminator_options) {
+    throw CheckpointError("checkpoint '" + path + "' was trained with other " + meta.model + " options: " +
+                          meta.generator_options.dump() + " vs " + generator_options.dump());
+  }
+  if (!meta.has_discriminator || !loaded_discriminator) {
+    throw CheckpointError("checkpoint '" + path + "' has no discriminator (cannot resume from it)");
+  }
+  copy_weights(generator, loaded_generator);
+  copy_weights(discriminator, *loaded_discriminator);
+  load_optimizers(path, device, optimizer_g, &optimizer_d);
 }
 
 void copy_weights(torch::nn::Module& dst, torch::nn::Module& src) {

@@ -142,14 +142,8 @@ void SrTrainer::save(const std::string& path, const nlohmann::json& metrics) con
 void SrTrainer::load(const std::string& path) {
   CheckpointMeta meta;
   auto loaded = load_spectraframe(path, *device_, &meta);
-  if (meta.generator_options != model_.generator_options || meta.discriminator_options != model_.discriminator_options) {
-    throw CheckpointError("checkpoint '" + path + "' was trained with other SpectraFrame options: " +
-                          meta.generator_options.dump() + " vs " + model_.generator_options.dump());
-  }
-  if (!meta.has_discriminator) throw CheckpointError("checkpoint '" + path + "' has no discriminator (cannot resume from it)");
-  copy_weights(*model_.generator, *loaded.generator);
-  copy_weights(*model_.discriminator, *loaded.discriminator);
-  load_optimizers(path, *device_, *optimizer_g_, optimizer_d_.get());
+  resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
+              *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
   step_ = meta.step;
 }
 
@@ -172,24 +166,13 @@ infer::SrEvaluation SrTrainer::fit(const SrProgressCallback& callback) {
   }
 
   // Data, split by clip (a clip is never on both sides).
-  std::vector<std::string> train_sources = o.data, val_sources = o.val_data;
-  std::string train_split = "all", val_split = "all";
-  const auto clips = data::expand_sources(o.data);
-  const bool all_prepared = std::all_of(clips.begin(), clips.end(), [](const auto& c) { return c.prepared; });
-  if (all_prepared) train_split = "train";
-  if (val_sources.empty() && all_prepared) {
-    val_sources = o.data;
-    val_split = "val";
-  } else if (val_sources.empty() && o.val_fraction > 0) {
-    if (clips.size() >= 2) {
-      std::tie(train_sources, val_sources) = data::split_by_source(clips, o.val_fraction, o.seed);
-    } else {
-      log::warn("only one clip given: no validation split (pass --val-data)");
-    }
-  }
-  const data::SrDataset train_set({train_sources, train_split, o.max_frames_per_source});
+  const auto split = detail::split_sources(o.data, o.val_data, o.val_fraction, o.seed);
+  const data::SrDataset train_set({split.train, split.all_prepared ? "train" : "all", o.max_frames_per_source});
   std::unique_ptr<data::SrDataset> val_set;
-  if (!val_sources.empty()) val_set = std::make_unique<data::SrDataset>(data::SrDatasetOptions{val_sources, val_split, o.max_frames_per_source});
+  if (!split.val.empty()) {
+    val_set = std::make_unique<data::SrDataset>(
+        data::SrDatasetOptions{split.val, split.val_from_prepared ? "val" : "all", o.max_frames_per_source});
+  }
   const auto& g = model_.generator->options();
   log::info("training spectraframe (x" + std::to_string(g.scale) + ", " + std::to_string(g.neighbours) +
             " neighbours) on " + std::to_string(train_set.size()) + " frames of " + std::to_string(train_set.clips()) +
@@ -260,11 +243,8 @@ infer::SrEvaluation SrTrainer::fit(const SrProgressCallback& callback) {
         save(best_path, last_metrics);
       }
     }
-    if (callback && !callback(progress)) {
-      log::info("stopped by the caller at step " + std::to_string(step_));
-      stop = true;
-    }
-    if (step_ % o.checkpoint_every == 0 || final_step || stop) save(last_path, last_metrics);
+    stop = detail::end_step(callback, progress, step_, o.checkpoint_every, final_step,
+                            [&] { save(last_path, last_metrics); });
   }
   return last_val;
 }

@@ -162,20 +162,10 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   }
 
   // Data, split by clip.
-  std::vector<std::string> train_sources = o.data, val_sources = o.val_data;
-  std::string val_split = "train";
-  const auto clips = data::expand_sources(o.data);
-  const bool all_prepared = std::all_of(clips.begin(), clips.end(), [](const auto& c) { return c.prepared; });
-  if (val_sources.empty() && all_prepared) {
-    val_sources = o.data;  // prepared datasets carry their own split
-    val_split = "val";
-  } else if (val_sources.empty() && o.val_fraction > 0) {
-    if (clips.size() >= 2) {
-      std::tie(train_sources, val_sources) = data::split_by_source(clips, o.val_fraction, o.seed);
-    } else {
-      log::warn("only one clip given: no validation split (pass --val-data)");
-    }
-  }
+  const auto split = detail::split_sources(o.data, o.val_data, o.val_fraction, o.seed);
+  const auto& train_sources = split.train;
+  const auto& val_sources = split.val;
+  const std::string val_split = split.val_from_prepared ? "val" : "train";
   data::TripletDatasetOptions dopt;
   dopt.sources = train_sources;
   dopt.frame_skip = o.frame_skip;
@@ -266,11 +256,8 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
         save(best_path, last_metrics);
       }
     }
-    if (callback && !callback(progress)) {
-      log::info("stopped by the caller at step " + std::to_string(step_));
-      stop = true;
-    }
-    if (step_ % o.checkpoint_every == 0 || final_step || stop) save(last_path, last_metrics);
+    stop = detail::end_step(callback, progress, step_, o.checkpoint_every, final_step,
+                            [&] { save(last_path, last_metrics); });
   }
   return last_val;
 }

@@ -86,6 +86,14 @@ void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, 
 models::SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device,
                                        CheckpointMeta* meta = nullptr, bool with_discriminator = true);
 
+// Resuming a training run (DCGAN, SpectraFrame): checks that `meta` (the header of `path`) has
+// these model options and a discriminator, copies the loaded weights into the trainer's modules
+// and restores both optimizers.  Throws CheckpointError naming the mismatch.
+void resume_from(const std::string& path, const CheckpointMeta& meta, const nlohmann::json& generator_options,
+                 const nlohmann::json& discriminator_options, torch::nn::Module& generator, torch::nn::Module& loaded_generator,
+                 torch::nn::Module& discriminator, torch::nn::Module* loaded_discriminator,
+                 torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer& optimizer_d, const torch::Device& device);
+
 // Copies the parameters and buffers of `src` into those of `dst` (the same architecture) in
 // place, so optimizers holding dst's parameters stay valid: how the trainers resume.
 void copy_weights(torch::nn::Module& dst, torch::nn::Module& src);
