@@ -4,11 +4,11 @@
 // Weights are random: speed does not depend on their values.  The max_rss_MB counter is the
 // process's peak resident memory so far (getrusage): run one interpolation case per process
 // (--benchmark_filter) to read it as that case's peak.
-#include <sys/resource.h>
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "bm_util.h"
 #include "fregan/device.h"
 #include "fregan/infer/interpolator.h"
 #include "fregan/models/registry.h"
@@ -17,15 +17,7 @@
 
 using namespace fregan;
 
-namespace {
-
-double max_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024.0;  // Linux reports KiB
-}
-
-}  // namespace
+using bench::max_rss_mb;
 
 // The separable op on a [1, 3, S, S] output with K-tap kernels, forward only (what inference runs).
 // range(0): 0 = kLoop (CPU default), 1 = kSlices (the CUDA path run on CPU), 2 = naive unfold.

@@ -8,6 +8,7 @@
 #include "fregan/error.h"
 #include "fregan/models/dcgan.h"
 #include "fregan/train/dcgan_trainer.h"
+#include "fregan/train/sr_trainer.h"
 #include "fregan/train/trainer.h"
 
 namespace fregan::cli {
@@ -30,6 +31,62 @@ const char* const kInterpolationOnlyFlags[] = {"--val-data", "--val-fraction", "
                                                "--master-port", "--dist-backend", "--dist-timeout"};
 const char* const kDcganOnlyFlags[] = {"--latent-dim", "--height", "--width", "--target-frames", "--temporal-order",
                                        "--hflip", "--sample-every", "--sample-count", "--divergence"};
+// Flags only SpectraFrame uses, and the interpolation ones it has no use for.
+const char* const kSrOnlyFlags[] = {"--perceptual-model", "--val-frames", "--val-crop"};
+const char* const kNotForSrFlags[] = {"--frame-skip", "--max-triplets", "--val-triplets", "--no-reverse", "--workers",
+                                      "--no-hflip", "--no-vflip"};
+
+// Throws for the first of `flags` the user gave, "<flag><why>".
+template <size_t N>
+void refuse_flags(const CLI::App& cmd, const char* const (&flags)[N], const std::string& why) {
+  for (const char* flag : flags) {
+    if (cmd.count(flag) > 0) throw InvalidArgument(std::string(flag) + why);
+  }
+}
+
+// Extra settings of `--model spectraframe`.
+struct SrFlags {
+  std::string perceptual_model;
+  int64_t val_frames = 0;  // 0 = the trainer's default
+  int val_crop = -1;       // -1 = the trainer's default
+};
+
+// `fregan train --model spectraframe`: the shared flags the user gave, then the SR ones.
+void train_spectraframe(const CLI::App& cmd, const train::TrainerOptions& o, const SrFlags& f, const std::string& g_json,
+                        const std::string& d_json, const std::string& loss_json, double adv_weight) {
+  refuse_flags(cmd, kDcganOnlyFlags, " does not apply to --model spectraframe");
+  refuse_flags(cmd, kNotForSrFlags, " does not apply to --model spectraframe");
+  train::SrTrainerOptions s;
+  s.data = o.data;
+  s.val_data = o.val_data;
+  s.out_dir = o.out_dir;
+  s.resume = o.resume;
+  s.overwrite = o.overwrite;
+  s.threads = o.threads;
+  s.device = o.device;
+  s.seed = o.seed;
+  s.max_frames_per_source = o.max_frames_per_source;
+  s.rotate = o.rotate;
+  s.flip = o.hflip || o.vflip;
+  if (cmd.count("--val-fraction")) s.val_fraction = o.val_fraction;
+  if (cmd.count("--steps")) s.steps = o.steps;
+  if (cmd.count("--batch-size")) s.batch_size = o.batch_size;
+  if (cmd.count("--crop")) s.hr_crop = o.crop;
+  if (cmd.count("--lr-g")) s.lr_g = o.lr_g;
+  if (cmd.count("--lr-d")) s.lr_d = o.lr_d;
+  if (cmd.count("--log-every")) s.log_every = o.log_every;
+  if (cmd.count("--val-every")) s.val_every = o.val_every;
+  if (cmd.count("--checkpoint-every")) s.checkpoint_every = o.checkpoint_every;
+  s.generator_options = parse_json_option(g_json, "--generator-options");
+  s.discriminator_options = parse_json_option(d_json, "--discriminator-options");
+  s.loss = parse_json_option(loss_json, "--loss");
+  if (adv_weight >= 0) s.loss["adversarial"] = adv_weight;
+  s.perceptual_model = f.perceptual_model;
+  if (f.val_frames > 0) s.val_frames = f.val_frames;
+  if (f.val_crop >= 0) s.val_crop = f.val_crop;
+  train::SrTrainer trainer(s);
+  trainer.fit();
+}
 
 // Extra settings of `--model dcgan` (the shared flags go through TrainerOptions).
 struct DcganFlags {
@@ -44,9 +101,7 @@ struct DcganFlags {
 // `fregan train --model dcgan`: the shared flags the user gave, then the DCGAN ones.
 void train_dcgan(const CLI::App& cmd, const train::TrainerOptions& o, const DcganFlags& f, const std::string& g_json,
                  const std::string& d_json) {
-  for (const char* flag : kInterpolationOnlyFlags) {
-    if (cmd.count(flag) > 0) throw InvalidArgument(std::string(flag) + " does not apply to --model dcgan");
-  }
+  refuse_flags(cmd, kInterpolationOnlyFlags, " does not apply to --model dcgan");
   const char* world_size = std::getenv("WORLD_SIZE");
   if (world_size && std::atoi(world_size) > 1) {
     throw InvalidArgument("--model dcgan trains in one process only (WORLD_SIZE=" + std::string(world_size) + ")");
@@ -88,7 +143,7 @@ void add_train(CLI::App& app) {
   auto o = std::make_shared<train::TrainerOptions>();
   auto g_json = std::make_shared<std::string>(), d_json = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("train", "Train an interpolation GAN on videos or frame folders");
-  cmd->add_option("--model", o->model, "Model name (see fregan info --models), or dcgan (frame generation)")
+  cmd->add_option("--model", o->model, "Model name (see fregan info --models), dcgan (frame generation) or spectraframe (x4 super-resolution)")
       ->capture_default_str();
   cmd->add_option("--data", o->data, "Training videos / frame folders / folders of them")->required();
   cmd->add_option("--val-data", o->val_data, "Validation clips (default: hold out --val-fraction of the clips)");
@@ -157,14 +212,28 @@ void add_train(CLI::App& app) {
                   "Divergence/rollback settings as JSON (d_loss_floor, d_floor_steps, g_loss_ceiling, g_ceiling_steps, "
                   "lr_factor, max_rollbacks, enabled)")
       ->group(dcgan_group);
-  cmd->callback([cmd, o, g_json, d_json, loss_json, adv_weight, dc] {
+  auto sr = std::make_shared<SrFlags>();
+  const std::string sr_group = "SpectraFrame (--model spectraframe, x4 super-resolution; also uses --data --val-data "
+                               "--val-fraction --out --steps --batch-size --crop (HR crop, default 96) --lr-g --lr-d "
+                               "--loss (keys mse, perceptual, adversarial, tv) --adv-weight --no-flip --rotate ...)";
+  cmd->add_option("--perceptual-model", sr->perceptual_model,
+                  "TorchScript feature extractor for the perceptual loss (default: the discriminator's features)")
+      ->group(sr_group);
+  cmd->add_option("--val-frames", sr->val_frames, "Frames scored at each validation (default 8)")->group(sr_group);
+  cmd->add_option("--val-crop", sr->val_crop, "Centre HR crop of validation frames (default 256; 0 = whole frames)")
+      ->group(sr_group);
+  cmd->callback([cmd, o, g_json, d_json, loss_json, adv_weight, dc, sr] {
     if (o->model == models::kDcganModelName) {
+      refuse_flags(*cmd, kSrOnlyFlags, " applies only to --model spectraframe");
       train_dcgan(*cmd, *o, *dc, *g_json, *d_json);
       return;
     }
-    for (const char* flag : kDcganOnlyFlags) {
-      if (cmd->count(flag) > 0) throw InvalidArgument(std::string(flag) + " applies only to --model dcgan");
+    if (o->model == models::kSpectraFrameModelName) {
+      train_spectraframe(*cmd, *o, *sr, *g_json, *d_json, *loss_json, *adv_weight);
+      return;
     }
+    refuse_flags(*cmd, kSrOnlyFlags, " applies only to --model spectraframe");
+    refuse_flags(*cmd, kDcganOnlyFlags, " applies only to --model dcgan");
     o->loss = parse_json_option(*loss_json, "--loss");
     if (*adv_weight >= 0) o->loss["adversarial"] = *adv_weight;
     o->generator_options = parse_json_option(*g_json, "--generator-options");

@@ -13,5 +13,6 @@ void add_strip(CLI::App& app);
 void add_generate(CLI::App& app);
 void add_models(CLI::App& app);
 void add_export(CLI::App& app);
+void add_upscale(CLI::App& app);
 
 }  // namespace fregan::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   fregan::cli::add_generate(app);
   fregan::cli::add_models(app);
   fregan::cli::add_export(app);
+  fregan::cli::add_upscale(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -18,6 +18,7 @@
 #include "fregan/infer/export.h"
 #include "fregan/infer/frame_generator.h"
 #include "fregan/infer/interpolator.h"
+#include "fregan/infer/upscaler.h"
 #include "fregan/infer/video_job.h"
 #include "fregan/io/image.h"
 #include "fregan/io/image_grid.h"
@@ -26,6 +27,7 @@
 #include "fregan/models/registry.h"
 #include "fregan/train/checkpoint.h"
 #include "fregan/train/dcgan_trainer.h"
+#include "fregan/train/sr_trainer.h"
 #include "fregan/train/trainer.h"
 #include "fregan/zoo/zoo.h"
 
@@ -565,4 +567,71 @@ PYBIND11_MODULE(_core, m) {
         py::arg("options"), py::arg("callback") = py::none(),
         "Runs the C++ DCGAN training loop. options: dict of DcganTrainerOptions fields; callback(progress: dict) -> "
         "bool|None is called every step (return False to stop).");
+
+  // --- SpectraFrame: x4 video super-resolution ---------------------------------------------------
+  m.def("default_upscaler_weights_path", &infer::default_upscaler_weights_path,
+        "Path of the SpectraFrame checkpoint used when none is named.");
+  py::class_<infer::Upscaler>(m, "Upscaler")
+      .def(py::init<const std::string&, const std::string&>(), py::arg("weights") = "", py::arg("device") = "auto",
+           py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("scale", &infer::Upscaler::scale)
+      .def_property_readonly("neighbours", &infer::Upscaler::neighbours)
+      .def_property_readonly("step", &infer::Upscaler::step)
+      .def_property_readonly("device", [](const infer::Upscaler& u) { return u.device().str(); })
+      .def("neighbour_indices", &infer::Upscaler::neighbour_indices, py::arg("t"), py::arg("count"))
+      .def("upscale_array",
+           [](infer::Upscaler& self, const Rgb8& lr, const std::vector<Rgb8>& neighbours) {
+             const cv::Mat frame = array_to_bgr(lr, "frame");
+             std::vector<cv::Mat> nb;
+             for (const auto& n : neighbours) nb.push_back(array_to_bgr(n, "neighbour"));
+             cv::Mat out;
+             {
+               py::gil_scoped_release release;
+               out = self.upscale(frame, nb);
+             }
+             return bgr_to_array(out);
+           },
+           py::arg("frame"), py::arg("neighbours"))
+      .def("upscale_tensor",
+           [](infer::Upscaler& self, const torch::Tensor& lr, const torch::Tensor& neighbours) {
+             return self.upscale(lr, neighbours);
+           },
+           py::arg("lr"), py::arg("neighbours"), py::call_guard<py::gil_scoped_release>())
+      .def("upscale_video",
+           [](infer::Upscaler& self, const std::string& input, const std::string& output, bool upscale_only,
+              int64_t max_frames, bool overwrite, const std::string& codec, int crf, bool keep_audio) {
+             infer::UpscaleVideoOptions o;
+             o.input = input;
+             o.output = output;
+             o.upscale_only = upscale_only;
+             o.max_frames = max_frames;
+             o.overwrite = overwrite;
+             o.codec = codec;
+             o.crf = crf;
+             o.keep_audio = keep_audio;
+             nlohmann::json j;
+             {
+               py::gil_scoped_release release;
+               j = infer::to_json(infer::upscale_video(self, o));
+             }
+             return json_to_py(j);
+           },
+           py::arg("input"), py::arg("output") = "", py::arg("upscale_only") = false, py::arg("max_frames") = 0,
+           py::arg("overwrite") = false, py::arg("codec") = "libx264", py::arg("crf") = 18, py::arg("keep_audio") = true);
+  m.def("train_spectraframe",
+        [](const py::dict& options) {
+          train::SrTrainerOptions o = py_to_json(options).get<train::SrTrainerOptions>();
+          nlohmann::json result;
+          {
+            py::gil_scoped_release release;
+            train::SrTrainer trainer(o);
+            result = infer::to_json(trainer.fit());
+            result["step"] = trainer.current_step();
+            result["perceptual"] = trainer.perceptual_source();
+          }
+          return json_to_py(result);
+        },
+        py::arg("options"),
+        "Runs the C++ SpectraFrame training loop. options: dict of SrTrainerOptions fields. Returns the last "
+        "validation (model and bicubic PSNR/SSIM), the step and what the perceptual term compared.");
 }

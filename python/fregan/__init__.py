@@ -7,6 +7,7 @@ Quick use::
     fregan.interpolate("in.mp4", "out.mp4", factor=2)        # doubles a video's frame rate
     fregan.train(data=["clips/"], out="runs/first", steps=1000, callback=print)
     frames = fregan.generate(16, seed=0)                     # DCGAN: 16 frames from noise (RGB uint8)
+    report = fregan.upscale("in.mp4", "out.mp4")             # SpectraFrame x4: PSNR/SSIM vs bicubic
 
 Training, inference and data loading run in C++; this package converts arguments and adds
 conveniences (a cached default interpolator, a progress iterator for notebooks).
@@ -27,7 +28,8 @@ from ._core import CheckpointError, Error, FileError, InvalidArgument
 __version__: str = _core.__version__
 __all__ = [
     "Interpolator", "interpolate", "train", "train_iter", "evaluate", "checkpoint_info", "default_weights",
-    "generate", "make_grid", "model_names", "models", "load", "export", "Generator", "flow_warp", "read_image", "write_image", "set_log_level", "data",
+    "generate", "make_grid", "upscale", "model_names", "models", "load", "export", "Generator", "Upscaler", "flow_warp",
+    "read_image", "write_image", "set_log_level", "data",
     "metrics",
     "Error", "FileError", "InvalidArgument", "CheckpointError",
 ]
@@ -55,16 +57,20 @@ def models(task: Optional[str] = None) -> List[Dict[str, Any]]:
     return [e for e in entries if task is None or e["task"] == task]
 
 
-def load(name: PathLike, device: str = "auto", **options: Any) -> Union["Interpolator", "Generator"]:
+def load(name: PathLike, device: str = "auto", **options: Any) -> Union["Interpolator", "Generator", "Upscaler"]:
     """A model ready to use, by shipped name (see :func:`models`) or checkpoint path: an
-    :class:`Interpolator` for interpolation models, a :class:`Generator` for DCGANs.  ``options``
+    :class:`Interpolator` for interpolation models, a :class:`Generator` for DCGANs, an
+    :class:`Upscaler` for SpectraFrame.  ``options``
     go to the constructor (e.g. ``tile=512`` for an Interpolator).
 
     >>> interp = fregan.load("sin-gan"); middle = interp(a, b)
     """
     path = _core.resolve_weights(os.fspath(name))
-    if checkpoint_info(path)["model"] == _DCGAN:
+    model = checkpoint_info(path)["model"]
+    if model == _DCGAN:
         return Generator(path, device)
+    if model == _SPECTRAFRAME:
+        return Upscaler(path, device)
     return Interpolator(path, device, **options)
 
 
@@ -248,6 +254,7 @@ def _train_options(data: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
 
 
 _DCGAN = "dcgan"
+_SPECTRAFRAME = "spectraframe"
 # Shorthands of train(model="dcgan") for generator options (as fregan train --height/--width/--latent-dim).
 _DCGAN_GENERATOR_SHORTHANDS = ("latent_dim", "height", "width")
 
@@ -279,6 +286,13 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     (a rollback) or 'sample_grid' (a PNG written); it returns the final step, lr_scale and
     rollbacks.
 
+    ``model="spectraframe"`` trains the x4 super-resolution model (see :func:`upscale`); its
+    options are the fields of the C++ SrTrainerOptions: steps, batch_size, hr_crop, lr_g, lr_d,
+    loss (``{"mse", "perceptual", "adversarial", "tv"}`` weights), perceptual_model (a TorchScript
+    feature extractor; default: the discriminator's features), val_data, val_fraction, val_frames,
+    val_crop, flip, rotate, max_frames_per_source, generator_options / discriminator_options, ... .
+    It returns the last validation (model and bicubic PSNR/SSIM).
+
     ``options`` are the fields of the C++ TrainerOptions: steps, batch_size, crop, lr_g, lr_d,
     loss (generator loss weights over the model's defaults, e.g. ``{"l1": 1, "ms_ssim": 1,
     "adversarial": 0}``), val_data, val_fraction, frame_skip, resume, overwrite, seed, device, ... .
@@ -294,6 +308,12 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     """
     if model == _DCGAN:
         return _core.train_dcgan(_dcgan_train_options(data, out, options), callback)
+    if model == _SPECTRAFRAME:
+        if callback is not None:
+            raise InvalidArgument("train(model='spectraframe') takes no callback (its progress goes to the log)")
+        opts = _train_options(data, out, model, options)
+        del opts["model"]
+        return _core.train_spectraframe(opts)
     return _core.train(_train_options(data, out, model, options), callback)
 
 
@@ -389,3 +409,56 @@ def make_grid(images: Sequence[np.ndarray], cols: int = 0, padding: int = 2) -> 
     """Tiles HxWx3 uint8 RGB images of one size into one image: rows of ``cols`` images
     (0 = ceil(sqrt(n))), ``padding`` black pixels around and between them."""
     return _core.make_grid(list(images), cols, padding)
+
+
+class Upscaler:
+    """A SpectraFrame x4 super-resolution model loaded once (see :func:`upscale`).
+
+    >>> up = fregan.load("spectraframe"); hr = up(lr_frame, [previous, next])
+    """
+
+    def __init__(self, weights: Optional[PathLike] = None, device: str = "auto") -> None:
+        self._native = _core.Upscaler(os.fspath(weights) if weights else "", device)
+
+    @property
+    def neighbours(self) -> int:
+        """How many neighbouring frames the model fuses."""
+        return self._native.neighbours
+
+    def __call__(self, frame: np.ndarray, neighbours: Optional[Sequence[np.ndarray]] = None) -> np.ndarray:
+        """x4 of an HxWx3 uint8 RGB frame, helped by exactly :attr:`neighbours` neighbouring frames
+        (in the order of the native ``neighbour_indices``); None repeats the frame itself."""
+        nb = [frame] * self.neighbours if neighbours is None else list(neighbours)
+        return self._native.upscale_array(frame, nb)
+
+    def video(self, input: PathLike, output: Optional[PathLike] = None, *, upscale_only: bool = False,
+              max_frames: int = 0, overwrite: bool = False, codec: str = "libx264", crf: int = 18,
+              keep_audio: bool = True) -> Dict[str, Any]:
+        """See :func:`upscale`."""
+        if upscale_only and output is None:
+            raise InvalidArgument("upscale(upscale_only=True) needs an output video")
+        return self._native.upscale_video(os.fspath(input), os.fspath(output) if output is not None else "",
+                                          upscale_only, max_frames, overwrite, codec, crf, keep_audio)
+
+
+_upscalers: Dict[tuple, Upscaler] = {}
+
+
+def upscale(input: PathLike, output: Optional[PathLike] = None, *, upscale_only: bool = False,
+            weights: Optional[PathLike] = None, device: str = "auto", max_frames: int = 0, overwrite: bool = False,
+            codec: str = "libx264", crf: int = 18, keep_audio: bool = True) -> Dict[str, Any]:
+    """x4 video super-resolution with SpectraFrame (the same as ``fregan upscale``).
+
+    ``input`` is a video or a folder of frames.  By default (evaluation) every frame, cut to
+    multiples of 4, is downscaled by bicubic x4, upscaled back by the model and scored against the
+    original; the returned dict then has ``scores`` = {"model": {"psnr", "ssim"}, "bicubic": {...},
+    "frames"}.  ``upscale_only=True`` takes the input as the low-resolution video (``output``
+    required).  ``output`` (a video file) receives the upscaled frames, with the input's audio.
+    The model is the shipped ``spectraframe.pt`` (or $FREGAN_SR_WEIGHTS) unless ``weights`` names a
+    SpectraFrame checkpoint; it is loaded once and cached.
+    """
+    key = (os.fspath(weights) if weights else "", device)
+    if key not in _upscalers:
+        _upscalers[key] = Upscaler(key[0], device)
+    return _upscalers[key].video(input, output, upscale_only=upscale_only, max_frames=max_frames, overwrite=overwrite,
+                                 codec=codec, crf=crf, keep_audio=keep_audio)

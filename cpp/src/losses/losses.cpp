@@ -2,7 +2,12 @@
 
 #include <functional>
 
+#include <filesystem>
+
+#include <torch/script.h>
 #include <torch/torch.h>
+
+#include "fregan/error.h"
 
 #include "fregan/metrics/metrics.h"
 #include "fregan/models/options_json.h"
@@ -11,6 +16,7 @@ namespace fregan::losses {
 
 FREGAN_DEFINE_OPTIONS_JSON(GeneratorLossWeights, "loss", smooth_l1, smooth_l1_beta, l1, ms_ssim, clipping, adversarial,
                            intermediate)
+FREGAN_DEFINE_OPTIONS_JSON(SrLossWeights, "sr loss", mse, perceptual, adversarial, tv)
 FREGAN_DEFINE_OPTIONS_JSON(LabelSmoothing, "label smoothing", real_low, real_high, fake_low, fake_high)
 
 namespace {
@@ -82,6 +88,60 @@ torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::
 
 torch::Tensor generator_adversarial_loss(const torch::Tensor& fake_logits) {
   return torch::softplus(-fake_logits).mean();
+}
+
+torch::Tensor total_variation(const torch::Tensor& x) {
+  TORCH_CHECK(x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2, "total_variation expects [B, C, H, W] with H, W >= 2, got ",
+              x.sizes());
+  const auto dy = x.slice(2, 1) - x.slice(2, 0, -1);
+  const auto dx = x.slice(3, 1) - x.slice(3, 0, -1);
+  return dy.pow(2).mean() + dx.pow(2).mean();
+}
+
+TorchScriptFeatures::TorchScriptFeatures(const std::string& path) : path_(path) {
+  if (!std::filesystem::is_regular_file(path)) {
+    throw FileError("perceptual feature extractor '" + path + "' does not exist (expected a TorchScript file saved "
+                    "with torch.jit.save)");
+  }
+  try {
+    module_ = std::make_unique<torch::jit::Module>(torch::jit::load(path));
+  } catch (const std::exception& e) {
+    throw CheckpointError("perceptual feature extractor '" + path + "' is not a loadable TorchScript module "
+                          "(save one with torch.jit.save(torch.jit.script(model), path))");
+  }
+  module_->eval();
+  for (auto p : module_->parameters()) p.set_requires_grad(false);
+}
+
+TorchScriptFeatures::~TorchScriptFeatures() = default;
+
+void TorchScriptFeatures::to(const torch::Device& device) { module_->to(device); }
+
+std::vector<torch::Tensor> TorchScriptFeatures::operator()(const torch::Tensor& images) {
+  const c10::IValue out = module_->forward({images});
+  std::vector<torch::Tensor> features;
+  if (out.isTensor()) {
+    features.push_back(out.toTensor());
+  } else if (out.isTuple()) {
+    for (const auto& v : out.toTupleRef().elements()) features.push_back(v.toTensor());
+  } else if (out.isTensorList()) {
+    for (const auto& t : out.toTensorVector()) features.push_back(t);
+  } else if (out.isList()) {
+    for (const auto& v : out.toListRef()) features.push_back(v.toTensor());
+  } else {
+    throw InvalidArgument("perceptual feature extractor '" + path_ + "' returned " + out.tagKind() +
+                          ", not a tensor or a tuple/list of tensors");
+  }
+  require(!features.empty(), "perceptual feature extractor '" + path_ + "' returned no tensors");
+  return features;
+}
+
+torch::Tensor feature_distance(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  TORCH_CHECK(!a.empty() && a.size() == b.size(), "feature_distance: expected two equally long non-empty lists, got ",
+              a.size(), " and ", b.size());
+  auto total = torch::mse_loss(a[0], b[0]);
+  for (size_t i = 1; i < a.size(); ++i) total = total + torch::mse_loss(a[i], b[i]);
+  return total / static_cast<double>(a.size());
 }
 
 }  // namespace fregan::losses

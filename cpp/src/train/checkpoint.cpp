@@ -85,6 +85,18 @@ void write_archive(const std::string& path, CheckpointMeta meta, const torch::nn
   out.commit();
 }
 
+// Saves a model outside the interpolation registry (DCGAN, SpectraFrame: a struct with
+// generator_options, discriminator_options, generator and an optional discriminator).
+template <typename Model>
+void save_standalone(const std::string& path, CheckpointMeta meta, const char* name, const Model& model,
+                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  meta.model = name;
+  meta.generator_options = model.generator_options;
+  meta.discriminator_options = model.discriminator_options;
+  write_archive(path, std::move(meta), *model.generator, model.discriminator ? model.discriminator.get() : nullptr,
+                optimizer_g, optimizer_d);
+}
+
 }  // namespace
 
 nlohmann::json to_json(const CheckpointMeta& m) {
@@ -137,6 +149,10 @@ models::GanModel load_model(const std::string& path, const torch::Device& device
     throw CheckpointError("'" + path + "' holds a DCGAN (unconditional frame generation), not an interpolation model: "
                           "use it with fregan generate / fregan.generate");
   }
+  if (meta.model == models::kSpectraFrameModelName) {
+    throw CheckpointError("'" + path + "' holds SpectraFrame (x4 super-resolution), not an interpolation model: "
+                          "use it with fregan upscale / fregan.upscale");
+  }
   models::GanModel model;
   try {
     model = models::create_model(meta.model, meta.generator_options, meta.discriminator_options);
@@ -165,9 +181,15 @@ models::GanModel load_model(const std::string& path, const torch::Device& device
 void strip_checkpoint(const std::string& input, const std::string& output, bool overwrite) {
   io::check_output_path(output, overwrite);
   CheckpointMeta meta;
-  if (read_checkpoint_meta(input).model == models::kDcganModelName) {
+  const std::string model_name = read_checkpoint_meta(input).model;
+  if (model_name == models::kDcganModelName) {
     auto dcgan = load_dcgan(input, torch::kCPU, &meta, /*with_discriminator=*/false);
     save_dcgan_checkpoint(output, meta, dcgan);
+    return;
+  }
+  if (model_name == models::kSpectraFrameModelName) {
+    auto sr = load_spectraframe(input, torch::kCPU, &meta, /*with_discriminator=*/false);
+    save_spectraframe_checkpoint(output, meta, sr);
     return;
   }
   auto model = load_model(input, torch::kCPU, &meta);
@@ -194,26 +216,25 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
 
 void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const models::Dcgan& model,
                            torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  meta.model = models::kDcganModelName;
-  meta.generator_options = model.generator_options;
-  meta.discriminator_options = model.discriminator_options;
-  write_archive(path, std::move(meta), *model.generator, model.discriminator ? model.discriminator.get() : nullptr,
-                optimizer_g, optimizer_d);
+  save_standalone(path, std::move(meta), models::kDcganModelName, model, optimizer_g, optimizer_d);
 }
 
-models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
-                         bool with_discriminator) {
+namespace {
+
+// Loads a checkpoint of a model outside the interpolation registry (DCGAN, SpectraFrame):
+// `build(meta, with_discriminator)` makes the model from the header's options.
+template <typename Model, typename Build>
+Model load_standalone(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+                      bool with_discriminator, const std::string& name, const std::string& what, const Build& build) {
   auto archive = open_archive(path, device);
   const CheckpointMeta meta = read_meta(archive, path);
-  if (meta.model != models::kDcganModelName) {
-    throw CheckpointError("'" + path + "' holds model '" + meta.model + "', not a DCGAN (frame generation) model");
-  }
+  if (meta.model != name) throw CheckpointError("'" + path + "' holds model '" + meta.model + "', not a " + what + " model");
   const bool load_d = with_discriminator && meta.has_discriminator;
-  models::Dcgan model;
+  Model model;
   try {
-    model = models::create_dcgan(meta.generator_options, meta.discriminator_options, load_d);
+    model = build(meta, load_d);
   } catch (const InvalidArgument& e) {
-    throw CheckpointError("checkpoint '" + path + "' describes a DCGAN this fregan cannot build: " + e.what());
+    throw CheckpointError("checkpoint '" + path + "' describes a " + what + " this fregan cannot build: " + e.what());
   }
   try {
     torch::serialize::InputArchive g;
@@ -225,13 +246,62 @@ models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, C
       model.discriminator->load(d);
     }
   } catch (const c10::Error& e) {
-    throw CheckpointError("checkpoint '" + path + "' has weights that do not fit its DCGAN options: " +
+    throw CheckpointError("checkpoint '" + path + "' has weights that do not fit its " + what + " options: " +
                           e.what_without_backtrace());
   }
   model.generator->to(device);
   if (model.discriminator) model.discriminator->to(device);
   if (meta_out) *meta_out = meta;
   return model;
+}
+
+}  // namespace
+
+models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+                         bool with_discriminator) {
+  return load_standalone<models::Dcgan>(
+      path, device, meta_out, with_discriminator, models::kDcganModelName, "DCGAN (frame generation)",
+      [](const CheckpointMeta& m, bool with_d) {
+        return models::create_dcgan(m.generator_options, m.discriminator_options, with_d);
+      });
+}
+
+void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const models::SpectraFrame& model,
+                                  torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  save_standalone(path, std::move(meta), models::kSpectraFrameModelName, model, optimizer_g, optimizer_d);
+}
+
+models::SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+                                       bool with_discriminator) {
+  return load_standalone<models::SpectraFrame>(
+      path, device, meta_out, with_discriminator, models::kSpectraFrameModelName, "SpectraFrame (super-resolution)",
+      [](const CheckpointMeta& m, bool with_d) {
+        return models::create_spectraframe(m.generator_options, m.discriminator_options, with_d);
+      });
+}
+
+void resume_from(const std::string& path, const CheckpointMeta& meta, const nlohmann::json& generator_options,
+                 const nlohmann::json& discriminator_options, torch::nn::Module& generator, torch::nn::Module& loaded_generator,
+                 torch::nn::Module& discriminator, torch::nn::Module* loaded_discriminator,
+                 torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer& optimizer_d, const torch::Device& device) {
+  if (meta.generator_options != generator_options || meta.discriminator_options != discriminator_options) {
+    throw CheckpointError("checkpoint '" + path + "' was trained with other " + meta.model + " options: " +
+                          meta.generator_options.dump() + " vs " + generator_options.dump());
+  }
+  if (!meta.has_discriminator || !loaded_discriminator) {
+    throw CheckpointError("checkpoint '" + path + "' has no discriminator (cannot resume from it)");
+  }
+  copy_weights(generator, loaded_generator);
+  copy_weights(discriminator, *loaded_discriminator);
+  load_optimizers(path, device, optimizer_g, &optimizer_d);
+}
+
+void copy_weights(torch::nn::Module& dst, torch::nn::Module& src) {
+  torch::NoGradGuard no_grad;
+  auto s = src.named_parameters(true);
+  for (auto& p : dst.named_parameters(true)) p.value().copy_(s[p.key()]);
+  auto sb = src.named_buffers(true);
+  for (auto& b : dst.named_buffers(true)) b.value().copy_(sb[b.key()]);
 }
 
 }  // namespace fregan::train

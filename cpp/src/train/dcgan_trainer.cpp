@@ -163,22 +163,8 @@ void DcganTrainer::save(const std::string& path) const {
 void DcganTrainer::load(const std::string& path) {
   CheckpointMeta meta;
   auto loaded = load_dcgan(path, *device_, &meta);
-  if (meta.generator_options != model_.generator_options || meta.discriminator_options != model_.discriminator_options) {
-    throw CheckpointError("checkpoint '" + path + "' was trained with other DCGAN options: " +
-                          meta.generator_options.dump() + " vs " + model_.generator_options.dump());
-  }
-  if (!meta.has_discriminator) throw CheckpointError("checkpoint '" + path + "' has no discriminator (cannot resume from it)");
-  // Copy into our modules so the optimizers keep pointing at our parameters.
-  torch::NoGradGuard no_grad;
-  auto copy = [](torch::nn::Module& dst, torch::nn::Module& src) {
-    auto s = src.named_parameters(true);
-    for (auto& p : dst.named_parameters(true)) p.value().copy_(s[p.key()]);
-    auto sb = src.named_buffers(true);
-    for (auto& b : dst.named_buffers(true)) b.value().copy_(sb[b.key()]);
-  };
-  copy(*model_.generator, *loaded.generator);
-  copy(*model_.discriminator, *loaded.discriminator);
-  load_optimizers(path, *device_, *optimizer_g_, optimizer_d_.get());
+  resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
+              *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
   step_ = meta.step;
   lr_scale_ = meta.trainer_state.value("lr_scale", 1.0);
   rollbacks_ = meta.trainer_state.value("rollbacks", 0);

@@ -190,15 +190,8 @@ void Trainer::load(const std::string& path) {
                           meta.generator_options.dump() + " vs " + model_.generator_options.dump());
   }
   // Copy into our modules so the optimizers keep pointing at our parameters.
-  torch::NoGradGuard no_grad;
-  auto copy = [](torch::nn::Module& dst, torch::nn::Module& src) {
-    auto s = src.named_parameters(true);
-    for (auto& p : dst.named_parameters(true)) p.value().copy_(s[p.key()]);
-    auto sb = src.named_buffers(true);
-    for (auto& b : dst.named_buffers(true)) b.value().copy_(sb[b.key()]);
-  };
-  copy(*model_.generator, *loaded.generator);
-  if (meta.has_discriminator) copy(*model_.discriminator, *loaded.discriminator);
+  copy_weights(*model_.generator, *loaded.generator);
+  if (meta.has_discriminator) copy_weights(*model_.discriminator, *loaded.discriminator);
   load_optimizers(path, *device_, *optimizer_g_, optimizer_d_.get());
   step_ = meta.step;
 }
@@ -232,20 +225,10 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   }
 
   // Data, split by clip.
-  std::vector<std::string> train_sources = o.data, val_sources = o.val_data;
-  std::string val_split = "train";
-  const auto clips = data::expand_sources(o.data);
-  const bool all_prepared = std::all_of(clips.begin(), clips.end(), [](const auto& c) { return c.prepared; });
-  if (val_sources.empty() && all_prepared) {
-    val_sources = o.data;  // prepared datasets carry their own split
-    val_split = "val";
-  } else if (val_sources.empty() && o.val_fraction > 0) {
-    if (clips.size() >= 2) {
-      std::tie(train_sources, val_sources) = data::split_by_source(clips, o.val_fraction, o.seed);
-    } else {
-      log::warn("only one clip given: no validation split (pass --val-data)");
-    }
-  }
+  const auto split = detail::split_sources(o.data, o.val_data, o.val_fraction, o.seed);
+  const auto& train_sources = split.train;
+  const auto& val_sources = split.val;
+  const std::string val_split = split.val_from_prepared ? "val" : "train";
   data::TripletDatasetOptions dopt;
   dopt.sources = train_sources;
   dopt.frame_skip = o.frame_skip;
@@ -315,12 +298,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
     const bool final_step = step_ == o.steps;
     if (step_ % o.log_every == 0 || final_step) {
       stats = progress.last = averaged(*distributed_, stats);
-      std::string terms;
-      for (const auto& [name, value] : stats.terms) {
-        char t[64];
-        std::snprintf(t, sizeof t, "%s%s %.4f", terms.empty() ? "" : ", ", name.c_str(), value);
-        terms += t;
-      }
+      const std::string terms = detail::format_terms(stats.terms);
       char line[512];
       std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f (%s)  %.2f samples/s  ETA %s",
                     (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, terms.c_str(),

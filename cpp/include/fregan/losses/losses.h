@@ -1,11 +1,16 @@
 #pragma once
 // Losses shared by the GAN models.  Frames are float RGB in [0, 1].
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 #include <torch/types.h>
+
+namespace torch::jit {
+struct Module;
+}
 
 namespace fregan::losses {
 
@@ -73,5 +78,47 @@ torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::
 
 // Non-saturating generator term: BCE(D(G), 1) = -log sigmoid(fake_logits), mean.
 torch::Tensor generator_adversarial_loss(const torch::Tensor& fake_logits);
+
+// --- super-resolution (SpectraFrame) ----------------------------------------------------------
+
+// Total variation, SRGAN's smoothness regulariser: the mean squared difference between vertically
+// adjacent pixels plus the mean squared difference between horizontally adjacent pixels, over
+// batch and channels.  images [B, C, H, W] with H, W >= 2.
+torch::Tensor total_variation(const torch::Tensor& images);
+
+// A feature extractor for the perceptual loss, given as a TorchScript module (e.g. a VGG
+// truncated at relu5_4 and exported by the user with torch.jit.script / torch.jit.trace + save).
+// Its forward takes [B, 3, H, W] RGB in [0, 1] (it normalises as it needs) and returns a tensor,
+// or a tuple / list of tensors (several layers).  Frozen: eval mode, no parameter gradients.
+class TorchScriptFeatures {
+ public:
+  // Throws FileError when `path` does not exist, CheckpointError when it is not a TorchScript module.
+  explicit TorchScriptFeatures(const std::string& path);
+  ~TorchScriptFeatures();
+  std::vector<torch::Tensor> operator()(const torch::Tensor& images);
+  // Moves the module's weights (the perceptual loss runs where the model trains).
+  void to(const torch::Device& device);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::unique_ptr<torch::jit::Module> module_;
+};
+
+// Mean over the layers of the mean squared difference of `a[i]` and `b[i]` (same count and shapes):
+// the perceptual loss on a pretrained extractor's features, or feature matching on a
+// discriminator's.
+torch::Tensor feature_distance(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b);
+
+// Weights of SpectraFrame's generator loss (SRGAN's terms).  The defaults lean on MSE: the
+// adversarial and perceptual terms trade PSNR for texture.
+struct SrLossWeights {
+  double mse = 1.0;            // pixel MSE on [0, 1]
+  double perceptual = 6e-3;    // feature_distance on the TorchScript extractor, else on D's features
+  double adversarial = 1e-3;   // non-saturating GAN term (0 = no discriminator updates at all)
+  double tv = 2e-8;            // total_variation of the SR frame (SRGAN's weight)
+};
+void to_json(nlohmann::json& j, const SrLossWeights& o);
+void from_json(const nlohmann::json& j, SrLossWeights& o);
 
 }  // namespace fregan::losses

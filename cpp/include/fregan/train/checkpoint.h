@@ -11,9 +11,13 @@
 
 #include "fregan/models/dcgan.h"
 #include "fregan/models/registry.h"
+#include "fregan/models/spectraframe.h"
 
 namespace torch::optim {
 class Optimizer;
+}
+namespace torch::nn {
+class Module;
 }
 
 namespace fregan::train {
@@ -70,5 +74,28 @@ void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const m
 // of another model.
 models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
                          bool with_discriminator = true);
+
+// SpectraFrame (x4 video super-resolution) checkpoints: the same format and header, model
+// "spectraframe" (kSpectraFrameModelName).
+void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const models::SpectraFrame& model,
+                                  torch::optim::Optimizer* optimizer_g = nullptr,
+                                  torch::optim::Optimizer* optimizer_d = nullptr);
+// Builds the SpectraFrame the header describes and loads its weights onto `device` (the
+// discriminator only if the file has one and `with_discriminator`).  Throws CheckpointError for a
+// checkpoint of another model.
+models::SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device,
+                                       CheckpointMeta* meta = nullptr, bool with_discriminator = true);
+
+// Resuming a training run (DCGAN, SpectraFrame): checks that `meta` (the header of `path`) has
+// these model options and a discriminator, copies the loaded weights into the trainer's modules
+// and restores both optimizers.  Throws CheckpointError naming the mismatch.
+void resume_from(const std::string& path, const CheckpointMeta& meta, const nlohmann::json& generator_options,
+                 const nlohmann::json& discriminator_options, torch::nn::Module& generator, torch::nn::Module& loaded_generator,
+                 torch::nn::Module& discriminator, torch::nn::Module* loaded_discriminator,
+                 torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer& optimizer_d, const torch::Device& device);
+
+// Copies the parameters and buffers of `src` into those of `dst` (the same architecture) in
+// place, so optimizers holding dst's parameters stay valid: how the trainers resume.
+void copy_weights(torch::nn::Module& dst, torch::nn::Module& src);
 
 }  // namespace fregan::train

@@ -1,0 +1,55 @@
+// SpectraFrame speed on this machine: milliseconds per x4 upscaled frame (DIS flows to the
+// neighbours + the generator, eval mode, default threads) from 180p (320x180 -> 1280x720) and
+// 270p (480x270 -> 1920x1080) LR frames, for the default (shipped) options and the seed's
+// ConvTranspose2d back-projection.  Weights are random: speed does not depend on their values.
+// The max_rss_MB counter is the process's peak resident memory so far (getrusage): run one case
+// per process (--benchmark_filter) to read a case's own peak.
+// Run: build/dev/benchmarks/cpp/bm_spectraframe --benchmark_filter='BM_SpectraFrameUpscale/320/180/0'
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "bm_util.h"
+#include "fregan/device.h"
+#include "fregan/infer/upscaler.h"
+#include "fregan/models/spectraframe.h"
+
+using namespace fregan;
+
+using bench::max_rss_mb;
+
+// Args: LR width, LR height, transposed (0/1).
+static void BM_SpectraFrameUpscale(benchmark::State& state) {
+  set_num_threads(0);
+  models::SpectraFrameGeneratorOptions o;
+  if (state.range(2)) o.upsampling = "transposed";
+  infer::Upscaler upscaler(models::SpectraFrameGenerator(o), torch::kCPU);
+  torch::manual_seed(0);
+  const int64_t w = state.range(0), h = state.range(1);
+  // A frame and neighbours shifted by 2 px, so DIS has motion to find.
+  const auto frame = torch::rand({1, 3, h, w + 4});
+  const auto lr = frame.narrow(3, 2, w).contiguous();
+  const auto neighbours = torch::stack({frame.narrow(3, 0, w), frame.narrow(3, 4, w)}, 1).contiguous();
+  benchmark::DoNotOptimize(upscaler.upscale(lr, neighbours));  // warm-up
+  for (auto _ : state) benchmark::DoNotOptimize(upscaler.upscale(lr, neighbours));
+  state.SetItemsProcessed(state.iterations());
+  state.counters["threads"] = set_num_threads(0);
+  state.counters["max_rss_MB"] = max_rss_mb();
+}
+BENCHMARK(BM_SpectraFrameUpscale)
+    ->Args({320, 180, 0})
+    ->Args({480, 270, 0})
+    ->Args({320, 180, 1})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+// The baseline: OpenCV bicubic x4 of an 8-bit frame.
+static void BM_BicubicUpscale(benchmark::State& state) {
+  cv::Mat lr(static_cast<int>(state.range(1)), static_cast<int>(state.range(0)), CV_8UC3);
+  cv::randu(lr, 0, 255);
+  for (auto _ : state) benchmark::DoNotOptimize(infer::bicubic_upscale(lr, 4));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BicubicUpscale)->Args({320, 180})->Args({480, 270})->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();

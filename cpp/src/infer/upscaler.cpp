@@ -1,0 +1,290 @@
+#include "fregan/infer/upscaler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
+#include <torch/torch.h>
+
+#include "fregan/data/frame_source.h"
+#include "fregan/device.h"
+#include "fregan/error.h"
+#include "fregan/io/atomic_file.h"
+#include "fregan/io/image.h"
+#include "fregan/io/video.h"
+#include "fregan/log.h"
+#include "fregan/metrics/metrics.h"
+#include "fregan/train/checkpoint.h"
+#include "fregan/zoo/zoo.h"
+
+namespace fs = std::filesystem;
+
+namespace fregan::infer {
+namespace {
+
+constexpr const char* kDefaultUpscalerFile = "spectraframe.pt";
+
+// Frames of a video file or of a folder of frames, one at a time.
+class FrameStream {
+ public:
+  explicit FrameStream(const std::string& path) {
+    if (fs::is_directory(path)) {
+      files_ = data::list_frame_files(path);
+      if (files_.empty()) throw FileError("folder '" + path + "' holds no frames");
+      fps_ = 25.0;
+      total_ = static_cast<int64_t>(files_.size());
+    } else {
+      video_ = std::make_unique<io::VideoReader>(path);
+      fps_ = video_->info().fps > 0 ? video_->info().fps : 25.0;
+      total_ = video_->info().frame_count;
+    }
+  }
+  bool read(cv::Mat& bgr) {
+    if (video_) return video_->read(bgr);
+    if (next_ >= files_.size()) return false;
+    bgr = io::read_image(files_[next_++]);
+    return true;
+  }
+  double fps() const { return fps_; }
+  int64_t total() const { return total_; }
+  bool is_video() const { return video_ != nullptr; }
+
+ private:
+  std::unique_ptr<io::VideoReader> video_;
+  std::vector<std::string> files_;
+  size_t next_ = 0;
+  double fps_ = 25.0;
+  int64_t total_ = 0;
+};
+
+// The largest top-left part of `image` whose sides are multiples of `scale`.
+cv::Mat cut_to_multiple(const cv::Mat& image, int scale) {
+  const int w = image.cols - image.cols % scale, h = image.rows - image.rows % scale;
+  require(w >= scale && h >= scale, "frames of " + std::to_string(image.cols) + "x" + std::to_string(image.rows) +
+                                        " are too small to downscale by " + std::to_string(scale));
+  return image(cv::Rect(0, 0, w, h));
+}
+
+// Running means of the model's and bicubic's scores against HR frames.
+struct ScoreSums {
+  SrEvaluation e;
+  void add(const cv::Mat& sr, const cv::Mat& bicubic, const cv::Mat& hr) {
+    e.model.psnr += metrics::psnr(sr, hr);
+    e.model.ssim += metrics::ssim(sr, hr);
+    e.bicubic.psnr += metrics::psnr(bicubic, hr);
+    e.bicubic.ssim += metrics::ssim(bicubic, hr);
+    ++e.frames;
+  }
+  SrEvaluation mean() const {
+    SrEvaluation m = e;
+    const double n = static_cast<double>(std::max<int64_t>(e.frames, 1));
+    m.model.psnr /= n;
+    m.model.ssim /= n;
+    m.bicubic.psnr /= n;
+    m.bicubic.ssim /= n;
+    return m;
+  }
+};
+
+}  // namespace
+
+std::string default_upscaler_weights_path() {
+  return zoo::default_weights(kDefaultUpscalerFile, "FREGAN_SR_WEIGHTS");
+}
+
+cv::Mat bicubic_upscale(const cv::Mat& lr, int scale) {
+  cv::Mat out;
+  cv::resize(lr, out, cv::Size(lr.cols * scale, lr.rows * scale), 0, 0, cv::INTER_CUBIC);
+  return out;
+}
+
+Upscaler::Upscaler(const std::string& weights, const std::string& device) : device_(select_device(device)) {
+  set_num_threads(0);
+  const std::string path = weights.empty() ? default_upscaler_weights_path() : zoo::resolve_weights(weights);
+  train::CheckpointMeta meta;
+  generator_ = train::load_spectraframe(path, device_, &meta, /*with_discriminator=*/false).generator;
+  step_ = meta.step;
+  generator_->eval();
+}
+
+Upscaler::Upscaler(models::SpectraFrameGenerator generator, torch::Device device)
+    : device_(device), generator_(std::move(generator)) {}
+
+torch::Tensor Upscaler::upscale(const torch::Tensor& lr, const torch::Tensor& neighbours) {
+  torch::NoGradGuard no_grad;
+  const bool was_training = generator_->is_training();
+  generator_->eval();
+  const auto x = lr.to(device_, torch::kFloat32), nb = neighbours.to(device_, torch::kFloat32);
+  const auto flows = models::spectraframe_flows(x, nb);
+  auto out = generator_->forward(x, nb, flows).clamp(0.0, 1.0);
+  if (was_training) generator_->train();
+  return out.to(lr.device());
+}
+
+cv::Mat Upscaler::upscale(const cv::Mat& lr, const std::vector<cv::Mat>& neighbours) {
+  require(static_cast<int>(neighbours.size()) == this->neighbours(),
+          "upscale: the model fuses " + std::to_string(this->neighbours()) + " neighbours, got " +
+              std::to_string(neighbours.size()));
+  std::vector<torch::Tensor> nb;
+  for (const auto& n : neighbours) {
+    require(n.size() == lr.size(), "upscale: neighbours must have the size of the frame");
+    nb.push_back(io::image_to_tensor(n));
+  }
+  return io::tensor_to_image(upscale(io::image_to_tensor(lr).unsqueeze(0), torch::stack(nb).unsqueeze(0)));
+}
+
+std::vector<int64_t> Upscaler::neighbour_indices(int64_t t, int64_t count) const {
+  const int64_t n = neighbours(), before = n / 2;
+  std::vector<int64_t> out;
+  for (int64_t d = -before; static_cast<int64_t>(out.size()) < n; ++d) {
+    if (d == 0) continue;
+    int64_t j = std::max<int64_t>(t + d, 0);
+    if (count >= 0) j = std::min(j, count - 1);
+    out.push_back(j);
+  }
+  return out;
+}
+
+nlohmann::json to_json(const SrEvaluation& e) {
+  return {{"frames", e.frames},
+          {"model", {{"psnr", e.model.psnr}, {"ssim", e.model.ssim}}},
+          {"bicubic", {{"psnr", e.bicubic.psnr}, {"ssim", e.bicubic.ssim}}}};
+}
+
+nlohmann::json to_json(const UpscaleVideoResult& r) {
+  nlohmann::json j{{"frames", r.frames}, {"lr_width", r.lr_width}, {"lr_height", r.lr_height}, {"width", r.width},
+                   {"height", r.height}, {"fps", r.fps}, {"evaluated", r.evaluated}, {"audio_kept", r.audio_kept},
+                   {"seconds", r.seconds}};
+  if (r.evaluated) j["scores"] = to_json(r.scores);
+  return j;
+}
+
+SrEvaluation evaluate_sr(Upscaler& upscaler, const data::SrDataset& dataset, int64_t max_frames, int crop) {
+  const int s = upscaler.scale();
+  require(crop == 0 || (crop >= 16 && crop % s == 0), "evaluate_sr: crop must be 0 or a multiple of the scale >= 16");
+  const int64_t total = static_cast<int64_t>(dataset.size());
+  const int64_t count = max_frames > 0 ? std::min(max_frames, total) : total;
+  ScoreSums sums;
+  for (int64_t k = 0; k < count; ++k) {
+    // Evenly spaced over all clips' frames.
+    const auto [c, t] = dataset.locate(static_cast<size_t>(count > 1 ? k * (total - 1) / (count - 1) : 0));
+    const auto& clip = dataset.clip(c);
+    const cv::Mat& frame = clip[static_cast<size_t>(t)];
+    cv::Rect region(0, 0, frame.cols - frame.cols % s, frame.rows - frame.rows % s);
+    if (crop > 0 && frame.cols >= crop && frame.rows >= crop) {
+      // Centre crop, origin on the LR grid.
+      region = cv::Rect((frame.cols - crop) / 2 / s * s, (frame.rows - crop) / 2 / s * s, crop, crop);
+    }
+    const cv::Mat hr = frame(region);
+    const cv::Mat lr = data::bicubic_downsample(hr, s);
+    std::vector<cv::Mat> neighbours;
+    for (const int64_t j : upscaler.neighbour_indices(t, static_cast<int64_t>(clip.size()))) {
+      neighbours.push_back(data::bicubic_downsample(clip[static_cast<size_t>(j)](region), s));
+    }
+    sums.add(upscaler.upscale(lr, neighbours), bicubic_upscale(lr, s), hr);
+  }
+  return sums.mean();
+}
+
+UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& o) {
+  require(!o.input.empty(), "upscale needs an input video or frame folder");
+  require(o.max_frames >= 0, "max_frames must be >= 0");
+  if (!fs::exists(o.input)) throw FileError("input '" + o.input + "' does not exist");
+  const auto start = std::chrono::steady_clock::now();
+  const int s = upscaler.scale();
+  FrameStream in(o.input);
+  UpscaleVideoResult result;
+  result.fps = in.fps();
+  result.evaluated = !o.upscale_only;
+
+  std::unique_ptr<io::AtomicOutput> output;
+  std::unique_ptr<io::VideoWriter> writer;
+  if (!o.output.empty()) {
+    require(io::is_video_file(o.output), "upscale output '" + o.output + "' is not a video file name (.mp4, .mkv, ...)");
+    output = std::make_unique<io::AtomicOutput>(o.output, o.overwrite);
+  }
+
+  // The window: LR frames (and in evaluation mode their HR originals) window_start, ...
+  struct Item {
+    cv::Mat lr, hr;
+  };
+  std::deque<Item> window;
+  int64_t window_start = 0, read = 0;
+  bool ended = false;
+  auto read_until = [&](int64_t index) {  // frames up to `index` in the window, or the end
+    while (!ended && read <= index) {
+      cv::Mat frame;
+      if ((o.max_frames > 0 && read >= o.max_frames) || !in.read(frame)) {
+        ended = true;
+        break;
+      }
+      Item item;
+      if (o.upscale_only) {
+        item.lr = frame;
+      } else {
+        item.hr = cut_to_multiple(frame, s).clone();
+        item.lr = data::bicubic_downsample(item.hr, s);
+      }
+      if (read == 0) {
+        result.lr_width = item.lr.cols;
+        result.lr_height = item.lr.rows;
+        result.width = item.lr.cols * s;
+        result.height = item.lr.rows * s;
+      } else if (item.lr.cols != result.lr_width || item.lr.rows != result.lr_height) {
+        throw FileError("'" + o.input + "': frame " + std::to_string(read) + " differs in size from the first");
+      }
+      window.push_back(std::move(item));
+      ++read;
+    }
+  };
+
+  const int64_t after = upscaler.neighbours() - upscaler.neighbours() / 2;
+  ScoreSums sums;
+  for (int64_t t = 0;; ++t) {
+    read_until(t + after);
+    if (t >= read) break;
+    std::vector<cv::Mat> neighbours;
+    for (const int64_t j : upscaler.neighbour_indices(t, ended ? read : -1)) {
+      neighbours.push_back(window[static_cast<size_t>(j - window_start)].lr);
+    }
+    const Item& current = window[static_cast<size_t>(t - window_start)];
+    const cv::Mat sr = upscaler.upscale(current.lr, neighbours);
+    if (!o.upscale_only) sums.add(sr, bicubic_upscale(current.lr, s), current.hr);
+    if (output && !writer) {
+      io::VideoWriterOptions wo;
+      wo.fps = result.fps;
+      wo.codec = o.codec;
+      wo.crf = o.crf;
+      if (o.keep_audio && in.is_video()) wo.audio_from = o.input;
+      writer = std::make_unique<io::VideoWriter>(output->temp_path(), sr.cols, sr.rows, wo);
+    }
+    if (writer) writer->write(sr);
+    result.frames = t + 1;
+    // Frames before t + 1 - n/2 are nobody's neighbour any more.
+    while (window_start < t + 1 - upscaler.neighbours() / 2) {
+      window.pop_front();
+      ++window_start;
+    }
+    if (o.progress) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      if (!o.progress({result.frames, in.total(), result.frames / std::max(elapsed, 1e-9)})) {
+        log::info("upscale stopped by the caller after " + std::to_string(result.frames) + " frames");
+        break;
+      }
+    }
+  }
+  if (result.frames == 0) throw FileError("'" + o.input + "' has no frames to upscale");
+  if (writer) {
+    writer->close();
+    result.audio_kept = writer->keeps_audio();
+    output->commit();
+  }
+  if (!o.upscale_only) result.scores = sums.mean();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace fregan::infer
