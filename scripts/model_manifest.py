@@ -6,6 +6,9 @@ validation figures measured by `fregan evaluate` (JSON) on the held-out data.
     .venv/bin/python scripts/model_manifest.py --name fregan-flow --checkpoint runs/x/best.pt \
         --command "fregan train ..." --data ... --val-data ... --evaluation eval.json
 
+Super-resolution models (`--task super-resolution`) record `fregan upscale CLIP --max-frames N
+--json` (evaluation mode: PSNR/SSIM against the original beside bicubic) on the held-out clip.
+
 Generation models (DCGAN, `--task generation`) have no ground truth to validate against: their
 entry records a sample grid (`fregan generate ... --grid`, copied beside the checkpoint) instead.
 
@@ -27,7 +30,7 @@ MODELS = Path(__file__).resolve().parent.parent / "python" / "fregan" / "models"
 
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--task", choices=["interpolation", "generation"], default="interpolation")
+    p.add_argument("--task", choices=["interpolation", "super-resolution", "generation"], default="interpolation")
     p.add_argument("--name", required=True)
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--command", required=True)
@@ -35,13 +38,15 @@ def main() -> None:
     p.add_argument("--val-data", nargs="+", help="interpolation: held-out clips")
     p.add_argument("--evaluation", help="interpolation: output of fregan evaluate --json on --val-data")
     p.add_argument("--sample-grid", help="generation: a grid of generated frames (PNG)")
+    p.add_argument("--max-frames", type=int, default=0,
+                   help="super-resolution: frames of --val-data scored by --evaluation (0 = all)")
     p.add_argument("--samples", type=int, default=8, help="generation: frames in --sample-grid")
     p.add_argument("--seed", type=int, default=0, help="generation: the seed of --sample-grid")
     p.add_argument("--cols", type=int, default=4, help="generation: columns of --sample-grid")
     p.add_argument("--note", default="")
     a = p.parse_args()
-    if a.task == "interpolation" and not (a.val_data and a.evaluation):
-        p.error("interpolation models need --val-data and --evaluation")
+    if a.task != "generation" and not (a.val_data and a.evaluation):
+        p.error("interpolation and super-resolution models need --val-data and --evaluation")
     if a.task == "generation" and not a.sample_grid:
         p.error("generation models need --sample-grid")
 
@@ -68,6 +73,12 @@ def main() -> None:
         # How the figures were measured (tests/python/test_zoo.py re-measures them this way).
         entry["evaluation"] = {"frame_skip": 1, "max_triplets": 0, "max_frames": 0,
                                "command": f"fregan evaluate --weights {target.name} --data {' '.join(a.val_data)} --json"}
+    elif a.task == "super-resolution":
+        entry["val_data"] = a.val_data
+        entry["validation"] = json.loads(Path(a.evaluation).read_text())
+        entry["evaluation"] = {"max_frames": a.max_frames,
+                               "command": f"fregan upscale {a.val_data[0]} --weights {target.name} "
+                                          f"--max-frames {a.max_frames} --json"}
     else:
         grid = MODELS / f"{a.name}-samples.png"
         if Path(a.sample_grid).resolve() != grid.resolve():

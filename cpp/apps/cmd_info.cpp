@@ -58,8 +58,13 @@ void add_models(CLI::App& app) {
       const auto& v = m.entry.value("validation", nlohmann::json::object());
       if (v.contains("model")) {
         char buf[160];
-        std::snprintf(buf, sizeof buf, "%.2f dB / SSIM %.4f on %d triplets", v["model"].value("psnr", 0.0),
-                      v["model"].value("ssim", 0.0), v.value("triplets", 0));
+        if (v.contains("bicubic")) {  // super-resolution: beside bicubic, on frames
+          std::snprintf(buf, sizeof buf, "%.2f dB / SSIM %.4f (bicubic %.2f dB) on %d frames", v["model"].value("psnr", 0.0),
+                        v["model"].value("ssim", 0.0), v["bicubic"].value("psnr", 0.0), v.value("frames", 0));
+        } else {
+          std::snprintf(buf, sizeof buf, "%.2f dB / SSIM %.4f on %d triplets", v["model"].value("psnr", 0.0),
+                        v["model"].value("ssim", 0.0), v.value("triplets", 0));
+        }
         figures = buf;
       } else if (m.entry.contains("sample_grid")) {
         figures = "samples: " + m.entry["sample_grid"].get<std::string>();

@@ -15,10 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 SHIPPED = {m["name"]: m for m in fregan.models()}
 INTERPOLATION = sorted(n for n, m in SHIPPED.items() if m["task"] == "interpolation")
 EXPORTABLE = [n for n in INTERPOLATION if SHIPPED[n]["model"] != "fregan-flow"]
+SUPER_RESOLUTION = sorted(n for n, m in SHIPPED.items() if m["task"] == "super-resolution")
 
 
 def test_every_entry_names_an_intact_file():
-    assert {"fregan-flow", "fregan", "sin-gan", "sepconv", "dcgan-default"} <= set(SHIPPED)
+    assert {"fregan-flow", "fregan", "sin-gan", "sepconv", "dcgan-default", "spectraframe"} <= set(SHIPPED)
     total = 0
     for name, m in SHIPPED.items():
         path = Path(m["path"])
@@ -42,6 +43,7 @@ def test_load_by_name():
     assert isinstance(interp, fregan.Interpolator) and interp.model_name == "sin-gan"
     gen = fregan.load("dcgan-default", device="cpu")
     assert isinstance(gen, fregan.Generator)
+    assert isinstance(fregan.load("spectraframe", device="cpu"), fregan.Upscaler)
     frames = gen(2, seed=3)
     assert frames[0].shape == (80, 160, 3) and frames[0].dtype == np.uint8
     # A name works wherever a checkpoint path does.
@@ -61,7 +63,8 @@ def test_cli_models(tmp_path):
     out = subprocess.run(cli + ["models"], capture_output=True, text=True, check=True).stdout
     for name in SHIPPED:
         assert name in out
-    assert "33.83 dB" in out  # fregan-flow's recorded validation PSNR
+    assert "34.29 dB" in out  # fregan-flow's recorded validation PSNR
+    assert "(bicubic 23.75 dB) on 4 frames" in out  # SpectraFrame's
     info = subprocess.run(cli + ["info", "sepconv"], capture_output=True, text=True, check=True).stdout
     assert '"model": "sepconv"' in info
 
@@ -81,6 +84,20 @@ def test_entry_reproduces_its_validation_psnr(name, shared_data):
     assert r["triplets"] == recorded["triplets"]
     assert r["model"]["psnr"] == pytest.approx(recorded["model"]["psnr"], abs=0.05)
     assert r["average"]["psnr"] == pytest.approx(recorded["average"]["psnr"], abs=0.05)
+
+
+@pytest.mark.parametrize("name", SUPER_RESOLUTION)
+def test_super_resolution_entry_reproduces_its_validation_psnr(name, shared_data):
+    m = SHIPPED[name]
+    clip = REPO / m["val_data"][0]
+    if not clip.exists():
+        pytest.skip(f"validation data {clip} is absent")
+    r = fregan.upscale(clip, weights=m["path"], max_frames=m["evaluation"]["max_frames"], device="cpu")["scores"]
+    recorded = m["validation"]
+    assert r["frames"] == recorded["frames"]
+    assert r["model"]["psnr"] == pytest.approx(recorded["model"]["psnr"], abs=0.05)
+    assert r["bicubic"]["psnr"] == pytest.approx(recorded["bicubic"]["psnr"], abs=0.05)
+    assert r["model"]["psnr"] > r["bicubic"]["psnr"], "the shipped SR model must beat bicubic on its validation clip"
 
 
 def test_generation_entry_reproduces_its_sample_grid():
