@@ -28,7 +28,7 @@ def test_every_entry_names_an_intact_file():
         assert len(data) == m["bytes"], name
         assert hashlib.sha256(data).hexdigest() == m["sha256"], f"{name}: file differs from the manifest"
         assert fregan.checkpoint_info(path)["model"] == m["model"]
-        assert m["command"].startswith("fregan train"), name
+        assert "fregan train" in m["command"], name  # the project's own training command
         total += len(data)
     assert total < 50e6, "shipped weights must stay under ~50 MB"
 
