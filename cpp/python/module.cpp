@@ -74,6 +74,44 @@ nlohmann::json py_to_json(const py::object& o) {
 
 }  // namespace
 
+// A Python callable as a trainer's progress callback: the progress becomes a dict (to_dict), Ctrl-C
+// / a notebook's interrupt stops training cleanly (the trainer writes a checkpoint), and an
+// exception raised by the callable stops training and is re-raised once the trainer has returned.
+template <typename Progress>
+class PythonProgressCallback {
+ public:
+  PythonProgressCallback(py::object callable, std::function<py::dict(const Progress&)> to_dict)
+      : callable_(std::move(callable)), to_dict_(std::move(to_dict)) {}
+
+  std::function<bool(const Progress&)> function() {
+    return [this](const Progress& p) {
+      py::gil_scoped_acquire acquire;
+      if (PyErr_CheckSignals() != 0) {
+        error_ = std::make_unique<py::error_already_set>();
+        return false;
+      }
+      if (callable_.is_none()) return true;
+      try {
+        py::object r = callable_(to_dict_(p));
+        return r.is_none() || r.cast<bool>();
+      } catch (py::error_already_set& e) {
+        error_ = std::make_unique<py::error_already_set>(std::move(e));
+        return false;
+      }
+    };
+  }
+
+  // Re-raises what stopped training from Python, if anything did.
+  void rethrow_if_stopped_by_python() {
+    if (error_) throw std::move(*error_);
+  }
+
+ private:
+  py::object callable_;
+  std::function<py::dict(const Progress&)> to_dict_;
+  std::unique_ptr<py::error_already_set> error_;
+};
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fregan native core (LibTorch + OpenCV)";
   m.attr("__version__") = FREGAN_VERSION;
@@ -209,32 +247,22 @@ PYBIND11_MODULE(_core, m) {
                else throw InvalidArgument("unknown video option '" + k + "'");
              }
              // A Python exception in the callback (or Ctrl-C) stops the job; it is re-raised after.
-             std::unique_ptr<py::error_already_set> callback_error;
-             if (!progress.is_none()) {
-               o.progress = [&progress, &callback_error](const infer::VideoJobProgress& p) {
-                 py::gil_scoped_acquire acquire;
-                 try {
-                   if (PyErr_CheckSignals() != 0) throw py::error_already_set();
-                   py::dict d;
-                   d["input_frames_done"] = p.input_frames_done;
-                   d["input_frames_total"] = p.input_frames_total;
-                   d["output_frames"] = p.output_frames;
-                   d["frames_per_second"] = p.frames_per_second;
-                   d["eta_seconds"] = p.eta_seconds;
-                   const py::object r = progress(d);
-                   return r.is_none() || r.cast<bool>();
-                 } catch (py::error_already_set& e) {
-                   callback_error = std::make_unique<py::error_already_set>(std::move(e));
-                   return false;
-                 }
-               };
-             }
+             PythonProgressCallback<infer::VideoJobProgress> callback(progress, [](const infer::VideoJobProgress& p) {
+               py::dict d;
+               d["input_frames_done"] = p.input_frames_done;
+               d["input_frames_total"] = p.input_frames_total;
+               d["output_frames"] = p.output_frames;
+               d["frames_per_second"] = p.frames_per_second;
+               d["eta_seconds"] = p.eta_seconds;
+               return d;
+             });
+             if (!progress.is_none()) o.progress = callback.function();
              infer::VideoJobResult r;
              {
                py::gil_scoped_release release;
                r = infer::interpolate_video(self, o);
              }
-             if (callback_error) throw std::move(*callback_error);
+             callback.rethrow_if_stopped_by_python();
              py::dict d;
              d["input_frames"] = r.input_frames;
              d["output_frames"] = r.output_frames;
@@ -441,15 +469,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("train",
         [](const py::dict& options, py::object callback) {
           train::TrainerOptions o = py_to_json(options).get<train::TrainerOptions>();
-          std::unique_ptr<py::error_already_set> callback_error;
-          train::ProgressCallback cb = [&](const train::Progress& p) {
-            py::gil_scoped_acquire acquire;
-            // Let Ctrl-C / a notebook's interrupt stop training cleanly (a checkpoint is written).
-            if (PyErr_CheckSignals() != 0) {
-              callback_error = std::make_unique<py::error_already_set>();
-              return false;
-            }
-            if (callback.is_none()) return true;
+          PythonProgressCallback<train::Progress> progress(callback, [](const train::Progress& p) {
             py::dict d;
             d["step"] = p.step;
             d["total_steps"] = p.total_steps;
@@ -463,22 +483,16 @@ PYBIND11_MODULE(_core, m) {
             d["samples_per_second"] = p.samples_per_second;
             d["eta_seconds"] = p.eta_seconds;
             if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
-            try {
-              py::object r = callback(d);
-              return r.is_none() || r.cast<bool>();
-            } catch (py::error_already_set& e) {
-              callback_error = std::make_unique<py::error_already_set>(std::move(e));
-              return false;
-            }
-          };
+            return d;
+          });
           nlohmann::json result;
           {
             py::gil_scoped_release release;
             train::Trainer trainer(o);
-            result = infer::to_json(trainer.fit(cb));
+            result = infer::to_json(trainer.fit(progress.function()));
             result["step"] = trainer.current_step();
           }
-          if (callback_error) throw std::move(*callback_error);
+          progress.rethrow_if_stopped_by_python();
           return json_to_py(result);
         },
         py::arg("options"), py::arg("callback") = py::none(),
@@ -524,14 +538,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("train_dcgan",
         [](const py::dict& options, py::object callback) {
           train::DcganTrainerOptions o = py_to_json(options).get<train::DcganTrainerOptions>();
-          std::unique_ptr<py::error_already_set> callback_error;
-          train::DcganProgressCallback cb = [&](const train::DcganProgress& p) {
-            py::gil_scoped_acquire acquire;
-            if (PyErr_CheckSignals() != 0) {
-              callback_error = std::make_unique<py::error_already_set>();
-              return false;
-            }
-            if (callback.is_none()) return true;
+          PythonProgressCallback<train::DcganProgress> progress(callback, [](const train::DcganProgress& p) {
             py::dict d;
             d["step"] = p.step;
             d["total_steps"] = p.total_steps;
@@ -545,23 +552,17 @@ PYBIND11_MODULE(_core, m) {
             d["rollbacks"] = p.rollbacks;
             if (!p.event.empty()) d["event"] = p.event;
             if (!p.sample_grid.empty()) d["sample_grid"] = p.sample_grid;
-            try {
-              py::object r = callback(d);
-              return r.is_none() || r.cast<bool>();
-            } catch (py::error_already_set& e) {
-              callback_error = std::make_unique<py::error_already_set>(std::move(e));
-              return false;
-            }
-          };
+            return d;
+          });
           nlohmann::json result;
           {
             py::gil_scoped_release release;
             train::DcganTrainer trainer(o);
-            trainer.fit(cb);
+            trainer.fit(progress.function());
             result = {{"step", trainer.current_step()}, {"lr_scale", trainer.lr_scale()},
                       {"rollbacks", trainer.rollbacks()}};
           }
-          if (callback_error) throw std::move(*callback_error);
+          progress.rethrow_if_stopped_by_python();
           return json_to_py(result);
         },
         py::arg("options"), py::arg("callback") = py::none(),
