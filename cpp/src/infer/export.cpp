@@ -34,7 +34,7 @@ torch::jit::Module trace_generator(models::InterpolationNetImpl& net, const torc
 
 ExportResult export_torchscript(const std::string& weights, const std::string& output, const ExportOptions& options) {
   const std::string path = zoo::resolve_weights(weights);
-  io::check_output_path(output, options.overwrite);
+  io::AtomicOutput out(output, options.overwrite);  // checks the output path before any work
   const torch::Device cpu(torch::kCPU);
   auto model = train::load_model(path, cpu);
   require(model.name != "fregan-flow",
@@ -55,7 +55,6 @@ ExportResult export_torchscript(const std::string& weights, const std::string& o
   const auto f2 = (f0 + 0.1 * torch::rand_like(f0)).clamp(0, 1);
   auto module = trace_generator(net, f0, f2);
 
-  io::AtomicOutput out(output, options.overwrite);
   module.save(out.temp_path());
   ExportResult result{model.name, output, -1.0};
   if (options.check_tolerance > 0) {
