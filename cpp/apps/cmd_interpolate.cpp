@@ -54,7 +54,7 @@ void show_progress(const infer::VideoJobProgress& p) {
 void add_interpolate(CLI::App& app) {
   struct Args {
     std::vector<std::string> inputs;
-    std::string output, weights, device = "auto", codec = "libx264";
+    std::string output, weights, device = "auto", codec = "libx264", preset;
     int factor = 2, crf = 18;
     infer::TilingOptions tiling;
     double t = 0.5, fps = 0, input_fps = 0, segment_seconds = 10;
@@ -74,6 +74,8 @@ void add_interpolate(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--codec", a->codec, "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9)")->capture_default_str();
   cmd->add_option("--crf", a->crf, "Video quality (x264/x265/vp9 CRF, lower is better)")->capture_default_str();
+  cmd->add_option("--preset", a->preset, "x264/x265 speed preset: ultrafast ... veryslow (default: the encoder's, medium); "
+                  "faster presets make bigger files at the same CRF");
   cmd->add_option("--segment-seconds", a->segment_seconds, "Input seconds per resumable part")->capture_default_str();
   cmd->add_option("--tile", a->tiling.tile, "Run the model on overlapping tiles of this size (pixels; 0 = whole frames) "
                   "to bound memory on large frames")->capture_default_str();
@@ -109,6 +111,7 @@ void add_interpolate(CLI::App& app) {
     job.overwrite = a->overwrite;
     job.codec = a->codec;
     job.crf = a->crf;
+    job.preset = a->preset;
     job.keep_audio = !a->no_audio;
     job.detect_cuts = !a->no_cuts;
     job.segment_seconds = a->segment_seconds;

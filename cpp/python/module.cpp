@@ -240,6 +240,7 @@ PYBIND11_MODULE(_core, m) {
                else if (k == "overwrite") o.overwrite = value.cast<bool>();
                else if (k == "codec") o.codec = value.cast<std::string>();
                else if (k == "crf") o.crf = value.cast<int>();
+               else if (k == "preset") o.preset = value.is_none() ? std::string() : value.cast<std::string>();
                else if (k == "keep_audio") o.keep_audio = value.cast<bool>();
                else if (k == "detect_cuts") o.detect_cuts = value.cast<bool>();
                else if (k == "segment_seconds") o.segment_seconds = value.cast<double>();

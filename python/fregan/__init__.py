@@ -166,8 +166,8 @@ class Interpolator:
         return self._native.supports_any_time
 
     def video(self, input: PathLike, output: PathLike, factor: int = 2, *, fps: Optional[float] = None,
-              overwrite: bool = False, codec: str = "libx264", crf: int = 18, keep_audio: bool = True,
-              detect_cuts: bool = True, input_fps: Optional[float] = None, segment_seconds: float = 10.0,
+              overwrite: bool = False, codec: str = "libx264", crf: int = 18, preset: Optional[str] = None,
+              keep_audio: bool = True, detect_cuts: bool = True, input_fps: Optional[float] = None, segment_seconds: float = 10.0,
               resume: bool = True, progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None
               ) -> Dict[str, Any]:
         """Raises a video's frame rate: ``factor`` times, or to ``fps``; returns what was done.
@@ -176,12 +176,13 @@ class Interpolator:
         video (by its extension) or a folder for numbered PNG frames.  The output keeps the input's
         duration, audio and colour description; no frame is blended across a scene cut.  An
         interrupted job (Ctrl-C, a crash) continues from its finished parts when run again
-        (``resume=False`` starts over).  ``progress``: True shows a tqdm bar (if tqdm is installed), or
+        (``resume=False`` starts over).  ``codec``/``crf``/``preset`` choose the encoder, its quality
+        and (x264/x265) its speed preset ("veryfast" ... "veryslow"; None = medium).  ``progress``: True shows a tqdm bar (if tqdm is installed), or
         a callable gets a dict (input_frames_done, input_frames_total, output_frames,
         frames_per_second, eta_seconds) per input frame and may return False to stop.
         """
         options = dict(factor=factor, fps=fps, input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf,
-                       keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds, resume=resume)
+                       preset=preset, keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds, resume=resume)
         bar = None
         callback = progress if callable(progress) else None
         if progress is True:

@@ -129,13 +129,28 @@ torch::Tensor Interpolator::at(const torch::Tensor& f0, const torch::Tensor& f1,
       .clamp(0.0, 1.0);
 }
 
+std::vector<torch::Tensor> Interpolator::at_times(const torch::Tensor& f0, const torch::Tensor& f1,
+                                                  const std::vector<double>& times) {
+  const int64_t m = net_->size_multiple();
+  const int64_t h = f0.size(2), w = f0.size(3);
+  const bool tiled = tiling_.tile > 0 && (h > tiling_.tile || w > tiling_.tile);
+  if (tiled || m != 1) {
+    std::vector<torch::Tensor> out;
+    for (double t : times) out.push_back(at(f0, f1, t));
+    return out;
+  }
+  auto out = net_->forward_times(f0, f1, times);
+  for (auto& frame : out) frame = frame.clamp(0.0, 1.0);
+  return out;
+}
+
 torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t) {
   TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
   TORCH_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
               "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
   require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
   torch::NoGradGuard no_grad;
-  net_->eval();
+  if (net_->is_training()) net_->eval();  // only reads when already in eval mode: safe from two threads
   if (net_->supports_timestep()) {
     auto a = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
     auto b = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
@@ -179,13 +194,13 @@ std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& 
   TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
   for (double t : times) require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
   torch::NoGradGuard no_grad;
-  net_->eval();
+  if (net_->is_training()) net_->eval();  // only reads when already in eval mode: safe from two threads
   const auto a = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
   const auto b = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
   auto unbatch = [&](const torch::Tensor& x) { return f0.dim() == 3 ? x[0].to(f0.device()) : x.to(f0.device()); };
   std::vector<torch::Tensor> out;
   if (net_->supports_timestep()) {
-    for (double t : times) out.push_back(unbatch(at(a, b, t)));
+    for (const auto& frame : at_times(a, b, times)) out.push_back(unbatch(frame));
     return out;
   }
   // Middle-frame models: every t must be k / 2^d; the dyadic tree is filled once, sharing the

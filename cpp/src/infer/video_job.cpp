@@ -5,11 +5,14 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <fstream>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -82,6 +85,75 @@ class FrameQueue {
   std::deque<cv::Mat> frames_;
   std::exception_ptr error_;
   bool done_ = false, stop_ = false;
+  std::thread thread_;
+};
+
+// Runs tasks in submission order on its own thread, at most `capacity` waiting: converting and
+// encoding (or saving) finished frames overlaps the interpolation of the next pair instead of
+// stalling it whenever the encoder's pipe is full.  A failed task's exception is rethrown by the
+// next submit() or drain().
+class SerialWorker {
+ public:
+  explicit SerialWorker(size_t capacity) : capacity_(capacity), thread_([this] { run(); }) {}
+  ~SerialWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  void submit(std::function<void()> task) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return tasks_.size() < capacity_ || error_; });
+    rethrow_locked();
+    tasks_.push_back(std::move(task));
+    cv_.notify_all();
+  }
+  // Waits until every submitted task has run.
+  void drain() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [&] { return (tasks_.empty() && !busy_) || error_; });
+    rethrow_locked();
+  }
+
+ private:
+  void rethrow_locked() {
+    if (!error_) return;
+    auto e = error_;
+    error_ = nullptr;
+    tasks_.clear();
+    std::rethrow_exception(e);
+  }
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
+      if (tasks_.empty()) return;  // stopping with nothing left
+      auto task = std::move(tasks_.front());
+      tasks_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      std::exception_ptr failure;
+      try {
+        task();
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      lock.lock();
+      busy_ = false;
+      if (failure && !error_) error_ = failure;
+      if (error_) tasks_.clear();
+      cv_.notify_all();
+    }
+  }
+
+  size_t capacity_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  std::exception_ptr error_;
+  bool busy_ = false, stop_ = false;
   std::thread thread_;
 };
 
@@ -169,6 +241,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   require(o.target_fps > 0 || o.factor >= 2, "factor must be >= 2 (or give a target fps), got " + std::to_string(o.factor));
   require(o.target_fps >= 0 && o.input_fps >= 0, "frame rates must be positive");
   require(o.segment_seconds > 0, "segment_seconds must be > 0");
+  io::check_encoder_preset(o.codec, o.preset);
   if (!interpolator.supports_any_time()) {
     require(o.target_fps == 0 && o.factor >= 2 && (o.factor & (o.factor - 1)) == 0,
             "model '" + interpolator.model_name() + "' predicts middle frames only: use --factor 2, 4, 8, ..., or a "
@@ -208,7 +281,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       {"input_bytes", in.is_folder ? 0 : static_cast<int64_t>(fs::file_size(o.input))},
       {"input_mtime", static_cast<int64_t>(fs::last_write_time(o.input).time_since_epoch().count())},
       {"model", interpolator.model_name()}, {"output_fps", result.output_fps}, {"input_fps", in.fps},
-      {"codec", o.codec}, {"crf", o.crf}, {"video_out", video_out}, {"segment_frames", segment_frames},
+      {"codec", o.codec}, {"crf", o.crf}, {"preset", o.preset}, {"video_out", video_out}, {"segment_frames", segment_frames},
       {"detect_cuts", o.detect_cuts}, {"cut_threshold", o.scene.cut_threshold}, {"cut_ratio", o.scene.cut_ratio},
       {"size", {in.width, in.height}}};
   int64_t segments_done = 0, frames_in_done_segments = 0;
@@ -242,6 +315,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   wo.fps = result.output_fps;
   wo.codec = o.codec;
   wo.crf = o.crf;
+  wo.preset = o.preset;
   wo.extra_args = in.color_args;
   auto segment_path = [&](int64_t s, bool temp) {
     char name[64];
@@ -284,11 +358,14 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   if (decoded < 2) throw InvalidArgument("'" + o.input + "' has only 1 frame: at least 2 are needed to interpolate");
 
   std::unique_ptr<io::VideoWriter> writer;
+  // Declared after the writer so that it stops (and finishes its tasks) first.
+  SerialWorker output_worker(4);
   bool segment_open = false;
   int64_t current_segment = -1, output_frames = frames_in_done_segments, work_started_at = -1;
   auto work_start = std::chrono::steady_clock::now();
   auto finish_segment = [&]() {
     if (!segment_open) return;
+    output_worker.drain();
     if (writer) {
       writer->close();
       writer.reset();
@@ -297,15 +374,62 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     segment_open = false;
     save_state(current_segment + 1, output_frames);
   };
-  auto write = [&](const cv::Mat& frame, int64_t k) {
-    if (video_out) {
-      writer->write(frame);
-    } else {
-      char name[64];
-      std::snprintf(name, sizeof name, "frame_%06lld.png", static_cast<long long>(k));
-      io::write_image((work / "frames" / name).string(), frame, true);
-    }
+  // Output frame k: an input frame or an interpolated one (converted on the worker thread).
+  auto write = [&](cv::Mat frame, torch::Tensor made, int64_t k) {
+    io::VideoWriter* sink = writer.get();
+    output_worker.submit([&work, sink, frame = std::move(frame), made = std::move(made), k]() {
+      const cv::Mat image = made.defined() ? io::tensor_to_image(made) : frame;
+      if (sink) {
+        sink->write(image);
+      } else {
+        char name[64];
+        std::snprintf(name, sizeof name, "frame_%06lld.png", static_cast<long long>(k));
+        io::write_image((work / "frames" / name).string(), image, true);
+      }
+    });
     ++output_frames;
+  };
+  // Pairs being interpolated, oldest first: two at once where the model allows it (fregan-flow's
+  // optical flow, net and renderer leave cores idle in turns, which the other pair fills), their
+  // output frames written in order.
+  struct PendingPair {
+    int64_t k_begin = 0;
+    std::vector<cv::Mat> frames;  // output frames k_begin, ...: input frames, or empty where ...
+    std::vector<int64_t> slots;   // ... these come from `made`, in order
+    std::future<std::vector<torch::Tensor>> made;
+  };
+  const size_t pairs_in_flight = interpolator.supports_concurrent_calls() ? 2 : 1;
+  // The workers lower torch's thread count, whose default is shared: put it back however the job ends.
+  struct RestoreThreads {
+    int threads = at::get_num_threads();
+    ~RestoreThreads() { at::set_num_threads(threads); }
+  } restore_threads;
+  std::deque<PendingPair> pending;  // declared after the writer and its worker: waits for its tasks first
+  auto write_oldest_pair = [&]() {
+    PendingPair pair = std::move(pending.front());
+    pending.pop_front();
+    std::vector<torch::Tensor> made_frames(pair.frames.size());
+    if (pair.made.valid()) {
+      const auto made = pair.made.get();
+      for (size_t j = 0; j < made.size(); ++j) made_frames[static_cast<size_t>(pair.slots[j])] = made[j];
+      result.interpolated_frames += static_cast<int64_t>(made.size());
+    }
+    for (size_t slot = 0; slot < pair.frames.size(); ++slot) {
+      write(pair.frames[slot], made_frames[slot], pair.k_begin + static_cast<int64_t>(slot));
+    }
+  };
+  auto write_pending_pairs = [&]() {
+    while (!pending.empty()) write_oldest_pair();
+  };
+  // The tensor of the frame that ends pair i is the one that starts pair i + 1.
+  int64_t cached_index = -1;
+  torch::Tensor cached_tensor;
+  auto tensor_of = [&](int64_t index) {
+    if (index != cached_index) {
+      cached_tensor = io::image_to_tensor(window[static_cast<size_t>(index - window_start)]);
+      cached_index = index;
+    }
+    return cached_tensor;
   };
 
   for (int64_t i = 0;; ++i) {
@@ -322,6 +446,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     if (cut) ++result.scene_cuts;
     if (segment >= segments_done) {
       if (segment != current_segment) {
+        write_pending_pairs();
         finish_segment();
         current_segment = segment;
         if (work_started_at < 0) {
@@ -331,26 +456,29 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
         if (video_out) writer = std::make_unique<io::VideoWriter>(segment_path(segment, true), in.width, in.height, wo);
         segment_open = true;
       }
+      PendingPair pair;
+      pair.k_begin = k_begin;
+      pair.frames.resize(static_cast<size_t>(std::max<int64_t>(0, k_end - k_begin)));
       std::vector<double> times;
-      std::vector<int64_t> slots;
-      std::vector<cv::Mat> frames(static_cast<size_t>(std::max<int64_t>(0, k_end - k_begin)));
       for (int64_t k = k_begin; k < k_end; ++k) {
         const double t = static_cast<double>(k) / ratio - static_cast<double>(i);
-        auto& slot = frames[static_cast<size_t>(k - k_begin)];
+        auto& slot = pair.frames[static_cast<size_t>(k - k_begin)];
         if (t < 1e-6 || !has_next) slot = frame;
         else if (cut) slot = t < 0.5 ? frame : window[static_cast<size_t>(i + 1 - window_start)];
         else {
           times.push_back(t);
-          slots.push_back(k - k_begin);
+          pair.slots.push_back(k - k_begin);
         }
       }
       if (!times.empty()) {
-        const auto a = io::image_to_tensor(frame), b = io::image_to_tensor(window[static_cast<size_t>(i + 1 - window_start)]);
-        const auto made = interpolator.interpolate_times(a, b, times);
-        for (size_t j = 0; j < made.size(); ++j) frames[static_cast<size_t>(slots[j])] = io::tensor_to_image(made[j]);
-        result.interpolated_frames += static_cast<int64_t>(made.size());
+        pair.made = std::async(std::launch::async, [&interpolator, single_threaded = pairs_in_flight > 1, a = tensor_of(i),
+                                                    b = tensor_of(i + 1), times = std::move(times)] {
+          if (single_threaded) at::set_num_threads(1);  // two of these share the cores
+          return interpolator.interpolate_times(a, b, times);
+        });
       }
-      for (int64_t k = k_begin; k < k_end; ++k) write(frames[static_cast<size_t>(k - k_begin)], k);
+      pending.push_back(std::move(pair));
+      while (pending.size() >= pairs_in_flight) write_oldest_pair();
     }
     // Frames before i are no longer needed.
     while (window_start < i) {
@@ -369,6 +497,12 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       }
       if (!o.progress(p)) {
         // Keep the finished parts for a later run; drop the part in progress.
+        try {
+          write_pending_pairs();
+          output_worker.drain();
+        } catch (const std::exception&) {
+          // The part in progress is dropped anyway.
+        }
         if (writer) {
           writer.reset();
           fs::remove(segment_path(current_segment, true), ec);
@@ -381,6 +515,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       }
     }
   }
+  write_pending_pairs();
   finish_segment();
   result.input_frames = decoded;
   result.output_frames = output_frames;

@@ -273,8 +273,22 @@ bool VideoReader::read(cv::Mat& bgr) {
   return true;
 }
 
+void check_encoder_preset(const std::string& codec, const std::string& preset) {
+  if (preset.empty()) return;
+  if (codec != "libx264" && codec != "libx265") {
+    throw InvalidArgument("an encoder preset ('" + preset + "') applies to libx264 and libx265 only, not to '" + codec + "'");
+  }
+  static const std::vector<std::string> presets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
+                                                   "medium",    "slow",      "slower",   "veryslow"};
+  if (std::find(presets.begin(), presets.end(), preset) == presets.end()) {
+    throw InvalidArgument("unknown encoder preset '" + preset + "': use one of ultrafast, superfast, veryfast, faster, "
+                          "fast, medium, slow, slower, veryslow");
+  }
+}
+
 VideoWriter::VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options)
     : path_(path), width_(width), height_(height) {
+  check_encoder_preset(options.codec, options.preset);
   require(width > 0 && height > 0, "video size must be positive");
   require(options.fps > 0, "video fps must be positive");
   if (!have_ffmpeg()) {
@@ -303,6 +317,7 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, const V
     argv.insert(argv.end(), {"-i", options.audio_from, "-map", "0:v:0", "-map", "1:a?", "-c:a", "aac", "-b:a", "192k"});
   }
   argv.insert(argv.end(), {"-c:v", options.codec});
+  if (!options.preset.empty()) argv.insert(argv.end(), {"-preset", options.preset});
   if (options.codec == "libx264" || options.codec == "libx265" || options.codec == "libvpx-vp9") {
     argv.insert(argv.end(), {"-crf", std::to_string(options.crf)});
     if (options.codec == "libvpx-vp9") argv.insert(argv.end(), {"-b:v", "0"});

@@ -27,6 +27,17 @@ void from_json(const nlohmann::json& j, FlowOptions& o);
 std::pair<torch::Tensor, torch::Tensor> bidirectional_flow(const torch::Tensor& f0, const torch::Tensor& f1,
                                                            const FlowOptions& options = {});
 
+// The same two flows at the resolution DIS ran at (frames whose longer side exceeds max_side are
+// downscaled first), in pixels of that resolution: what callers that resize the flow again anyway
+// (fregan-flow's net, its renderer) start from, skipping a full-resolution upscale.
+std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_at_dis_resolution(const torch::Tensor& f0,
+                                                                             const torch::Tensor& f1,
+                                                                             const FlowOptions& options = {});
+
+// A flow field [B, 2, h, w] resized to height x width with its vectors rescaled to the new pixel
+// size: area averaging when both sides shrink, bilinear (align_corners = false) otherwise.
+torch::Tensor resize_flow(const torch::Tensor& flow, int64_t height, int64_t width);
+
 // Backward warping: out(p) = image(p + flow(p)), bilinear, borders replicated.  image [B, C, H, W],
 // flow [B, 2, H, W].  Differentiable in image and flow.
 torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flow);

@@ -50,6 +50,8 @@ class Interpolator {
   std::vector<torch::Tensor> interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1, const std::vector<double>& times);
   // Whether any t in (0, 1) is reachable (else only k / 2^d).
   bool supports_any_time() const { return net_->supports_timestep(); }
+  // interpolate*() may be called from two threads at once (see InterpolationNetImpl).
+  bool supports_concurrent_calls() const { return net_->stateless_inference(); }
 
   // Throws InvalidArgument for tile < 0 or, with tiling on, overlap < 0 or overlap >= tile.
   void set_tiling(const TilingOptions& tiling);
@@ -61,6 +63,8 @@ class Interpolator {
  private:
   torch::Tensor midpoint(const torch::Tensor& f0, const torch::Tensor& f1);  // [B,3,H,W] on device_
   torch::Tensor at(const torch::Tensor& f0, const torch::Tensor& f1, double t);  // pad, run, crop, clamp
+  // at() for several t; untiled, one forward_times() call (fregan-flow computes its flow once).
+  std::vector<torch::Tensor> at_times(const torch::Tensor& f0, const torch::Tensor& f1, const std::vector<double>& times);
   // The network on padded frames (multiples of size_multiple()), by tiles when they exceed the tile.
   torch::Tensor run_tiled(const torch::Tensor& f0, const torch::Tensor& f1, double t);
   std::shared_ptr<models::InterpolationNetImpl> net_;

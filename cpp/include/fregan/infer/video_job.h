@@ -42,6 +42,7 @@ struct VideoJobOptions {
   bool overwrite = false;    // replace an existing output
   std::string codec = "libx264";
   int crf = 18;
+  std::string preset;        // x264/x265 speed preset (empty = the encoder's default, medium)
   bool keep_audio = true;    // mux the input's audio into the output
   bool detect_cuts = true;
   data::SceneOptions scene;

@@ -49,9 +49,15 @@ struct VideoWriterOptions {
   double fps = 30.0;
   std::string codec = "libx264";   // any ffmpeg video encoder
   int crf = 18;                     // quality for x264/x265/vp9 (lower = better)
+  // x264/x265 speed preset (ultrafast ... veryslow; empty = the encoder's default, medium): faster
+  // presets make bigger files at the same CRF, not worse-looking ones.
+  std::string preset;
   std::string audio_from;           // mux the audio stream of this file, if it has one
   std::vector<std::string> extra_args;  // more ffmpeg output options (e.g. colour metadata)
 };
+
+// Throws InvalidArgument for a preset the codec does not take (empty is always fine).
+void check_encoder_preset(const std::string& codec, const std::string& preset);
 
 class VideoWriter {
  public:

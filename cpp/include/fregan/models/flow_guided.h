@@ -45,13 +45,20 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   explicit FlowGuidedNetImpl(const FlowGuidedOptions& options = {});
   torch::Tensor forward(const torch::Tensor& f0, const torch::Tensor& f2) override { return forward_at(f0, f2, 0.5); }
   torch::Tensor forward_at(const torch::Tensor& f0, const torch::Tensor& f2, double t) override;
+  std::vector<torch::Tensor> forward_times(const torch::Tensor& f0, const torch::Tensor& f2,
+                                           const std::vector<double>& times) override;
   bool supports_timestep() const override { return true; }
+  bool stateless_inference() const override { return true; }
   int64_t size_multiple() const override { return 1; }  // any size: the net resizes internally
   const FlowGuidedOptions& options() const { return options_; }
 
   static constexpr int kInputChannels = 19;  // warped x2, inputs x2 (12), flows to t (4), occlusion (2), t (1)
 
  private:
+  // Frame t from the two frames and their flows at DIS resolution.
+  torch::Tensor synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& flow02,
+                           const torch::Tensor& flow20, double t);
+
   FlowGuidedOptions options_;
   torch::nn::ModuleList encoder_{nullptr};
   torch::nn::ModuleList decoder_{nullptr};

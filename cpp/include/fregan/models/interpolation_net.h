@@ -24,9 +24,21 @@ class InterpolationNetImpl : public torch::nn::Module {
   // forward_at() for any t in (0, 1); the others predict only the middle frame, and the
   // Interpolator reaches dyadic t (0.25, 0.375, ...) by bisection.
   virtual bool supports_timestep() const { return false; }
+  // True when inference keeps no state in the module between calls (SIN-GAN keeps its
+  // intermediate output), so one model in eval mode may serve two threads at once: the video job
+  // then interpolates two pairs concurrently.
+  virtual bool stateless_inference() const { return false; }
   virtual torch::Tensor forward_at(const torch::Tensor& f0, const torch::Tensor& f2, double t) {
     TORCH_CHECK(t == 0.5, "this model predicts only the middle frame (t = 0.5), not t = ", t);
     return forward(f0, f2);
+  }
+  // Frames at several times between the same two inputs, in the order of `times`.  Models whose
+  // work splits into a part shared by every t (fregan-flow's optical flow) compute it once.
+  virtual std::vector<torch::Tensor> forward_times(const torch::Tensor& f0, const torch::Tensor& f2,
+                                                   const std::vector<double>& times) {
+    std::vector<torch::Tensor> out;
+    for (double t : times) out.push_back(forward_at(f0, f2, t));
+    return out;
   }
 };
 
