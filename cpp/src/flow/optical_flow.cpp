@@ -161,7 +161,9 @@ std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01
 }
 
 torch::Tensor consistency_error(const torch::Tensor& flow01, const torch::Tensor& flow10) {
-  return (flow01 + backward_warp(flow10, flow01)).norm(2, 1, /*keepdim=*/true);
+  // sqrt(u^2 + v^2) by hand: torch's norm over dim 1 was ~50x slower than this on [1, 2, 192, 341].
+  const auto d = flow01 + backward_warp(flow10, flow01);
+  return d.narrow(1, 0, 1).square().add_(d.narrow(1, 1, 1).square()).sqrt_();
 }
 
 torch::Tensor warp_interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t, const FlowOptions& options) {

@@ -91,9 +91,12 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
     return big;
   };
   for (int64_t i = 0; i < batch; ++i) {
-    const cv::Mat flows = upscale(torch::cat({ft0s[i], ft2s[i]}, 0));  // u0 v0 u2 v2
-    const cv::Mat blend = upscale(head[i].narrow(0, 0, 4));             // mask logit, residual RGB
-    const cv::Mat corrections = refine_flow ? upscale(head[i].narrow(0, 4, 4)) : cv::Mat();
+    // At most 3 channels each: every full-resolution buffer of a 1080p frame stays under 32 MB,
+    // glibc's largest heap allocation, so freed buffers are reused instead of mapped afresh.
+    const cv::Mat flow0 = upscale(ft0s[i]), flow2 = upscale(ft2s[i]);  // u, v
+    const cv::Mat mask_logit = upscale(head[i].narrow(0, 0, 1)), residual = upscale(head[i].narrow(0, 1, 3));
+    const cv::Mat correction0 = refine_flow ? upscale(head[i].narrow(0, 4, 2)) : cv::Mat();
+    const cv::Mat correction2 = refine_flow ? upscale(head[i].narrow(0, 6, 2)) : cv::Mat();
     const float fx = static_cast<float>(static_cast<double>(w) / ft0s.size(3));
     const float fy = static_cast<float>(static_cast<double>(h) / ft0s.size(2));
     const float cx = static_cast<float>(correction_x), cy = static_cast<float>(correction_y);
@@ -104,22 +107,26 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
     const int64_t plane = h * w;
     at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
       for (int64_t y = begin; y < end; ++y) {
-        const float* fl = flows.ptr<float>(static_cast<int>(y));
-        const float* bl = blend.ptr<float>(static_cast<int>(y));
-        const float* co = refine_flow ? corrections.ptr<float>(static_cast<int>(y)) : nullptr;
+        const int row = static_cast<int>(y);
+        const float* fl0 = flow0.ptr<float>(row);
+        const float* fl2 = flow2.ptr<float>(row);
+        const float* ml = mask_logit.ptr<float>(row);
+        const float* re = residual.ptr<float>(row);
+        const float* co0 = refine_flow ? correction0.ptr<float>(row) : nullptr;
+        const float* co2 = refine_flow ? correction2.ptr<float>(row) : nullptr;
         for (int64_t x = 0; x < w; ++x) {
-          float u0 = fl[4 * x] * fx, v0 = fl[4 * x + 1] * fy, u2 = fl[4 * x + 2] * fx, v2 = fl[4 * x + 3] * fy;
-          if (co) {
-            u0 += co[4 * x] * cx;
-            v0 += co[4 * x + 1] * cy;
-            u2 += co[4 * x + 2] * cx;
-            v2 += co[4 * x + 3] * cy;
+          float u0 = fl0[2 * x] * fx, v0 = fl0[2 * x + 1] * fy, u2 = fl2[2 * x] * fx, v2 = fl2[2 * x + 1] * fy;
+          if (refine_flow) {
+            u0 += co0[2 * x] * cx;
+            v0 += co0[2 * x + 1] * cy;
+            u2 += co2[2 * x] * cx;
+            v2 += co2[2 * x + 1] * cy;
           }
           float s0[3], s2[3];
           flow::detail::sample_clamped(p0, 3, h, w, static_cast<float>(x) + u0, static_cast<float>(y) + v0, s0);
           flow::detail::sample_clamped(p2, 3, h, w, static_cast<float>(x) + u2, static_cast<float>(y) + v2, s2);
-          const float m = 1.0f / (1.0f + std::exp(-(bl[4 * x] + prior)));
-          for (int c = 0; c < 3; ++c) po[c * plane + y * w + x] = m * s0[c] + (1.0f - m) * s2[c] + bl[4 * x + 1 + c];
+          const float m = 1.0f / (1.0f + std::exp(-(ml[x] + prior)));
+          for (int c = 0; c < 3; ++c) po[c * plane + y * w + x] = m * s0[c] + (1.0f - m) * s2[c] + re[3 * x + c];
         }
       }
     });
@@ -162,7 +169,7 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
   const double sx = static_cast<double>(wn) / w, sy = static_cast<double>(hn) / h;
   const auto f0n = resize(f0, hn, wn, true), f2n = resize(f2, hn, wn, true);
   const auto f02n = flow::resize_flow(flow02, hn, wn), f20n = flow::resize_flow(flow20, hn, wn);
-  const auto ft0n = flow::resize_flow(ft0s, hn, wn), ft2n = flow::resize_flow(ft2s, hn, wn);
+  const auto [ft0n, ft2n] = flow::flows_from_t(f02n, f20n, t);  // = the resized ft0s, ft2s (all linear)
   // Occlusion cue: where the two flows disagree, seen from time t; log-compressed.
   const auto occ0 = torch::log1p(flow::backward_warp(flow::consistency_error(f02n, f20n), ft0n));
   const auto occ2 = torch::log1p(flow::backward_warp(flow::consistency_error(f20n, f02n), ft2n));
