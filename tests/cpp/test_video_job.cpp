@@ -1,15 +1,18 @@
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/videoio.hpp>
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include "fregan/error.h"
 #include "fregan/infer/video_job.h"
 #include "fregan/io/video.h"
+#include "fregan/models/flow_guided.h"
 #include "fregan/models/registry.h"
 #include "fregan/train/checkpoint.h"
 #include "test_util.h"
@@ -224,4 +227,89 @@ TEST(VideoJob, AnInterruptedJobResumesToTheSameOutput) {
   const auto a = read_all(dir / "whole.mp4"), b = read_all(dir / "resumed.mp4");
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(cv::norm(a[i], b[i], cv::NORM_INF), 0.0) << "frame " << i;
+}
+
+namespace {
+
+// fregan-flow with a non-zero head, and a switch that makes it fail on the n-th call.
+struct FailingFlowNet : models::FlowGuidedNetImpl {
+  std::atomic<int> calls{0};
+  int fail_at = -1;
+  std::vector<torch::Tensor> forward_times(const torch::Tensor& f0, const torch::Tensor& f2,
+                                           const std::vector<double>& times) override {
+    if (calls++ == fail_at) throw FileError("synthetic failure in pair " + std::to_string(fail_at));
+    return models::FlowGuidedNetImpl::forward_times(f0, f2, times);
+  }
+};
+
+}  // namespace
+
+TEST(VideoJob, TwoPairsInFlightKeepTheOrderAndTheThreadCountAndPassOnErrors) {
+  // fregan-flow keeps no state between calls, so the job interpolates two pairs at once; the
+  // frames must still come out in order, each exactly what the interpolator makes for its pair.
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  for (int i = 0; i < 7; ++i) cv::imwrite(dir / ("in/" + std::to_string(i) + ".png"), test::moving_square(64, 48, 6 + 4 * i, 10));
+  auto net = std::make_shared<FailingFlowNet>();
+  torch::manual_seed(1);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->named_parameters()) {
+      if (p.key().rfind("head", 0) == 0) p.value().normal_(0, 0.1);  // the net matters
+    }
+  }
+  infer::Interpolator interp(net, torch::kCPU, "fregan-flow");
+  ASSERT_TRUE(interp.supports_concurrent_calls());
+  const int threads = at::get_num_threads();
+  infer::VideoJobOptions o;
+  o.input = dir / "in";
+  o.output = dir / "out";
+  o.detect_cuts = false;
+  o.factor = 3;
+  const auto r = infer::interpolate_video(interp, o);
+  EXPECT_EQ(r.interpolated_frames, 12);
+  EXPECT_EQ(at::get_num_threads(), threads);
+  const auto files = sorted_files(dir / "out");
+  ASSERT_EQ(files.size(), 21u);
+  for (int i = 0; i + 1 < 7; ++i) {
+    const cv::Mat a = cv::imread(dir / ("in/" + std::to_string(i) + ".png"));
+    const cv::Mat b = cv::imread(dir / ("in/" + std::to_string(i + 1) + ".png"));
+    EXPECT_EQ(cv::norm(cv::imread(files[3 * i]), a, cv::NORM_INF), 0.0) << "input frame " << i;
+    for (int j = 1; j <= 2; ++j) {
+      EXPECT_EQ(cv::norm(cv::imread(files[3 * i + j]), interp.interpolate(a, b, j / 3.0), cv::NORM_INF), 0.0)
+          << "pair " << i << ", t = " << j << "/3";
+    }
+  }
+  // A failure in one pair stops the job with its message and leaves no output.
+  net->calls = 0;
+  net->fail_at = 3;
+  o.output = dir / "failed.mp4";
+  try {
+    infer::interpolate_video(interp, o);
+    FAIL() << "the failure was swallowed";
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("synthetic failure in pair 3"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "failed.mp4"));
+  EXPECT_EQ(at::get_num_threads(), threads);
+}
+
+TEST(VideoJob, EncoderPresetsAreCheckedUpFront) {
+  test::TempDir dir;
+  write_clip(dir / "in.avi", 4);
+  auto interp = flow_interpolator();
+  infer::VideoJobOptions o;
+  o.input = dir / "in.avi";
+  o.output = dir / "out.mp4";
+  o.preset = "turbo";
+  EXPECT_THROW(infer::interpolate_video(*interp, o), InvalidArgument);
+  o.preset = "veryfast";
+  o.codec = "libvpx-vp9";
+  o.output = dir / "out.webm";
+  EXPECT_THROW(infer::interpolate_video(*interp, o), InvalidArgument);
+  EXPECT_FALSE(fs::exists(infer::video_job_work_dir(dir / "out.webm")));
+  o.codec = "libx264";
+  o.output = dir / "out.mp4";
+  EXPECT_EQ(infer::interpolate_video(*interp, o).output_frames, 8);
+  EXPECT_EQ(read_all(dir / "out.mp4").size(), 8u);
 }
