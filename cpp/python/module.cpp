@@ -149,7 +149,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("ms_ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ms_ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
         py::arg("a"), py::arg("b"), "Multi-scale SSIM (up to 5 scales, standard weights) of two uint8 images.");
   m.def("flow_warp",
-        [](const Rgb8& a, const Rgb8& b, double t, const std::string& preset) {
+        [](const Rgb8& a, const Rgb8& b, double t, const std::string& preset, const std::string& sampling) {
           const cv::Mat fa = array_to_bgr(a, "a"), fb = array_to_bgr(b, "b");
           require(fa.size() == fb.size(), "flow_warp: the two frames differ in size");
           cv::Mat out;
@@ -158,11 +158,11 @@ PYBIND11_MODULE(_core, m) {
             flow::FlowOptions o;
             o.preset = preset;
             const auto ta = io::image_to_tensor(fa).unsqueeze(0), tb = io::image_to_tensor(fb).unsqueeze(0);
-            out = io::tensor_to_image(flow::warp_interpolate(ta, tb, t, o)[0].clamp(0, 1));
+            out = io::tensor_to_image(flow::warp_interpolate(ta, tb, t, o, flow::sampling_from_name(sampling))[0].clamp(0, 1));
           }
           return bgr_to_array(out);
         },
-        py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("preset") = "medium",
+        py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("preset") = "medium", py::arg("sampling") = "bilinear",
         "Plain optical-flow interpolation (DIS flow both ways, both frames warped to t, blended): the baseline.");
   m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
   m.def("distributed_available", &train::distributed_available,

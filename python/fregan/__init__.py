@@ -88,10 +88,12 @@ def export(weights: PathLike, output: PathLike, *, size: Sequence[int] = (256, 2
                                     float(check_tolerance), overwrite)
 
 
-def flow_warp(a: np.ndarray, b: np.ndarray, t: float = 0.5, preset: str = "medium") -> np.ndarray:
+def flow_warp(a: np.ndarray, b: np.ndarray, t: float = 0.5, preset: str = "medium",
+              sampling: str = "bilinear") -> np.ndarray:
     """Plain optical-flow interpolation, no network: DIS flow both ways, both frames warped to time
-    t and blended (1 - t) : t.  The baseline every learned model is compared with."""
-    return _core.flow_warp(a, b, t, preset)
+    t and blended (1 - t) : t.  The baseline every learned model is compared with.  ``preset``: DIS
+    "ultrafast", "fast", "medium" or fregan's "fine"; ``sampling``: "bilinear" or "bicubic"."""
+    return _core.flow_warp(a, b, t, preset, sampling)
 
 
 def default_weights() -> str:

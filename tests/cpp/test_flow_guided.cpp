@@ -51,20 +51,32 @@ TEST(Flow, BackwardWarpWithAConstantFlowShiftsTheImage) {
 }
 
 TEST(Flow, TheFastCpuWarpAgreesWithTheDifferentiableOne) {
-  // Smooth image, smooth random flow: OpenCV's remap (inference) and grid_sample (autograd) agree
-  // to within its 1/32-pixel weight quantisation.
+  // Random image, smooth random flow reaching past the borders: the CPU loop (inference) and
+  // grid_sample (autograd) agree to float rounding, bilinear and bicubic; bicubic differs from
+  // bilinear, and on a sharp image it keeps more detail at half-pixel shifts.
   torch::manual_seed(4);
   namespace F = torch::nn::functional;
   const auto smooth = [](const torch::Tensor& x, int64_t h, int64_t w) {
     return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
   };
-  const auto image = smooth(torch::rand({2, 5, 6, 8}), 48, 64);
+  const auto image = torch::rand({2, 5, 48, 64});
   const auto flow = smooth(torch::randn({2, 2, 3, 4}) * 6, 48, 64);
-  const auto fast = flow::backward_warp(image, flow);
-  const auto exact = flow::backward_warp(image.clone().requires_grad_(true), flow).detach();
-  EXPECT_EQ(fast.sizes(), exact.sizes());
-  EXPECT_LT((fast - exact).abs().max().item<double>(), 0.01);
-  EXPECT_GT(exact.sub(image).abs().max().item<double>(), 0.05);  // the warp did move things
+  for (const auto sampling : {flow::Sampling::Bilinear, flow::Sampling::Bicubic}) {
+    const auto fast = flow::backward_warp(image, flow, sampling);
+    const auto exact = flow::backward_warp(image.clone().requires_grad_(true), flow, sampling).detach();
+    EXPECT_EQ(fast.sizes(), exact.sizes());
+    EXPECT_LT((fast - exact).abs().max().item<double>(), 1e-5);
+    EXPECT_GT(exact.sub(image).abs().max().item<double>(), 0.05);  // the warp did move things
+  }
+  EXPECT_GT((flow::backward_warp(image, flow, flow::Sampling::Bicubic) - flow::backward_warp(image, flow)).abs().max().item<double>(), 0.05);
+  // Half a pixel to the right: bilinear averages neighbours (variance of uniform noise halves),
+  // bicubic keeps more of it.
+  const auto half = torch::zeros({2, 2, 48, 64});
+  half.select(1, 0).fill_(0.5);
+  auto inner = [](const torch::Tensor& x) { return x.narrow(2, 4, 40).narrow(3, 4, 56); };
+  EXPECT_GT(inner(flow::backward_warp(image, half, flow::Sampling::Bicubic)).var().item<double>(),
+            1.2 * inner(flow::backward_warp(image, half)).var().item<double>());
+  EXPECT_THROW(flow::sampling_from_name("lanczos"), InvalidArgument);
 }
 
 TEST(Flow, FlowsFromTForLinearMotion) {
@@ -116,7 +128,8 @@ TEST(FlowGuided, AnUntrainedNetIsFlowWarpingAndPlacesAMovingObjectAtAnyT) {
   const auto a = io::image_to_tensor(f0).unsqueeze(0), b = io::image_to_tensor(f1).unsqueeze(0);
   torch::NoGradGuard no_grad;
   model.generator->eval();
-  EXPECT_TRUE(torch::allclose(model.generator->forward_at(a, b, 0.3), flow::warp_interpolate(a, b, 0.3), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(model.generator->forward_at(a, b, 0.3),
+                              flow::warp_interpolate(a, b, 0.3, {}, flow::Sampling::Bicubic), 1e-5, 1e-5));
   // Any factor, not only powers of two.
   EXPECT_EQ(interpolator.interpolate_sequence(a[0], b[0], 3).size(), 2u);
 }
@@ -152,36 +165,40 @@ TEST(FlowGuided, ShapesAtOddSizesAndWhenTheNetRunsAtReducedResolution) {
 TEST(FlowGuided, TheFusedCpuRendererMatchesTheTensorPath) {
   // Inference on the CPU renders the output in one fused pass; training (autograd) and GPUs use
   // tensor ops.  Both must give the same frame: a non-zero head with flow corrections, the net at
-  // reduced resolution, DIS at reduced resolution, a batch of 2, several t at once.
-  models::FlowGuidedOptions o;
-  o.base_channels = 8;
-  o.refine_flow = true;
-  o.net_max_pixels = 64 * 64;
-  o.flow.max_side = 96;
-  models::FlowGuidedNet net(o);
-  torch::manual_seed(5);
-  {
-    torch::NoGradGuard no_grad;
-    for (auto& p : net->named_parameters()) {
-      if (p.key().rfind("head", 0) == 0) p.value().normal_(0, 0.2);
+  // reduced resolution, DIS at reduced resolution, a batch of 2, several t at once, both samplings.
+  for (const std::string sampling : {"bilinear", "bicubic"}) {
+    models::FlowGuidedOptions o;
+    o.base_channels = 8;
+    o.refine_flow = true;
+    o.net_max_pixels = 64 * 64;
+    o.flow.max_side = 96;
+    o.sampling = sampling;
+    models::FlowGuidedNet net(o);
+    torch::manual_seed(5);
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : net->named_parameters()) {
+        if (p.key().rfind("head", 0) == 0) p.value().normal_(0, 0.2);
+      }
+    }
+    net->eval();
+    const auto a = torch::rand({2, 3, 101, 143}), b = torch::rand({2, 3, 101, 143});
+    std::vector<torch::Tensor> fused;
+    {
+      torch::NoGradGuard no_grad;
+      fused = net->forward_times(a, b, {0.3, 0.5});
+    }
+    ASSERT_EQ(fused.size(), 2u);
+    for (size_t i = 0; i < fused.size(); ++i) {
+      const double t = i == 0 ? 0.3 : 0.5;
+      const auto reference = net->forward_at(a.clone().requires_grad_(true), b, t).detach();  // autograd: tensor path
+      EXPECT_EQ(fused[i].sizes(), reference.sizes());
+      EXPECT_LT((fused[i] - reference).abs().max().item<double>(), 1e-4) << sampling << ", t = " << t;
+      EXPECT_GT((fused[i] - flow::warp_interpolate(a, b, t, o.flow, flow::sampling_from_name(sampling))).abs().max().item<double>(), 1e-2)
+          << "the head must matter in this test";
     }
   }
-  net->eval();
-  const auto a = torch::rand({2, 3, 101, 143}), b = torch::rand({2, 3, 101, 143});
-  std::vector<torch::Tensor> fused;
-  {
-    torch::NoGradGuard no_grad;
-    fused = net->forward_times(a, b, {0.3, 0.5});
-  }
-  ASSERT_EQ(fused.size(), 2u);
-  for (size_t i = 0; i < fused.size(); ++i) {
-    const double t = i == 0 ? 0.3 : 0.5;
-    const auto reference = net->forward_at(a.clone().requires_grad_(true), b, t).detach();  // autograd: tensor path
-    EXPECT_EQ(fused[i].sizes(), reference.sizes());
-    EXPECT_LT((fused[i] - reference).abs().max().item<double>(), 1e-4) << "t = " << t;
-    EXPECT_GT((fused[i] - flow::warp_interpolate(a, b, t, o.flow)).abs().max().item<double>(), 1e-2)
-        << "the head must matter in this test";
-  }
+  EXPECT_THROW(models::create_model("fregan-flow", {{"sampling", "nearest"}}), InvalidArgument);
 }
 
 TEST(FlowGuided, FlowRefinementStartsAsWarpingAndMovesTheWarp) {
@@ -194,7 +211,8 @@ TEST(FlowGuided, FlowRefinementStartsAsWarpingAndMovesTheWarp) {
   {
     torch::NoGradGuard no_grad;
     // Zero head: exactly flow warping, as without refinement.
-    EXPECT_TRUE(torch::allclose(net->forward_at(a, b, 0.5), flow::warp_interpolate(a, b, 0.5), 1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(net->forward_at(a, b, 0.5), flow::warp_interpolate(a, b, 0.5, {}, flow::Sampling::Bicubic),
+                                1e-5, 1e-5));
     // On a still scene (zero flow), a constant correction of +1 flow unit in x for F_t0 (bias of
     // head channel 4), with the mask forced to frame 0, samples frame 0 flow_unit net pixels (= 16
     // full-resolution pixels: the net runs at full resolution here) further right.

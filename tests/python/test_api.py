@@ -15,6 +15,23 @@ def test_version_and_models():
     assert "fregan" in fregan.model_names()
 
 
+def test_installed_command_runs_the_native_tool_without_importing_torch():
+    # pip installs `fregan` next to the interpreter; it must not import the package (and torch).
+    import subprocess
+    import sys
+    from pathlib import Path
+    command = Path(sys.executable).parent / "fregan"
+    if not command.exists():
+        pytest.skip("no installed `fregan` command beside this interpreter (a build-tree run)")
+    done = subprocess.run([str(command), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == fregan.__version__
+    probe_imports = ("import sys, runpy; sys.argv = ['fregan', '--version']; "
+                     "import fregan_launcher, importlib.util; "
+                     "assert 'torch' not in sys.modules and 'fregan' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", probe_imports]).returncode == 0
+
+
 def test_arrays_any_size(tiny_checkpoint):
     interp = fregan.Interpolator(tiny_checkpoint, device="cpu")
     a, b = moving_square(53, 37, 4), moving_square(53, 37, 12)

@@ -8,7 +8,7 @@
 #include <opencv2/video/tracking.hpp>
 #include <torch/torch.h>
 
-#include "bilinear.h"
+#include "sampling.h"
 #include "fregan/error.h"
 #include "fregan/models/options_json.h"
 
@@ -107,10 +107,11 @@ namespace {
 
 // The same warp on the CPU without autograd: one parallel pass, no grid tensor, an order of
 // magnitude faster than grid_sample on full-resolution frames.
-torch::Tensor warp_on_cpu(const torch::Tensor& image, const torch::Tensor& flow) {
+torch::Tensor warp_on_cpu(const torch::Tensor& image, const torch::Tensor& flow, Sampling sampling) {
   const int64_t b = image.size(0), c = image.size(1), h = image.size(2), w = image.size(3);
   const auto src = image.contiguous(), fl = flow.to(torch::kFloat32).contiguous();
   auto out = torch::empty_like(src);
+  const auto sample = sampling == Sampling::Bicubic ? &detail::sample_bicubic : &detail::sample_bilinear;
   for (int64_t i = 0; i < b; ++i) {
     const float* planes = src[i].data_ptr<float>();
     const float* u = fl[i][0].data_ptr<float>();
@@ -121,7 +122,7 @@ torch::Tensor warp_on_cpu(const torch::Tensor& image, const torch::Tensor& flow)
       for (int64_t y = begin; y < end; ++y) {
         for (int64_t x = 0; x < w; ++x) {
           const int64_t p = y * w + x;
-          detail::sample_clamped(planes, c, h, w, static_cast<float>(x) + u[p], static_cast<float>(y) + v[p], value.data());
+          sample(planes, c, h, w, static_cast<float>(x) + u[p], static_cast<float>(y) + v[p], value.data());
           for (int64_t k = 0; k < c; ++k) o[k * h * w + p] = value[static_cast<size_t>(k)];
         }
       }
@@ -132,13 +133,19 @@ torch::Tensor warp_on_cpu(const torch::Tensor& image, const torch::Tensor& flow)
 
 }  // namespace
 
-torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flow) {
+Sampling sampling_from_name(const std::string& name) {
+  if (name == "bilinear") return Sampling::Bilinear;
+  if (name == "bicubic") return Sampling::Bicubic;
+  throw InvalidArgument("sampling must be 'bilinear' or 'bicubic', got '" + name + "'");
+}
+
+torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flow, Sampling sampling) {
   TORCH_CHECK(image.dim() == 4 && flow.dim() == 4 && flow.size(1) == 2 && image.size(0) == flow.size(0) &&
                   image.size(2) == flow.size(2) && image.size(3) == flow.size(3),
               "backward_warp: image ", image.sizes(), " and flow ", flow.sizes(), " do not match");
   const bool needs_grad = torch::GradMode::is_enabled() && (image.requires_grad() || flow.requires_grad());
   if (image.device().is_cpu() && flow.device().is_cpu() && !needs_grad && image.dtype() == torch::kFloat32) {
-    return warp_on_cpu(image, flow);
+    return warp_on_cpu(image, flow, sampling);
   }
   const int64_t h = image.size(2), w = image.size(3);
   const auto opts = flow.options();
@@ -148,9 +155,9 @@ torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flo
   const double sx = w > 1 ? 2.0 / (w - 1) : 0.0, sy = h > 1 ? 2.0 / (h - 1) : 0.0;
   const auto gx = xs + flow.select(1, 0) * sx, gy = ys + flow.select(1, 1) * sy;
   const auto grid = torch::stack({gx, gy}, 3);
-  namespace F = torch::nn::functional;
-  return F::grid_sample(image, grid.to(image.dtype()),
-                        F::GridSampleFuncOptions().mode(torch::kBilinear).padding_mode(torch::kBorder).align_corners(true));
+  // at::grid_sampler's integer modes (interpolation 0 = bilinear, 2 = bicubic; padding 1 = border):
+  // LibTorch 1.13's C++ GridSampleFuncOptions has no bicubic mode, the op itself has.
+  return torch::grid_sampler(image, grid.to(image.dtype()), sampling == Sampling::Bicubic ? 2 : 0, 1, true);
 }
 
 std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10, double t) {
@@ -166,10 +173,11 @@ torch::Tensor consistency_error(const torch::Tensor& flow01, const torch::Tensor
   return d.narrow(1, 0, 1).square().add_(d.narrow(1, 1, 1).square()).sqrt_();
 }
 
-torch::Tensor warp_interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t, const FlowOptions& options) {
+torch::Tensor warp_interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t, const FlowOptions& options,
+                               Sampling sampling) {
   const auto [flow01, flow10] = bidirectional_flow(f0, f1, options);
   const auto [ft0, ft1] = flows_from_t(flow01, flow10, t);
-  return backward_warp(f0, ft0) * (1 - t) + backward_warp(f1, ft1) * t;
+  return backward_warp(f0, ft0, sampling) * (1 - t) + backward_warp(f1, ft1, sampling) * t;
 }
 
 }  // namespace fregan::flow

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "../flow/bilinear.h"
+#include "../flow/sampling.h"
 #include "fregan/error.h"
 #include "fregan/models/options_json.h"
 
@@ -18,7 +18,7 @@ namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 FREGAN_DEFINE_OPTIONS_JSON(FlowGuidedOptions, "fregan-flow", flow, net_max_pixels, base_channels, levels, leaky_slope,
-                           flow_unit, refine_flow)
+                           flow_unit, refine_flow, sampling)
 
 namespace {
 
@@ -43,6 +43,7 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
   require(o.base_channels >= 4, "fregan-flow: base_channels must be >= 4");
   require(o.net_max_pixels >= 64 * 64, "fregan-flow: net_max_pixels must be >= 4096");
   require(o.flow_unit > 0, "fregan-flow: flow_unit must be > 0");
+  sampling_ = flow::sampling_from_name(o.sampling);
   encoder_ = register_module("encoder", nn::ModuleList());
   decoder_ = register_module("decoder", nn::ModuleList());
   int in = kInputChannels;
@@ -75,7 +76,7 @@ namespace {
 // full-resolution tensors and took ~0.3 s of a 0.4 s 1080p frame; this takes a few tens of ms.
 torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& ft0s,
                             const torch::Tensor& ft2s, const torch::Tensor& head, double prior_logit,
-                            double correction_x, double correction_y, bool refine_flow) {
+                            double correction_x, double correction_y, bool refine_flow, flow::Sampling sampling) {
   const int64_t batch = f0.size(0), h = f0.size(2), w = f0.size(3);
   const auto a = f0.contiguous(), b = f2.contiguous();
   auto out = torch::empty_like(a);
@@ -105,6 +106,7 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
     const float* p2 = b[i].data_ptr<float>();
     float* po = out[i].data_ptr<float>();
     const int64_t plane = h * w;
+    const auto sample = sampling == flow::Sampling::Bicubic ? &flow::detail::sample_bicubic : &flow::detail::sample_bilinear;
     at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
       for (int64_t y = begin; y < end; ++y) {
         const int row = static_cast<int>(y);
@@ -123,8 +125,8 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
             v2 += co2[2 * x + 1] * cy;
           }
           float s0[3], s2[3];
-          flow::detail::sample_clamped(p0, 3, h, w, static_cast<float>(x) + u0, static_cast<float>(y) + v0, s0);
-          flow::detail::sample_clamped(p2, 3, h, w, static_cast<float>(x) + u2, static_cast<float>(y) + v2, s2);
+          sample(p0, 3, h, w, static_cast<float>(x) + u0, static_cast<float>(y) + v0, s0);
+          sample(p2, 3, h, w, static_cast<float>(x) + u2, static_cast<float>(y) + v2, s2);
           const float m = 1.0f / (1.0f + std::exp(-(ml[x] + prior)));
           for (int c = 0; c < 3; ++c) po[c * plane + y * w + x] = m * s0[c] + (1.0f - m) * s2[c] + re[3 * x + c];
         }
@@ -199,7 +201,7 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
   const double cx = options_.flow_unit / sx, cy = options_.flow_unit / sy;
   const bool needs_grad = torch::GradMode::is_enabled() && (head.requires_grad() || f0.requires_grad() || f2.requires_grad());
   if (!needs_grad && f0.is_cpu() && f0.scalar_type() == torch::kFloat32 && f2.scalar_type() == torch::kFloat32) {
-    return render_on_cpu(f0, f2, ft0s, ft2s, head, prior, cx, cy, options_.refine_flow);
+    return render_on_cpu(f0, f2, ft0s, ft2s, head, prior, cx, cy, options_.refine_flow, sampling_);
   }
   const auto out = resize(head, h, w, false);
   auto ft0 = flow::resize_flow(ft0s, h, w), ft2 = flow::resize_flow(ft2s, h, w);
@@ -209,7 +211,8 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
     ft2 = ft2 + out.narrow(1, 6, 2) * to_full;
   }
   const auto mask = torch::sigmoid(out.narrow(1, 0, 1) + prior);
-  return mask * flow::backward_warp(f0, ft0) + (1 - mask) * flow::backward_warp(f2, ft2) + out.narrow(1, 1, 3);
+  return mask * flow::backward_warp(f0, ft0, sampling_) + (1 - mask) * flow::backward_warp(f2, ft2, sampling_) +
+         out.narrow(1, 1, 3);
 }
 
 }  // namespace fregan::models

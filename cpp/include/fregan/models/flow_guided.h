@@ -36,6 +36,10 @@ struct FlowGuidedOptions {
   // motion boundaries), and the frames are warped again with the corrected flows.  Off in
   // checkpoints from before it existed (their head has 4 outputs, not 8).
   bool refine_flow = false;
+  // How the output is sampled from the two frames: "bicubic" (sharper: +0.36 dB over "bilinear"
+  // for plain warping on the held-out triplets) or "bilinear".  The net's own inputs are warped
+  // bilinearly at its resolution either way.  Checkpoints from before the option render bicubic.
+  std::string sampling = "bicubic";
 };
 void to_json(nlohmann::json& j, const FlowGuidedOptions& o);
 void from_json(const nlohmann::json& j, FlowGuidedOptions& o);
@@ -60,6 +64,7 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
                            const torch::Tensor& flow20, double t);
 
   FlowGuidedOptions options_;
+  flow::Sampling sampling_ = flow::Sampling::Bicubic;
   torch::nn::ModuleList encoder_{nullptr};
   torch::nn::ModuleList decoder_{nullptr};
   torch::nn::Conv2d head_{nullptr};

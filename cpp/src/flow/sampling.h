@@ -1,0 +1,67 @@
+#pragma once
+// Sampling of planar float images at fractional positions, borders replicated, exactly as
+// grid_sample does with padding_mode = border and align_corners = true (without autograd):
+// bilinear, and bicubic (cubic convolution, A = -0.75, each of the 16 taps clamped into the frame).
+// Shared by backward_warp's CPU path and fregan-flow's fused renderer, so they agree with each
+// other to the last bit and with grid_sample to float rounding.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace fregan::flow::detail {
+
+// `channels` planes of h x w floats, one after the other, sampled at (x, y) into out[0..channels).
+inline void sample_bilinear(const float* planes, int64_t channels, int64_t h, int64_t w, float x, float y, float* out) {
+  x = std::min(std::max(x, 0.0f), static_cast<float>(w - 1));
+  y = std::min(std::max(y, 0.0f), static_cast<float>(h - 1));
+  const int64_t x0 = static_cast<int64_t>(x), y0 = static_cast<int64_t>(y);
+  const int64_t x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
+  const float ax = x - static_cast<float>(x0), ay = y - static_cast<float>(y0);
+  const int64_t plane = h * w, i00 = y0 * w + x0, i01 = y0 * w + x1, i10 = y1 * w + x0, i11 = y1 * w + x1;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* p = planes + c * plane;
+    const float top = p[i00] + ax * (p[i01] - p[i00]);
+    const float bottom = p[i10] + ax * (p[i11] - p[i10]);
+    out[c] = top + ay * (bottom - top);
+  }
+}
+
+// Cubic convolution weights of the taps at -1, 0, 1, 2 for a fraction t in [0, 1) (Keys, A = -0.75
+// as in PyTorch and OpenCV).
+inline void cubic_weights(float t, float* weights) {
+  constexpr float a = -0.75f;
+  auto near = [](float d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };    // |d| <= 1
+  auto far = [](float d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
+  weights[0] = far(t + 1);
+  weights[1] = near(t);
+  weights[2] = near(1 - t);
+  weights[3] = far(2 - t);
+}
+
+inline void sample_bicubic(const float* planes, int64_t channels, int64_t h, int64_t w, float x, float y, float* out) {
+  // Far outside the frame every tap is clamped to the border anyway; bounding the coordinate keeps
+  // the integer conversion defined.
+  x = std::min(std::max(x, -2.0f), static_cast<float>(w + 1));
+  y = std::min(std::max(y, -2.0f), static_cast<float>(h + 1));
+  const float fx = std::floor(x), fy = std::floor(y);
+  float wx[4], wy[4];
+  cubic_weights(x - fx, wx);
+  cubic_weights(y - fy, wy);
+  int64_t xs[4], rows[4];
+  for (int k = 0; k < 4; ++k) {
+    xs[k] = std::min(std::max(static_cast<int64_t>(fx) - 1 + k, int64_t{0}), w - 1);
+    rows[k] = std::min(std::max(static_cast<int64_t>(fy) - 1 + k, int64_t{0}), h - 1) * w;
+  }
+  const int64_t plane = h * w;
+  for (int64_t c = 0; c < channels; ++c) {
+    const float* p = planes + c * plane;
+    float sum = 0;
+    for (int r = 0; r < 4; ++r) {
+      const float* row = p + rows[r];
+      sum += wy[r] * (wx[0] * row[xs[0]] + wx[1] * row[xs[1]] + wx[2] * row[xs[2]] + wx[3] * row[xs[3]]);
+    }
+    out[c] = sum;
+  }
+}
+
+}  // namespace fregan::flow::detail
