@@ -111,7 +111,7 @@ torch::Tensor warp_on_cpu(const torch::Tensor& image, const torch::Tensor& flow,
   const int64_t b = image.size(0), c = image.size(1), h = image.size(2), w = image.size(3);
   const auto src = image.contiguous(), fl = flow.to(torch::kFloat32).contiguous();
   auto out = torch::empty_like(src);
-  const auto sample = sampling == Sampling::Bicubic ? &detail::sample_bicubic : &detail::sample_bilinear;
+  auto warp_all = [&](auto sample) {  // the sampler's type is the loop's: it is inlined
   for (int64_t i = 0; i < b; ++i) {
     const float* planes = src[i].data_ptr<float>();
     const float* u = fl[i][0].data_ptr<float>();
@@ -128,6 +128,9 @@ torch::Tensor warp_on_cpu(const torch::Tensor& image, const torch::Tensor& flow,
       }
     });
   }
+  };
+  if (sampling == Sampling::Bicubic) warp_all([](auto... args) { detail::sample_bicubic(args...); });
+  else warp_all([](auto... args) { detail::sample_bilinear(args...); });
   return out;
 }
 

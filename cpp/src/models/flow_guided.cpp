@@ -106,8 +106,9 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
     const float* p2 = b[i].data_ptr<float>();
     float* po = out[i].data_ptr<float>();
     const int64_t plane = h * w;
-    const auto sample = sampling == flow::Sampling::Bicubic ? &flow::detail::sample_bicubic : &flow::detail::sample_bilinear;
-    at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
+    // The sampler is an argument of the row loop's type, so it is inlined into it.
+    auto render_rows = [&](auto sample) {
+      at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
       for (int64_t y = begin; y < end; ++y) {
         const int row = static_cast<int>(y);
         const float* fl0 = flow0.ptr<float>(row);
@@ -131,7 +132,10 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
           for (int c = 0; c < 3; ++c) po[c * plane + y * w + x] = m * s0[c] + (1.0f - m) * s2[c] + re[3 * x + c];
         }
       }
-    });
+      });
+    };
+    if (sampling == flow::Sampling::Bicubic) render_rows([](auto... args) { flow::detail::sample_bicubic(args...); });
+    else render_rows([](auto... args) { flow::detail::sample_bilinear(args...); });
   }
   return out;
 }
