@@ -155,6 +155,9 @@ def main() -> None:
         "flow warping (DIS)": lambda f0, f2, w: fregan.flow_warp(f0, f2),
         # fregan's tuned DIS settings (flow preset "fine"), still without any network.
         "flow warping (DIS, fine)": lambda f0, f2, w: fregan.flow_warp(f0, f2, preset="fine"),
+        # ... and sampled bicubically, as fregan-flow's renderer does: what the net adds beyond both.
+        "flow warping (DIS, medium, bicubic)": lambda f0, f2, w: fregan.flow_warp(f0, f2, sampling="bicubic"),
+        "flow warping (DIS, fine, bicubic)": lambda f0, f2, w: fregan.flow_warp(f0, f2, preset="fine", sampling="bicubic"),
     }
     for m in models:
         interp = fregan.Interpolator(ROOT / "python" / "fregan" / "models" / m["file"])
