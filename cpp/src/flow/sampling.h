@@ -47,17 +47,19 @@ inline void sample_bicubic(const float* planes, int64_t channels, int64_t h, int
   // the integer conversion defined.
   x = std::min(std::max(x, -2.0f), static_cast<float>(w + 1));
   y = std::min(std::max(y, -2.0f), static_cast<float>(h + 1));
-  const float fx = std::floor(x), fy = std::floor(y);
+  // floor() by truncation of a positive number (x, y >= -2): std::floor is a library call on
+  // x86-64 without SSE4.1, and this runs for every output pixel.
+  const int64_t ix = static_cast<int64_t>(x + 2.0f) - 2, iy = static_cast<int64_t>(y + 2.0f) - 2;
   float wx[4], wy[4];
-  cubic_weights(x - fx, wx);
-  cubic_weights(y - fy, wy);
-  const int64_t x0 = static_cast<int64_t>(fx) - 1, y0 = static_cast<int64_t>(fy) - 1;
+  cubic_weights(x - static_cast<float>(ix), wx);
+  cubic_weights(y - static_cast<float>(iy), wy);
+  const int64_t x0 = ix - 1, y0 = iy - 1;
   const int64_t plane = h * w;
 #if defined(__SSE2__)
   if (x0 >= 0 && x0 + 3 < w && y0 >= 0 && y0 + 3 < h) {
     // Inside the frame (nearly every pixel): the four taps of a row are one vector (SSE2 is on
     // every x86-64), and three channels' horizontal sums are done at once by a transpose.
-    const __m128 wxv = _mm_loadu_ps(wx);
+    const __m128 wxv = _mm_setr_ps(wx[0], wx[1], wx[2], wx[3]);
     const __m128 wy0 = _mm_set1_ps(wy[0]), wy1 = _mm_set1_ps(wy[1]), wy2 = _mm_set1_ps(wy[2]), wy3 = _mm_set1_ps(wy[3]);
     auto weighted = [&](const float* p) {  // the 4 x 4 taps from p, weighted and summed down the columns
       __m128 columns = _mm_mul_ps(wy0, _mm_loadu_ps(p));
