@@ -122,7 +122,36 @@ def test_bad_video_inputs_are_named(flow_checkpoint, ffmpeg, tmp_path):
         fregan.write_image(src / f"{i}.png", moving_square(32, 32, 4 + 4 * i))
     with pytest.raises(fregan.FileError, match="does not exist"):
         fregan.interpolate(src, tmp_path / "missing" / "o.mp4", weights=flow_checkpoint)
+    # Encoder presets are x264/x265 names, checked before any work.
+    with pytest.raises(fregan.InvalidArgument, match="unknown encoder preset 'turbo'"):
+        fregan.interpolate(src, tmp_path / "o.mp4", weights=flow_checkpoint, preset="turbo")
+    with pytest.raises(fregan.InvalidArgument, match="libx264 and libx265 only"):
+        fregan.interpolate(src, tmp_path / "o.webm", weights=flow_checkpoint, codec="libvpx-vp9", preset="fast")
     assert not any(p.name.endswith(".fregan-job") for p in tmp_path.iterdir())
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_faster_preset_makes_the_same_frames_count(flow_checkpoint, clip_folder, ffmpeg, tmp_path):
+    video = make_video(ffmpeg, clip_folder, tmp_path / "v.mp4", fps=10)
+    r = fregan.interpolate(video, tmp_path / "fast.mp4", weights=flow_checkpoint, preset="veryfast")
+    assert r["completed"] and r["output_frames"] == 16
+    assert int([s for s in probe(tmp_path / "fast.mp4")["streams"] if s["codec_type"] == "video"][0]["nb_read_frames"]) == 16
+
+
+def test_bicubic_flow_warping_is_sharper_than_bilinear():
+    # Frames of fine random texture moved by 3.5 px: at t = 0.5 every pixel is sampled half a pixel
+    # off; bilinear sampling averages neighbours, bicubic keeps more of the texture.
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (80, 120, 3), dtype=np.uint8)
+    a, b = texture[:, 4:100], texture[:, 11:107]  # b is a moved 7 px left: the middle is 3.5 px
+    truth = texture[:, 8:104]  # not exact at t = 0.5 (3.5 px), so compare detail, not values
+    bilinear = fregan.flow_warp(a, b, preset="fine")
+    bicubic = fregan.flow_warp(a, b, preset="fine", sampling="bicubic")
+    inner = (slice(8, -8), slice(8, -8))
+    assert bicubic[inner].astype(float).std() > 1.1 * bilinear[inner].astype(float).std()
+    assert truth.std() > bicubic[inner].astype(float).std()
+    with pytest.raises(fregan.InvalidArgument, match="bilinear' or 'bicubic"):
+        fregan.flow_warp(a, b, sampling="lanczos")
 
 
 def test_frames_folder_to_frames_folder(flow_checkpoint, clip_folder, tmp_path):

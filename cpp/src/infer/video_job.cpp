@@ -421,6 +421,18 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   auto write_pending_pairs = [&]() {
     while (!pending.empty()) write_oldest_pair();
   };
+  auto progress_after = [&](int64_t i) {  // the report after input frame i
+    VideoJobProgress p;
+    p.input_frames_done = i + 1;
+    p.input_frames_total = std::max(in.frame_count, decoded);
+    p.output_frames = output_frames;
+    if (work_started_at >= 0) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - work_start).count();
+      p.frames_per_second = static_cast<double>(i + 1 - work_started_at) / std::max(elapsed, 1e-9);
+      p.eta_seconds = static_cast<double>(std::max<int64_t>(0, p.input_frames_total - i - 1)) / std::max(p.frames_per_second, 1e-9);
+    }
+    return p;
+  };
   // The tensor of the frame that ends pair i is the one that starts pair i + 1.
   int64_t cached_index = -1;
   torch::Tensor cached_tensor;
@@ -485,17 +497,11 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       window.pop_front();
       ++window_start;
     }
+    // Before the report on the last input frame, the pairs still in flight are written, so that
+    // report counts every output frame.
+    if (ended && i + 1 >= decoded) write_pending_pairs();
     if (o.progress) {
-      VideoJobProgress p;
-      p.input_frames_done = i + 1;
-      p.input_frames_total = std::max(in.frame_count, decoded);
-      p.output_frames = output_frames;
-      if (work_started_at >= 0) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - work_start).count();
-        p.frames_per_second = static_cast<double>(i + 1 - work_started_at) / std::max(elapsed, 1e-9);
-        p.eta_seconds = static_cast<double>(std::max<int64_t>(0, p.input_frames_total - i - 1)) / std::max(p.frames_per_second, 1e-9);
-      }
-      if (!o.progress(p)) {
+      if (!o.progress(progress_after(i))) {
         // Keep the finished parts for a later run; drop the part in progress.
         try {
           write_pending_pairs();
