@@ -63,7 +63,7 @@ def test_cli_models(tmp_path):
     out = subprocess.run(cli + ["models"], capture_output=True, text=True, check=True).stdout
     for name in SHIPPED:
         assert name in out
-    assert "34.29 dB" in out  # fregan-flow's recorded validation PSNR
+    assert "34.65 dB" in out  # fregan-flow's recorded validation PSNR
     assert "(bicubic 23.75 dB) on 4 frames" in out  # SpectraFrame's
     info = subprocess.run(cli + ["info", "sepconv"], capture_output=True, text=True, check=True).stdout
     assert '"model": "sepconv"' in info
