@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -140,7 +141,8 @@ TEST(Distributed, CollectivesAverageAndBroadcastOverTwoRanks) {
   };
   std::vector<torch::nn::Sequential> nets{make_net(1.0), make_net(3.0)};
   std::vector<std::string> errors(2);
-  std::vector<bool> anys(2);
+  // Not std::vector<bool>: its elements share one word, so the two ranks' writes would race.
+  std::array<bool, 2> anys{};
   std::vector<std::vector<double>> means(2);
   auto run = [&](int rank) {
     try {
