@@ -42,7 +42,29 @@ inline void cubic_weights(float t, float* weights) {
   weights[3] = far(2 - t);
 }
 
-inline void sample_bicubic(const float* planes, int64_t channels, int64_t h, int64_t w, float x, float y, float* out) {
+// Cubic convolution weights for a fraction t in [0, 1), the 4 taps in one vector: each weight is a
+// cubic in its tap's distance d (t + 1, t, 1 - t, 2 - t), evaluated by Horner's rule with the
+// coefficients of `far` for the outer taps and of `near` for the inner ones, the same operations in
+// the same order as cubic_weights (the near polynomial's linear term is 0: adding it is exact).
+#if defined(__SSE2__)
+inline __m128 cubic_weights_sse(float t) {
+  constexpr float a = -0.75f;
+  const __m128 d = _mm_add_ps(_mm_mul_ps(_mm_set1_ps(t), _mm_setr_ps(1, 1, -1, -1)), _mm_setr_ps(1, 0, 1, 2));
+  const __m128 c3 = _mm_setr_ps(a, a + 2, a + 2, a), c2 = _mm_setr_ps(-5 * a, -(a + 3), -(a + 3), -5 * a);
+  const __m128 c1 = _mm_setr_ps(8 * a, 0, 0, 8 * a), c0 = _mm_setr_ps(-4 * a, 1, 1, -4 * a);
+  return _mm_add_ps(_mm_mul_ps(_mm_add_ps(_mm_mul_ps(_mm_add_ps(_mm_mul_ps(c3, d), c2), d), c1), d), c0);
+}
+#endif
+
+#if defined(__GNUC__)
+#define FREGAN_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FREGAN_ALWAYS_INLINE inline
+#endif
+
+// Inlined into the callers' pixel loops: called twice per output pixel by fregan-flow's renderer.
+FREGAN_ALWAYS_INLINE void sample_bicubic(const float* planes, int64_t channels, int64_t h, int64_t w, float x, float y,
+                                         float* out) {
   // Far outside the frame every tap is clamped to the border anyway; bounding the coordinate keeps
   // the integer conversion defined.
   x = std::min(std::max(x, -2.0f), static_cast<float>(w + 1));
@@ -50,17 +72,18 @@ inline void sample_bicubic(const float* planes, int64_t channels, int64_t h, int
   // floor() by truncation of a positive number (x, y >= -2): std::floor is a library call on
   // x86-64 without SSE4.1, and this runs for every output pixel.
   const int64_t ix = static_cast<int64_t>(x + 2.0f) - 2, iy = static_cast<int64_t>(y + 2.0f) - 2;
-  float wx[4], wy[4];
-  cubic_weights(x - static_cast<float>(ix), wx);
-  cubic_weights(y - static_cast<float>(iy), wy);
+  const float tx = x - static_cast<float>(ix), ty = y - static_cast<float>(iy);
   const int64_t x0 = ix - 1, y0 = iy - 1;
   const int64_t plane = h * w;
 #if defined(__SSE2__)
   if (x0 >= 0 && x0 + 3 < w && y0 >= 0 && y0 + 3 < h) {
     // Inside the frame (nearly every pixel): the four taps of a row are one vector (SSE2 is on
     // every x86-64), and three channels' horizontal sums are done at once by a transpose.
-    const __m128 wxv = _mm_setr_ps(wx[0], wx[1], wx[2], wx[3]);
-    const __m128 wy0 = _mm_set1_ps(wy[0]), wy1 = _mm_set1_ps(wy[1]), wy2 = _mm_set1_ps(wy[2]), wy3 = _mm_set1_ps(wy[3]);
+    const __m128 wxv = cubic_weights_sse(tx), wyv = cubic_weights_sse(ty);
+    const __m128 wy0 = _mm_shuffle_ps(wyv, wyv, _MM_SHUFFLE(0, 0, 0, 0));
+    const __m128 wy1 = _mm_shuffle_ps(wyv, wyv, _MM_SHUFFLE(1, 1, 1, 1));
+    const __m128 wy2 = _mm_shuffle_ps(wyv, wyv, _MM_SHUFFLE(2, 2, 2, 2));
+    const __m128 wy3 = _mm_shuffle_ps(wyv, wyv, _MM_SHUFFLE(3, 3, 3, 3));
     auto weighted = [&](const float* p) {  // the 4 x 4 taps from p, weighted and summed down the columns
       __m128 columns = _mm_mul_ps(wy0, _mm_loadu_ps(p));
       columns = _mm_add_ps(columns, _mm_mul_ps(wy1, _mm_loadu_ps(p + w)));
@@ -88,6 +111,9 @@ inline void sample_bicubic(const float* planes, int64_t channels, int64_t h, int
     return;
   }
 #endif
+  float wx[4], wy[4];
+  cubic_weights(tx, wx);
+  cubic_weights(ty, wy);
   int64_t xs[4], rows[4];
   for (int k = 0; k < 4; ++k) {
     xs[k] = std::min(std::max(x0 + k, int64_t{0}), w - 1);
