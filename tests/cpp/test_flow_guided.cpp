@@ -201,6 +201,54 @@ TEST(FlowGuided, TheFusedCpuRendererMatchesTheTensorPath) {
   EXPECT_THROW(models::create_model("fregan-flow", {{"sampling", "nearest"}}), InvalidArgument);
 }
 
+TEST(FlowGuided, AFrameSharedByTwoPairsIsPreparedOnceAndNeverServedStale) {
+  // In a video each frame is in two pairs, and the net keeps what it derived from the last few
+  // frames.  Whatever it keeps, every output must equal a fresh net's: for a chain of pairs, for
+  // the same frame changed in place, and for a new frame in freed memory.
+  models::FlowGuidedOptions o;
+  o.base_channels = 8;
+  o.refine_flow = true;
+  o.net_max_pixels = 64 * 64;
+  o.flow.max_side = 64;
+  torch::manual_seed(9);
+  models::FlowGuidedNet net(o);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->named_parameters()) {
+      if (p.key().rfind("head", 0) == 0) p.value().normal_(0, 0.2);
+    }
+  }
+  net->eval();
+  auto fresh = [&](const torch::Tensor& a, const torch::Tensor& b) {
+    models::FlowGuidedNet other(o);
+    torch::NoGradGuard no_grad;
+    for (auto& p : other->named_parameters()) p.value().copy_(net->named_parameters()[p.key()]);
+    other->eval();
+    return other->forward(a, b);
+  };
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> frames;
+  for (int i = 0; i < 4; ++i) frames.push_back(torch::rand({1, 3, 90, 120}));
+  for (int i = 0; i + 1 < 4; ++i) {
+    EXPECT_TRUE(torch::equal(net->forward(frames[i], frames[i + 1]), fresh(frames[i], frames[i + 1]))) << "pair " << i;
+  }
+  // The same tensor, changed in place.
+  const auto before = net->forward(frames[2], frames[3]);
+  frames[3].mul_(0.5);
+  const auto after = net->forward(frames[2], frames[3]);
+  EXPECT_TRUE(torch::equal(after, fresh(frames[2], frames[3])));
+  EXPECT_GT((after - before).abs().max().item<double>(), 1e-3);
+  // A frame freed and a new one made, likely in the same memory.
+  frames[3] = torch::Tensor();
+  frames[3] = torch::rand({1, 3, 90, 120});
+  EXPECT_TRUE(torch::equal(net->forward(frames[2], frames[3]), fresh(frames[2], frames[3])));
+  // Views of one frame (what the Interpolator passes) and a different size.
+  const auto view = frames[1][0].unsqueeze(0);
+  EXPECT_TRUE(torch::equal(net->forward(view, frames[2]), fresh(frames[1], frames[2])));
+  const auto small0 = torch::rand({1, 3, 40, 50}), small1 = torch::rand({1, 3, 40, 50});
+  EXPECT_TRUE(torch::equal(net->forward(small0, small1), fresh(small0, small1)));
+}
+
 TEST(FlowGuided, FlowRefinementStartsAsWarpingAndMovesTheWarp) {
   models::FlowGuidedOptions o;
   o.base_channels = 8;

@@ -62,27 +62,50 @@ torch::Tensor to_tensor(const cv::Mat& flow) {
 
 }  // namespace
 
-std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_at_dis_resolution(const torch::Tensor& f0,
-                                                                             const torch::Tensor& f1,
-                                                                             const FlowOptions& o) {
-  TORCH_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f1.sizes(),
-              "bidirectional_flow expects two [B, 3, H, W] batches of the same size, got ", f0.sizes(), " and ", f1.sizes());
+torch::Tensor dis_luma(const torch::Tensor& frames, const FlowOptions& o) {
+  TORCH_CHECK(frames.dim() == 4 && frames.size(1) == 3, "dis_luma expects [B, 3, H, W] frames, got ", frames.sizes());
   require(o.max_side >= 16, "flow max_side must be >= 16");
-  auto dis = make_dis(o.preset);
-  const int64_t b = f0.size(0), h = f0.size(2), w = f0.size(3);
+  const int64_t b = frames.size(0), h = frames.size(2), w = frames.size(3);
   const double scale = std::min(1.0, static_cast<double>(o.max_side) / std::max(h, w));
   const cv::Size size(std::max(8, static_cast<int>(std::lround(w * scale))), std::max(8, static_cast<int>(std::lround(h * scale))));
-  const auto a = f0.detach().to(torch::kCPU, torch::kFloat32), c = f1.detach().to(torch::kCPU, torch::kFloat32);
-  std::vector<torch::Tensor> forward, backward;
+  const auto rgb = frames.detach().to(torch::kCPU, torch::kFloat32);
+  auto out = torch::empty({b, size.height, size.width}, torch::kUInt8);
   for (int64_t i = 0; i < b; ++i) {
-    const cv::Mat g0 = luma8(a[i], size), g1 = luma8(c[i], size);
+    cv::Mat view(size.height, size.width, CV_8UC1, out[i].data_ptr<uint8_t>());
+    luma8(rgb[i], size).copyTo(view);
+  }
+  return out;
+}
+
+std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_from_luma(const torch::Tensor& luma0, const torch::Tensor& luma1,
+                                                                     const FlowOptions& o) {
+  TORCH_CHECK(luma0.dim() == 3 && luma0.scalar_type() == torch::kUInt8 && luma0.sizes() == luma1.sizes() &&
+                  luma1.scalar_type() == torch::kUInt8,
+              "bidirectional_flow_from_luma expects two [B, h, w] uint8 batches from dis_luma, got ", luma0.sizes(), " and ",
+              luma1.sizes());
+  auto dis = make_dis(o.preset);
+  const auto l0 = luma0.cpu().contiguous(), l1 = luma1.cpu().contiguous();
+  const int rows = static_cast<int>(l0.size(1)), cols = static_cast<int>(l0.size(2));
+  std::vector<torch::Tensor> forward, backward;
+  for (int64_t i = 0; i < l0.size(0); ++i) {
+    const cv::Mat g0(rows, cols, CV_8UC1, l0[i].data_ptr<uint8_t>()), g1(rows, cols, CV_8UC1, l1[i].data_ptr<uint8_t>());
     cv::Mat flow01, flow10;
     dis->calc(g0, g1, flow01);
     dis->calc(g1, g0, flow10);
     forward.push_back(to_tensor(flow01));
     backward.push_back(to_tensor(flow10));
   }
-  return {torch::stack(forward).to(f0.device()), torch::stack(backward).to(f0.device())};
+  return {torch::stack(forward), torch::stack(backward)};
+}
+
+std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_at_dis_resolution(const torch::Tensor& f0,
+                                                                             const torch::Tensor& f1,
+                                                                             const FlowOptions& o) {
+  TORCH_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f1.sizes(),
+              "bidirectional_flow expects two [B, 3, H, W] batches of the same size, got ", f0.sizes(), " and ", f1.sizes());
+  make_dis(o.preset);  // a bad preset is reported before any work
+  const auto [forward, backward] = bidirectional_flow_from_luma(dis_luma(f0, o), dis_luma(f1, o), o);
+  return {forward.to(f0.device()), backward.to(f0.device())};
 }
 
 torch::Tensor resize_flow(const torch::Tensor& flow, int64_t height, int64_t width) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
+#include <mutex>
+#include <optional>
 
 #include <ATen/Parallel.h>
 #include <opencv2/imgproc.hpp>
@@ -44,6 +47,7 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
   require(o.net_max_pixels >= 64 * 64, "fregan-flow: net_max_pixels must be >= 4096");
   require(o.flow_unit > 0, "fregan-flow: flow_unit must be > 0");
   sampling_ = flow::sampling_from_name(o.sampling);
+  memo_ = std::make_shared<FrameMemo>();
   encoder_ = register_module("encoder", nn::ModuleList());
   decoder_ = register_module("decoder", nn::ModuleList());
   int in = kInputChannels;
@@ -69,13 +73,13 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
 namespace {
 
 // fregan-flow's last stage on the CPU without autograd, fused into one pass over the output: the
-// flows to t (at DIS resolution) and the head's outputs (at the net's) are bilinearly upscaled
-// with OpenCV, then each output pixel samples both frames at its corrected flows (bilinear,
+// flows to t (at DIS resolution), the mask and the head's other outputs (at the net's) are
+// bilinearly upscaled with OpenCV, then each output pixel samples both frames at its corrected flows (bilinear,
 // borders replicated: grid_sample's border mode with align_corners = true), blends them by the
 // mask and adds the residual.  The same arithmetic as the tensor path below, which makes ~20
 // full-resolution tensors and took ~0.3 s of a 0.4 s 1080p frame; this takes a few tens of ms.
 torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& ft0s,
-                            const torch::Tensor& ft2s, const torch::Tensor& head, double prior_logit,
+                            const torch::Tensor& ft2s, const torch::Tensor& head, const torch::Tensor& mask,
                             double correction_x, double correction_y, bool refine_flow, flow::Sampling sampling) {
   const int64_t batch = f0.size(0), h = f0.size(2), w = f0.size(3);
   const auto a = f0.contiguous(), b = f2.contiguous();
@@ -95,13 +99,12 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
     // At most 3 channels each: every full-resolution buffer of a 1080p frame stays under 32 MB,
     // glibc's largest heap allocation, so freed buffers are reused instead of mapped afresh.
     const cv::Mat flow0 = upscale(ft0s[i]), flow2 = upscale(ft2s[i]);  // u, v
-    const cv::Mat mask_logit = upscale(head[i].narrow(0, 0, 1)), residual = upscale(head[i].narrow(0, 1, 3));
+    const cv::Mat blend = upscale(mask[i]), residual = upscale(head[i].narrow(0, 1, 3));
     const cv::Mat correction0 = refine_flow ? upscale(head[i].narrow(0, 4, 2)) : cv::Mat();
     const cv::Mat correction2 = refine_flow ? upscale(head[i].narrow(0, 6, 2)) : cv::Mat();
     const float fx = static_cast<float>(static_cast<double>(w) / ft0s.size(3));
     const float fy = static_cast<float>(static_cast<double>(h) / ft0s.size(2));
     const float cx = static_cast<float>(correction_x), cy = static_cast<float>(correction_y);
-    const float prior = static_cast<float>(prior_logit);
     const float* p0 = a[i].data_ptr<float>();
     const float* p2 = b[i].data_ptr<float>();
     float* po = out[i].data_ptr<float>();
@@ -113,7 +116,7 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
         const int row = static_cast<int>(y);
         const float* fl0 = flow0.ptr<float>(row);
         const float* fl2 = flow2.ptr<float>(row);
-        const float* ml = mask_logit.ptr<float>(row);
+        const float* ml = blend.ptr<float>(row);
         const float* re = residual.ptr<float>(row);
         const float* co0 = refine_flow ? correction0.ptr<float>(row) : nullptr;
         const float* co2 = refine_flow ? correction2.ptr<float>(row) : nullptr;
@@ -128,7 +131,7 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
           float s0[3], s2[3];
           sample(p0, 3, h, w, static_cast<float>(x) + u0, static_cast<float>(y) + v0, s0);
           sample(p2, 3, h, w, static_cast<float>(x) + u2, static_cast<float>(y) + v2, s2);
-          const float m = 1.0f / (1.0f + std::exp(-(ml[x] + prior)));
+          const float m = ml[x];
           for (int c = 0; c < 3; ++c) po[c * plane + y * w + x] = m * s0[c] + (1.0f - m) * s2[c] + re[3 * x + c];
         }
       }
@@ -142,6 +145,76 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
 
 }  // namespace
 
+// The last few frames' PreparedFrame, each found again by the storage, offset, shape and version
+// of the tensor it came from.  The storage is held by a weak pointer: it keeps the address from
+// being reused by another frame, without keeping the frame's memory.  Two pairs in flight may
+// prepare one frame at once; the second result simply replaces the first.
+class FlowGuidedNetImpl::FrameMemo {
+ public:
+  static constexpr size_t kFrames = 4;  // two pairs in flight touch at most 4 frames
+
+  static bool applies(const torch::Tensor& frame) {
+    // Inference tensors track no version, so an in-place change could not be seen.
+    return !torch::GradMode::is_enabled() && frame.is_cpu() && frame.size(0) == 1 && !frame.is_inference() &&
+           frame.has_storage();
+  }
+
+  std::optional<PreparedFrame> find(const torch::Tensor& frame, int64_t net_height, int64_t net_width) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const auto& e : entries_) {
+      if (matches(e, frame) && e.net_height == net_height && e.net_width == net_width) return e.value;
+    }
+    return std::nullopt;
+  }
+
+  void add(const torch::Tensor& frame, int64_t net_height, int64_t net_width, PreparedFrame value) {
+    Entry e{frame.storage().getWeakStorageImpl(), frame.storage_offset(), frame.sizes().vec(), frame.strides().vec(),
+            frame._version(), net_height, net_width, std::move(value)};
+    std::lock_guard<std::mutex> lock(mutex_);
+    entries_.push_back(std::move(e));
+    while (entries_.size() > kFrames) entries_.pop_front();
+  }
+
+ private:
+  struct Entry {
+    c10::weak_intrusive_ptr<c10::StorageImpl> storage;
+    int64_t offset;
+    std::vector<int64_t> sizes, strides;
+    int64_t version;
+    int64_t net_height, net_width;
+    PreparedFrame value;
+  };
+
+  static bool matches(const Entry& e, const torch::Tensor& frame) {
+    return !e.storage.expired() && e.storage._unsafe_get_target() == frame.storage().unsafeGetStorageImpl() &&
+           e.offset == frame.storage_offset() && frame.sizes() == c10::IntArrayRef(e.sizes) &&
+           frame.strides() == c10::IntArrayRef(e.strides) && e.version == frame._version();
+  }
+
+  std::mutex mutex_;
+  std::deque<Entry> entries_;
+};
+
+std::pair<int64_t, int64_t> FlowGuidedNetImpl::net_size(int64_t h, int64_t w) const {
+  const double scale = std::min(1.0, std::sqrt(static_cast<double>(options_.net_max_pixels) / static_cast<double>(h * w)));
+  return {std::max<int64_t>(8, std::llround(h * scale)), std::max<int64_t>(8, std::llround(w * scale))};
+}
+
+FlowGuidedNetImpl::PreparedFrame FlowGuidedNetImpl::prepare(const torch::Tensor& frame, int64_t hn, int64_t wn) {
+  const bool memo = FrameMemo::applies(frame);
+  if (memo) {
+    if (auto found = memo_->find(frame, hn, wn)) return *found;
+  }
+  PreparedFrame p;
+  {
+    torch::NoGradGuard no_grad;
+    p.luma = flow::dis_luma(frame, options_.flow);
+  }
+  p.at_net = resize(frame, hn, wn, true);
+  if (memo) memo_->add(frame, hn, wn, p);
+  return p;
+}
+
 torch::Tensor FlowGuidedNetImpl::forward_at(const torch::Tensor& f0, const torch::Tensor& f2, double t) {
   return forward_times(f0, f2, {t}).front();
 }
@@ -152,28 +225,31 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const torch::Tensor&
               "fregan-flow expects two [B, 3, H, W] frames of the same size, got ", f0.sizes(), " and ", f2.sizes());
   for (double t : times) TORCH_CHECK(t > 0 && t < 1, "fregan-flow: t must be in (0, 1), got ", t);
   TORCH_CHECK(f0.size(2) >= 8 && f0.size(3) >= 8, "fregan-flow: frames must be at least 8x8, got ", f0.size(2), "x", f0.size(3));
+  const auto [hn, wn] = net_size(f0.size(2), f0.size(3));
+  const auto p0 = prepare(f0, hn, wn), p2 = prepare(f2, hn, wn);
   // Motion, once for every t, at the resolution DIS ran at (reduced for big frames).
   torch::Tensor flow02, flow20;
   {
     torch::NoGradGuard no_grad;
-    std::tie(flow02, flow20) = flow::bidirectional_flow_at_dis_resolution(f0, f2, options_.flow);
+    std::tie(flow02, flow20) = flow::bidirectional_flow_from_luma(p0.luma, p2.luma, options_.flow);
+    flow02 = flow02.to(f0.device());
+    flow20 = flow20.to(f0.device());
   }
   std::vector<torch::Tensor> out;
-  for (double t : times) out.push_back(synthesize(f0, f2, flow02, flow20, t));
+  for (double t : times) out.push_back(synthesize(f0, f2, p0.at_net, p2.at_net, flow02, flow20, t));
   return out;
 }
 
-torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& flow02,
+torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
+                                            const torch::Tensor& f2n, const torch::Tensor& flow02,
                                             const torch::Tensor& flow20, double t) {
   const int64_t b = f0.size(0), h = f0.size(2), w = f0.size(3);
   const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, t);  // linear in the flows: done before upscaling
 
   // The net's resolution, and its inputs there (in training, crops are small enough that the net,
   // DIS and the frames share one resolution and every resize below is the identity).
-  const double scale = std::min(1.0, std::sqrt(static_cast<double>(options_.net_max_pixels) / static_cast<double>(h * w)));
-  const int64_t hn = std::max<int64_t>(8, std::llround(h * scale)), wn = std::max<int64_t>(8, std::llround(w * scale));
+  const int64_t hn = f0n.size(2), wn = f0n.size(3);
   const double sx = static_cast<double>(wn) / w, sy = static_cast<double>(hn) / h;
-  const auto f0n = resize(f0, hn, wn, true), f2n = resize(f2, hn, wn, true);
   const auto f02n = flow::resize_flow(flow02, hn, wn), f20n = flow::resize_flow(flow20, hn, wn);
   const auto [ft0n, ft2n] = flow::flows_from_t(f02n, f20n, t);  // = the resized ft0s, ft2s (all linear)
   // Occlusion cue: where the two flows disagree, seen from time t; log-compressed.
@@ -202,10 +278,14 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
   // flow warping.  Flow corrections come in units of flow_unit net pixels, like the flows the net
   // sees, and are scaled to full-resolution pixels.
   const double prior = std::log((1 - t) / t);
+  // The blending mask at the net's resolution, upscaled bilinearly like the residual: one sigmoid
+  // per net pixel, not per output pixel (2 M exp() per 1080p frame were 13% of the renderer).  In
+  // training the net runs at the frames' resolution and the upscale is the identity.
+  const auto mask = torch::sigmoid(head.narrow(1, 0, 1) + prior);
   const double cx = options_.flow_unit / sx, cy = options_.flow_unit / sy;
   const bool needs_grad = torch::GradMode::is_enabled() && (head.requires_grad() || f0.requires_grad() || f2.requires_grad());
   if (!needs_grad && f0.is_cpu() && f0.scalar_type() == torch::kFloat32 && f2.scalar_type() == torch::kFloat32) {
-    return render_on_cpu(f0, f2, ft0s, ft2s, head, prior, cx, cy, options_.refine_flow, sampling_);
+    return render_on_cpu(f0, f2, ft0s, ft2s, head, mask, cx, cy, options_.refine_flow, sampling_);
   }
   const auto out = resize(head, h, w, false);
   auto ft0 = flow::resize_flow(ft0s, h, w), ft2 = flow::resize_flow(ft2s, h, w);
@@ -214,8 +294,8 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
     ft0 = ft0 + out.narrow(1, 4, 2) * to_full;
     ft2 = ft2 + out.narrow(1, 6, 2) * to_full;
   }
-  const auto mask = torch::sigmoid(out.narrow(1, 0, 1) + prior);
-  return mask * flow::backward_warp(f0, ft0, sampling_) + (1 - mask) * flow::backward_warp(f2, ft2, sampling_) +
+  const auto full_mask = resize(mask, h, w, false);
+  return full_mask * flow::backward_warp(f0, ft0, sampling_) + (1 - full_mask) * flow::backward_warp(f2, ft2, sampling_) +
          out.narrow(1, 1, 3);
 }
 

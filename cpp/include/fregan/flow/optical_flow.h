@@ -34,6 +34,13 @@ std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_at_dis_resolution(con
                                                                              const torch::Tensor& f1,
                                                                              const FlowOptions& options = {});
 
+// The two steps of the above, for callers that meet each frame in two pairs (a video: frame i is
+// the second frame of pair i - 1 and the first of pair i) and convert it once: the frames' 8-bit
+// luma at the resolution DIS runs at ([B, h, w] uint8 on the CPU), then the flows between two such.
+torch::Tensor dis_luma(const torch::Tensor& frames, const FlowOptions& options = {});
+std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_from_luma(const torch::Tensor& luma0, const torch::Tensor& luma1,
+                                                                     const FlowOptions& options = {});
+
 // A flow field [B, 2, h, w] resized to height x width with its vectors rescaled to the new pixel
 // size: area averaging when both sides shrink, bilinear (align_corners = false) otherwise.
 torch::Tensor resize_flow(const torch::Tensor& flow, int64_t height, int64_t width);
