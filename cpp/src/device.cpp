@@ -2,12 +2,18 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include <torch/cuda.h>
 #include <ATen/Parallel.h>
 
 #include "fregan/error.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace fregan {
 
@@ -39,6 +45,24 @@ int set_num_threads(int threads) {
   }
   at::set_num_threads(threads);
   return at::get_num_threads();
+}
+
+int native_loop_threads() {
+  std::mutex mutex;
+  std::set<std::thread::id> ids;
+  at::parallel_for(0, 1024, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> lock(mutex);
+    ids.insert(std::this_thread::get_id());
+  });
+  return static_cast<int>(ids.size());
+}
+
+void set_loop_threads_of_this_thread(int threads) {
+#ifdef _OPENMP
+  omp_set_num_threads(std::max(1, threads));
+#else
+  (void)threads;
+#endif
 }
 
 }  // namespace fregan

@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
+#include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "fregan/device.h"
 #include "fregan/error.h"
 #include "fregan/io/atomic_file.h"
 #include "fregan/io/image.h"
@@ -69,4 +71,16 @@ TEST(ImageIo, AtomicOutputRemovesItsTemporaryFileWhenNotCommitted) {
   EXPECT_FALSE(fs::exists(temp));
   EXPECT_FALSE(fs::exists(dir / "video.mp4"));
   EXPECT_THROW(io::AtomicOutput(dir / "missing-folder/x.png", false), FileError);
+}
+
+TEST(Threads, FregansOwnLoopsRunOnTheIntraOpThreads) {
+  // at::parallel_for is header code: unless fregan's sources are compiled with the OpenMP that
+  // ATen's backend uses, the conversions, warps and renderer silently run on one thread.
+  const int before = at::get_num_threads();
+  set_num_threads(2);
+  if (at::get_num_threads() < 2) GTEST_SKIP() << "torch runs one intra-op thread on this machine";
+  EXPECT_EQ(native_loop_threads(), 2);
+  set_num_threads(1);
+  EXPECT_EQ(native_loop_threads(), 1);
+  set_num_threads(before);
 }

@@ -13,4 +13,15 @@ torch::Device select_device(const std::string& name = "auto");
 // number in force.
 int set_num_threads(int threads);
 
+// How many threads one of fregan's own parallel loops (at::parallel_for in fregan's sources: the
+// image/tensor conversions, warping, fregan-flow's renderer) runs on from this thread, counted by
+// running one.  1 where the intra-op thread count is 1, and also, wrongly, in a build whose
+// sources were not compiled with the OpenMP that ATen's parallel_for needs (a test checks).
+int native_loop_threads();
+
+// Caps the threads of the parallel loops started from the calling thread only (OpenMP's per-thread
+// setting), leaving torch's shared setting alone: for threads that run beside others which already
+// use every core.  A no-op where ATen's backend is not OpenMP.
+void set_loop_threads_of_this_thread(int threads);
+
 }  // namespace fregan

@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "fregan/data/frame_source.h"
+#include "fregan/device.h"
 #include "fregan/error.h"
 #include "fregan/io/atomic_file.h"
 #include "fregan/io/image.h"
@@ -359,6 +360,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
 
   std::unique_ptr<io::VideoWriter> writer;
   // Declared after the writer so that it stops (and finishes its tasks) first.
+  const size_t pairs_in_flight = interpolator.supports_concurrent_calls() ? 2 : 1;
   SerialWorker output_worker(4);
   bool segment_open = false;
   int64_t current_segment = -1, output_frames = frames_in_done_segments, work_started_at = -1;
@@ -377,7 +379,9 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   // Output frame k: an input frame or an interpolated one (converted on the worker thread).
   auto write = [&](cv::Mat frame, torch::Tensor made, int64_t k) {
     io::VideoWriter* sink = writer.get();
-    output_worker.submit([&work, sink, frame = std::move(frame), made = std::move(made), k]() {
+    output_worker.submit([&work, sink, frame = std::move(frame), made = std::move(made), k, pairs_in_flight]() {
+      // Beside two pairs in flight on one thread each, a parallel conversion only oversubscribes.
+      if (pairs_in_flight > 1) set_loop_threads_of_this_thread(1);
       const cv::Mat image = made.defined() ? io::tensor_to_image(made) : frame;
       if (sink) {
         sink->write(image);
@@ -398,12 +402,16 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     std::vector<int64_t> slots;   // ... these come from `made`, in order
     std::future<std::vector<torch::Tensor>> made;
   };
-  const size_t pairs_in_flight = interpolator.supports_concurrent_calls() ? 2 : 1;
   // The workers lower torch's thread count, whose default is shared: put it back however the job ends.
   struct RestoreThreads {
     int threads = at::get_num_threads();
-    ~RestoreThreads() { at::set_num_threads(threads); }
+    ~RestoreThreads() {
+      at::set_num_threads(threads);
+      set_loop_threads_of_this_thread(threads);
+    }
   } restore_threads;
+  // This thread converts each input frame while the pairs run: one thread, as the writer's.
+  if (pairs_in_flight > 1) set_loop_threads_of_this_thread(1);
   std::deque<PendingPair> pending;  // declared after the writer and its worker: waits for its tasks first
   auto write_oldest_pair = [&]() {
     PendingPair pair = std::move(pending.front());
