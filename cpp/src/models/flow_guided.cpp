@@ -261,6 +261,9 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
                        occ0, occ2, t_map},
                       1);
   x = x.sub(torch::cat({torch::full({1, 12, 1, 1}, 0.5, x.options()), torch::zeros({1, 7, 1, 1}, x.options())}, 1));
+  // oneDNN runs these small convolutions faster on channels-last tensors: fewer reorders of every
+  // input and output.
+  if (!torch::GradMode::is_enabled() && x.is_cpu()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
 
   std::vector<torch::Tensor> skips;
   for (const auto& block : *encoder_) {
