@@ -103,7 +103,6 @@ std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_at_dis_resolution(con
                                                                              const FlowOptions& o) {
   TORCH_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f1.sizes(),
               "bidirectional_flow expects two [B, 3, H, W] batches of the same size, got ", f0.sizes(), " and ", f1.sizes());
-  make_dis(o.preset);  // a bad preset is reported before any work
   const auto [forward, backward] = bidirectional_flow_from_luma(dis_luma(f0, o), dis_luma(f1, o), o);
   return {forward.to(f0.device()), backward.to(f0.device())};
 }

@@ -405,10 +405,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   // The workers lower torch's thread count, whose default is shared: put it back however the job ends.
   struct RestoreThreads {
     int threads = at::get_num_threads();
-    ~RestoreThreads() {
-      at::set_num_threads(threads);
-      set_loop_threads_of_this_thread(threads);
-    }
+    ~RestoreThreads() { at::set_num_threads(threads); }  // also this thread's loop threads
   } restore_threads;
   // This thread converts each input frame while the pairs run: one thread, as the writer's.
   if (pairs_in_flight > 1) set_loop_threads_of_this_thread(1);
