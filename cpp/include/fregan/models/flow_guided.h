@@ -63,7 +63,7 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
  private:
   // What a frame brings to every pair it is in: its luma at DIS resolution and the frame at the
   // net's.  In a video each frame is in two pairs; FrameMemo keeps the last few so it is prepared
-  // once (at 1080p ~5 ms of a pair's ~250).
+  // once (at 1080p ~10 ms of a pair's ~250: the luma and the area downscale).
   struct PreparedFrame {
     torch::Tensor luma, at_net;
   };
