@@ -7,6 +7,7 @@ cmake_example do).  Environment knobs:
   FREGAN_JOBS         parallel compile jobs (default: all cores)
 """
 import os
+import re
 import shlex
 import site
 import subprocess
@@ -20,27 +21,49 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).resolve().parent
 
 
-def torch_cmake_prefix():
-    """The CMake folder of the torch the user will import fregan beside.
+def runtime_torch_dir():
+    """The folder of the torch the user will import fregan beside, or None.
 
-    Inside pip's isolated build environment `import torch` fails although torch is installed in the
-    interpreter's own site-packages; look there without importing it.
+    Inside pip's isolated build environment `import torch` finds the build environment's torch (if
+    any), not the user's: look in the interpreter's own site-packages first, without importing.
     """
-    try:
-        import torch.utils
-
-        prefix = torch.utils.cmake_prefix_path
-        if os.path.isdir(os.path.join(prefix, "Torch")):
-            return prefix
-        return None  # Debian's python3-torch: CMake then finds libtorch-dev's TorchConfig itself
-    except ImportError:
-        pass
     folders = set(site.getsitepackages()) | {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
     for folder in sorted(folders):
-        candidate = os.path.join(folder, "torch", "share", "cmake")
-        if os.path.isdir(os.path.join(candidate, "Torch")):
+        candidate = os.path.join(folder, "torch")
+        if os.path.isfile(os.path.join(candidate, "version.py")):
             return candidate
-    return None
+    try:
+        import torch
+
+        return os.path.dirname(torch.__file__)
+    except ImportError:
+        return None
+
+
+def torch_cmake_prefix(torch_dir):
+    """torch's CMake folder, or None for Debian's python3-torch (CMake then finds libtorch-dev's
+    TorchConfig itself)."""
+    candidate = os.path.join(torch_dir, "share", "cmake")
+    return candidate if os.path.isdir(os.path.join(candidate, "Torch")) else None
+
+
+def torch_version(torch_dir):
+    """The version of the torch in torch_dir ("2.15.0+cu132"), read without importing it."""
+    text = Path(torch_dir, "version.py").read_text()
+    match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
+    if not match:
+        raise RuntimeError(f"fregan: cannot read torch's version from {torch_dir}/version.py")
+    return match.group(1)
+
+
+def torch_requirement():
+    """The torch the built package needs: the release series it was compiled against.  LibTorch's
+    C++ ABI changes between minor releases, so the extension loads only beside the same X.Y."""
+    torch_dir = runtime_torch_dir()
+    if torch_dir is None:
+        return "torch>=2.6"  # a metadata-only call before torch is installed (the build needs it)
+    major, minor = (int(x) for x in torch_version(torch_dir).split("+")[0].split(".")[:2])
+    return f"torch>={major}.{minor},<{major}.{minor + 1}"
 
 
 class CMakeExtension(Extension):
@@ -59,7 +82,11 @@ class CMakeBuild(build_ext):
             f"-DFREGAN_PYTHON_OUTPUT_DIR={out_dir}",
             "-DFREGAN_BUILD_PYTHON=ON",
         ]
-        prefix = torch_cmake_prefix()
+        torch_dir = runtime_torch_dir()
+        if torch_dir is None:
+            raise RuntimeError("fregan builds against an installed torch and none was found: pip install torch first "
+                               "(or let pip's build isolation install it: see pyproject.toml)")
+        prefix = torch_cmake_prefix(torch_dir)
         if prefix:
             args.append(f"-DFREGAN_TORCH_CMAKE_PREFIX={prefix}")
         try:
@@ -74,4 +101,8 @@ class CMakeBuild(build_ext):
         subprocess.check_call(["cmake", "--build", str(build_dir), "-j", jobs])
 
 
-setup(ext_modules=[CMakeExtension("fregan._core")], cmdclass={"build_ext": CMakeBuild})
+setup(
+    ext_modules=[CMakeExtension("fregan._core")],
+    cmdclass={"build_ext": CMakeBuild},
+    install_requires=["numpy", torch_requirement()],
+)

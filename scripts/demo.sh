@@ -4,6 +4,8 @@
 # clip synthesised here when ../shared/data is absent.  Output: out/demo-x2.mp4
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+source scripts/torch_choice.sh
 bash scripts/setup.sh
 mkdir -p out
 input=../shared/data/videos/juggle.mp4
@@ -12,6 +14,6 @@ if [ ! -f "$input" ]; then
   input=out/synthetic.mp4
   ffmpeg -loglevel error -y -f lavfi -i "testsrc2=size=320x240:rate=12:duration=2" -pix_fmt yuv420p "$input"
 fi
-.venv/bin/fregan interpolate "$input" -o out/demo-x2.mp4 --factor 2 --overwrite
+"$FREGAN_VENV/bin/fregan" interpolate "$input" -o out/demo-x2.mp4 --factor 2 --overwrite
 ffprobe -v error -show_entries stream=codec_type,codec_name,width,height,r_frame_rate,nb_frames -show_entries format=duration \
   -of compact out/demo-x2.mp4

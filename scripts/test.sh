@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Every test: the GoogleTest suite through CTest, then pytest against the installed package.
-# Tests that need ../shared/data skip with a reason where it is absent.
+# FREGAN_TORCH=pip (default) or debian picks the torch (scripts/setup.sh).  Tests that need
+# ../shared/data skip with a reason where it is absent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+source scripts/torch_choice.sh
 bash scripts/setup.sh
 status=0
-(cd build/release && ctest --output-on-failure -j "$(nproc)" --timeout 900) || status=1
+(cd "$FREGAN_BUILD_DIR" && ctest --output-on-failure -j "$(nproc)" --timeout 900) || status=1
 # Run pytest from outside the source tree so `import fregan` is the installed package.
-(cd tests && ../.venv/bin/python -m pytest -c ../pyproject.toml --rootdir .. python) || status=1
+(cd tests && "$FREGAN_VENV/bin/python" -m pytest -c ../pyproject.toml --rootdir .. python) || status=1
 exit $status

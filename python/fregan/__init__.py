@@ -22,8 +22,12 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Unio
 import numpy as np
 import torch  # loads libtorch before the extension that links it
 
-from . import _core, data, metrics
-from ._core import CheckpointError, Error, FileError, InvalidArgument
+from ._torch_check import check_torch as _check_torch
+
+_check_torch(torch)  # before the extension: one clear line instead of a missing symbol
+
+from . import _core, data, metrics  # noqa: E402
+from ._core import CheckpointError, Error, FileError, InvalidArgument  # noqa: E402
 
 __version__: str = _core.__version__
 __all__ = [

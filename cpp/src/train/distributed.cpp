@@ -9,6 +9,7 @@
 #include "fregan/log.h"
 
 #ifdef FREGAN_WITH_DISTRIBUTED
+#include <torch/version.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef FREGAN_WITH_NCCL
@@ -74,10 +75,19 @@ bool nccl_available() {
 
 #ifdef FREGAN_WITH_DISTRIBUTED
 
+// What fregan runs its collectives on.  LibTorch 2.x made ProcessGroupGloo and ProcessGroupNCCL
+// backends (c10d::Backend) behind a ProcessGroup that dispatches by device; 1.13's were process
+// groups themselves.  fregan talks to the one backend it made, the same calls either way.
+#if TORCH_VERSION_MAJOR >= 2
+using CollectiveBackend = c10d::Backend;
+#else
+using CollectiveBackend = c10d::ProcessGroup;
+#endif
+
 class DistributedContext::Group {
  public:
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<CollectiveBackend> group;
   // Where the collectives run: the model's device for NCCL, host memory for Gloo (a CUDA model
   // reduced over Gloo goes through copies).
   torch::Device comm_device = torch::kCPU;
