@@ -61,7 +61,7 @@ def torch_requirement():
     C++ ABI changes between minor releases, so the extension loads only beside the same X.Y."""
     torch_dir = runtime_torch_dir()
     if torch_dir is None:
-        return "torch>=2.6"  # a metadata-only call before torch is installed (the build needs it)
+        return "torch>=2.7"  # a metadata-only call before torch is installed (the build needs it)
     major, minor = (int(x) for x in torch_version(torch_dir).split("+")[0].split(".")[:2])
     return f"torch>={major}.{minor},<{major}.{minor + 1}"
 

@@ -15,8 +15,9 @@ import sysconfig
 from setuptools import build_meta as _setuptools
 from setuptools.build_meta import *  # noqa: F401,F403  (the other hooks, unchanged)
 
-# The oldest torch fregan is tested with from PyPI (README, "Supported torch").
-MINIMUM_TORCH = "torch>=2.6"
+# The oldest PyPI torch fregan supports: the first whose wheels use the C++11 ABI, as the
+# OpenCV fregan links does (README, "Supported torch").
+MINIMUM_TORCH = "torch>=2.7"
 
 
 def _target_has_torch():
