@@ -11,6 +11,8 @@ hour to hour) falls on both alike; the table gives medians.  Measured:
     4, 128² crops, 2 threads, the first 60 frames of juggle.mp4; the rate after the first steps);
   - fregan-flow inference per 1080p frame (bm_flow's FlowGuidedFrame1080p, 2 threads);
   - the 1080p doubling job (`fregan interpolate --factor 2`, car-turn.mp4 upscaled to 1080p, 2 s);
+  - compile time of one translation unit (cpp/src/train/trainer.cpp: torch's headers dominate) from
+    the build's compile_commands.json, without ccache or the precompiled header, one process;
   - ConvTranspose2d(64, 32, 4, 2, 1) against Conv2d 3x3 + PixelShuffle(2), forward + backward on
     9x64x128² in each torch's Python (the reason fregan's up-blocks default to "subpixel").
 """
@@ -78,6 +80,25 @@ def job_seconds(venv: Path, clip: Path, work: Path) -> float:
     return time.perf_counter() - start
 
 
+def compile_seconds(build: Path) -> float:
+    commands = json.loads((build / "compile_commands.json").read_text())
+    entry = next(c for c in commands if c["file"].endswith("cpp/src/train/trainer.cpp"))
+    args = entry["command"].split()
+    args = [a for a in args if not a.endswith("ccache")]
+    cleaned, skip = [], False
+    for a in args:  # drop the precompiled header and the object output
+        if skip:
+            skip = False
+            continue
+        if a in ("-include", "-o", "-Winvalid-pch"):
+            skip = a != "-Winvalid-pch"
+            continue
+        cleaned.append(a)
+    start = time.perf_counter()
+    subprocess.run(cleaned + ["-o", os.devnull], cwd=entry["directory"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
 def conv_micro(venv: Path):
     out = subprocess.run([str(venv / "bin" / "python"), "-c", CONV_MICRO], check=True, capture_output=True, text=True)
     transposed, subpixel = (float(x) for x in out.stdout.split())
@@ -109,6 +130,7 @@ def main():
                     s.setdefault(f"train_{model}_samples_per_s", []).append(train_rate(venv, model, work))
                 s.setdefault("fregan_flow_s_per_1080p_frame", []).append(inference_seconds(build))
                 s.setdefault("doubling_1080p_job_s", []).append(job_seconds(venv, clip, work))
+                s.setdefault("compile_trainer_cpp_s", []).append(compile_seconds(build))
                 transposed, subpixel = conv_micro(venv)
                 s.setdefault("conv_transposed_s", []).append(transposed)
                 s.setdefault("conv_subpixel_s", []).append(subpixel)
