@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   // frames come and go, so their pages were zeroed again and again (1 of the job's 2.5 s of system
   // time on a 1080p clip).  The job's threads allocate few, large blocks: the shared lock is cheap.
   mallopt(M_ARENA_MAX, 1);
-  CLI::App app{"fregan: GAN-based video frame interpolation (" FREGAN_VERSION ")"};
+  // Named "fregan" so --help shows the command, not the path it was installed under.
+  CLI::App app{"fregan: GAN-based video frame interpolation (" FREGAN_VERSION ")", "fregan"};
   app.set_version_flag("--version", FREGAN_VERSION);
   app.require_subcommand(1);
   fregan::cli::add_train(app);
@@ -33,6 +34,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const fregan::cli::Interrupted& e) {
+    std::cerr << "fregan: " << e.what() << std::endl;
+    return 130;  // 128 + SIGINT
   } catch (const std::exception& e) {
     std::cerr << "fregan: error: " << e.what() << std::endl;
     return 1;
