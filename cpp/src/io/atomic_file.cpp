@@ -1,6 +1,7 @@
 #include "fregan/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -47,6 +48,20 @@ std::string folder_of(const std::string& path) {
   return parent.empty() ? std::string(".") : parent.string();
 }
 
+// The top folder of the filesystem holding `path` (its mount point): the device a user must free.
+std::string mount_point_of(const std::string& path) {
+  fs::path dir = fs::absolute(path).lexically_normal();
+  struct stat st {};
+  while (::stat(dir.c_str(), &st) != 0 && dir.has_parent_path() && dir != dir.parent_path()) dir = dir.parent_path();
+  const dev_t device = st.st_dev;
+  while (dir.has_parent_path() && dir != dir.parent_path()) {
+    struct stat up {};
+    if (::stat(dir.parent_path().c_str(), &up) != 0 || up.st_dev != device) break;
+    dir = dir.parent_path();
+  }
+  return dir.string();
+}
+
 }  // namespace
 
 void set_injected_write_failure(long long bytes) { injected_write_budget().store(bytes < 0 ? -1 : bytes); }
@@ -60,7 +75,7 @@ bool device_is_full(const std::string& path) {
 
 std::string describe_write_failure(const std::string& path, int error) {
   if (error == ENOSPC || error == EDQUOT || error == EFBIG || device_is_full(path)) {
-    return "no space left on the device holding '" + folder_of(path) + "' (writing '" + path +
+    return "no space left on the device holding '" + mount_point_of(path) + "' (writing '" + path +
            "'): free some space or write elsewhere, then run the same command again";
   }
   return "cannot write '" + path + "': " + std::strerror(error);
