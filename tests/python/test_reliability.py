@@ -215,3 +215,66 @@ def test_each_mistake_gives_one_exception_type_naming_what_was_given(tiny_checkp
     for call, message in cases:
         with pytest.raises(fregan.InvalidArgument, match=message):
             call()
+
+
+# --- 7, 11, 12: Ctrl-C, messages, CLI ---------------------------------------------------------
+
+def _long_clip(tmp_path: Path) -> Path:
+    return _frames(tmp_path / "long", n=60, w=96, h=64)
+
+
+def test_ctrl_c_stops_the_cli_with_130_keeping_finished_parts(tiny_checkpoint, ffmpeg, tmp_path):
+    src = _long_clip(tmp_path)
+    out = tmp_path / "out.mp4"
+    args = [sys.executable, "-m", "fregan", "interpolate", str(src), "-o", str(out), "--weights", str(tiny_checkpoint),
+            "--segment-seconds", "0.4", "-q", "--threads", "1", "--factor", "4"]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    work = Path(str(out) + ".fregan-job")
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(work.glob("part_*[0-9].mkv")):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted: run the same command again" in err
+    assert not out.exists() and list(work.glob("part_*[0-9].mkv"))
+    r = subprocess.run(args, capture_output=True, text=True)
+    assert r.returncode == 0 and "resumed" in r.stderr
+
+
+def test_ctrl_c_stops_a_python_video_job_without_a_callback_within_a_second(tiny_checkpoint, tmp_path):
+    src = _long_clip(tmp_path)
+    code = ("import fregan, sys\n"
+            "try:\n"
+            f"    fregan.interpolate({str(src)!r}, {str(tmp_path / 'out')!r}, weights={str(tiny_checkpoint)!r}, factor=8)\n"
+            "except KeyboardInterrupt:\n"
+            "    print('stopped', flush=True); sys.exit(3)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    work = tmp_path / "out.fregan-job"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (work / "job.json").exists():
+        time.sleep(0.02)
+    time.sleep(0.5)
+    start = time.time()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3 and "stopped" in out, err
+    assert time.time() - start < 3
+
+
+def test_bad_files_get_one_line_naming_them(tiny_checkpoint, tmp_path):
+    (tmp_path / "zero.mp4").write_bytes(b"")
+    (tmp_path / "random.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    for name in ("zero.mp4", "random.mp4"):
+        r = run_cli("interpolate", tmp_path / name, "-o", tmp_path / "o.mp4", "--weights", tiny_checkpoint, "-q")
+        assert r.returncode == 1
+        assert r.stderr.strip().splitlines() == [f"fregan: error: cannot decode '{tmp_path / name}' as a video "
+                                                 "(unknown format or corrupt file)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["random.mp4", "zero.mp4"]
+
+
+def test_help_names_the_command_and_interpolate_takes_threads():
+    r = run_cli("interpolate", "--help")
+    assert r.returncode == 0
+    assert "Usage: fregan interpolate" in r.stdout
+    assert "--threads" in r.stdout

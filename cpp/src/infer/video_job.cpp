@@ -203,8 +203,9 @@ Input open_input(const VideoJobOptions& o) {
     std::snprintf(msg, sizeof msg,
                   "'%s' has a variable frame rate (frame durations from %.1f to %.1f ms): interpolating it at a fixed rate "
                   "would change its timing.  Convert it to a constant rate first, e.g. "
-                  "ffmpeg -i '%s' -fps_mode cfr -r 30 constant.mp4",
-                  o.input.c_str(), probe.min_frame_duration * 1000, probe.max_frame_duration * 1000, o.input.c_str());
+                  "ffmpeg -i '%s' -fps_mode cfr -r %g constant.mp4",
+                  o.input.c_str(), probe.min_frame_duration * 1000, probe.max_frame_duration * 1000, o.input.c_str(),
+                  probe.typical_frame_rate > 0 ? probe.typical_frame_rate : 30.0);
     throw InvalidArgument(msg);
   }
   in.color_args = probe.color_args;

@@ -205,7 +205,8 @@ StreamProbe probe_stream(const std::string& path) {
                                                         {"color_primaries", "-color_primaries"}, {"color_transfer", "-color_trc"}};
     for (const auto& [key, flag] : keys) {
       const std::string v = st.value(key, "");
-      if (!v.empty() && v != "unknown" && v != "reserved") {
+      // "gbr" (an RGB source, e.g. FFV1 or PNG in a video) is not a YUV matrix: fregan encodes YUV.
+      if (!v.empty() && v != "unknown" && v != "reserved" && v != "gbr") {
         p.color_args.push_back(flag);
         p.color_args.push_back(v);
       }
@@ -226,6 +227,10 @@ StreamProbe probe_stream(const std::string& path) {
     p.max_frame_duration = *std::max_element(d.begin(), d.end());
     // Timestamps are rounded to the container's time base (1 ms for some), hence the slack.
     p.variable_frame_rate = p.max_frame_duration > 1.1 * p.min_frame_duration + 0.002;
+    std::vector<double> sorted = d;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+    const double median = sorted[sorted.size() / 2];
+    if (median > 0) p.typical_frame_rate = std::round(100.0 / median) / 100.0;
   }
   p.has_audio = has_audio.get();
   return p;
@@ -342,7 +347,11 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
   }
   // FFmpeg only (then OpenCV's own MJPEG reader): other backends (GStreamer) print lines of their
   // own on a file they cannot read, before fregan's one-line message.  OpenCV's logging is silenced.
-  static const bool quiet_opencv = [] { return ::setenv("OPENCV_LOG_LEVEL", "SILENT", /*overwrite=*/0) == 0; }();
+  // (FFmpeg's own messages through OpenCV too: "moov atom not found" on a truncated file.)
+  static const bool quiet_opencv = [] {
+    return ::setenv("OPENCV_LOG_LEVEL", "SILENT", /*overwrite=*/0) == 0 &&
+           ::setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", /*overwrite=*/0) == 0;  // AV_LOG_QUIET
+  }();
   (void)quiet_opencv;
   impl_->capture.open(path, cv::CAP_FFMPEG);
   if (!impl_->capture.isOpened()) impl_->capture.open(path, cv::CAP_OPENCV_MJPEG);

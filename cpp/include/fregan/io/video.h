@@ -120,6 +120,7 @@ struct StreamProbe {
   // frame rate stream (phone recordings, screen captures).
   bool variable_frame_rate = false;
   double min_frame_duration = 0, max_frame_duration = 0;  // seconds, over the first frames
+  double typical_frame_rate = 0;  // 1 / the median frame duration (what a constant-rate copy should use)
   // ffmpeg output options that carry the input's colour description (range, matrix, primaries,
   // transfer) to an encoded output, so a full-range or BT.709 input stays so.
   std::vector<std::string> color_args;
