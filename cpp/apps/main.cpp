@@ -2,6 +2,9 @@
 #include <malloc.h>
 
 #include <iostream>
+#include <string>
+
+#include <c10/util/Exception.h>
 
 #include "commands.h"
 #include "fregan/error.h"
@@ -37,6 +40,12 @@ int main(int argc, char** argv) {
   } catch (const fregan::cli::Interrupted& e) {
     std::cerr << "fregan: " << e.what() << std::endl;
     return 130;  // 128 + SIGINT
+  } catch (const c10::Error& e) {
+    // A check inside LibTorch or a model: its message, without the C++ stack trace.
+    std::string message = e.what_without_backtrace();
+    message = message.substr(0, message.find('\n'));
+    std::cerr << "fregan: error: " << message << std::endl;
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "fregan: error: " << e.what() << std::endl;
     return 1;

@@ -278,3 +278,49 @@ def test_help_names_the_command_and_interpolate_takes_threads():
     assert r.returncode == 0
     assert "Usage: fregan interpolate" in r.stdout
     assert "--threads" in r.stdout
+
+
+def _frame_hashes(path: Path) -> list:
+    out = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(path), "-map", "0:v", "-f", "framemd5", "-"],
+                         check=True, capture_output=True, text=True).stdout
+    return [line.split(",")[-1].strip() for line in out.splitlines() if line and not line.startswith("#")]
+
+
+def test_kills_at_random_points_end_frame_identical_or_not_at_all(tiny_checkpoint, ffmpeg, tmp_path):
+    """Fault injection: SIGKILL at a random moment (3 seeds), then the same command again: the output
+    is either absent (killed) or frame-identical to a clean run, never a wrong file."""
+    import random
+    src = _frames(tmp_path / "seq", n=30, w=96, h=64)
+    clean = tmp_path / "clean.mp4"
+    common = ["interpolate", str(src), "--weights", str(tiny_checkpoint), "--segment-seconds", "0.4", "-q",
+              "--threads", "1"]
+    started = time.time()
+    assert run_cli(*common, "-o", clean).returncode == 0
+    clean_seconds = time.time() - started
+    expected = _frame_hashes(clean)
+    for seed in range(3):
+        out = tmp_path / f"out{seed}.mp4"
+        proc = subprocess.Popen([sys.executable, "-m", "fregan", *common, "-o", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(random.Random(seed).uniform(0.2, 1.0) * clean_seconds)
+        proc.kill()
+        proc.wait()
+        if out.exists():  # it finished before the kill
+            assert _frame_hashes(out) == expected
+        r = run_cli(*common, "-o", out, "--overwrite")
+        assert r.returncode == 0, r.stderr
+        assert _frame_hashes(out) == expected, f"seed {seed}"
+        assert not Path(str(out) + ".fregan-job").exists()
+
+
+def test_tiny_and_rgb_videos(tiny_checkpoint, ffmpeg, tmp_path):
+    for size, name in (("3x5", "tiny.mkv"), ("64x48", "rgb.mkv")):
+        subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", f"testsrc=size={size}:rate=10", "-t", "0.5",
+                        "-c:v", "ffv1", "-pix_fmt", "bgr0", str(tmp_path / name)], check=True)
+    r = run_cli("interpolate", tmp_path / "tiny.mkv", "-o", tmp_path / "o.mp4", "--weights", tiny_checkpoint, "-q")
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [f"fregan: error: '{tmp_path / 'tiny.mkv'}' is 3x5 (WxH): fregan needs "
+                                             "frames of at least 8x8 pixels"]
+    # An RGB source (colour matrix "gbr") encodes to YUV.
+    r = run_cli("interpolate", tmp_path / "rgb.mkv", "-o", tmp_path / "rgb.mp4", "--weights", tiny_checkpoint, "-q")
+    assert r.returncode == 0, r.stderr

@@ -254,6 +254,8 @@ std::string video_job_work_dir(const std::string& output) {
 
 VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptions& o) {
   require(!o.input.empty() && !o.output.empty(), "video job needs an input and an output path");
+  require(o.output.find_first_of("\n\r") == std::string::npos,
+          "the output path has a line break, which ffmpeg's list of parts cannot hold: choose a name without one");
   require(o.target_fps > 0 || o.factor >= 2, "factor must be >= 2 (or give a target fps), got " + std::to_string(o.factor));
   require(std::isfinite(o.target_fps) && std::isfinite(o.input_fps) && o.target_fps >= 0 && o.input_fps >= 0,
           "frame rates must be positive numbers");
@@ -277,6 +279,11 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     throw InvalidArgument("output '" + o.output + "' is neither a video (.mp4, .mkv, ...) nor a folder for frames");
   }
   Input in = open_input(o);
+  if (in.width < kMinFrameSide || in.height < kMinFrameSide) {
+    throw InvalidArgument("'" + o.input + "' is " + std::to_string(in.width) + "x" + std::to_string(in.height) +
+                          " (WxH): fregan needs frames of at least " + std::to_string(kMinFrameSide) + "x" +
+                          std::to_string(kMinFrameSide) + " pixels");
+  }
   // The encoder is asked before any work: an unknown codec, a codec the container cannot hold or a
   // --crf out of range fails here, not after the whole job.
   const std::string codec = video_out ? io::codec_for_container(o.output, o.codec) : o.codec;

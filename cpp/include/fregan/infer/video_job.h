@@ -37,6 +37,8 @@ struct VideoJobProgress {
 // player shows it.
 constexpr double kMinTargetFps = 0.1;
 constexpr double kMaxTargetFps = 1000;
+// The smallest frame side the models take (smaller ones fail inside the networks).
+constexpr int kMinFrameSide = 8;
 
 struct VideoJobOptions {
   std::string input;   // a video, or a folder of frames
