@@ -7,12 +7,15 @@
 #include <string>
 #include <vector>
 
+#include <ATen/Parallel.h>
+
 #include "commands.h"
 #include "fregan/error.h"
 #include "fregan/infer/interpolator.h"
 #include "fregan/infer/video_job.h"
 #include "fregan/io/atomic_file.h"
 #include "fregan/io/image.h"
+#include "fregan/io/output_guard.h"
 #include "fregan/io/video.h"
 #include "fregan/log.h"
 
@@ -54,8 +57,8 @@ void show_progress(const infer::VideoJobProgress& p) {
 void add_interpolate(CLI::App& app) {
   struct Args {
     std::vector<std::string> inputs;
-    std::string output, weights, device = "auto", codec = "libx264", preset;
-    int factor = 2, crf = 18;
+    std::string output, weights, device = "auto", codec, preset;  // codec: empty = fits the container
+    int factor = 2, crf = 18, threads = 0;                           // threads: 0 = torch's default (all cores)
     infer::TilingOptions tiling;
     double t = 0.5, fps = 0, input_fps = 0, segment_seconds = 10;
     bool overwrite = false, no_audio = false, no_cuts = false, restart = false, quiet = false;
@@ -68,11 +71,14 @@ void add_interpolate(CLI::App& app) {
   cmd->add_option("-o,--output", a->output, "Output image, video, or folder for frames")->required();
   cmd->add_option("--weights", a->weights, "Checkpoint (default: the shipped model)");
   cmd->add_option("--factor", a->factor, "Video: frame-rate multiplier")->capture_default_str();
-  cmd->add_option("--fps", a->fps, "Video: target frame rate instead of --factor (needs a model that takes any t)");
+  auto* fps_option = cmd->add_option("--fps", a->fps, "Video: target frame rate instead of --factor (needs a model that "
+                                     "takes any t; 0.1 to 1000)");
   cmd->add_option("--input-fps", a->input_fps, "Frame rate of a folder of frames (default 25) or override of the video's");
   cmd->add_option("-t,--time", a->t, "Images: time of the new frame in (0, 1)")->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--codec", a->codec, "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9)")->capture_default_str();
+  cmd->add_option("--codec", a->codec, "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9; default: the one "
+                  "that fits the container: libx264 for .mp4/.mkv/.mov, libvpx-vp9 for .webm, gif for .gif)");
+  cmd->add_option("--threads", a->threads, "CPU threads for the model (0 = all cores)")->capture_default_str();
   cmd->add_option("--crf", a->crf, "Video quality (x264/x265/vp9 CRF, lower is better)")->capture_default_str();
   cmd->add_option("--preset", a->preset, "x264/x265 speed preset: ultrafast ... veryslow (default: the encoder's, medium); "
                   "faster presets make bigger files at the same CRF");
@@ -85,7 +91,13 @@ void add_interpolate(CLI::App& app) {
   cmd->add_flag("--restart", a->restart, "Ignore the finished parts of an interrupted run of this job");
   cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
-  cmd->callback([a] {
+  cmd->callback([a, fps_option] {
+    // --fps 0 (or below) given on purpose is a mistake, not "use --factor".
+    if (fps_option->count() && !(a->fps > 0)) {
+      throw InvalidArgument("--fps must be a positive frame rate (0.1 to 1000), got " + std::to_string(a->fps));
+    }
+    require(a->threads >= 0, "--threads must be >= 0, got " + std::to_string(a->threads));
+    if (a->threads > 0) at::set_num_threads(a->threads);
     if (a->inputs.size() == 2) {
       // Read both inputs before loading the model: bad input fails fast.
       const cv::Mat f0 = io::read_image(a->inputs[0]);
@@ -93,6 +105,7 @@ void add_interpolate(CLI::App& app) {
       require(f0.size() == f1.size(), "'" + a->inputs[0] + "' is " + std::to_string(f0.cols) + "x" + std::to_string(f0.rows) +
                                           " but '" + a->inputs[1] + "' is " + std::to_string(f1.cols) + "x" +
                                           std::to_string(f1.rows) + ": the two frames must have the same size");
+      io::check_output_is_not_an_input(a->output, a->inputs);  // --overwrite never replaces a source frame
       io::check_output_path(a->output, a->overwrite);
       infer::Interpolator interpolator(a->weights, a->device);
       interpolator.set_tiling(a->tiling);
@@ -128,7 +141,7 @@ void add_interpolate(CLI::App& app) {
     const auto r = infer::interpolate_video(interpolator, job);
     std::signal(SIGINT, SIG_DFL);
     if (!quiet && ::isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
-    if (!r.completed) throw Error("interrupted: run the same command again to continue where it stopped");
+    if (!r.completed) throw Interrupted("interrupted: run the same command again to continue where it stopped");
     char line[512];
     std::snprintf(line, sizeof line,
                   "wrote %s: %lld frames at %.3f fps from %lld at %.3f fps (%dx%d), %lld interpolated, %lld scene cut(s) "

@@ -2,7 +2,15 @@
 // Each subcommand binds its flags straight into a library options struct and runs it.
 #include <CLI/CLI.hpp>
 
+#include "fregan/error.h"
+
 namespace fregan::cli {
+
+// A job stopped by Ctrl-C (its finished parts kept): main exits with 130, as shells expect of SIGINT.
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
 
 void add_train(CLI::App& app);
 void add_interpolate(CLI::App& app);

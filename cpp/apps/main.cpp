@@ -2,6 +2,9 @@
 #include <malloc.h>
 
 #include <iostream>
+#include <string>
+
+#include <c10/util/Exception.h>
 
 #include "commands.h"
 #include "fregan/error.h"
@@ -16,7 +19,8 @@ int main(int argc, char** argv) {
   // frames come and go, so their pages were zeroed again and again (1 of the job's 2.5 s of system
   // time on a 1080p clip).  The job's threads allocate few, large blocks: the shared lock is cheap.
   mallopt(M_ARENA_MAX, 1);
-  CLI::App app{"fregan: GAN-based video frame interpolation (" FREGAN_VERSION ")"};
+  // Named "fregan" so --help shows the command, not the path it was installed under.
+  CLI::App app{"fregan: GAN-based video frame interpolation (" FREGAN_VERSION ")", "fregan"};
   app.set_version_flag("--version", FREGAN_VERSION);
   app.require_subcommand(1);
   fregan::cli::add_train(app);
@@ -33,6 +37,15 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const fregan::cli::Interrupted& e) {
+    std::cerr << "fregan: " << e.what() << std::endl;
+    return 130;  // 128 + SIGINT
+  } catch (const c10::Error& e) {
+    // A check inside LibTorch or a model: its message, without the C++ stack trace.
+    std::string message = e.what_without_backtrace();
+    message = message.substr(0, message.find('\n'));
+    std::cerr << "fregan: error: " << message << std::endl;
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "fregan: error: " << e.what() << std::endl;
     return 1;

@@ -42,8 +42,9 @@ using Rgb8 = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 cv::Mat array_to_bgr(const Rgb8& array, const char* name) {
   const auto info = array.request();
   if (!(info.ndim == 3 && info.shape[2] == 3) && info.ndim != 2) {
-    throw InvalidArgument(std::string(name) + ": expected an HxWx3 (RGB) or HxW uint8 array, got shape with " +
-                          std::to_string(info.ndim) + " dimensions");
+    std::string shape;
+    for (const auto d : info.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    throw InvalidArgument(std::string(name) + ": expected an HxWx3 (RGB) or HxW uint8 array, got shape (" + shape + ")");
   }
   const int h = static_cast<int>(info.shape[0]), w = static_cast<int>(info.shape[1]);
   require(h > 0 && w > 0, std::string(name) + ": empty image");

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch  # loads libtorch before the extension that links it
@@ -35,13 +35,101 @@ __all__ = [
     "generate", "make_grid", "upscale", "model_names", "models", "load", "export", "Generator", "Upscaler", "flow_warp",
     "read_image", "write_image", "set_log_level", "data",
     "metrics",
-    "Error", "FileError", "InvalidArgument", "CheckpointError",
+    "Error", "FileError", "InvalidArgument", "InvalidType", "CheckpointError",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
 Frame = Union[np.ndarray, torch.Tensor]
 
 _IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+# The smallest frame side the models take (smaller ones fail inside the network).
+_MIN_SIDE = 8
+
+
+class InvalidType(InvalidArgument, TypeError):
+    """An argument of the wrong type: a fregan.InvalidArgument (one hierarchy for every mistake)
+    that is also the TypeError Python code expects."""
+
+
+def _time(t: Any, name: str = "t") -> float:
+    """``t`` as a float in (0, 1), or InvalidArgument naming what was given."""
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)):
+        raise InvalidType(f"{name} must be a number in (0, 1), got {t!r} ({type(t).__name__})")
+    value = float(t)
+    if not (0.0 < value < 1.0):
+        raise InvalidArgument(f"{name} must be in (0, 1) (a time between the two frames), got {value}")
+    return value
+
+
+def _whole_number(value: Any, name: str, lowest: int) -> int:
+    """``value`` as an int >= ``lowest``, or InvalidArgument (2.5, "2", True are not whole numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidType(f"{name} must be a whole number >= {lowest}, got {value!r} ({type(value).__name__})")
+    if int(value) < lowest:
+        raise InvalidArgument(f"{name} must be >= {lowest}, got {int(value)}")
+    return int(value)
+
+
+def _rate(value: Any, name: str) -> Optional[float]:
+    """A frame rate: None, or a finite number in [0.1, 1000]."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidType(f"{name} must be a frame rate (a number), got {value!r} ({type(value).__name__})")
+    rate = float(value)
+    if not (np.isfinite(rate) and 0.1 <= rate <= 1000):
+        raise InvalidArgument(f"{name} must be between 0.1 and 1000 frames per second, got {rate}")
+    return rate
+
+
+def _check_array(x: Any, name: str) -> np.ndarray:
+    """An image array as the core takes it: HxWx3 (RGB) or HxW, uint8."""
+    if not isinstance(x, np.ndarray):
+        raise InvalidType(f"{name}: expected a numpy array (HxWx3 RGB uint8), got {type(x).__name__}")
+    layout = "HxWx3 (RGB) or HxW uint8 array"
+    if x.ndim == 3 and x.shape[2] != 3:
+        hint = ""
+        if x.shape[0] == 3:
+            hint = " (this looks channels-first: pass a.transpose(1, 2, 0))"
+        elif x.shape[2] == 4:
+            hint = " (RGBA: drop the alpha channel with a[..., :3])"
+        raise InvalidArgument(f"{name}: expected an {layout}, got shape {tuple(x.shape)}{hint}")
+    if x.ndim not in (2, 3):
+        hint = " (a batch: pass one image at a time)" if x.ndim == 4 else ""
+        raise InvalidArgument(f"{name}: expected an {layout}, got shape {tuple(x.shape)}{hint}")
+    if x.dtype != np.uint8:
+        raise InvalidArgument(f"{name}: expected a uint8 image, got dtype {x.dtype} (scale to 0..255 first)")
+    if x.shape[0] < _MIN_SIDE or x.shape[1] < _MIN_SIDE:
+        raise InvalidArgument(f"{name}: the image is {x.shape[1]}x{x.shape[0]} (WxH); fregan needs at least "
+                              f"{_MIN_SIDE}x{_MIN_SIDE} pixels")
+    return x
+
+
+def _check_tensors(a: torch.Tensor, b: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, bool]:
+    """Two frames as the core takes them ([3, H, W] or [B, 3, H, W] float in [0, 1]) and whether they
+    came as uint8 (0..255, as torchvision.io.read_image gives them: the result goes back as uint8)."""
+    for name, x in (("a", a), ("b", b)):
+        if x.dim() not in (3, 4) or x.shape[-3] != 3:
+            raise InvalidArgument(f"{name}: expected a [3, H, W] or [B, 3, H, W] tensor, got shape {list(x.shape)}")
+        if x.shape[-1] < _MIN_SIDE or x.shape[-2] < _MIN_SIDE:
+            raise InvalidArgument(f"{name}: the frame is {x.shape[-1]}x{x.shape[-2]} (WxH); fregan needs at least "
+                                  f"{_MIN_SIDE}x{_MIN_SIDE} pixels")
+    if a.shape != b.shape:
+        raise InvalidArgument(f"the two frames differ in size: {list(a.shape)} vs {list(b.shape)}")
+    if a.dtype != b.dtype:
+        raise InvalidArgument(f"the two frames differ in dtype: {a.dtype} vs {b.dtype}")
+    if a.dtype == torch.uint8:
+        return a.float().div_(255), b.float().div_(255), True
+    if not a.is_floating_point():
+        raise InvalidArgument(f"expected float tensors in [0, 1] or uint8 tensors in 0..255, got dtype {a.dtype}")
+    for name, x in (("a", a), ("b", b)):
+        if not bool(torch.isfinite(x).all()):
+            raise InvalidArgument(f"{name} holds NaN or infinite values")
+        low, high = float(x.min()), float(x.max())
+        if low < 0 or high > 1:
+            raise InvalidArgument(f"{name}: float frames must be in [0, 1], got values from {low:g} to {high:g} "
+                                  "(divide 0..255 data by 255, or pass a uint8 tensor)")
+    return a, b, False
 
 
 def model_names() -> List[str]:
@@ -97,7 +185,10 @@ def flow_warp(a: np.ndarray, b: np.ndarray, t: float = 0.5, preset: str = "mediu
     """Plain optical-flow interpolation, no network: DIS flow both ways, both frames warped to time
     t and blended (1 - t) : t.  The baseline every learned model is compared with.  ``preset``: DIS
     "ultrafast", "fast", "medium" or fregan's "fine"; ``sampling``: "bilinear" or "bicubic"."""
-    return _core.flow_warp(a, b, t, preset, sampling)
+    a, b = _check_array(a, "a"), _check_array(b, "b")
+    if a.shape[:2] != b.shape[:2]:
+        raise InvalidArgument(f"the two frames differ in size: {a.shape} vs {b.shape}")
+    return _core.flow_warp(a, b, _time(t), preset, sampling)
 
 
 def default_weights() -> str:
@@ -155,16 +246,18 @@ class Interpolator:
         numpy: HxWx3 (RGB) or HxW uint8 arrays -> HxWx3 uint8.  torch: [3, H, W] or [B, 3, H, W] float
         tensors in [0, 1] on any device -> the same layout on the same device.
         """
+        t = _time(t)
         if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-            return self._native.interpolate_tensor(a, b, t)
+            fa, fb, was_uint8 = _check_tensors(a, b)
+            out = self._native.interpolate_tensor(fa, fb, t)
+            return out.mul(255).round_().clamp_(0, 255).to(torch.uint8) if was_uint8 else out
         if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-            for name, x in (("a", a), ("b", b)):
-                if x.dtype != np.uint8:
-                    raise InvalidArgument(f"{name}: expected a uint8 image, got dtype {x.dtype} (scale to 0..255 first)")
+            a, b = _check_array(a, "a"), _check_array(b, "b")
             if a.shape != b.shape:
                 raise InvalidArgument(f"the two frames differ in size: {a.shape} vs {b.shape}")
             return self._native.interpolate_array(a, b, t)
-        raise TypeError(f"expected two numpy arrays or two torch tensors, got {type(a).__name__} and {type(b).__name__}")
+        raise InvalidType(f"expected two numpy arrays (HxWx3 uint8) or two torch tensors ([3, H, W]), got "
+                              f"{type(a).__name__} and {type(b).__name__}")
 
     @property
     def supports_any_time(self) -> bool:
@@ -172,7 +265,7 @@ class Interpolator:
         return self._native.supports_any_time
 
     def video(self, input: PathLike, output: PathLike, factor: int = 2, *, fps: Optional[float] = None,
-              overwrite: bool = False, codec: str = "libx264", crf: int = 18, preset: Optional[str] = None,
+              overwrite: bool = False, codec: Optional[str] = None, crf: int = 18, preset: Optional[str] = None,
               keep_audio: bool = True, detect_cuts: bool = True, input_fps: Optional[float] = None, segment_seconds: float = 10.0,
               resume: bool = True, progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None
               ) -> Dict[str, Any]:
@@ -187,10 +280,18 @@ class Interpolator:
         a callable gets a dict (input_frames_done, input_frames_total, output_frames,
         frames_per_second, eta_seconds) per input frame and may return False to stop.
         """
+        factor = _whole_number(factor, "factor", 2)
+        fps, input_fps = _rate(fps, "fps"), _rate(input_fps, "input_fps")
+        crf = _whole_number(crf, "crf", 0)
+        if codec is not None and not isinstance(codec, str):
+            raise InvalidType(f"codec must be an ffmpeg encoder name or None, got {codec!r}")
+        codec = codec or ""  # empty: the codec that fits the container
         options = dict(factor=factor, fps=fps, input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf,
                        preset=preset, keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds, resume=resume)
         bar = None
-        callback = progress if callable(progress) else None
+        # Always a callback: the native job then checks for Ctrl-C after every frame (and stops
+        # within about a second, keeping its finished parts) even when no progress is wanted.
+        callback = progress if callable(progress) else (lambda p: True)
         if progress is True:
             try:
                 from tqdm.auto import tqdm
@@ -242,6 +343,7 @@ def interpolate(a: Union[Frame, PathLike], b: Union[Frame, PathLike], *, t: floa
         a_path, b_path = os.fspath(a), os.fspath(b)  # type: ignore[arg-type]
         if os.path.splitext(a_path)[1].lower() in _IMAGE_EXTS:
             return _interpolator(weights, device)(read_image(a_path), read_image(b_path), t)
+        factor = _whole_number(factor, "factor", 2)
         if not os.path.exists(a_path):
             raise FileError(f"input '{a_path}' does not exist")
         return _interpolator(weights, device).video(a_path, b_path, factor, overwrite=overwrite, progress=progress,

@@ -135,7 +135,10 @@ std::vector<cv::Mat> read_all(const std::string& path) {
 
 std::vector<std::string> sorted_files(const std::string& folder) {
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(folder)) names.push_back(e.path().string());
+  // The frames only, not the manifest fregan writes beside them.
+  for (const auto& e : fs::directory_iterator(folder)) {
+    if (e.path().extension() == ".png") names.push_back(e.path().string());
+  }
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -13,6 +13,7 @@
 #include "fregan/device.h"
 #include "fregan/error.h"
 #include "fregan/io/atomic_file.h"
+#include "fregan/io/output_guard.h"
 #include "fregan/io/image.h"
 #include "fregan/io/video.h"
 #include "fregan/log.h"
@@ -204,6 +205,7 @@ UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& 
   std::unique_ptr<io::VideoWriter> writer;
   if (!o.output.empty()) {
     require(io::is_video_file(o.output), "upscale output '" + o.output + "' is not a video file name (.mp4, .mkv, ...)");
+    io::check_output_is_not_an_input(o.output, {o.input});
     output = std::make_unique<io::AtomicOutput>(o.output, o.overwrite);
   }
 

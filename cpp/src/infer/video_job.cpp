@@ -1,5 +1,7 @@
 #include "fregan/infer/video_job.h"
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -21,6 +23,8 @@
 #include "fregan/error.h"
 #include "fregan/io/atomic_file.h"
 #include "fregan/io/image.h"
+#include "fregan/io/job_lock.h"
+#include "fregan/io/output_guard.h"
 #include "fregan/io/video.h"
 #include "fregan/log.h"
 
@@ -199,8 +203,9 @@ Input open_input(const VideoJobOptions& o) {
     std::snprintf(msg, sizeof msg,
                   "'%s' has a variable frame rate (frame durations from %.1f to %.1f ms): interpolating it at a fixed rate "
                   "would change its timing.  Convert it to a constant rate first, e.g. "
-                  "ffmpeg -i '%s' -fps_mode cfr -r 30 constant.mp4",
-                  o.input.c_str(), probe.min_frame_duration * 1000, probe.max_frame_duration * 1000, o.input.c_str());
+                  "ffmpeg -i '%s' -fps_mode cfr -r %g constant.mp4",
+                  o.input.c_str(), probe.min_frame_duration * 1000, probe.max_frame_duration * 1000, o.input.c_str(),
+                  probe.typical_frame_rate > 0 ? probe.typical_frame_rate : 30.0);
     throw InvalidArgument(msg);
   }
   in.color_args = probe.color_args;
@@ -214,14 +219,16 @@ Input open_input(const VideoJobOptions& o) {
   return in;
 }
 
+// Through the checked atomic writer: a full disk fails here, never leaves a 0-byte job.json.
 void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << j.dump(2) << '\n';
-    if (!out) throw FileError("cannot write '" + tmp.string() + "'");
-  }
-  fs::rename(tmp, path);
+  io::write_file_atomically(path.string(), j.dump(2) + "\n");
+}
+
+// Nanoseconds since 1970 (std::filesystem's clock counts from another epoch, giving negative numbers).
+int64_t modification_time_ns(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
 // First index k with k / ratio >= i, i.e. ceil(i * ratio), robust to rounding.
@@ -233,16 +240,30 @@ int64_t first_output_at_or_after(int64_t i, double ratio) {
 
 std::string video_job_work_dir(const std::string& output) {
   fs::path p(output);
-  if (p.has_filename()) return output + ".fregan-job";
-  return p.parent_path().string() + ".fregan-job";  // "out/" -> "out.fregan-job"
+  if (!p.has_filename()) p = p.parent_path();  // "out/" -> "out.fregan-job"
+  std::string name = p.filename().string() + ".fregan-job";
+  // A file name may have 255 bytes: a long output name is shortened, with a hash of it kept unique.
+  constexpr size_t kMaxName = 255;
+  if (name.size() > kMaxName) {
+    char tag[24];
+    std::snprintf(tag, sizeof tag, "-%016zx", std::hash<std::string>{}(p.filename().string()));
+    name = p.filename().string().substr(0, kMaxName - 11 - 17) + tag + ".fregan-job";
+  }
+  return (p.parent_path() / name).string();
 }
 
 VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptions& o) {
   require(!o.input.empty() && !o.output.empty(), "video job needs an input and an output path");
+  require(o.output.find_first_of("\n\r") == std::string::npos,
+          "the output path has a line break, which ffmpeg's list of parts cannot hold: choose a name without one");
   require(o.target_fps > 0 || o.factor >= 2, "factor must be >= 2 (or give a target fps), got " + std::to_string(o.factor));
-  require(o.target_fps >= 0 && o.input_fps >= 0, "frame rates must be positive");
+  require(std::isfinite(o.target_fps) && std::isfinite(o.input_fps) && o.target_fps >= 0 && o.input_fps >= 0,
+          "frame rates must be positive numbers");
+  require(o.target_fps == 0 || (o.target_fps >= kMinTargetFps && o.target_fps <= kMaxTargetFps),
+          "the target frame rate must be between 0.1 and 1000 fps, got " +
+              std::to_string(o.target_fps));
   require(o.segment_seconds > 0, "segment_seconds must be > 0");
-  io::check_encoder_preset(o.codec, o.preset);
+  if (!o.codec.empty()) io::check_encoder_preset(o.codec, o.preset);  // the chosen codec's: check_encoder_settings
   if (!interpolator.supports_any_time()) {
     require(o.target_fps == 0 && o.factor >= 2 && (o.factor & (o.factor - 1)) == 0,
             "model '" + interpolator.model_name() + "' predicts middle frames only: use --factor 2, 4, 8, ..., or a "
@@ -250,19 +271,35 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   }
   const auto start = std::chrono::steady_clock::now();
   std::error_code ec;
-  if (fs::exists(o.output) && fs::exists(o.input) && fs::equivalent(o.input, o.output, ec)) {
-    throw InvalidArgument("the output '" + o.output + "' is the input: choose another output path");
-  }
+  // Neither the output nor the job's work folder (removed at the end) may be or hold the input.
+  io::check_output_is_not_an_input(o.output, {o.input});
+  io::check_output_is_not_an_input(video_job_work_dir(o.output), {o.input});
   const bool video_out = io::is_video_file(o.output);
   if (!video_out && fs::path(o.output).has_extension() && !fs::is_directory(o.output)) {
     throw InvalidArgument("output '" + o.output + "' is neither a video (.mp4, .mkv, ...) nor a folder for frames");
   }
   Input in = open_input(o);
+  if (in.width < kMinFrameSide || in.height < kMinFrameSide) {
+    throw InvalidArgument("'" + o.input + "' is " + std::to_string(in.width) + "x" + std::to_string(in.height) +
+                          " (WxH): fregan needs frames of at least " + std::to_string(kMinFrameSide) + "x" +
+                          std::to_string(kMinFrameSide) + " pixels");
+  }
+  // The encoder is asked before any work: an unknown codec, a codec the container cannot hold or a
+  // --crf out of range fails here, not after the whole job.
+  const std::string codec = video_out ? io::codec_for_container(o.output, o.codec) : o.codec;
+  if (video_out) {
+    io::VideoWriterOptions trial;
+    trial.fps = o.target_fps > 0 ? o.target_fps : in.fps * o.factor;
+    trial.codec = codec;
+    trial.crf = o.crf;
+    trial.preset = o.preset;
+    trial.extra_args = in.color_args;
+    io::check_encoder_settings(trial, in.width, in.height, {".mkv", fs::path(o.output).extension().string()});
+  }
   // Checks the output early (exists without overwrite, folder missing or unwritable).
   if (video_out) io::check_output_path(o.output, o.overwrite);
-  else if (fs::exists(o.output) && !o.overwrite && !fs::is_empty(o.output)) {
-    throw InvalidArgument("output folder '" + o.output + "' is not empty: pass --overwrite to replace it");
-  } else {
+  else {
+    io::check_output_folder(o.output, o.overwrite);  // only a folder fregan made is replaced
     const fs::path parent = fs::absolute(o.output).parent_path();
     if (!fs::is_directory(parent)) throw FileError("the folder of the output '" + o.output + "' does not exist");
   }
@@ -280,11 +317,21 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   nlohmann::json fingerprint = {
       {"input", fs::absolute(o.input).string()},
       {"input_bytes", in.is_folder ? 0 : static_cast<int64_t>(fs::file_size(o.input))},
-      {"input_mtime", static_cast<int64_t>(fs::last_write_time(o.input).time_since_epoch().count())},
+      {"input_mtime", modification_time_ns(o.input)},
       {"model", interpolator.model_name()}, {"output_fps", result.output_fps}, {"input_fps", in.fps},
-      {"codec", o.codec}, {"crf", o.crf}, {"preset", o.preset}, {"video_out", video_out}, {"segment_frames", segment_frames},
+      {"codec", codec}, {"crf", o.crf}, {"preset", o.preset}, {"video_out", video_out}, {"segment_frames", segment_frames},
       {"detect_cuts", o.detect_cuts}, {"cut_threshold", o.scene.cut_threshold}, {"cut_ratio", o.scene.cut_ratio},
       {"size", {in.width, in.height}}};
+  // One job per output, for the whole job (released however this process ends); a job refused
+  // before it finished a part leaves no work folder behind.
+  io::JobLock job_lock(work.string(), o.output);
+  struct RemoveUnusedWorkDir {
+    io::JobLock& lock;
+    bool keep = false;
+    ~RemoveUnusedWorkDir() {
+      if (!keep) lock.remove_work_dir();
+    }
+  } unused_work_dir{job_lock};
   int64_t segments_done = 0, frames_in_done_segments = 0;
   const fs::path state_path = work / "job.json";
   if (fs::exists(state_path) && o.resume) {
@@ -300,9 +347,10 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     }
   }
   if (segments_done == 0) {
-    fs::remove_all(work, ec);
+    job_lock.clear_work_dir();
     fs::create_directories(work / (video_out ? "" : "frames"));
   } else {
+    unused_work_dir.keep = true;
     log::info("resuming '" + o.output + "': " + std::to_string(segments_done) + " finished part(s) of " +
               std::to_string(segment_frames) + " input frames reused");
   }
@@ -314,7 +362,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
 
   io::VideoWriterOptions wo;
   wo.fps = result.output_fps;
-  wo.codec = o.codec;
+  wo.codec = codec;
   wo.crf = o.crf;
   wo.preset = o.preset;
   wo.extra_args = in.color_args;
@@ -375,6 +423,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     }
     segment_open = false;
     save_state(current_segment + 1, output_frames);
+    unused_work_dir.keep = true;  // a finished part: kept for a rerun
   };
   // Output frame k: an input frame or an interpolated one (converted on the worker thread).
   auto write = [&](cv::Mat frame, torch::Tensor made, int64_t k) {
@@ -540,16 +589,15 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     }
     io::AtomicOutput output(o.output, o.overwrite);
     result.audio_kept = io::concat_videos(parts, o.keep_audio && !in.is_folder ? o.input : "", output.temp_path());
+    io::check_video_file(output.temp_path(), output_frames);  // complete before it replaces anything
     output.commit();
   } else {
-    // Frames of the parts are already under their final names: move the folder into place (an
-    // existing output folder is replaced only now, and only with --overwrite).
-    const fs::path old = o.output + ".fregan-old";
-    if (fs::exists(o.output)) fs::rename(o.output, old);
-    fs::rename(work / "frames", o.output);
-    fs::remove_all(old, ec);
+    // Frames of the parts are already under their final names: move them into place (the frames
+    // of an earlier run in a folder fregan made are replaced only now; no other file is touched).
+    io::install_output_folder((work / "frames").string(), o.output);
   }
-  fs::remove_all(work, ec);
+  unused_work_dir.keep = true;
+  job_lock.remove_work_dir();
   result.completed = true;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

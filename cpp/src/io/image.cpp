@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <opencv2/imgcodecs.hpp>
@@ -47,7 +48,13 @@ cv::Mat to_bgr8(const cv::Mat& image, const std::string& what) {
 cv::Mat read_image(const std::string& path) {
   if (!fs::exists(path)) throw FileError("image '" + path + "' does not exist");
   if (fs::is_directory(path)) throw FileError("'" + path + "' is a folder, not an image");
-  cv::Mat m = cv::imread(path, cv::IMREAD_UNCHANGED);
+  cv::Mat m;
+  try {
+    m = cv::imread(path, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception&) {
+    // OpenCV refuses images past its limits (a PNG declaring 100000 x 100000) with an assertion.
+    throw FileError("cannot read '" + path + "': the image is larger than OpenCV's limit (2^30 pixels) or corrupt");
+  }
   if (m.empty()) throw FileError("cannot read '" + path + "' as an image (unknown format or corrupt file)");
   return to_bgr8(m, "image '" + path + "'");
 }
@@ -55,13 +62,17 @@ cv::Mat read_image(const std::string& path) {
 void write_image(const std::string& path, const cv::Mat& bgr, bool overwrite) {
   require(is_image_file(path), "output '" + path + "' needs an image extension (.png, .jpg, ...)");
   AtomicOutput out(path, overwrite);
+  // Encoded in memory and written by the checked writer: cv::imwrite reports success after a
+  // short write on a full disk, leaving a truncated image.
+  std::vector<uint8_t> encoded;
   bool ok = false;
   try {
-    ok = cv::imwrite(out.temp_path(), bgr);
+    ok = cv::imencode(fs::path(path).extension().string(), bgr, encoded);
   } catch (const cv::Exception& e) {
-    throw FileError("cannot write image '" + path + "': " + e.what());
+    throw FileError("cannot encode image '" + path + "': " + e.what());
   }
-  if (!ok) throw FileError("cannot write image '" + path + "'");
+  if (!ok || encoded.empty()) throw FileError("cannot encode image '" + path + "'");
+  write_file_checked(out.temp_path(), std::string(encoded.begin(), encoded.end()));
   out.commit();
 }
 

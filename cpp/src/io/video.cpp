@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <regex>
 #include <sstream>
 #include <vector>
@@ -20,6 +22,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "fregan/error.h"
+#include "fregan/io/atomic_file.h"
 #include "fregan/io/image.h"
 
 namespace fs = std::filesystem;
@@ -71,6 +74,45 @@ int run_capture(const std::vector<std::string>& argv, std::string& output) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+// A local path as ffmpeg and ffprobe must be given it: "file:" first, so that a colon in a name
+// ("2024-01-01T12:30.mp4") is not read as a protocol ("Protocol not found").
+std::string local_path_for_ffmpeg(const std::string& path) {
+  if (path == "-" || path.rfind("file:", 0) == 0) return path;
+  return "file:" + path;
+}
+
+// An unnamed file in the temporary folder for a child's messages (or -1): never beside the output,
+// whose disk may be the one that is full.
+int open_message_file() {
+  const char* tmp = std::getenv("TMPDIR");
+  int fd = ::open(tmp && *tmp ? tmp : "/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    char name[] = "/tmp/fregan-ffmpeg-XXXXXX";
+    fd = ::mkostemp(name, O_CLOEXEC);
+    if (fd >= 0) ::unlink(name);
+  }
+  return fd;
+}
+
+// What a child wrote into a message file, on one line.
+std::string read_messages(int fd) {
+  std::string text;
+  if (fd < 0) return text;
+  ::lseek(fd, 0, SEEK_SET);
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < 16384) text.append(buf, static_cast<size_t>(n));
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+// ffmpeg's words for a full disk (it may still exit 0 after them).
+bool says_disk_full(const std::string& messages) {
+  return messages.find("No space left on device") != std::string::npos ||
+         messages.find("Disk quota exceeded") != std::string::npos || messages.find("File too large") != std::string::npos;
+}
+
 bool on_path(const std::string& program) {
   const char* path = std::getenv("PATH");
   if (!path) return false;
@@ -93,11 +135,43 @@ bool is_video_file(const std::string& path) {
 
 bool have_ffmpeg() { return on_path("ffmpeg"); }
 
+int64_t count_video_frames(const std::string& path) {
+  if (!on_path("ffprobe")) return -1;
+  std::string out;
+  if (run_capture({"ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets", "-show_entries",
+                   "stream=nb_read_packets", "-of", "csv=p=0", local_path_for_ffmpeg(path)},
+                  out) != 0) {
+    return -1;
+  }
+  try {
+    return std::stoll(out);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+void check_video_file(const std::string& path, int64_t expected) {
+  std::error_code ec;
+  const auto bytes = fs::file_size(path, ec);
+  if (ec || bytes == 0) {
+    throw FileError(device_is_full(path) ? describe_write_failure(path, ENOSPC)
+                                         : "'" + path + "' was not written (" + (ec ? ec.message() : "empty") + ")");
+  }
+  if (expected <= 0) return;
+  const int64_t frames = count_video_frames(path);
+  if (frames < 0 && !on_path("ffprobe")) return;
+  if (frames != expected) {
+    throw FileError(device_is_full(path) ? describe_write_failure(path, ENOSPC)
+                                         : "'" + path + "' holds " + std::to_string(frames) + " frames, not the " +
+                                               std::to_string(expected) + " written: the encoder lost frames");
+  }
+}
+
 bool has_audio_stream(const std::string& path) {
   if (!on_path("ffprobe")) return false;
   std::string out;
   const int rc = run_capture({"ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-                              "-of", "csv=p=0", path},
+                              "-of", "csv=p=0", local_path_for_ffmpeg(path)},
                              out);
   return rc == 0 && out.find_first_not_of(" \n\r\t") != std::string::npos;
 }
@@ -113,7 +187,7 @@ StreamProbe probe_stream(const std::string& path) {
   // Streams, and the timestamps of the first 120 video packets.
   if (run_capture({"ffprobe", "-v", "error", "-show_entries",
                    "stream=codec_type,color_range,color_space,color_primaries,color_transfer:packet=pts_time,duration_time",
-                   "-read_intervals", "%+#120", "-select_streams", "v:0", "-of", "json", path},
+                   "-read_intervals", "%+#120", "-select_streams", "v:0", "-of", "json", local_path_for_ffmpeg(path)},
                   out) != 0) {
     return p;
   }
@@ -131,7 +205,8 @@ StreamProbe probe_stream(const std::string& path) {
                                                         {"color_primaries", "-color_primaries"}, {"color_transfer", "-color_trc"}};
     for (const auto& [key, flag] : keys) {
       const std::string v = st.value(key, "");
-      if (!v.empty() && v != "unknown" && v != "reserved") {
+      // "gbr" (an RGB source, e.g. FFV1 or PNG in a video) is not a YUV matrix: fregan encodes YUV.
+      if (!v.empty() && v != "unknown" && v != "reserved" && v != "gbr") {
         p.color_args.push_back(flag);
         p.color_args.push_back(v);
       }
@@ -152,6 +227,10 @@ StreamProbe probe_stream(const std::string& path) {
     p.max_frame_duration = *std::max_element(d.begin(), d.end());
     // Timestamps are rounded to the container's time base (1 ms for some), hence the slack.
     p.variable_frame_rate = p.max_frame_duration > 1.1 * p.min_frame_duration + 0.002;
+    std::vector<double> sorted = d;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+    const double median = sorted[sorted.size() / 2];
+    if (median > 0) p.typical_frame_rate = std::round(100.0 / median) / 100.0;
   }
   p.has_audio = has_audio.get();
   return p;
@@ -160,38 +239,51 @@ StreamProbe probe_stream(const std::string& path) {
 bool concat_videos(const std::vector<std::string>& parts, const std::string& audio_from, const std::string& output) {
   require(!parts.empty(), "concat_videos: no parts");
   if (!have_ffmpeg()) throw FileError("joining video parts needs the ffmpeg binary on PATH");
-  const std::string list_path = output + ".parts.txt";
+  // The list lives in the temporary folder: beside the output it could make too long a name, or
+  // fail on the very disk that is full.
+  char list_name[] = "/tmp/fregan-parts-XXXXXX";
+  const int list_fd = ::mkstemp(list_name);
+  if (list_fd < 0) throw FileError("cannot make a temporary file in /tmp for the list of parts");
+  ::close(list_fd);
+  const std::string list_path = list_name;
+  struct RemoveOnExit {
+    std::string path;
+    ~RemoveOnExit() { std::remove(path.c_str()); }
+  } remove_list{list_path};
   {
     std::ofstream list(list_path);
     for (const auto& part : parts) {
       // The concat demuxer's quoting: single quotes, with ' written as '\''.
       std::string quoted;
-      for (char c : fs::absolute(part).string()) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-      list << "file '" << quoted << "'\n";
+      const std::string name = fs::absolute(part).string();
+      if (name.find_first_of("\n\r") != std::string::npos) {
+        throw InvalidArgument("'" + name + "' has a line break in its name, which ffmpeg's list of parts cannot hold: "
+                              "choose an output name without one");
+      }
+      for (char c : name) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      list << "file 'file:" << quoted << "'\n";
     }
-    if (!list) throw FileError("cannot write '" + list_path + "'");
+    list.flush();
+    if (!list) throw FileError(describe_write_failure(list_path, ENOSPC));
   }
   const bool audio = !audio_from.empty() && has_audio_stream(audio_from);
   std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-                                   "-f", "concat", "-safe", "0", "-i", list_path};
+                                   "-f", "concat", "-safe", "0", "-i", local_path_for_ffmpeg(list_path)};
   if (audio) {
-    argv.insert(argv.end(), {"-i", audio_from, "-map", "0:v:0", "-map", "1:a?", "-map_metadata", "1", "-c:a", "aac",
-                             "-b:a", "192k"});
+    argv.insert(argv.end(), {"-i", local_path_for_ffmpeg(audio_from), "-map", "0:v:0", "-map", "1:a?", "-map_metadata",
+                             "1", "-c:a", "aac", "-b:a", "192k"});
   }
-  argv.insert(argv.end(), {"-c:v", "copy", output});
-  const std::string log_path = output + ".ffmpeg.log";
-  const int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  argv.insert(argv.end(), {"-c:v", "copy", local_path_for_ffmpeg(output)});
+  const int log = open_message_file();
   const pid_t pid = spawn(argv, -1, -1, log, -1);
-  if (log >= 0) ::close(log);
   int status = 0;
   if (pid > 0) ::waitpid(pid, &status, 0);
-  std::ifstream log_in(log_path);
-  std::stringstream message;
-  message << log_in.rdbuf();
-  std::remove(log_path.c_str());
-  std::remove(list_path.c_str());
+  const std::string messages = read_messages(log);
+  if (log >= 0) ::close(log);
+  if (says_disk_full(messages) || device_is_full(output)) throw FileError(describe_write_failure(output, ENOSPC));
   if (pid <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw FileError("ffmpeg could not join the parts into '" + output + "': " + message.str());
+    throw FileError("ffmpeg could not join the parts into '" + output + "': " +
+                    (messages.empty() ? "it gave no reason (exit status " + std::to_string(WEXITSTATUS(status)) + ")" : messages));
   }
   return audio;
 }
@@ -253,8 +345,16 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
     info_.frame_count = static_cast<int64_t>(bytes / impl_->raw_frame_bytes);
     return;
   }
+  // FFmpeg only (then OpenCV's own MJPEG reader): other backends (GStreamer) print lines of their
+  // own on a file they cannot read, before fregan's one-line message.  OpenCV's logging is silenced.
+  // (FFmpeg's own messages through OpenCV too: "moov atom not found" on a truncated file.)
+  static const bool quiet_opencv = [] {
+    return ::setenv("OPENCV_LOG_LEVEL", "SILENT", /*overwrite=*/0) == 0 &&
+           ::setenv("OPENCV_FFMPEG_LOGLEVEL", "-8", /*overwrite=*/0) == 0;  // AV_LOG_QUIET
+  }();
+  (void)quiet_opencv;
   impl_->capture.open(path, cv::CAP_FFMPEG);
-  if (!impl_->capture.isOpened()) impl_->capture.open(path, cv::CAP_ANY);
+  if (!impl_->capture.isOpened()) impl_->capture.open(path, cv::CAP_OPENCV_MJPEG);
   if (!impl_->capture.isOpened()) throw FileError("cannot decode '" + path + "' as a video (unknown format or corrupt file)");
   info_.width = static_cast<int>(impl_->capture.get(cv::CAP_PROP_FRAME_WIDTH));
   info_.height = static_cast<int>(impl_->capture.get(cv::CAP_PROP_FRAME_HEIGHT));
@@ -292,6 +392,99 @@ void check_encoder_preset(const std::string& codec, const std::string& preset) {
   }
 }
 
+namespace {
+
+// The encoder's output options: codec, preset, quality, pixel format, extra arguments.
+std::vector<std::string> encoder_args(const VideoWriterOptions& options, int width, int height) {
+  std::vector<std::string> argv = {"-c:v", options.codec};
+  if (!options.preset.empty()) argv.insert(argv.end(), {"-preset", options.preset});
+  if (options.codec == "libx264" || options.codec == "libx265" || options.codec == "libvpx-vp9") {
+    argv.insert(argv.end(), {"-crf", std::to_string(options.crf)});
+    if (options.codec == "libvpx-vp9") argv.insert(argv.end(), {"-b:v", "0"});
+  }
+  // yuv420p needs even sizes; odd-sized frames keep a full-chroma format instead.
+  const bool even = width % 2 == 0 && height % 2 == 0;
+  if (options.codec == "libx264" || options.codec == "libx265") {
+    argv.insert(argv.end(), {"-pix_fmt", even ? "yuv420p" : "yuv444p"});
+  }
+  argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
+  return argv;
+}
+
+// The encoder for a container when none is named: one every ffmpeg build has that the container holds.
+const std::map<std::string, std::string>& default_codecs() {
+  static const std::map<std::string, std::string> codecs = {
+      {".mp4", "libx264"}, {".m4v", "libx264"}, {".mov", "libx264"},    {".mkv", "libx264"},
+      {".avi", "libx264"}, {".flv", "libx264"}, {".ts", "libx264"},     {".mts", "libx264"},
+      {".webm", "libvpx-vp9"}, {".gif", "gif"}, {".ogv", "libtheora"}, {".y4m", "rawvideo"},
+      {".mpg", "mpeg2video"}, {".mpeg", "mpeg2video"}, {".wmv", "wmv2"}};
+  return codecs;
+}
+
+}  // namespace
+
+std::string codec_for_container(const std::string& output, const std::string& codec) {
+  if (!codec.empty()) return codec;
+  const auto& codecs = default_codecs();
+  const auto it = codecs.find(lower_ext(output));
+  if (it == codecs.end()) {
+    throw InvalidArgument("fregan cannot write video '" + output + "': unknown container '" + lower_ext(output) +
+                          "'; use .mp4, .mkv, .webm, .mov or .gif");
+  }
+  return it->second;
+}
+
+void check_encoder_settings(const VideoWriterOptions& options, int width, int height,
+                            const std::vector<std::string>& containers) {
+  const std::string& codec = options.codec;
+  require(!codec.empty(), "no video codec chosen");
+  require(std::isfinite(options.fps) && options.fps > 0,
+          "the output frame rate must be a positive number, got " + std::to_string(options.fps));
+  check_encoder_preset(codec, options.preset);
+  const std::pair<const char*, int> crf_ranges[] = {{"libx264", 51}, {"libx265", 51}, {"libvpx-vp9", 63}};
+  for (const auto& [name, highest] : crf_ranges) {
+    if (codec == name && (options.crf < 0 || options.crf > highest)) {
+      throw InvalidArgument("--crf " + std::to_string(options.crf) + " is outside " + codec + "'s range 0.." +
+                            std::to_string(highest) + " (lower is better; 18 is visually lossless for x264)");
+    }
+  }
+  if (!have_ffmpeg()) return;  // OpenCV's writer: nothing to ask
+  // Ask the encoder: two frames of this size and rate, with the job's very options, into each
+  // container (the job's parts and its output).  A second or less, against a whole job lost.
+  for (const auto& container : containers) {
+    const int log = open_message_file();
+    char name[] = "/tmp/fregan-encoder-trial-XXXXXX";
+    const int fd = ::mkstemp(name);
+    if (fd >= 0) ::close(fd);
+    const std::string trial = std::string(name) + container;
+    VideoWriterOptions trial_options = options;
+    char fps_text[64];
+    std::snprintf(fps_text, sizeof fps_text, "%.6f", options.fps);
+    std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
+                                     "-pix_fmt", "bgr24", "-s", std::to_string(width) + "x" + std::to_string(height),
+                                     "-r", fps_text, "-i", "/dev/zero", "-frames:v", "2"};
+    const auto encoder = encoder_args(trial_options, width, height);
+    argv.insert(argv.end(), encoder.begin(), encoder.end());
+    argv.push_back(local_path_for_ffmpeg(trial));
+    const pid_t pid = spawn(argv, -1, -1, log, -1);
+    int status = 0;
+    if (pid > 0) ::waitpid(pid, &status, 0);
+    const std::string messages = read_messages(log);
+    if (log >= 0) ::close(log);
+    std::remove(name);
+    std::remove(trial.c_str());
+    if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
+    if (messages.find("Unknown encoder") != std::string::npos || messages.find("Encoder not found") != std::string::npos) {
+      throw InvalidArgument("unknown codec '" + codec + "': this ffmpeg has no such encoder (see ffmpeg -encoders)");
+    }
+    std::string hint;
+    const auto it = default_codecs().find(container);
+    if (it != default_codecs().end() && it->second != codec) hint = ": use --codec " + it->second + " (or leave --codec out)";
+    throw InvalidArgument("codec '" + codec + "' cannot write a " + container + " file of " + std::to_string(width) + "x" +
+                          std::to_string(height) + hint + " (ffmpeg: " + messages.substr(0, 300) + ")");
+  }
+}
+
 VideoWriter::VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options)
     : path_(path), width_(width), height_(height) {
   check_encoder_preset(options.codec, options.preset);
@@ -320,28 +513,17 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, const V
                                    "-f", "rawvideo", "-pix_fmt", "bgr24", "-s",
                                    std::to_string(width) + "x" + std::to_string(height), "-r", fps_text, "-i", "-"};
   if (keeps_audio_) {
-    argv.insert(argv.end(), {"-i", options.audio_from, "-map", "0:v:0", "-map", "1:a?", "-c:a", "aac", "-b:a", "192k"});
+    argv.insert(argv.end(), {"-i", local_path_for_ffmpeg(options.audio_from), "-map", "0:v:0", "-map", "1:a?", "-c:a",
+                             "aac", "-b:a", "192k"});
   }
-  argv.insert(argv.end(), {"-c:v", options.codec});
-  if (!options.preset.empty()) argv.insert(argv.end(), {"-preset", options.preset});
-  if (options.codec == "libx264" || options.codec == "libx265" || options.codec == "libvpx-vp9") {
-    argv.insert(argv.end(), {"-crf", std::to_string(options.crf)});
-    if (options.codec == "libvpx-vp9") argv.insert(argv.end(), {"-b:v", "0"});
-  }
-  // yuv420p needs even sizes; odd-sized frames keep a full-chroma format instead.
-  const bool even = width % 2 == 0 && height % 2 == 0;
-  if (options.codec == "libx264" || options.codec == "libx265") {
-    argv.insert(argv.end(), {"-pix_fmt", even ? "yuv420p" : "yuv444p"});
-  }
-  argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
-  argv.push_back(path);
+  const auto encoder = encoder_args(options, width, height);
+  argv.insert(argv.end(), encoder.begin(), encoder.end());
+  argv.push_back(local_path_for_ffmpeg(path));
 
-  log_path_ = path + ".ffmpeg.log";
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw FileError("cannot create a pipe to ffmpeg");
-  const int log = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const pid_t pid = spawn(argv, fds[0], -1, log, fds[1]);
-  if (log >= 0) ::close(log);
+  log_fd_ = open_message_file();
+  const pid_t pid = spawn(argv, fds[0], -1, log_fd_, fds[1]);
   if (pid < 0) {
     ::close(fds[0]);
     ::close(fds[1]);
@@ -359,7 +541,7 @@ VideoWriter::~VideoWriter() {
     close();
   } catch (...) {
   }
-  if (!log_path_.empty()) std::remove(log_path_.c_str());
+  if (log_fd_ >= 0) ::close(log_fd_);
 }
 
 void VideoWriter::write(const cv::Mat& bgr) {
@@ -377,6 +559,15 @@ void VideoWriter::write(const cv::Mat& bgr) {
     close();  // throws with ffmpeg's message
     throw FileError("ffmpeg stopped accepting frames for '" + path_ + "'");
   }
+  ++frames_written_;
+  // Said at once, not when the part ends (ffmpeg may go on and even exit 0 on a full disk).
+  if (device_is_full(path_)) {
+    try {
+      close();
+    } catch (const std::exception&) {
+    }
+    throw FileError(describe_write_failure(path_, ENOSPC));
+  }
 }
 
 void VideoWriter::close() {
@@ -391,12 +582,13 @@ void VideoWriter::close() {
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+  const std::string messages = read_messages(log_fd_);
+  if (says_disk_full(messages)) throw FileError(describe_write_failure(path_, ENOSPC));
   if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    std::ifstream log(log_path_);
-    std::stringstream ss;
-    ss << log.rdbuf();
-    throw FileError("ffmpeg failed to encode '" + path_ + "': " + ss.str());
+    throw FileError("ffmpeg failed to encode '" + path_ + "': " +
+                    (messages.empty() ? "it gave no reason (exit status " + std::to_string(WEXITSTATUS(status)) + ")" : messages));
   }
+  check_video_file(path_, frames_written_);
 }
 
 }  // namespace fregan::io

@@ -1,11 +1,18 @@
 #include "fregan/train/checkpoint.h"
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
 
 #include <torch/torch.h>
 
 #include "fregan/error.h"
 #include "fregan/io/atomic_file.h"
+#include "fregan/io/checksum.h"
+#include "fregan/zoo/zoo.h"
 
 namespace fs = std::filesystem;
 
@@ -14,9 +21,60 @@ namespace {
 
 constexpr const char* kMetaKey = "fregan_meta";
 
+constexpr const char* kChecksumAlgorithm = "fnv1a64-words";
+
+// A shipped checkpoint (one the zoo's manifest lists) must have the manifest's sha256: checked
+// once per file version and process (a 10 MB file takes ~50 ms).
+void verify_if_shipped(const std::string& path) {
+  static std::mutex mutex;
+  static std::set<std::string> verified;  // path, inode, size and modification time of good files
+  std::error_code ec;
+  const std::string canonical = fs::weakly_canonical(path, ec).string();
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return;
+  const std::string version = canonical + "|" + std::to_string(st.st_ino) + "|" + std::to_string(st.st_size) + "|" +
+                              std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+  std::vector<zoo::ShippedModel> shipped;
+  try {
+    shipped = zoo::list_models();
+  } catch (const std::exception&) {
+    return;  // no zoo here: nothing to compare with
+  }
+  for (const auto& model : shipped) {
+    if (fs::weakly_canonical(model.path, ec).string() != canonical) continue;
+    const std::string expected = model.entry.value("sha256", "");
+    if (expected.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (verified.count(version)) return;
+    }
+    const std::string actual = io::sha256_file(path);
+    if (actual != expected) {
+      throw CheckpointError("the shipped model '" + model.name + "' ('" + path + "') is damaged: its sha256 is " + actual +
+                            ", the manifest says " + expected + "; reinstall fregan (or restore the file)");
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    verified.insert(version);
+    return;
+  }
+}
+
+// Refuses weights whose checksum differs from the header's (when the header has one).
+void verify_weights(const CheckpointMeta& meta, const char* part, const torch::nn::Module& module, const std::string& path) {
+  if (!meta.weights_checksum.is_object() || !meta.weights_checksum.contains(part)) return;  // an older checkpoint
+  if (meta.weights_checksum.value("algorithm", "") != kChecksumAlgorithm) return;             // a newer algorithm
+  const std::string expected = meta.weights_checksum.value(part, "");
+  const std::string actual = weights_checksum(module);
+  if (actual != expected) {
+    throw CheckpointError("checkpoint '" + path + "' is damaged: the " + part + " weights do not match the checksum in " +
+                          "its header (" + actual + " vs " + expected + "); use another copy of the checkpoint");
+  }
+}
+
 torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
   if (!fs::exists(path)) throw FileError("checkpoint '" + path + "' does not exist");
   if (fs::is_directory(path)) throw FileError("checkpoint '" + path + "' is a folder, not a file");
+  verify_if_shipped(path);
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, device);
@@ -55,6 +113,8 @@ void write_archive(const std::string& path, CheckpointMeta meta, const torch::nn
   meta.fregan_version = FREGAN_VERSION;
   meta.has_discriminator = discriminator != nullptr;
   meta.has_optimizers = optimizer_g != nullptr;
+  meta.weights_checksum = {{"algorithm", kChecksumAlgorithm}, {"generator", weights_checksum(generator)}};
+  if (discriminator) meta.weights_checksum["discriminator"] = weights_checksum(*discriminator);
 
   torch::serialize::OutputArchive archive;
   archive.write(kMetaKey, c10::IValue(to_json(meta).dump()));
@@ -99,13 +159,28 @@ void save_standalone(const std::string& path, CheckpointMeta meta, const char* n
 
 }  // namespace
 
+std::string weights_checksum(const torch::nn::Module& module) {
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& p : module.named_parameters(true)) tensors.emplace("p:" + p.key(), p.value());
+  for (const auto& b : module.named_buffers(true)) tensors.emplace("b:" + b.key(), b.value());
+  io::Hash64 hash;
+  for (const auto& [name, tensor] : tensors) {
+    const torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
+    hash.update(name);
+    hash.update(std::string(c10::toString(t.scalar_type())));
+    for (const int64_t size : t.sizes()) hash.update(&size, sizeof size);
+    hash.update(t.data_ptr(), t.numel() * t.element_size());
+  }
+  return hash.hex();
+}
+
 nlohmann::json to_json(const CheckpointMeta& m) {
   return {{"format", m.format}, {"format_version", m.format_version}, {"fregan_version", m.fregan_version},
           {"model", m.model}, {"generator_options", m.generator_options},
           {"discriminator_options", m.discriminator_options}, {"trainer_options", m.trainer_options},
           {"step", m.step}, {"metrics", m.metrics}, {"trainer_state", m.trainer_state},
           {"has_discriminator", m.has_discriminator},
-          {"has_optimizers", m.has_optimizers}};
+          {"has_optimizers", m.has_optimizers}, {"weights_checksum", m.weights_checksum}};
 }
 
 CheckpointMeta meta_from_json(const nlohmann::json& j) {
@@ -123,6 +198,7 @@ CheckpointMeta meta_from_json(const nlohmann::json& j) {
     m.trainer_state = j.value("trainer_state", nlohmann::json::object());
     m.has_discriminator = j.value("has_discriminator", false);
     m.has_optimizers = j.value("has_optimizers", false);
+    m.weights_checksum = j.value("weights_checksum", nlohmann::json::object());
   } catch (const nlohmann::json::exception& e) {
     throw CheckpointError(std::string("checkpoint header is malformed: ") + e.what());
   }
@@ -172,6 +248,8 @@ models::GanModel load_model(const std::string& path, const torch::Device& device
     throw CheckpointError("checkpoint '" + path + "' has weights that do not fit model '" + meta.model +
                           "': " + e.what_without_backtrace());
   }
+  verify_weights(meta, "generator", *model.generator, path);
+  if (meta.has_discriminator) verify_weights(meta, "discriminator", *model.discriminator, path);
   model.generator->to(device);
   if (model.discriminator) model.discriminator->to(device);
   if (meta_out) *meta_out = meta;
@@ -249,6 +327,8 @@ Model load_standalone(const std::string& path, const torch::Device& device, Chec
     throw CheckpointError("checkpoint '" + path + "' has weights that do not fit its " + what + " options: " +
                           e.what_without_backtrace());
   }
+  verify_weights(meta, "generator", *model.generator, path);
+  if (load_d) verify_weights(meta, "discriminator", *model.discriminator, path);
   model.generator->to(device);
   if (model.discriminator) model.discriminator->to(device);
   if (meta_out) *meta_out = meta;

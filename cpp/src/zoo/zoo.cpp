@@ -28,7 +28,12 @@ std::vector<fs::path> candidate_dirs() {
   const fs::path here = this_module_dir();
   // Installed package: fregan/_core*.so and fregan/bin/fregan beside fregan/models/.
   std::vector<fs::path> dirs;
-  if (!here.empty()) dirs = {here / "models", here.parent_path() / "models"};
+  // $FREGAN_MODELS_DIR first: a zoo kept elsewhere (and the tests' damaged copies).
+  if (const char* env = std::getenv("FREGAN_MODELS_DIR"); env && *env) dirs.emplace_back(env);
+  if (!here.empty()) {
+    dirs.emplace_back(here / "models");
+    dirs.emplace_back(here.parent_path() / "models");
+  }
   dirs.emplace_back(FREGAN_SOURCE_MODEL_DIR);
   return dirs;
 }

@@ -33,15 +33,24 @@ struct VideoJobProgress {
   double eta_seconds = 0;
 };
 
+// The target rates a job takes: below 0.1 fps a clip of seconds has one frame; above 1000 fps no
+// player shows it.
+constexpr double kMinTargetFps = 0.1;
+constexpr double kMaxTargetFps = 1000;
+// The smallest frame side the models take (smaller ones fail inside the networks).
+constexpr int kMinFrameSide = 8;
+
 struct VideoJobOptions {
   std::string input;   // a video, or a folder of frames
   std::string output;  // a video (by extension), or a folder for numbered PNG frames
   int factor = 2;            // output_fps = factor * input_fps ...
-  double target_fps = 0;     // ... unless this is > 0 (any rate above or below the input's)
+  double target_fps = 0;     // ... unless this is > 0 (any rate above or below the input's, in
+                             // [kMinTargetFps, kMaxTargetFps])
   double input_fps = 0;      // a folder of frames has no rate: this one (0 = 25)
   bool overwrite = false;    // replace an existing output
-  std::string codec = "libx264";
-  int crf = 18;
+  std::string codec;          // ffmpeg encoder; empty = the one that fits the output's container
+                              // (.mp4/.mkv/.mov: libx264, .webm: libvpx-vp9, .gif: gif, ...)
+  int crf = 18;               // x264/x265 0..51, vp9 0..63: lower is better (checked before any work)
   std::string preset;        // x264/x265 speed preset (empty = the encoder's default, medium)
   bool keep_audio = true;    // mux the input's audio into the output
   bool detect_cuts = true;

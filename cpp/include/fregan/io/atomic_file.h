@@ -6,6 +6,31 @@
 
 namespace fregan::io {
 
+// Writes `bytes` to `path` (created or truncated) checking every step: each write, the flush to
+// the disk (fsync) and the close.  A full disk throws FileError "no space left on the device
+// holding '<folder>'" at once, not a 0-byte or truncated file later.
+//
+// Test hook: when the environment variable FREGAN_FAIL_WRITES_AFTER_BYTES is set to N, the
+// checked writes of this process fail with ENOSPC (as a full disk would) once N bytes in total
+// have gone through them: fault injection for tests on machines where a tiny filesystem cannot
+// be mounted.
+void write_file_checked(const std::string& path, const std::string& bytes);
+
+// The test hook in code: checked writes fail with ENOSPC after `bytes` more bytes (-1: never).
+void set_injected_write_failure(long long bytes);
+
+// write_file_checked to a temporary file beside `path`, renamed onto it only when complete and
+// flushed: `path` holds either its old content or all of `bytes`, never a part.
+void write_file_atomically(const std::string& path, const std::string& bytes);
+
+// A one-line description of a failed write of `path` with errno `error`: ENOSPC / EDQUOT / EFBIG
+// become "no space left on the device holding '<folder>'" (the free space is checked too, since
+// ffmpeg and OpenCV report a full disk in their own words, or not at all).
+std::string describe_write_failure(const std::string& path, int error);
+
+// True when the filesystem holding `path` (or its folder) has no room left (< 64 KiB free for us).
+bool device_is_full(const std::string& path);
+
 // Throws InvalidArgument if `path` exists and !overwrite, FileError if its folder does not exist
 // or is not writable.
 void check_output_path(const std::string& path, bool overwrite);

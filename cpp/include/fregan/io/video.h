@@ -59,15 +59,30 @@ struct VideoWriterOptions {
 // Throws InvalidArgument for a preset the codec does not take (empty is always fine).
 void check_encoder_preset(const std::string& codec, const std::string& preset);
 
+// `codec`, or when it is empty the codec that fits the container of `output` (.mp4/.mkv/.mov:
+// libx264, .webm: libvpx-vp9, .gif: gif, .ogv: libtheora, ...).  InvalidArgument for an unknown container.
+std::string codec_for_container(const std::string& output, const std::string& codec);
+
+// Before any work: the rate is a positive finite number, the preset and --crf fit the codec, and
+// ffmpeg can encode a width x height video of these options into each of `containers` (".mkv",
+// ".webm", ...), tried with two frames.  Throws InvalidArgument naming the codec, the container and
+// the fix (an unknown encoder, a codec a container cannot hold, a size the encoder refuses).
+void check_encoder_settings(const VideoWriterOptions& options, int width, int height,
+                            const std::vector<std::string>& containers);
+
 class VideoWriter {
  public:
   // Writes to `path` directly: callers wrap it in an AtomicOutput to get temp + rename.
   VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options);
   ~VideoWriter();  // closes without throwing
+  // Throws FileError "no space left on the device ..." as soon as the output's device is full.
   void write(const cv::Mat& bgr);
-  // Flushes and waits for the encoder; throws FileError with ffmpeg's message if it failed.
+  // Flushes and waits for the encoder; throws FileError with ffmpeg's message if it failed, and
+  // when the file is empty or holds fewer frames than were written (ffmpeg can exit 0 after "No
+  // space left on device"): a file that close() accepts is complete.
   void close();
   bool keeps_audio() const { return keeps_audio_; }
+  int64_t frames_written() const { return frames_written_; }
 
  private:
   std::string path_;
@@ -75,9 +90,20 @@ class VideoWriter {
   bool keeps_audio_ = false;
   int pid_ = -1;
   FILE* pipe_ = nullptr;
-  std::string log_path_;
+  // ffmpeg's messages go to an unnamed file in the temporary folder, not beside the output: on a
+  // full disk they would be lost, and with them the reason.
+  int log_fd_ = -1;
+  int64_t frames_written_ = 0;
   std::unique_ptr<cv::VideoWriter> fallback_;
 };
+
+// The number of video frames in `path` as ffprobe counts its packets, or -1 when ffprobe is absent
+// or cannot read it.
+int64_t count_video_frames(const std::string& path);
+
+// Throws FileError naming `path` unless it is a non-empty file holding `expected` video frames (the
+// count is skipped without ffprobe); a full device is reported as such.
+void check_video_file(const std::string& path, int64_t expected);
 
 // True if an `ffmpeg` binary is on PATH.
 bool have_ffmpeg();
@@ -94,6 +120,7 @@ struct StreamProbe {
   // frame rate stream (phone recordings, screen captures).
   bool variable_frame_rate = false;
   double min_frame_duration = 0, max_frame_duration = 0;  // seconds, over the first frames
+  double typical_frame_rate = 0;  // 1 / the median frame duration (what a constant-rate copy should use)
   // ffmpeg output options that carry the input's colour description (range, matrix, primaries,
   // transfer) to an encoded output, so a full-range or BT.709 input stays so.
   std::vector<std::string> color_args;

@@ -38,7 +38,15 @@ struct CheckpointMeta {
   nlohmann::json trainer_state;          // loop state a resume needs beyond the step (DCGAN: lr scale, rollbacks)
   bool has_discriminator = false;
   bool has_optimizers = false;
+  // A checksum of the weights ({"algorithm": "fnv1a64-words", "generator": hex, "discriminator":
+  // hex}) written with every checkpoint and checked on load, so a damaged file is refused instead
+  // of running (an all-white output).  Empty in checkpoints from before it existed: those load.
+  nlohmann::json weights_checksum;
 };
+
+// The checksum of a module's parameters and buffers (names, types, shapes and bytes, in name
+// order), as recorded in weights_checksum.
+std::string weights_checksum(const torch::nn::Module& module);
 
 nlohmann::json to_json(const CheckpointMeta& meta);
 CheckpointMeta meta_from_json(const nlohmann::json& j);
