@@ -160,30 +160,67 @@ TEST(Flow, FourFrameFlowsAreExactForConstantAcceleration) {
   const auto [lt0, lt1] = flow::flows_from_t(f01, f10, 0.3);
   const auto [nt0, nt1] = flow::flows_from_t(f01, f10, torch::Tensor(), torch::Tensor(), 0.3);
   EXPECT_TRUE(torch::equal(lt0, nt0) && torch::equal(lt1, nt1));
-  // One side only: that side's acceleration, weighted by its time (1 - t for frame 0's).
-  const auto [h0, h1] = flow::flows_from_t(f01, f10, a0, torch::Tensor(), 0.5);
+  // Reversal (the default) and the SloMo-way reading agree on uniform motion.
+  flow::AccelerationOptions slomo;
+  slomo.to_t = "slomo";
+  for (double t : {0.3, 0.5}) {
+    const auto [r0, r1] = flow::flows_from_t(f01, f10, a0, a1, t);
+    const auto [s0, s1] = flow::flows_from_t(f01, f10, a0, a1, t, slomo);
+    EXPECT_TRUE(torch::allclose(r0, s0, 1e-5, 1e-5) && torch::allclose(r1, s1, 1e-5, 1e-5)) << t;
+  }
+  // SloMo way, one side only: that side's acceleration in both flows, weighted by its time (1 - t
+  // for frame 0's).
+  const auto [h0, h1] = flow::flows_from_t(f01, f10, a0, torch::Tensor(), 0.5, slomo);
   const auto [l0, l1] = flow::flows_from_t(f01, f10, 0.5);
   EXPECT_NEAR((h0 - l0).select(1, 0).mean().item<double>(), 0.5 * 0.25 * 0.5 * ax, 1e-5);
   EXPECT_NEAR((h1 - l1).select(1, 0).mean().item<double>(), 0.5 * 0.25 * 0.5 * ax, 1e-5);
   o = {};
   o.damping = -1;
   EXPECT_THROW(flow::acceleration(f01, before, o), InvalidArgument);
+  slomo.to_t = "forward";
+  EXPECT_THROW(flow::flows_from_t(f01, f10, a0, a1, 0.5, slomo), InvalidArgument);
   EXPECT_THROW(flow::from_json(nlohmann::json{{"dampin", 1}}, o), InvalidArgument);
 }
 
 TEST(Flow, FourFrameFlowsWithoutAccelerationAreTheLinearOnes) {
   // Constant velocity (F_0,-1 = -F_01, F_12 = F_01 = -F_10), with non-uniform flows: the
-  // acceleration vanishes and the four-frame flows are flows_from_t's.
+  // acceleration vanishes and the four-frame flows read the SloMo way are flows_from_t's.
+  // (Reversed, they are the linear motion splatted to t instead: a different reading of
+  // non-uniform motion, the same for uniform motion, see above.)
   torch::manual_seed(2);
   const auto f01 = torch::randn({1, 2, 12, 16}) * 3;
   const auto f10 = -f01;
   const auto a0 = flow::acceleration(f01, {-f01, f01}, {}), a1 = flow::acceleration(f10, {f01, -f01}, {});
   EXPECT_LT(a0.abs().max().item<double>(), 1e-6);
+  flow::AccelerationOptions slomo;
+  slomo.to_t = "slomo";
   for (double t : {0.2, 0.5, 0.9}) {
-    const auto [ft0, ft1] = flow::flows_from_t(f01, f10, a0, a1, t);
+    const auto [ft0, ft1] = flow::flows_from_t(f01, f10, a0, a1, t, slomo);
     const auto [lt0, lt1] = flow::flows_from_t(f01, f10, t);
     EXPECT_TRUE(torch::allclose(ft0, lt0, 1e-6, 1e-6) && torch::allclose(ft1, lt1, 1e-6, 1e-6)) << t;
+    const auto [rt0, rt1] = flow::flows_from_t(f01, f10, a0, a1, t);
+    EXPECT_GT((rt0 - lt0).abs().max().item<double>(), 0.1) << t;
   }
+}
+
+TEST(Flow, ReversedMotionIsFoundWhereThePixelsLandAndTheFallbackWhereNoneDo) {
+  // Columns 4..7 of a still 12x16 frame move 3 px right by time t and land on columns 7..10.  The
+  // flow from t back to the frame, per column x (weight w landed, fallback 7, fill 0.2):
+  // (sum of -motion + fill * 7) / (w + fill).
+  auto motion = torch::zeros({1, 2, 12, 16});
+  motion.select(1, 0).narrow(2, 4, 4).fill_(3.0);
+  const double fill = 0.2, fb = 7.0;
+  const auto reversed = flow::reverse_motion(motion, torch::full({1, 2, 12, 16}, fb), fill);
+  auto expect = [&](int x, double u, double weight) {
+    EXPECT_NEAR(reversed[0][0][5][x].item<double>(), (u + fill * fb) / (weight + fill), 1e-5) << "x = " << x;
+    EXPECT_NEAR(reversed[0][1][5][x].item<double>(), fill * fb / (weight + fill), 1e-5) << "x = " << x;
+  };
+  expect(0, 0.0, 1);    // a still pixel on itself
+  expect(15, 0.0, 1);
+  for (int x = 4; x <= 6; ++x) expect(x, 0.0, 0);  // nothing lands: the fallback
+  expect(7, -3.0, 1);   // pixel 4 (pixel 7 itself moved on)
+  for (int x = 8; x <= 10; ++x) expect(x, -3.0, 2);  // a moved pixel on a still one (no depth order)
+  EXPECT_THROW(flow::reverse_motion(motion, torch::zeros({1, 2, 12, 15}), fill), c10::Error);
 }
 
 TEST(Flow, TheAccelerationIsTrustedWhereTheNeighbourFlowIsConsistent) {

@@ -48,8 +48,10 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
   require(o.net_max_pixels >= 64 * 64, "fregan-flow: net_max_pixels must be >= 4096");
   require(o.flow_unit > 0, "fregan-flow: flow_unit must be > 0");
   sampling_ = flow::sampling_from_name(o.sampling);
-  require(o.acceleration.damping >= 0 && o.acceleration.consistency_sigma >= 0,
-          "fregan-flow: acceleration damping and consistency_sigma must be >= 0");
+  require(o.acceleration.damping >= 0 && o.acceleration.consistency_sigma >= 0 && o.acceleration.reversal_fill > 0,
+          "fregan-flow: acceleration damping and consistency_sigma must be >= 0, reversal_fill > 0");
+  require(o.acceleration.to_t == "reversal" || o.acceleration.to_t == "slomo",
+          "fregan-flow: acceleration to_t must be 'reversal' or 'slomo', got '" + o.acceleration.to_t + "'");
   memo_ = std::make_shared<FrameMemo>();
   flow_memo_ = std::make_shared<FlowMemo>();
   encoder_ = register_module("encoder", nn::ModuleList());
@@ -408,7 +410,7 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
                                             const torch::Tensor& acceleration2, double t) {
   const int64_t b = f0.size(0), h = f0.size(2), w = f0.size(3);
   // At DIS resolution, before upscaling.
-  const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, acceleration0, acceleration2, t);
+  const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, acceleration0, acceleration2, t, options_.acceleration);
   const bool linear = !acceleration0.defined() && !acceleration2.defined();
 
   // The net's resolution, and its inputs there (in training, crops are small enough that the net,

@@ -72,6 +72,14 @@ struct AccelerationOptions {
   // Per-pixel confidence sigma^2 / (sigma^2 + e^2), e the forward-backward error of the neighbour's
   // flow in pixels of the flow's resolution (|F_0,-1(p) + F_-1,0(p + F_0,-1(p))|); 0 = trust all.
   double consistency_sigma = 2.0;
+  // How the motions of the two frames' pixels to t become the flows from t that warping reads:
+  // "reversal" splats each side's motion to where its pixels land at t (QVI's flow reversal,
+  // bilinear splatting), "slomo" reads the motion fields at the pixel of time t (Super SloMo's
+  // approximation, exact only for uniform motion).
+  std::string to_t = "reversal";
+  // Reversal: where few pixels land (disocclusions), the splatted flow is blended with the
+  // "slomo" one as if it had landed with this total weight (1 = one whole pixel).
+  double reversal_fill = 0.2;
 };
 void to_json(nlohmann::json& j, const AccelerationOptions& o);
 void from_json(const nlohmann::json& j, AccelerationOptions& o);
@@ -98,9 +106,19 @@ torch::Tensor acceleration(const torch::Tensor& flow_to_pair, const NeighbourFlo
 //   F_t0 = -(1 - t) m_0t + t (F_10 - m_1t),  F_t1 = -t m_1t + (1 - t) (F_01 - m_0t),
 // with m_0t = t F_01 + c a0, m_1t = (1 - t) F_10 + c a1, c = (t^2 - t) / 2; both flows gain the
 // same term -c ((1 - t) a0 + t a1).
+//
+// With options.to_t "reversal" (and at least one acceleration defined), F_t0 is instead -m_0t
+// splatted from each pixel p of frame 0 to p + m_0t(p) (and F_t1 likewise from frame 1), blended
+// with the above where little lands (see reverse_motion).
 std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10,
                                                      const torch::Tensor& acceleration0, const torch::Tensor& acceleration1,
-                                                     double t);
+                                                     double t, const AccelerationOptions& options = {});
+
+// Flow reversal: `motion` [B, 2, H, W] moves each pixel p of a frame to p + motion(p) at time t;
+// the result is the flow from time t back to the frame, -motion splatted bilinearly to where the
+// pixels land, (sum of w (-motion) + fill_weight fallback) / (sum of w + fill_weight), so where
+// nothing lands it is `fallback` (a flow from t, same shape).  CPU arithmetic, on the input's device.
+torch::Tensor reverse_motion(const torch::Tensor& motion, const torch::Tensor& fallback, double fill_weight);
 
 // Forward-backward consistency error |F_01(p) + F_10(p + F_01(p))| in pixels [B, 1, H, W]: large
 // where p is occluded in frame 1 or the flow is wrong.
