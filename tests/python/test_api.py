@@ -178,10 +178,11 @@ def _square_centre_x(rgb: np.ndarray) -> float:
 
 
 def test_neighbours_make_the_default_model_follow_acceleration(tiny_checkpoint):
-    # The square accelerates: x(s) = 30 + 6 s + 4 s^2 at frames s = -1, 0, 1, 2 (28, 30, 40, 58);
-    # at t = 0.5 it is at 34, where linear motion from two frames puts it at 35.
-    before, a, b, after = (moving_square(128, 64, x) for x in (28, 30, 40, 58))
-    truth = _square_centre_x(moving_square(128, 64, 34))
+    # The square accelerates: x(s) = 60 + 6 s + 4 s^2 at frames s = -1, 0, 1, 2 (58, 60, 70, 88);
+    # at t = 0.5 it is at 64, where linear motion from two frames puts it at 65.  (On frames half
+    # this size DIS misses the last 18 px step of the 16 px square.)
+    before, a, b, after = (moving_square(256, 128, x) for x in (58, 60, 70, 88))
+    truth = _square_centre_x(moving_square(256, 128, 64))
     two = fregan.interpolate(a, b)
     four = fregan.interpolate(a, b, before=before, after=after)
     assert abs(_square_centre_x(two) - truth) > 0.7
@@ -197,6 +198,6 @@ def test_neighbours_make_the_default_model_follow_acceleration(tiny_checkpoint):
     assert not small.uses_neighbours
     assert np.array_equal(small(a, b, before=before, after=after), small(a, b))
     with pytest.raises(fregan.InvalidArgument, match="differ in size"):
-        interp(a, b, before=before[:32])
+        interp(a, b, before=before[:64])
     with pytest.raises(TypeError):
         interp(a, b, before=to_t(before))
