@@ -150,15 +150,19 @@ def variants():
         out[f"quad+ratio k{kappa}"] = ratio
     out["reversal linear"] = lambda c, t: reversed_flows(c["f01"], c["f10"], 0 * c["a0"], 0 * c["a1"], t)
     out["reversal quad"] = lambda c, t: reversed_flows(c["f01"], c["f10"], c["a0"], c["a1"], t)
-    out["reversal quad d0.75"] = lambda c, t: reversed_flows(c["f01"], c["f10"], 0.75 * c["a0"], 0.75 * c["a1"], t)
-    for sigma in (1.0, 2.0, 4.0):
+    for sigma in (2.0,):
         def rev_fb(c, t, s=sigma):
             w0 = s * s / (s * s + c["e0"].square())
             w1 = s * s / (s * s + c["e1"].square())
             return reversed_flows(c["f01"], c["f10"], w0 * c["a0"], w1 * c["a1"], t)
         out[f"reversal quad+fb s{sigma}"] = rev_fb
-    for fill in (0.05, 1.0):
-        out[f"reversal quad fill{fill}"] = lambda c, t, f=fill: reversed_flows(c["f01"], c["f10"], c["a0"], c["a1"], t, f)
+    for sigma in (1.0, 2.0, 4.0):
+        def rev_agree(c, t, s=sigma):  # the two sides' accelerations agree (a0 at p, a1 where p lands in frame 1)
+            d0 = norm(c["a0"] - warp(c["a1"], c["f01"]))
+            d1 = norm(c["a1"] - warp(c["a0"], c["f10"]))
+            return reversed_flows(c["f01"], c["f10"], s * s / (s * s + d0.square()) * c["a0"],
+                                  s * s / (s * s + d1.square()) * c["a1"], t)
+        out[f"reversal quad+agree s{sigma}"] = rev_agree
     return out
 
 

@@ -233,6 +233,16 @@ TEST(Flow, TheAccelerationIsTrustedWhereTheNeighbourFlowIsConsistent) {
   EXPECT_TRUE(torch::allclose(inconsistent, uniform_flow(2, 0), 1e-5, 1e-5));
   o.consistency_sigma = 0;  // trust all
   EXPECT_TRUE(torch::allclose(flow::acceleration(f01, {f0b, uniform_flow(2, 0)}, o), uniform_flow(4, 0), 1e-5, 1e-5));
+  // Where the two sides disagree (frame 0 starts from rest, frame 1 stops dead: a0 = (4, 0),
+  // a1 = (-4, 0), d = 8), the agreement weighs both: half at d = sigma.
+  o.agreement_sigma = 8;
+  const auto [a0, a1] = flow::accelerations(f01, -f01, {f0b, f0b}, {f0b, f0b}, o);
+  EXPECT_TRUE(torch::allclose(a0, uniform_flow(2, 0), 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(a1, uniform_flow(-2, 0), 1e-5, 1e-5));
+  // One side only: nothing to agree with.
+  const auto [b0, b1] = flow::accelerations(f01, -f01, {f0b, f0b}, {}, o);
+  EXPECT_TRUE(torch::allclose(b0, uniform_flow(4, 0), 1e-5, 1e-5));
+  EXPECT_FALSE(b1.defined());
 }
 
 TEST(FlowGuided, FourFramesPlaceAnAcceleratingSceneBetterThanTwo) {

@@ -15,7 +15,8 @@
 namespace fregan::flow {
 
 FREGAN_DEFINE_OPTIONS_JSON(FlowOptions, "flow", preset, max_side)
-FREGAN_DEFINE_OPTIONS_JSON(AccelerationOptions, "acceleration", damping, consistency_sigma, to_t, reversal_fill)
+FREGAN_DEFINE_OPTIONS_JSON(AccelerationOptions, "acceleration", damping, consistency_sigma, agreement_sigma, to_t,
+                           reversal_fill)
 
 namespace {
 
@@ -212,6 +213,23 @@ torch::Tensor acceleration(const torch::Tensor& flow_to_pair, const NeighbourFlo
   return a;
 }
 
+std::pair<torch::Tensor, torch::Tensor> accelerations(const torch::Tensor& flow01, const torch::Tensor& flow10,
+                                                      const NeighbourFlows& before, const NeighbourFlows& after,
+                                                      const AccelerationOptions& o) {
+  require(o.agreement_sigma >= 0, "acceleration agreement_sigma must be >= 0, got " + std::to_string(o.agreement_sigma));
+  auto a0 = acceleration(flow01, before, o), a1 = acceleration(flow10, after, o);
+  if (o.agreement_sigma > 0 && a0.defined() && a1.defined()) {
+    const double s2 = o.agreement_sigma * o.agreement_sigma;
+    auto weight = [s2](const torch::Tensor& d) {
+      return d.narrow(1, 0, 1).square().add_(d.narrow(1, 1, 1).square()).add_(s2).reciprocal_().mul_(s2);
+    };
+    const auto w0 = weight(a0 - backward_warp(a1, flow01)), w1 = weight(a1 - backward_warp(a0, flow10));
+    a0 = a0 * w0;
+    a1 = a1 * w1;
+  }
+  return {a0, a1};
+}
+
 std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10,
                                                      const torch::Tensor& acceleration0, const torch::Tensor& acceleration1,
                                                      double t, const AccelerationOptions& o) {
@@ -307,8 +325,7 @@ torch::Tensor warp_interpolate(const torch::Tensor& before, const torch::Tensor&
   NeighbourFlows neighbour0, neighbour1;
   if (before.defined()) std::tie(neighbour0.to_neighbour, neighbour0.from_neighbour) = bidirectional_flow(f0, before, options);
   if (after.defined()) std::tie(neighbour1.to_neighbour, neighbour1.from_neighbour) = bidirectional_flow(f1, after, options);
-  const auto a0 = acceleration(flow01, neighbour0, acceleration_options);
-  const auto a1 = acceleration(flow10, neighbour1, acceleration_options);
+  const auto [a0, a1] = accelerations(flow01, flow10, neighbour0, neighbour1, acceleration_options);
   const auto [ft0, ft1] = flows_from_t(flow01, flow10, a0, a1, t, acceleration_options);
   return backward_warp(f0, ft0, sampling) * (1 - t) + backward_warp(f1, ft1, sampling) * t;
 }

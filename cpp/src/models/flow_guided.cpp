@@ -48,7 +48,8 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
   require(o.net_max_pixels >= 64 * 64, "fregan-flow: net_max_pixels must be >= 4096");
   require(o.flow_unit > 0, "fregan-flow: flow_unit must be > 0");
   sampling_ = flow::sampling_from_name(o.sampling);
-  require(o.acceleration.damping >= 0 && o.acceleration.consistency_sigma >= 0 && o.acceleration.reversal_fill > 0,
+  require(o.acceleration.damping >= 0 && o.acceleration.consistency_sigma >= 0 && o.acceleration.agreement_sigma >= 0 &&
+              o.acceleration.reversal_fill > 0,
           "fregan-flow: acceleration damping and consistency_sigma must be >= 0, reversal_fill > 0");
   require(o.acceleration.to_t == "reversal" || o.acceleration.to_t == "slomo",
           "fregan-flow: acceleration to_t must be 'reversal' or 'slomo', got '" + o.acceleration.to_t + "'");
@@ -389,8 +390,7 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& w
   torch::Tensor acceleration0, acceleration2;
   {
     torch::NoGradGuard no_grad;
-    acceleration0 = flow::acceleration(flow02, before, options_.acceleration);
-    acceleration2 = flow::acceleration(flow20, after, options_.acceleration);
+    std::tie(acceleration0, acceleration2) = flow::accelerations(flow02, flow20, before, after, options_.acceleration);
   }
   auto on_device = [&](const torch::Tensor& x) { return x.defined() ? x.to(f0.device()) : x; };
   flow02 = on_device(flow02);

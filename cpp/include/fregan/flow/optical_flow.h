@@ -72,6 +72,11 @@ struct AccelerationOptions {
   // Per-pixel confidence sigma^2 / (sigma^2 + e^2), e the forward-backward error of the neighbour's
   // flow in pixels of the flow's resolution (|F_0,-1(p) + F_-1,0(p + F_0,-1(p))|); 0 = trust all.
   double consistency_sigma = 2.0;
+  // Per-pixel confidence from the two sides agreeing, when both neighbours exist: sigma^2 /
+  // (sigma^2 + d^2), d = |a0(p) - a1(p + F_01(p))| in pixels (frame 1's acceleration where p lands;
+  // likewise for a1).  Uniformly accelerating content agrees; jitter (a shaking camera), which the
+  // quadratic model cannot follow, does not.  0 = off.
+  double agreement_sigma = 0.0;
   // How the motions of the two frames' pixels to t become the flows from t that warping reads:
   // "reversal" splats each side's motion to where its pixels land at t (QVI's flow reversal,
   // bilinear splatting), "slomo" reads the motion fields at the pixel of time t (Super SloMo's
@@ -98,6 +103,13 @@ struct NeighbourFlows {
 // when the neighbour is missing.
 torch::Tensor acceleration(const torch::Tensor& flow_to_pair, const NeighbourFlows& neighbour,
                            const AccelerationOptions& options = {});
+
+// Both frames' accelerations for the pair (flow01, flow10) with the neighbour flows of frame 0
+// (before) and frame 1 (after), each as acceleration() gives it, then weighted by the two sides'
+// agreement where both exist (options.agreement_sigma).
+std::pair<torch::Tensor, torch::Tensor> accelerations(const torch::Tensor& flow01, const torch::Tensor& flow10,
+                                                      const NeighbourFlows& before, const NeighbourFlows& after,
+                                                      const AccelerationOptions& options = {});
 
 // Flows from time t to frames 0 and 1 with the accelerations a0 (frame 0's pixels) and a1 (frame
 // 1's); an undefined one counts as zero, and with both undefined this is flows_from_t above.  The
