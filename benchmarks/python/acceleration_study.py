@@ -163,6 +163,14 @@ def variants():
             return reversed_flows(c["f01"], c["f10"], s * s / (s * s + d0.square()) * c["a0"],
                                   s * s / (s * s + d1.square()) * c["a1"], t)
         out[f"reversal quad+agree s{sigma}"] = rev_agree
+    for k in (0.25, 0.5):
+        def rev_agree_rel(c, t, k=k):  # the same, sigma = 1 px + k times the pixel's motion
+            d0 = norm(c["a0"] - warp(c["a1"], c["f01"]))
+            d1 = norm(c["a1"] - warp(c["a0"], c["f10"]))
+            s0 = 1 + (k * 0.5 * (norm(c["f01"]) + norm(c["f0m"]))).square()
+            s1 = 1 + (k * 0.5 * (norm(c["f10"]) + norm(c["f12"]))).square()
+            return reversed_flows(c["f01"], c["f10"], s0 / (s0 + d0.square()) * c["a0"], s1 / (s1 + d1.square()) * c["a1"], t)
+        out[f"reversal quad+agree-rel k{k}"] = rev_agree_rel
     return out
 
 
@@ -173,16 +181,17 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=640)
     ap.add_argument("--max-frames", type=int, default=240)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--clips", nargs="*", default=TUNING, help="tuning clips (default: all 14)")
     ap.add_argument("--variants", default="", help="only variants whose name contains this (and linear)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     held = {c["file"] for c in json.loads((ROOT / "benchmarks" / "heldout_clips.json").read_text())["clips"]}
-    assert not held & set(TUNING), "the study must not see held-out clips"
+    assert not held & set(TUNING) and set(args.clips) <= set(TUNING), "the study must not see held-out clips"
     vs = {name: fn for name, fn in variants().items() if name == "linear" or args.variants in name}
     scores = {g: {name: [] for name in vs} for g in args.gaps}
     per_clip = {}
-    for clip in TUNING:
+    for clip in args.clips:
         frames = decode(CLIPS / clip, args.max_side, args.max_frames)
         n = len(frames)
         per_clip[clip] = {}

@@ -71,11 +71,14 @@ struct AccelerationOptions {
   double damping = 1.0;
   // Per-pixel confidence sigma^2 / (sigma^2 + e^2), e the forward-backward error of the neighbour's
   // flow in pixels of the flow's resolution (|F_0,-1(p) + F_-1,0(p + F_0,-1(p))|); 0 = trust all.
-  double consistency_sigma = 2.0;
+  // Off by default: on the tuning clips it cost more where the neighbour's flow was right than it
+  // saved where it was wrong (benchmarks/README.md, four-frame flows).
+  double consistency_sigma = 0.0;
   // Per-pixel confidence from the two sides agreeing, when both neighbours exist: sigma^2 /
   // (sigma^2 + d^2), d = |a0(p) - a1(p + F_01(p))| in pixels (frame 1's acceleration where p lands;
   // likewise for a1).  Uniformly accelerating content agrees; jitter (a shaking camera), which the
-  // quadratic model cannot follow, does not.  0 = off.
+  // quadratic model cannot follow, does not.  0 = off (the default: it removes the worst losses but
+  // half the mean gain on the tuning clips, benchmarks/README.md).
   double agreement_sigma = 0.0;
   // How the motions of the two frames' pixels to t become the flows from t that warping reads:
   // "reversal" splats each side's motion to where its pixels land at t (QVI's flow reversal,
