@@ -122,6 +122,7 @@ def main() -> None:
         warping_checkpoint(warping)
         methods = {"default": (fregan.default_weights(), []), "two-frame": (fregan.default_weights(), ["--two-frame"]),
                    "warping": (str(warping / "last.pt"), ["--two-frame"]), "four-frame warping": (str(warping / "last.pt"), [])}
+        methods = {m: methods[m] for m in args.methods}
         for name, kind, path in sources:
             frames, fps = decode_folder(path, args.max_side, args.max_frames) if path.is_dir() else \
                 decode_clip(path, args.max_side, args.max_frames)
@@ -134,8 +135,7 @@ def main() -> None:
             for i in range(0, len(frames), 2):
                 fregan.write_image(half / f"{i // 2:06d}.png", frames[i])
             row = {"kind": kind, "size": [int(frames.shape[2]), int(frames.shape[1])], "source_frames": int(len(frames))}
-            methods = {m: methods[m] for m in args.methods}
-        for method, (weights, extra) in methods.items():
+            for method, (weights, extra) in methods.items():
                 out = tmp / "out"
                 seconds = run_job(half, out, fps / 2, weights, extra)
                 p, s, n = score(out, frames)
