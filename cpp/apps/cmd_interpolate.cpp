@@ -61,7 +61,7 @@ void add_interpolate(CLI::App& app) {
     int factor = 2, crf = 18, threads = 0;                           // threads: 0 = torch's default (all cores)
     infer::TilingOptions tiling;
     double t = 0.5, fps = 0, input_fps = 0, segment_seconds = 10;
-    bool overwrite = false, no_audio = false, no_cuts = false, restart = false, quiet = false;
+    bool overwrite = false, no_audio = false, no_cuts = false, two_frame = false, restart = false, quiet = false;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("interpolate",
@@ -88,6 +88,8 @@ void add_interpolate(CLI::App& app) {
   cmd->add_option("--tile-overlap", a->tiling.overlap, "Pixels shared by neighbouring tiles")->capture_default_str();
   cmd->add_flag("--no-audio", a->no_audio, "Do not copy the input's audio");
   cmd->add_flag("--no-cut-detection", a->no_cuts, "Interpolate across scene cuts too");
+  cmd->add_flag("--two-frame", a->two_frame, "Video: flows from each pair alone (linear motion), not from the pair and "
+                "the frames before and after it (acceleration-aware, the default for fregan-flow)");
   cmd->add_flag("--restart", a->restart, "Ignore the finished parts of an interrupted run of this job");
   cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
@@ -127,6 +129,7 @@ void add_interpolate(CLI::App& app) {
     job.preset = a->preset;
     job.keep_audio = !a->no_audio;
     job.detect_cuts = !a->no_cuts;
+    job.neighbours = !a->two_frame;
     job.segment_seconds = a->segment_seconds;
     job.resume = !a->restart;
     const bool quiet = a->quiet;

@@ -150,21 +150,47 @@ PYBIND11_MODULE(_core, m) {
   m.def("ms_ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ms_ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
         py::arg("a"), py::arg("b"), "Multi-scale SSIM (up to 5 scales, standard weights) of two uint8 images.");
   m.def("flow_warp",
-        [](const Rgb8& a, const Rgb8& b, double t, const std::string& preset, const std::string& sampling) {
+        [](const Rgb8& a, const Rgb8& b, double t, const std::string& preset, const std::string& sampling,
+           const std::optional<Rgb8>& before, const std::optional<Rgb8>& after) {
           const cv::Mat fa = array_to_bgr(a, "a"), fb = array_to_bgr(b, "b");
-          require(fa.size() == fb.size(), "flow_warp: the two frames differ in size");
+          const cv::Mat fbefore = before ? array_to_bgr(*before, "before") : cv::Mat();
+          const cv::Mat fafter = after ? array_to_bgr(*after, "after") : cv::Mat();
+          for (const auto* m : {&fb, &fbefore, &fafter}) {
+            require(m->empty() || m->size() == fa.size(), "flow_warp: the frames differ in size");
+          }
           cv::Mat out;
           {
             py::gil_scoped_release release;
             flow::FlowOptions o;
             o.preset = preset;
-            const auto ta = io::image_to_tensor(fa).unsqueeze(0), tb = io::image_to_tensor(fb).unsqueeze(0);
-            out = io::tensor_to_image(flow::warp_interpolate(ta, tb, t, o, flow::sampling_from_name(sampling))[0].clamp(0, 1));
+            auto tensor = [](const cv::Mat& m) { return m.empty() ? torch::Tensor() : io::image_to_tensor(m).unsqueeze(0); };
+            const auto ta = tensor(fa), tb = tensor(fb);
+            const auto warped = before || after
+                                    ? flow::warp_interpolate(tensor(fbefore), ta, tb, tensor(fafter), t, o, {},
+                                                             flow::sampling_from_name(sampling))
+                                    : flow::warp_interpolate(ta, tb, t, o, flow::sampling_from_name(sampling));
+            out = io::tensor_to_image(warped[0].clamp(0, 1));
           }
           return bgr_to_array(out);
         },
         py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("preset") = "medium", py::arg("sampling") = "bilinear",
-        "Plain optical-flow interpolation (DIS flow both ways, both frames warped to t, blended): the baseline.");
+        py::arg("before") = py::none(), py::arg("after") = py::none(),
+        "Plain optical-flow interpolation (DIS flow both ways, both frames warped to t, blended): the baseline; with "
+        "before/after, the four-frame (acceleration-aware) flows.");
+  m.def("optical_flow",
+        [](const Rgb8& a, const Rgb8& b, const std::string& preset, int max_side) {
+          const cv::Mat fa = array_to_bgr(a, "a"), fb = array_to_bgr(b, "b");
+          require(fa.size() == fb.size(), "optical_flow: the two frames differ in size");
+          py::gil_scoped_release release;
+          flow::FlowOptions o;
+          o.preset = preset;
+          o.max_side = max_side;
+          const auto [forward, backward] =
+              flow::bidirectional_flow(io::image_to_tensor(fa).unsqueeze(0), io::image_to_tensor(fb).unsqueeze(0), o);
+          return std::make_pair(forward[0], backward[0]);
+        },
+        py::arg("a"), py::arg("b"), py::arg("preset") = "fine", py::arg("max_side") = 960,
+        "DIS optical flow a -> b and b -> a as [2, H, W] float tensors in pixels (x, y): what fregan's models use.");
   m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
   m.def("distributed_available", &train::distributed_available,
         "Whether this build can train over several processes (LibTorch c10d with Gloo).");
@@ -212,21 +238,28 @@ PYBIND11_MODULE(_core, m) {
            [](infer::Interpolator& self, int64_t tile, int64_t overlap) { self.set_tiling({tile, overlap}); },
            py::arg("tile"), py::arg("overlap") = 128)
       .def("interpolate_array",
-           [](infer::Interpolator& self, const Rgb8& a, const Rgb8& b, double t) {
+           [](infer::Interpolator& self, const Rgb8& a, const Rgb8& b, double t, const std::optional<Rgb8>& before,
+              const std::optional<Rgb8>& after) {
              const cv::Mat f0 = array_to_bgr(a, "first image"), f1 = array_to_bgr(b, "second image");
+             const cv::Mat fb = before ? array_to_bgr(*before, "before") : cv::Mat();
+             const cv::Mat fa = after ? array_to_bgr(*after, "after") : cv::Mat();
              cv::Mat out;
              {
                py::gil_scoped_release release;
-               out = self.interpolate(f0, f1, t);
+               out = fb.empty() && fa.empty() ? self.interpolate(f0, f1, t) : self.interpolate(fb, f0, f1, fa, t);
              }
              return bgr_to_array(out);
            },
-           py::arg("a"), py::arg("b"), py::arg("t") = 0.5)
+           py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("before") = py::none(), py::arg("after") = py::none())
       .def("interpolate_tensor",
-           [](infer::Interpolator& self, const torch::Tensor& a, const torch::Tensor& b, double t) {
-             return self.interpolate(a, b, t);
+           [](infer::Interpolator& self, const torch::Tensor& a, const torch::Tensor& b, double t,
+              const std::optional<torch::Tensor>& before, const std::optional<torch::Tensor>& after) {
+             if (!before && !after) return self.interpolate(a, b, t);
+             return self.interpolate(models::FrameWindow{before.value_or(torch::Tensor()), a, b, after.value_or(torch::Tensor())}, t);
            },
-           py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::call_guard<py::gil_scoped_release>())
+           py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("before") = py::none(), py::arg("after") = py::none(),
+           py::call_guard<py::gil_scoped_release>())
+      .def_property_readonly("uses_neighbours", &infer::Interpolator::uses_neighbours)
       .def("interpolate_video",
            [](infer::Interpolator& self, const std::string& input, const std::string& output, const py::dict& options,
               const py::object& progress) {
@@ -244,6 +277,7 @@ PYBIND11_MODULE(_core, m) {
                else if (k == "preset") o.preset = value.is_none() ? std::string() : value.cast<std::string>();
                else if (k == "keep_audio") o.keep_audio = value.cast<bool>();
                else if (k == "detect_cuts") o.detect_cuts = value.cast<bool>();
+               else if (k == "neighbours") o.neighbours = value.cast<bool>();
                else if (k == "segment_seconds") o.segment_seconds = value.cast<double>();
                else if (k == "resume") o.resume = value.cast<bool>();
                else throw InvalidArgument("unknown video option '" + k + "'");

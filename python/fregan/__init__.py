@@ -181,14 +181,19 @@ def export(weights: PathLike, output: PathLike, *, size: Sequence[int] = (256, 2
 
 
 def flow_warp(a: np.ndarray, b: np.ndarray, t: float = 0.5, preset: str = "medium",
-              sampling: str = "bilinear") -> np.ndarray:
+              sampling: str = "bilinear", *, before: Optional[np.ndarray] = None,
+              after: Optional[np.ndarray] = None) -> np.ndarray:
     """Plain optical-flow interpolation, no network: DIS flow both ways, both frames warped to time
     t and blended (1 - t) : t.  The baseline every learned model is compared with.  ``preset``: DIS
-    "ultrafast", "fast", "medium" or fregan's "fine"; ``sampling``: "bilinear" or "bicubic"."""
-    a, b = _check_array(a, "a"), _check_array(b, "b")
-    if a.shape[:2] != b.shape[:2]:
-        raise InvalidArgument(f"the two frames differ in size: {a.shape} vs {b.shape}")
-    return _core.flow_warp(a, b, _time(t), preset, sampling)
+    "ultrafast", "fast", "medium" or fregan's "fine"; ``sampling``: "bilinear" or "bicubic".
+    ``before`` / ``after`` (the frames around the pair): the four-frame, acceleration-aware flows."""
+    frames = [("a", a), ("b", b)] + [(n, x) for n, x in (("before", before), ("after", after)) if x is not None]
+    checked = {name: _check_array(x, name) for name, x in frames}
+    for name, x in checked.items():
+        if x.shape[:2] != checked["a"].shape[:2]:
+            raise InvalidArgument(f"the frames differ in size: {name} is {x.shape}, a is {checked['a'].shape}")
+    return _core.flow_warp(checked["a"], checked["b"], _time(t), preset, sampling, checked.get("before"),
+                           checked.get("after"))
 
 
 def default_weights() -> str:
@@ -240,24 +245,40 @@ class Interpolator:
     def device(self) -> str:
         return self._native.device
 
-    def __call__(self, a: Frame, b: Frame, t: float = 0.5) -> Frame:
+    def __call__(self, a: Frame, b: Frame, t: float = 0.5, *, before: Optional[Frame] = None,
+                 after: Optional[Frame] = None) -> Frame:
         """The frame at time t between a and b.
 
         numpy: HxWx3 (RGB) or HxW uint8 arrays -> HxWx3 uint8.  torch: [3, H, W] or [B, 3, H, W] float
         tensors in [0, 1] on any device -> the same layout on the same device.
+
+        ``before`` / ``after``: the frames before a and after b in their video (either may be
+        omitted), of the same form.  fregan-flow then reads each pixel's acceleration from them
+        (four-frame flows); models that do not use neighbours ignore them.  The model keeps the
+        flows of the last few pairs, so a loop over consecutive frames computes each pair's flow once.
         """
         t = _time(t)
-        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
+        frames = [("a", a), ("b", b)] + [(n, x) for n, x in (("before", before), ("after", after)) if x is not None]
+        if all(isinstance(x, torch.Tensor) for _, x in frames):
             fa, fb, was_uint8 = _check_tensors(a, b)
-            out = self._native.interpolate_tensor(fa, fb, t)
+            fbefore = None if before is None else _check_tensors(before, a)[0]
+            fafter = None if after is None else _check_tensors(after, a)[0]
+            out = self._native.interpolate_tensor(fa, fb, t, fbefore, fafter)
             return out.mul(255).round_().clamp_(0, 255).to(torch.uint8) if was_uint8 else out
-        if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-            a, b = _check_array(a, "a"), _check_array(b, "b")
-            if a.shape != b.shape:
-                raise InvalidArgument(f"the two frames differ in size: {a.shape} vs {b.shape}")
-            return self._native.interpolate_array(a, b, t)
-        raise InvalidType(f"expected two numpy arrays (HxWx3 uint8) or two torch tensors ([3, H, W]), got "
-                              f"{type(a).__name__} and {type(b).__name__}")
+        if all(isinstance(x, np.ndarray) for _, x in frames):
+            checked = {name: _check_array(x, name) for name, x in frames}
+            for name, x in checked.items():
+                if x.shape != checked["a"].shape:
+                    raise InvalidArgument(f"the frames differ in size: {name} is {x.shape}, a is {checked['a'].shape}")
+            return self._native.interpolate_array(checked["a"], checked["b"], t, checked.get("before"),
+                                                  checked.get("after"))
+        raise InvalidType("expected numpy arrays (HxWx3 uint8) or torch tensors ([3, H, W]), all of one kind, got " +
+                          ", ".join(f"{name}: {type(x).__name__}" for name, x in frames))
+
+    @property
+    def uses_neighbours(self) -> bool:
+        """True when the model uses the frames before and after a pair (fregan-flow's four-frame flows)."""
+        return self._native.uses_neighbours
 
     @property
     def supports_any_time(self) -> bool:
@@ -267,7 +288,7 @@ class Interpolator:
     def video(self, input: PathLike, output: PathLike, factor: int = 2, *, fps: Optional[float] = None,
               overwrite: bool = False, codec: Optional[str] = None, crf: int = 18, preset: Optional[str] = None,
               keep_audio: bool = True, detect_cuts: bool = True, input_fps: Optional[float] = None, segment_seconds: float = 10.0,
-              resume: bool = True, progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None
+              resume: bool = True, neighbours: bool = True, progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None
               ) -> Dict[str, Any]:
         """Raises a video's frame rate: ``factor`` times, or to ``fps``; returns what was done.
 
@@ -278,7 +299,9 @@ class Interpolator:
         (``resume=False`` starts over).  ``codec``/``crf``/``preset`` choose the encoder, its quality
         and (x264/x265) its speed preset ("veryfast" ... "veryslow"; None = medium).  ``progress``: True shows a tqdm bar (if tqdm is installed), or
         a callable gets a dict (input_frames_done, input_frames_total, output_frames,
-        frames_per_second, eta_seconds) per input frame and may return False to stop.
+        frames_per_second, eta_seconds) per input frame and may return False to stop.  ``neighbours``
+        (default True): fregan-flow's flows use the frames before and after each pair (acceleration-
+        aware) where no cut or held frame lies between; False makes every pair two-frame.
         """
         factor = _whole_number(factor, "factor", 2)
         fps, input_fps = _rate(fps, "fps"), _rate(input_fps, "input_fps")
@@ -287,7 +310,8 @@ class Interpolator:
             raise InvalidType(f"codec must be an ffmpeg encoder name or None, got {codec!r}")
         codec = codec or ""  # empty: the codec that fits the container
         options = dict(factor=factor, fps=fps, input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf,
-                       preset=preset, keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds, resume=resume)
+                       preset=preset, keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds,
+                       resume=resume, neighbours=neighbours)
         bar = None
         # Always a callback: the native job then checks for Ctrl-C after every frame (and stops
         # within about a second, keeping its finished parts) even when no progress is wanted.
@@ -324,13 +348,15 @@ def _interpolator(weights: Optional[PathLike], device: str) -> Interpolator:
 
 
 def interpolate(a: Union[Frame, PathLike], b: Union[Frame, PathLike], *, t: float = 0.5, factor: int = 2,
+                before: Optional[Union[Frame, PathLike]] = None, after: Optional[Union[Frame, PathLike]] = None,
                 weights: Optional[PathLike] = None, device: str = "auto", overwrite: bool = False,
                 progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None,
                 **video_options: Any) -> Any:
     """Interpolates two frames, or a whole video.
 
     - ``interpolate(a, b)`` with numpy arrays or torch tensors returns the middle frame (or the frame
-      at time ``t``) in the same form.
+      at time ``t``) in the same form; ``before=`` / ``after=`` (the frames around the pair) give the
+      default model each pixel's acceleration (four-frame flows).
     - ``interpolate("a.png", "b.png")`` reads two image files and returns the middle frame as an array.
     - ``interpolate("in.mp4", "out.mp4", factor=2)`` (or ``fps=60``) writes a video with ``factor``
       times the frame rate and the same duration, keeping the audio; returns a dict of what was done
@@ -342,13 +368,16 @@ def interpolate(a: Union[Frame, PathLike], b: Union[Frame, PathLike], *, t: floa
     if isinstance(a, (str, os.PathLike)):
         a_path, b_path = os.fspath(a), os.fspath(b)  # type: ignore[arg-type]
         if os.path.splitext(a_path)[1].lower() in _IMAGE_EXTS:
-            return _interpolator(weights, device)(read_image(a_path), read_image(b_path), t)
+            def frame(x: Optional[Union[Frame, PathLike]]) -> Optional[Frame]:
+                return read_image(x) if isinstance(x, (str, os.PathLike)) else x
+            return _interpolator(weights, device)(read_image(a_path), read_image(b_path), t, before=frame(before),
+                                                  after=frame(after))
         factor = _whole_number(factor, "factor", 2)
         if not os.path.exists(a_path):
             raise FileError(f"input '{a_path}' does not exist")
         return _interpolator(weights, device).video(a_path, b_path, factor, overwrite=overwrite, progress=progress,
                                                     **video_options)
-    return _interpolator(weights, device)(a, b, t)  # type: ignore[arg-type]
+    return _interpolator(weights, device)(a, b, t, before=before, after=after)  # type: ignore[arg-type]
 
 
 def _train_options(data: Union[PathLike, Sequence[PathLike]], out: PathLike, model: str,

@@ -196,6 +196,11 @@ TEST(VideoJob, FramesFolderInAndOutAndNoFrameIsBlendedAcrossACut) {
   // Elsewhere new frames are made: output 1 differs from inputs 0 and 1.
   EXPECT_GT(cv::norm(cv::imread(files[1]), cv::imread(dir / "in/100.png"), cv::NORM_INF), 0.0);
   EXPECT_GT(cv::norm(cv::imread(files[1]), cv::imread(dir / "in/101.png"), cv::NORM_INF), 0.0);
+  // No neighbour across the cut: pair (2, 3) is made with frame 1 before it and nothing after.
+  auto input = [&](int i) { return cv::imread(dir / ("in/" + std::to_string(100 + i) + ".png")); };
+  EXPECT_EQ(cv::norm(cv::imread(files[5]), interp->interpolate(input(1), input(2), input(3), cv::Mat(), 0.5), cv::NORM_INF), 0.0);
+  // ... and pair (4, 5) with frame 6 after it only.
+  EXPECT_EQ(cv::norm(cv::imread(files[9]), interp->interpolate(cv::Mat(), input(4), input(5), input(6), 0.5), cv::NORM_INF), 0.0);
   // Without cut detection the gap is interpolated.
   o.output = dir / "blended";
   o.detect_cuts = false;
@@ -238,10 +243,10 @@ namespace {
 struct FailingFlowNet : models::FlowGuidedNetImpl {
   std::atomic<int> calls{0};
   int fail_at = -1;
-  std::vector<torch::Tensor> forward_times(const torch::Tensor& f0, const torch::Tensor& f2,
-                                           const std::vector<double>& times) override {
+  using models::FlowGuidedNetImpl::forward_times;
+  std::vector<torch::Tensor> forward_times(const models::FrameWindow& window, const std::vector<double>& times) override {
     if (calls++ == fail_at) throw FileError("synthetic failure in pair " + std::to_string(fail_at));
-    return models::FlowGuidedNetImpl::forward_times(f0, f2, times);
+    return models::FlowGuidedNetImpl::forward_times(window, times);
   }
 };
 
@@ -249,10 +254,13 @@ struct FailingFlowNet : models::FlowGuidedNetImpl {
 
 TEST(VideoJob, TwoPairsInFlightKeepTheOrderAndTheThreadCountAndPassOnErrors) {
   // fregan-flow keeps no state between calls, so the job interpolates two pairs at once; the
-  // frames must still come out in order, each exactly what the interpolator makes for its pair.
+  // frames must still come out in order, each exactly what the interpolator makes for its pair
+  // with the frames before and after it (four-frame flows: the square accelerates).
   test::TempDir dir;
   fs::create_directories(dir / "in");
-  for (int i = 0; i < 7; ++i) cv::imwrite(dir / ("in/" + std::to_string(i) + ".png"), test::moving_square(64, 48, 6 + 4 * i, 10));
+  for (int i = 0; i < 7; ++i) {
+    cv::imwrite(dir / ("in/" + std::to_string(i) + ".png"), test::moving_square(64, 48, 4 + 2 * i + i * i, 10));
+  }
   auto net = std::make_shared<FailingFlowNet>();
   torch::manual_seed(1);
   {
@@ -274,15 +282,30 @@ TEST(VideoJob, TwoPairsInFlightKeepTheOrderAndTheThreadCountAndPassOnErrors) {
   EXPECT_EQ(at::get_num_threads(), threads);
   const auto files = sorted_files(dir / "out");
   ASSERT_EQ(files.size(), 21u);
+  auto input = [&](int i) { return i < 0 || i >= 7 ? cv::Mat() : cv::imread(dir / ("in/" + std::to_string(i) + ".png")); };
+  double largest_four_frame_change = 0;
   for (int i = 0; i + 1 < 7; ++i) {
-    const cv::Mat a = cv::imread(dir / ("in/" + std::to_string(i) + ".png"));
-    const cv::Mat b = cv::imread(dir / ("in/" + std::to_string(i + 1) + ".png"));
+    const cv::Mat a = input(i), b = input(i + 1);
     EXPECT_EQ(cv::norm(cv::imread(files[3 * i]), a, cv::NORM_INF), 0.0) << "input frame " << i;
     for (int j = 1; j <= 2; ++j) {
-      EXPECT_EQ(cv::norm(cv::imread(files[3 * i + j]), interp.interpolate(a, b, j / 3.0), cv::NORM_INF), 0.0)
+      const cv::Mat made = cv::imread(files[3 * i + j]);
+      EXPECT_EQ(cv::norm(made, interp.interpolate(input(i - 1), a, b, input(i + 2), j / 3.0), cv::NORM_INF), 0.0)
           << "pair " << i << ", t = " << j << "/3";
+      largest_four_frame_change = std::max(largest_four_frame_change, cv::norm(made, interp.interpolate(a, b, j / 3.0), cv::NORM_INF));
     }
   }
+  EXPECT_GT(largest_four_frame_change, 20.0) << "the neighbours must change the accelerating square's frames";
+  // neighbours = false: every pair two-frame.
+  o.neighbours = false;
+  o.output = dir / "two_frame";
+  infer::interpolate_video(interp, o);
+  const auto two_frame_files = sorted_files(dir / "two_frame");
+  ASSERT_EQ(two_frame_files.size(), 21u);
+  for (int i = 0; i + 1 < 7; ++i) {
+    EXPECT_EQ(cv::norm(cv::imread(two_frame_files[3 * i + 1]), interp.interpolate(input(i), input(i + 1), 1 / 3.0), cv::NORM_INF), 0.0)
+        << "pair " << i;
+  }
+  o.neighbours = true;
   // A failure in one pair stops the job with its message and leaves no output.
   net->calls = 0;
   net->fail_at = 3;
@@ -295,6 +318,25 @@ TEST(VideoJob, TwoPairsInFlightKeepTheOrderAndTheThreadCountAndPassOnErrors) {
   }
   EXPECT_FALSE(fs::exists(dir / "failed.mp4"));
   EXPECT_EQ(at::get_num_threads(), threads);
+}
+
+TEST(VideoJob, AHeldFrameIsNoNeighbour) {
+  // Frames 0 and 1 are the same (a held frame, as frame-rate conversions make): the motion from
+  // frame 1 back to frame 0 is no motion, not a stop, so pair (1, 2) has no neighbour before it.
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  const int positions[] = {4, 4, 10, 18, 28};
+  for (int i = 0; i < 5; ++i) cv::imwrite(dir / ("in/" + std::to_string(i) + ".png"), test::moving_square(64, 48, positions[i], 10));
+  auto interp = flow_interpolator();
+  infer::VideoJobOptions o;
+  o.input = dir / "in";
+  o.output = dir / "out";
+  infer::interpolate_video(*interp, o);
+  const auto files = sorted_files(dir / "out");
+  ASSERT_EQ(files.size(), 10u);
+  auto input = [&](int i) { return cv::imread(dir / ("in/" + std::to_string(i) + ".png")); };
+  EXPECT_EQ(cv::norm(cv::imread(files[3]), interp->interpolate(cv::Mat(), input(1), input(2), input(3), 0.5), cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(cv::imread(files[5]), interp->interpolate(input(1), input(2), input(3), input(4), 0.5), cv::NORM_INF), 0.0);
 }
 
 TEST(VideoJob, EncoderPresetsAreCheckedUpFront) {

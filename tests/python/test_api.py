@@ -168,3 +168,36 @@ def test_evaluate_on_real_triplets_beats_repeat(shared_data):
     assert r["model"]["psnr"] >= r["flow_warp"]["psnr"] - 0.3
     assert 0.5 < r["model"]["ms_ssim"] <= 1.0 and r["model"]["ms_ssim"] > r["repeat"]["ms_ssim"]
     assert r["model"]["psnr"] > r["average"]["psnr"] + 1.0
+
+
+def _square_centre_x(rgb: np.ndarray) -> float:
+    # moving_square paints (30, 230, 250) RGB; the background's blue is at most 40 + 90 + 24.
+    w = np.clip((rgb[..., 2].astype(float) - 154) / (250 - 154), 0, 1)
+    w[w <= 0.5] = 0
+    return float((w * np.arange(rgb.shape[1])[None, :]).sum() / w.sum())
+
+
+def test_neighbours_make_the_default_model_follow_acceleration(tiny_checkpoint):
+    # The square accelerates: x(s) = 60 + 6 s + 4 s^2 at frames s = -1, 0, 1, 2 (58, 60, 70, 88);
+    # at t = 0.5 it is at 64, where linear motion from two frames puts it at 65.  (On frames half
+    # this size DIS misses the last 18 px step of the 16 px square.)
+    before, a, b, after = (moving_square(256, 128, x) for x in (58, 60, 70, 88))
+    truth = _square_centre_x(moving_square(256, 128, 64))
+    two = fregan.interpolate(a, b)
+    four = fregan.interpolate(a, b, before=before, after=after)
+    assert abs(_square_centre_x(two) - truth) > 0.7
+    assert abs(_square_centre_x(four) - truth) < 0.4
+    # Tensors take the same route; the Interpolator says whether the model uses neighbours.
+    interp = fregan.Interpolator()
+    assert interp.uses_neighbours
+    to_t = lambda x: torch.from_numpy(x).permute(2, 0, 1).float() / 255
+    four_t = interp(to_t(a), to_t(b), before=to_t(before), after=to_t(after))
+    assert np.array_equal((four_t * 255).round().byte().permute(1, 2, 0).numpy(), four)
+    # Models without neighbours (FREGAN) ignore them.
+    small = fregan.Interpolator(tiny_checkpoint, device="cpu")
+    assert not small.uses_neighbours
+    assert np.array_equal(small(a, b, before=before, after=after), small(a, b))
+    with pytest.raises(fregan.InvalidArgument, match="differ in size"):
+        interp(a, b, before=before[:64])
+    with pytest.raises(TypeError):
+        interp(a, b, before=to_t(before))

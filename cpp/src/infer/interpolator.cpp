@@ -189,6 +189,57 @@ std::vector<torch::Tensor> Interpolator::interpolate_sequence(const torch::Tenso
   return interpolate_times(f0, f1, times);
 }
 
+std::vector<torch::Tensor> Interpolator::interpolate_times(const models::FrameWindow& window,
+                                                           const std::vector<double>& times) {
+  const auto& f0 = window.f0;
+  const auto& f1 = window.f1;
+  const bool tiled = tiling_.tile > 0 && (f0.size(-2) > tiling_.tile || f0.size(-1) > tiling_.tile);
+  // Tiles would each see only their part of the neighbours' motion: tiled runs stay two-frame.
+  if (!net_->uses_neighbours() || tiled || net_->size_multiple() != 1 || (!window.before.defined() && !window.after.defined())) {
+    return interpolate_times(f0, f1, times);
+  }
+  TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  TORCH_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
+              "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
+  for (const auto* neighbour : {&window.before, &window.after}) {
+    if (neighbour->defined()) {
+      TORCH_CHECK(neighbour->sizes() == f0.sizes(), "interpolate: a neighbour frame ", neighbour->sizes(),
+                  " differs in size from the pair's ", f0.sizes());
+    }
+  }
+  for (double t : times) require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
+  torch::NoGradGuard no_grad;
+  if (net_->is_training()) net_->eval();  // only reads when already in eval mode: safe from two threads
+  auto batched = [&](const torch::Tensor& x) {
+    return x.defined() ? (x.dim() == 3 ? x.unsqueeze(0) : x).to(device_, torch::kFloat32) : x;
+  };
+  const models::FrameWindow on_device{batched(window.before), batched(f0), batched(f1), batched(window.after)};
+  std::vector<torch::Tensor> out;
+  for (auto& frame : net_->forward_times(on_device, times)) {
+    frame = frame.clamp(0.0, 1.0);
+    out.push_back(f0.dim() == 3 ? frame[0].to(f0.device()) : frame.to(f0.device()));
+  }
+  return out;
+}
+
+torch::Tensor Interpolator::interpolate(const models::FrameWindow& window, double t) {
+  return interpolate_times(window, {t}).front();
+}
+
+cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after, double t) {
+  auto same_size = [&](const cv::Mat& image, const char* what) {
+    require(image.empty() || image.size() == f0.size(), std::string("interpolate: the ") + what + " image (" +
+                                                            std::to_string(image.cols) + "x" + std::to_string(image.rows) +
+                                                            ") differs in size from the first (" + std::to_string(f0.cols) +
+                                                            "x" + std::to_string(f0.rows) + ")");
+  };
+  same_size(f1, "second");
+  same_size(before, "before");
+  same_size(after, "after");
+  auto tensor = [](const cv::Mat& image) { return image.empty() ? torch::Tensor() : io::image_to_tensor(image); };
+  return io::tensor_to_image(interpolate(models::FrameWindow{tensor(before), tensor(f0), tensor(f1), tensor(after)}, t));
+}
+
 std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1,
                                                            const std::vector<double>& times) {
   TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());

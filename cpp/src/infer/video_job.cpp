@@ -321,6 +321,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       {"model", interpolator.model_name()}, {"output_fps", result.output_fps}, {"input_fps", in.fps},
       {"codec", codec}, {"crf", o.crf}, {"preset", o.preset}, {"video_out", video_out}, {"segment_frames", segment_frames},
       {"detect_cuts", o.detect_cuts}, {"cut_threshold", o.scene.cut_threshold}, {"cut_ratio", o.scene.cut_ratio},
+      {"neighbours", o.neighbours && interpolator.uses_neighbours()}, {"static_threshold", o.scene.static_threshold},
       {"size", {in.width, in.height}}};
   // One job per output, for the whole job (released however this process ends); a job refused
   // before it finished a part leaves no work folder behind.
@@ -373,8 +374,10 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   };
 
   FrameQueue queue(in.read, 8);
-  // A window of decoded frames: pair i needs frames i and i + 1, and its cut decision the
-  // thumbnail differences of `neighbourhood` pairs on each side.
+  const bool four_frame = o.neighbours && interpolator.uses_neighbours();
+  // A window of decoded frames: pair i needs frames i and i + 1 (and i - 1, i + 2 as its
+  // neighbours), and its cut decision the thumbnail differences of `neighbourhood` pairs on each
+  // side (for the neighbour after it, those of pair i + 1).
   std::deque<cv::Mat> window;  // frames window_start, window_start + 1, ...
   int64_t window_start = 0, decoded = 0;
   bool ended = false;
@@ -392,7 +395,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
                             std::to_string(f->cols) + "x" + std::to_string(f->rows) + " after " +
                             std::to_string(in.width) + "x" + std::to_string(in.height) + ")");
     }
-    if (o.detect_cuts) {
+    if (o.detect_cuts || four_frame) {
       cv::Mat thumb = data::thumbnail(*f);
       if (!last_thumb.empty()) differences.push_back(data::thumbnail_difference(last_thumb, thumb));
       last_thumb = thumb;
@@ -487,20 +490,38 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     }
     return p;
   };
-  // The tensor of the frame that ends pair i is the one that starts pair i + 1.
-  int64_t cached_index = -1;
-  torch::Tensor cached_tensor;
+  // Each frame's tensor is made once for the (up to four) pairs it is in: the model recognises a
+  // frame it has prepared by its tensor.
+  std::deque<std::pair<int64_t, torch::Tensor>> tensors;  // the last few frames' tensors, by index
+  constexpr size_t kKeptTensors = 4;                       // frames i - 1 .. i + 2
   auto tensor_of = [&](int64_t index) {
-    if (index != cached_index) {
-      cached_tensor = io::image_to_tensor(window[static_cast<size_t>(index - window_start)]);
-      cached_index = index;
+    for (const auto& [j, tensor] : tensors) {
+      if (j == index) return tensor;
     }
-    return cached_tensor;
+    tensors.emplace_back(index, io::image_to_tensor(window[static_cast<size_t>(index - window_start)]));
+    while (tensors.size() > kKeptTensors) tensors.pop_front();
+    return tensors.back().second;
+  };
+  // Whether a cut lies between frames j and j + 1, decided once per pair (the first time it is
+  // asked, with the same frames decoded ahead as when pair j itself is reached: resumed and
+  // uninterrupted runs decide alike).
+  std::vector<int8_t> cut_known;
+  auto cut_between = [&](int64_t j) {
+    if (!o.detect_cuts) return false;
+    const size_t k = static_cast<size_t>(j);
+    if (cut_known.size() <= k) cut_known.resize(k + 1, -1);
+    if (cut_known[k] < 0) cut_known[k] = data::is_cut(differences, k, o.scene) ? 1 : 0;
+    return cut_known[k] == 1;
+  };
+  // Frame j + 1 (or j) usable as the neighbour of a pair ending (or starting) at it: no cut and no
+  // held frame between them.
+  auto moves_on_to = [&](int64_t j) {
+    return !cut_between(j) && differences[static_cast<size_t>(j)] >= o.scene.static_threshold;
   };
 
   for (int64_t i = 0;; ++i) {
-    // Decode far enough ahead for pair i's cut decision.
-    while (!ended && decoded < i + 2 + o.scene.neighbourhood) decode_one();
+    // Decode far enough ahead for the cut decisions of pair i and of pair i + 1 (its neighbour).
+    while (!ended && decoded < i + 3 + o.scene.neighbourhood) decode_one();
     if (i >= decoded) break;
     const cv::Mat& frame = window[static_cast<size_t>(i - window_start)];
     const bool has_next = i + 1 < decoded;
@@ -508,7 +529,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     const int64_t k_begin = first_output_at_or_after(i, ratio);
     // (For the last frame, [k_begin, k_end) are the frames that hold it to the end.)
     const int64_t k_end = first_output_at_or_after(i + 1, ratio);
-    const bool cut = has_next && o.detect_cuts && data::is_cut(differences, static_cast<size_t>(i), o.scene);
+    const bool cut = has_next && cut_between(i);
     if (cut) ++result.scene_cuts;
     if (segment >= segments_done) {
       if (segment != current_segment) {
@@ -537,16 +558,19 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
         }
       }
       if (!times.empty()) {
-        pair.made = std::async(std::launch::async, [&interpolator, single_threaded = pairs_in_flight > 1, a = tensor_of(i),
-                                                    b = tensor_of(i + 1), times = std::move(times)] {
+        models::FrameWindow pair_window{{}, tensor_of(i), tensor_of(i + 1), {}};
+        if (four_frame && i >= 1 && moves_on_to(i - 1)) pair_window.before = tensor_of(i - 1);
+        if (four_frame && i + 2 < decoded && moves_on_to(i + 1)) pair_window.after = tensor_of(i + 2);
+        pair.made = std::async(std::launch::async, [&interpolator, single_threaded = pairs_in_flight > 1,
+                                                    pair_window = std::move(pair_window), times = std::move(times)] {
           if (single_threaded) at::set_num_threads(1);  // two of these share the cores
-          return interpolator.interpolate_times(a, b, times);
+          return interpolator.interpolate_times(pair_window, times);
         });
       }
       pending.push_back(std::move(pair));
       while (pending.size() >= pairs_in_flight) write_oldest_pair();
     }
-    // Frames before i are no longer needed.
+    // Frames before i are no longer needed (frame i is pair i + 1's neighbour before).
     while (window_start < i) {
       window.pop_front();
       ++window_start;

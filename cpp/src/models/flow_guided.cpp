@@ -4,7 +4,9 @@
 #include <cmath>
 #include <deque>
 #include <mutex>
+#include <future>
 #include <optional>
+#include <string_view>
 
 #include <ATen/Parallel.h>
 
@@ -20,7 +22,7 @@ namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 FREGAN_DEFINE_OPTIONS_JSON(FlowGuidedOptions, "fregan-flow", flow, net_max_pixels, base_channels, levels, leaky_slope,
-                           flow_unit, refine_flow, sampling)
+                           flow_unit, refine_flow, sampling, acceleration)
 
 namespace {
 
@@ -46,7 +48,13 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
   require(o.net_max_pixels >= 64 * 64, "fregan-flow: net_max_pixels must be >= 4096");
   require(o.flow_unit > 0, "fregan-flow: flow_unit must be > 0");
   sampling_ = flow::sampling_from_name(o.sampling);
+  require(o.acceleration.damping >= 0 && o.acceleration.consistency_sigma >= 0 && o.acceleration.agreement_sigma >= 0 &&
+              o.acceleration.reversal_fill > 0,
+          "fregan-flow: acceleration damping and consistency_sigma must be >= 0, reversal_fill > 0");
+  require(o.acceleration.to_t == "reversal" || o.acceleration.to_t == "slomo",
+          "fregan-flow: acceleration to_t must be 'reversal' or 'slomo', got '" + o.acceleration.to_t + "'");
   memo_ = std::make_shared<FrameMemo>();
+  flow_memo_ = std::make_shared<FlowMemo>();
   encoder_ = register_module("encoder", nn::ModuleList());
   decoder_ = register_module("decoder", nn::ModuleList());
   int in = kInputChannels;
@@ -207,7 +215,7 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
 // prepare one frame at once; the second result simply replaces the first.
 class FlowGuidedNetImpl::FrameMemo {
  public:
-  static constexpr size_t kFrames = 4;  // two pairs in flight touch at most 4 frames
+  static constexpr size_t kFrames = 6;  // two pairs in flight and their neighbours touch at most 5 frames
 
   static bool applies(const torch::Tensor& frame) {
     // Inference tensors track no version, so an in-place change could not be seen.
@@ -251,6 +259,68 @@ class FlowGuidedNetImpl::FrameMemo {
   std::deque<Entry> entries_;
 };
 
+// The flows of the last few frame pairs at DIS resolution, found again by the two frames' luma
+// (hash, then exact bytes), so a frame met again in a new tensor (Python's arrays) still matches.
+// A video's pair i needs the flows of pairs i - 1 and i + 1 for its neighbours; as two pairs are
+// in flight, an entry is a shared_future: the second pair asking for flows being computed by the
+// first waits for them instead of computing them again.
+class FlowGuidedNetImpl::FlowMemo {
+ public:
+  using Flows = std::pair<torch::Tensor, torch::Tensor>;
+  static constexpr size_t kPairs = 6;  // pairs i - 1 .. i + 2 of two pairs in flight, and slack
+
+  // The flows a -> b and b -> a, from an entry for (a, b) or (b, a), else from compute(), which
+  // runs without the lock.
+  template <typename Compute>
+  Flows get(const torch::Tensor& a, size_t hash_a, const torch::Tensor& b, size_t hash_b, Compute compute) {
+    std::promise<Flows> promise;
+    std::shared_future<Flows> future;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      for (const auto& e : entries_) {
+        const bool forward = same(e.a, e.hash_a, a, hash_a) && same(e.b, e.hash_b, b, hash_b);
+        if (forward || (same(e.a, e.hash_a, b, hash_b) && same(e.b, e.hash_b, a, hash_a))) {
+          const auto found = e.flows;
+          lock.unlock();  // wait for flows still being computed without the lock
+          const auto& flows = found.get();
+          return forward ? flows : Flows{flows.second, flows.first};
+        }
+      }
+      future = promise.get_future().share();
+      entries_.push_back({a, hash_a, b, hash_b, future});
+      while (entries_.size() > kPairs) entries_.pop_front();
+    }
+    try {
+      promise.set_value(compute());
+    } catch (...) {
+      promise.set_exception(std::current_exception());
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+        if (it->a.is_same(a) && it->b.is_same(b)) {
+          entries_.erase(it);
+          break;
+        }
+      }
+    }
+    return future.get();
+  }
+
+ private:
+  struct Entry {
+    torch::Tensor a;
+    size_t hash_a;
+    torch::Tensor b;
+    size_t hash_b;
+    std::shared_future<Flows> flows;
+  };
+  static bool same(const torch::Tensor& x, size_t hash_x, const torch::Tensor& y, size_t hash_y) {
+    return x.is_same(y) || (hash_x == hash_y && x.sizes() == y.sizes() && torch::equal(x, y));
+  }
+
+  std::mutex mutex_;
+  std::deque<Entry> entries_;
+};
+
 std::pair<int64_t, int64_t> FlowGuidedNetImpl::net_size(int64_t h, int64_t w) const {
   const double scale = std::min(1.0, std::sqrt(static_cast<double>(options_.net_max_pixels) / static_cast<double>(h * w)));
   return {std::max<int64_t>(8, std::llround(h * scale)), std::max<int64_t>(8, std::llround(w * scale))};
@@ -267,8 +337,20 @@ FlowGuidedNetImpl::PreparedFrame FlowGuidedNetImpl::prepare(const torch::Tensor&
     p.luma = flow::dis_luma(frame, options_.flow);
   }
   p.at_net = resize(frame, hn, wn, true);
+  p.luma_hash = std::hash<std::string_view>{}(
+      std::string_view(reinterpret_cast<const char*>(p.luma.data_ptr<uint8_t>()), static_cast<size_t>(p.luma.numel())));
   if (memo) memo_->add(frame, hn, wn, p);
   return p;
+}
+
+std::pair<torch::Tensor, torch::Tensor> FlowGuidedNetImpl::pair_flows(const PreparedFrame& a, const PreparedFrame& b) {
+  auto compute = [&] {
+    torch::NoGradGuard no_grad;
+    return flow::bidirectional_flow_from_luma(a.luma, b.luma, options_.flow);
+  };
+  // Training sees fresh random crops: nothing to find again.
+  if (torch::GradMode::is_enabled() || a.luma.size(0) != 1) return compute();
+  return flow_memo_->get(a.luma, a.luma_hash, b.luma, b.luma_hash, compute);
 }
 
 torch::Tensor FlowGuidedNetImpl::forward_at(const torch::Tensor& f0, const torch::Tensor& f2, double t) {
@@ -277,37 +359,69 @@ torch::Tensor FlowGuidedNetImpl::forward_at(const torch::Tensor& f0, const torch
 
 std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const torch::Tensor& f0, const torch::Tensor& f2,
                                                             const std::vector<double>& times) {
+  return forward_times(FrameWindow{{}, f0, f2, {}}, times);
+}
+
+std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& window, const std::vector<double>& times) {
+  const auto& f0 = window.f0;
+  const auto& f2 = window.f1;
   TORCH_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f2.sizes(),
               "fregan-flow expects two [B, 3, H, W] frames of the same size, got ", f0.sizes(), " and ", f2.sizes());
+  for (const auto* neighbour : {&window.before, &window.after}) {
+    TORCH_CHECK(!neighbour->defined() || neighbour->sizes() == f0.sizes(), "fregan-flow: a neighbour frame ",
+                neighbour->sizes(), " differs in size from the pair's ", f0.sizes());
+  }
   for (double t : times) TORCH_CHECK(t > 0 && t < 1, "fregan-flow: t must be in (0, 1), got ", t);
   TORCH_CHECK(f0.size(2) >= 8 && f0.size(3) >= 8, "fregan-flow: frames must be at least 8x8, got ", f0.size(2), "x", f0.size(3));
   const auto [hn, wn] = net_size(f0.size(2), f0.size(3));
   const auto p0 = prepare(f0, hn, wn), p2 = prepare(f2, hn, wn);
-  // Motion, once for every t, at the resolution DIS ran at (reduced for big frames).
-  torch::Tensor flow02, flow20;
+  const bool four_frame = options_.acceleration.damping > 0;
+  // Motion, once for every t, at the resolution DIS ran at (reduced for big frames).  In a video
+  // the pair after this one is new and this pair's own flows were that pair's of the last call:
+  // asking for the new ones first lets the other pair in flight finish these meanwhile.
+  flow::NeighbourFlows after, before;
+  if (four_frame && window.after.defined()) {
+    std::tie(after.to_neighbour, after.from_neighbour) = pair_flows(p2, prepare(window.after, hn, wn));
+  }
+  auto [flow02, flow20] = pair_flows(p0, p2);
+  if (four_frame && window.before.defined()) {
+    std::tie(before.to_neighbour, before.from_neighbour) = pair_flows(p0, prepare(window.before, hn, wn));
+  }
+  torch::Tensor acceleration0, acceleration2;
   {
     torch::NoGradGuard no_grad;
-    std::tie(flow02, flow20) = flow::bidirectional_flow_from_luma(p0.luma, p2.luma, options_.flow);
-    flow02 = flow02.to(f0.device());
-    flow20 = flow20.to(f0.device());
+    std::tie(acceleration0, acceleration2) = flow::accelerations(flow02, flow20, before, after, options_.acceleration);
   }
+  auto on_device = [&](const torch::Tensor& x) { return x.defined() ? x.to(f0.device()) : x; };
+  flow02 = on_device(flow02);
+  flow20 = on_device(flow20);
+  acceleration0 = on_device(acceleration0);
+  acceleration2 = on_device(acceleration2);
   std::vector<torch::Tensor> out;
-  for (double t : times) out.push_back(synthesize(f0, f2, p0.at_net, p2.at_net, flow02, flow20, t));
+  for (double t : times) {
+    out.push_back(synthesize(f0, f2, p0.at_net, p2.at_net, flow02, flow20, acceleration0, acceleration2, t));
+  }
   return out;
 }
 
 torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
                                             const torch::Tensor& f2n, const torch::Tensor& flow02,
-                                            const torch::Tensor& flow20, double t) {
+                                            const torch::Tensor& flow20, const torch::Tensor& acceleration0,
+                                            const torch::Tensor& acceleration2, double t) {
   const int64_t b = f0.size(0), h = f0.size(2), w = f0.size(3);
-  const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, t);  // linear in the flows: done before upscaling
+  // At DIS resolution, before upscaling.
+  const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, acceleration0, acceleration2, t, options_.acceleration);
+  const bool linear = !acceleration0.defined() && !acceleration2.defined();
 
   // The net's resolution, and its inputs there (in training, crops are small enough that the net,
   // DIS and the frames share one resolution and every resize below is the identity).
   const int64_t hn = f0n.size(2), wn = f0n.size(3);
   const double sx = static_cast<double>(wn) / w, sy = static_cast<double>(hn) / h;
   const auto f02n = flow::resize_flow(flow02, hn, wn), f20n = flow::resize_flow(flow20, hn, wn);
-  const auto [ft0n, ft2n] = flow::flows_from_t(f02n, f20n, t);  // = the resized ft0s, ft2s (all linear)
+  // Linear motion: the same as the resized ft0s, ft2s (everything is linear in the flows), as
+  // checkpoints were trained with.  Four-frame flows weigh the acceleration per pixel: resized.
+  const auto [ft0n, ft2n] = linear ? flow::flows_from_t(f02n, f20n, t)
+                                   : std::make_pair(flow::resize_flow(ft0s, hn, wn), flow::resize_flow(ft2s, hn, wn));
   // Occlusion cue: where the two flows disagree, seen from time t; log-compressed.
   const auto occ0 = torch::log1p(flow::backward_warp(flow::consistency_error(f02n, f20n), ft0n));
   const auto occ2 = torch::log1p(flow::backward_warp(flow::consistency_error(f20n, f02n), ft2n));

@@ -48,6 +48,16 @@ class Interpolator {
   std::vector<torch::Tensor> interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1, int factor);
   // The frames at the given times in (0, 1), in order.
   std::vector<torch::Tensor> interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1, const std::vector<double>& times);
+  // The same with the pair's neighbours (the frames before f0 and after f1 in their video; either
+  // may be undefined), shaped like f0: a four-frame model (fregan-flow) makes the flows to t
+  // acceleration-aware, other models ignore the neighbours.  The model keeps the flows of the last
+  // few frame pairs, so calls over consecutive pairs of a video compute each pair's flows once.
+  std::vector<torch::Tensor> interpolate_times(const models::FrameWindow& window, const std::vector<double>& times);
+  torch::Tensor interpolate(const models::FrameWindow& window, double t = 0.5);
+  // 8-bit BGR images; `before` / `after` may be empty.
+  cv::Mat interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after, double t = 0.5);
+  // Whether the model uses a pair's neighbours.
+  bool uses_neighbours() const { return net_->uses_neighbours(); }
   // Whether any t in (0, 1) is reachable (else only k / 2^d).
   bool supports_any_time() const { return net_->supports_timestep(); }
   // interpolate*() may be called from two threads at once (see InterpolationNetImpl).

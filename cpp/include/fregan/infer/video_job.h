@@ -11,6 +11,10 @@
 //
 // Scene cuts: no frame is blended across a hard cut; the nearer of the two frames is repeated.
 //
+// Four-frame flows: pair i is interpolated with frames i - 1 and i + 2 as its neighbours where
+// they exist (see VideoJobOptions::neighbours); the model keeps each pair's flows for the pairs
+// beside it, so every pair's optical flow is still computed once.
+//
 // Resumable: the output is encoded in parts (one per `segment_seconds` of input) in a work folder
 // beside the output ("<output>.fregan-job"); every finished part is recorded there.  Running the
 // same job again after an interruption (Ctrl-C, kill, crash) skips the finished parts, and the
@@ -54,6 +58,12 @@ struct VideoJobOptions {
   std::string preset;        // x264/x265 speed preset (empty = the encoder's default, medium)
   bool keep_audio = true;    // mux the input's audio into the output
   bool detect_cuts = true;
+  // Four-frame (acceleration-aware) flows for models that use a pair's neighbours (fregan-flow):
+  // where the frames before and after a pair exist, with no cut and no held frame (a neighbour
+  // pair's thumbnail difference below scene.static_threshold: no motion to read an acceleration
+  // from) between them and the pair.  Pairs at clip ends, cuts and held frames stay two-frame.
+  // false: every pair two-frame.
+  bool neighbours = true;
   data::SceneOptions scene;
   double segment_seconds = 10;  // input seconds per resumable part
   bool resume = true;           // continue a matching interrupted job instead of starting over

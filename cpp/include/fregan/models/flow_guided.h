@@ -42,6 +42,10 @@ struct FlowGuidedOptions {
   // for plain warping on the held-out triplets) or "bilinear".  The net's own inputs are warped
   // bilinearly at its resolution either way.  Checkpoints from before the option render bicubic.
   std::string sampling = "bicubic";
+  // With the frames before and after the pair (forward_times(FrameWindow)), the flows to t follow
+  // the four-frame, acceleration-aware motion model (flow::acceleration); damping 0 turns it off.
+  // Checkpoints from before the option use it with these defaults.
+  flow::AccelerationOptions acceleration;
 };
 void to_json(nlohmann::json& j, const FlowGuidedOptions& o);
 void from_json(const nlohmann::json& j, FlowGuidedOptions& o);
@@ -53,6 +57,12 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   torch::Tensor forward_at(const torch::Tensor& f0, const torch::Tensor& f2, double t) override;
   std::vector<torch::Tensor> forward_times(const torch::Tensor& f0, const torch::Tensor& f2,
                                            const std::vector<double>& times) override;
+  // The four-frame flows where window.before / window.after exist (either may be missing: that
+  // side's motion is then linear).  The flows between two frames are kept for the next calls (a
+  // few pairs, found again by the frames' content), so in a video each pair's flows are computed
+  // once, whether as a pair or as a neighbour.
+  std::vector<torch::Tensor> forward_times(const FrameWindow& window, const std::vector<double>& times) override;
+  bool uses_neighbours() const override { return options_.acceleration.damping > 0; }
   bool supports_timestep() const override { return true; }
   bool stateless_inference() const override { return true; }
   int64_t size_multiple() const override { return 1; }  // any size: the net resizes internally
@@ -66,12 +76,18 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   // once (at 1080p ~10 ms of a pair's ~250: the luma and the area downscale).
   struct PreparedFrame {
     torch::Tensor luma, at_net;
+    size_t luma_hash = 0;  // of the luma's bytes: finds the flows of a frame met again (FlowMemo)
   };
   class FrameMemo;
+  class FlowMemo;
   PreparedFrame prepare(const torch::Tensor& frame, int64_t net_height, int64_t net_width);
-  // Frame t from the two frames, the same at the net's resolution, and their flows at DIS resolution.
+  // The flows a -> b and b -> a at DIS resolution on the CPU, from the memo when known.
+  std::pair<torch::Tensor, torch::Tensor> pair_flows(const PreparedFrame& a, const PreparedFrame& b);
+  // Frame t from the two frames, the same at the net's resolution, their flows at DIS resolution
+  // and the accelerations of their pixels there (undefined: linear motion on that side).
   torch::Tensor synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
-                           const torch::Tensor& f2n, const torch::Tensor& flow02, const torch::Tensor& flow20, double t);
+                           const torch::Tensor& f2n, const torch::Tensor& flow02, const torch::Tensor& flow20,
+                           const torch::Tensor& acceleration0, const torch::Tensor& acceleration2, double t);
   std::pair<int64_t, int64_t> net_size(int64_t height, int64_t width) const;
 
   FlowGuidedOptions options_;
@@ -80,6 +96,7 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   torch::nn::ModuleList decoder_{nullptr};
   torch::nn::Conv2d head_{nullptr};
   std::shared_ptr<FrameMemo> memo_;
+  std::shared_ptr<FlowMemo> flow_memo_;
 };
 TORCH_MODULE(FlowGuidedNet);
 

@@ -9,6 +9,13 @@
 
 namespace fregan::models {
 
+// A pair of frames with the frames before and after it in their video, where they exist (undefined
+// tensors otherwise: clip ends, scene cuts, a lone pair).  Four-frame models read the motion's
+// acceleration from the neighbours; the others use f0 and f1 only.
+struct FrameWindow {
+  torch::Tensor before, f0, f1, after;
+};
+
 // Generator: (f0, f2), each [B, 3, H, W] float RGB in [0, 1], -> the middle frame [B, 3, H, W]
 // (not clamped: losses see the raw output; the Interpolator clamps).
 class InterpolationNetImpl : public torch::nn::Module {
@@ -40,6 +47,12 @@ class InterpolationNetImpl : public torch::nn::Module {
     for (double t : times) out.push_back(forward_at(f0, f2, t));
     return out;
   }
+  // The same with the pair's neighbours; models that do not use them (uses_neighbours() false)
+  // ignore them.
+  virtual std::vector<torch::Tensor> forward_times(const FrameWindow& window, const std::vector<double>& times) {
+    return forward_times(window.f0, window.f1, times);
+  }
+  virtual bool uses_neighbours() const { return false; }
 };
 
 // Discriminator: logits [B] that `middle` is a real frame.  Conditional models look at f0/f2 too;
