@@ -324,3 +324,20 @@ def test_tiny_and_rgb_videos(tiny_checkpoint, ffmpeg, tmp_path):
     # An RGB source (colour matrix "gbr") encodes to YUV.
     r = run_cli("interpolate", tmp_path / "rgb.mkv", "-o", tmp_path / "rgb.mp4", "--weights", tiny_checkpoint, "-q")
     assert r.returncode == 0, r.stderr
+
+
+def test_a_rerun_with_other_options_says_it_starts_over(tiny_checkpoint, tmp_path, capfd):
+    src = _frames(tmp_path / "seq", n=12)
+    out = tmp_path / "out"
+    seen = []
+
+    def stop_after_a_part(p):
+        seen.append(p["input_frames_done"])
+        return p["input_frames_done"] < 6
+
+    r = fregan.interpolate(src, out, weights=tiny_checkpoint, input_fps=4, segment_seconds=1, progress=stop_after_a_part)
+    assert not r["completed"] and (Path(str(out) + ".fregan-job") / "job.json").exists()
+    capfd.readouterr()
+    r = fregan.interpolate(src, out, weights=tiny_checkpoint, input_fps=4, segment_seconds=1, factor=4)
+    assert r["completed"] and r["resumed_segments"] == 0 and r["output_frames"] == 48
+    assert "used other options or another input: starting over" in capfd.readouterr().err

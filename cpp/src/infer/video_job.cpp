@@ -342,9 +342,12 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       if (state.at("fingerprint") == fingerprint) {
         segments_done = state.at("segments_done").get<int64_t>();
         frames_in_done_segments = state.at("output_frames").get<int64_t>();
+      } else if (state.value("segments_done", int64_t{0}) > 0) {
+        log::warn("the interrupted run in '" + work.string() + "' used other options or another input: starting over");
       }
     } catch (const std::exception&) {
-      segments_done = 0;  // unreadable state: start over
+      log::warn("the state of the interrupted run in '" + work.string() + "' is unreadable: starting over");
+      segments_done = 0;
     }
   }
   if (segments_done == 0) {
