@@ -79,7 +79,8 @@ def warping_checkpoint(path: Path) -> None:
 
 
 def fregan_binary() -> Path:
-    return Path(fregan.__file__).parent / "bin" / "fregan"
+    """The installed `fregan` (or $FREGAN_BINARY, e.g. a build tree's)."""
+    return Path(os.environ.get("FREGAN_BINARY") or Path(fregan.__file__).parent / "bin" / "fregan")
 
 
 def run_job(half: Path, out: Path, fps: float, weights: str, extra) -> float:
@@ -105,6 +106,7 @@ def main() -> None:
     ap.add_argument("--max-frames", type=int, default=161, help="source frames per clip (odd: ends on a kept frame)")
     ap.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of the jobs")
     ap.add_argument("--clips", nargs="*", help="only these held-out clips (default: all)")
+    ap.add_argument("--vid4-only", action="store_true", help="only Vid4 calendar + walk")
     ap.add_argument("--methods", nargs="+", default=["warping", "four-frame warping", "default"],
                     help="of: warping, four-frame warping, two-frame, default")
     ap.add_argument("--out", type=Path)
@@ -112,6 +114,8 @@ def main() -> None:
     held = json.loads((ROOT / "benchmarks" / "heldout_clips.json").read_text())
     sources = [(c["file"], c["kind"], DATA / "clips" / c["file"]) for c in held["clips"]
                if not args.clips or c["file"] in args.clips]
+    if args.vid4_only:
+        sources = []
     if not args.clips:
         sources += [(f"vid4/{s}", "Vid4", DATA / "vsr" / "vid4" / s) for s in held["vid4"]["sequences"]]
     os.environ["OMP_NUM_THREADS"] = str(args.threads)

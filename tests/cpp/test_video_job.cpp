@@ -337,6 +337,16 @@ TEST(VideoJob, AHeldFrameIsNoNeighbour) {
   auto input = [&](int i) { return cv::imread(dir / ("in/" + std::to_string(i) + ".png")); };
   EXPECT_EQ(cv::norm(cv::imread(files[3]), interp->interpolate(cv::Mat(), input(1), input(2), input(3), 0.5), cv::NORM_INF), 0.0);
   EXPECT_EQ(cv::norm(cv::imread(files[5]), interp->interpolate(input(1), input(2), input(3), input(4), 0.5), cv::NORM_INF), 0.0);
+  // A pair that is itself held has no motion to bend: two frames, whatever its neighbours do.
+  fs::create_directories(dir / "held_pair");
+  const int held[] = {4, 10, 18, 18, 28};
+  for (int i = 0; i < 5; ++i) cv::imwrite(dir / ("held_pair/" + std::to_string(i) + ".png"), test::moving_square(64, 48, held[i], 10));
+  o.input = dir / "held_pair";
+  o.output = dir / "out_held_pair";
+  infer::interpolate_video(*interp, o);
+  const auto held_files = sorted_files(dir / "out_held_pair");
+  auto held_input = [&](int i) { return cv::imread(dir / ("held_pair/" + std::to_string(i) + ".png")); };
+  EXPECT_EQ(cv::norm(cv::imread(held_files[5]), interp->interpolate(held_input(2), held_input(3), 0.5), cv::NORM_INF), 0.0);
 }
 
 TEST(VideoJob, EncoderPresetsAreCheckedUpFront) {

@@ -562,8 +562,11 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       }
       if (!times.empty()) {
         models::FrameWindow pair_window{{}, tensor_of(i), tensor_of(i + 1), {}};
-        if (four_frame && i >= 1 && moves_on_to(i - 1)) pair_window.before = tensor_of(i - 1);
-        if (four_frame && i + 2 < decoded && moves_on_to(i + 1)) pair_window.after = tensor_of(i + 2);
+        // A pair that hardly changes (a held frame, a screen where one character is typed) has no
+        // motion to bend: its neighbours' motion would only move what stands still.
+        const bool pair_moves = four_frame && differences[static_cast<size_t>(i)] >= o.scene.static_threshold;
+        if (pair_moves && i >= 1 && moves_on_to(i - 1)) pair_window.before = tensor_of(i - 1);
+        if (pair_moves && i + 2 < decoded && moves_on_to(i + 1)) pair_window.after = tensor_of(i + 2);
         pair.made = std::async(std::launch::async, [&interpolator, single_threaded = pairs_in_flight > 1,
                                                     pair_window = std::move(pair_window), times = std::move(times)] {
           if (single_threaded) at::set_num_threads(1);  // two of these share the cores

@@ -61,7 +61,8 @@ struct VideoJobOptions {
   // Four-frame (acceleration-aware) flows for models that use a pair's neighbours (fregan-flow):
   // where the frames before and after a pair exist, with no cut and no held frame (a neighbour
   // pair's thumbnail difference below scene.static_threshold: no motion to read an acceleration
-  // from) between them and the pair.  Pairs at clip ends, cuts and held frames stay two-frame.
+  // from) between them and the pair.  Pairs at clip ends, cuts and held frames, and pairs that
+  // hardly change themselves (below scene.static_threshold), stay two-frame.
   // false: every pair two-frame.
   bool neighbours = true;
   data::SceneOptions scene;
