@@ -18,6 +18,8 @@ void add_prepare(CLI::App& app) {
   cmd->add_option("--frame-skip", o->frame_skip, "Triplets (n, n+k, n+2k) / keep every k-th frame")->capture_default_str();
   cmd->add_option("--max-frames", o->max_frames_per_source, "Decode at most this many frames per clip (0 = all)");
   cmd->add_option("--target-frames", o->target_frames, "frames task: about this many frames in all (0 = off)");
+  cmd->add_option("--max-side", o->max_side, "Area-downscale frames whose longer side exceeds this (0 = native size)")
+      ->capture_default_str();
   cmd->add_option("--val-fraction", o->val_fraction, "Fraction of clips for validation")->capture_default_str();
   cmd->add_option("--test-fraction", o->test_fraction, "Fraction of clips for testing")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Split seed")->capture_default_str();

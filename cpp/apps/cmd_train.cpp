@@ -25,7 +25,7 @@ nlohmann::json parse_json_option(const std::string& text, const std::string& fla
 
 // Flags of `fregan train` that only interpolation models use, and those only DCGAN uses.
 const char* const kInterpolationOnlyFlags[] = {"--val-data", "--val-fraction", "--crop", "--max-triplets",
-                                               "--val-triplets", "--loss", "--adv-weight", "--no-flip", "--no-hflip",
+                                               "--val-triplets", "--neighbours", "--loss", "--adv-weight", "--no-flip", "--no-hflip",
                                                "--no-vflip", "--rotate", "--no-reverse", "--val-every",
                                                "--world-size", "--rank", "--local-rank", "--master-addr",
                                                "--master-port", "--dist-backend", "--dist-timeout"};
@@ -33,7 +33,7 @@ const char* const kDcganOnlyFlags[] = {"--latent-dim", "--height", "--width", "-
                                        "--hflip", "--sample-every", "--sample-count", "--divergence"};
 // Flags only SpectraFrame uses, and the interpolation ones it has no use for.
 const char* const kSrOnlyFlags[] = {"--perceptual-model", "--val-frames", "--val-crop"};
-const char* const kNotForSrFlags[] = {"--frame-skip", "--max-triplets", "--val-triplets", "--no-reverse", "--workers",
+const char* const kNotForSrFlags[] = {"--frame-skip", "--max-triplets", "--val-triplets", "--neighbours", "--no-reverse", "--workers",
                                       "--no-hflip", "--no-vflip"};
 
 // Throws for the first of `flags` the user gave, "<flag><why>".
@@ -157,6 +157,8 @@ void add_train(CLI::App& app) {
   cmd->add_option("--max-frames", o->max_frames_per_source, "Decode at most this many frames per clip (0 = all)");
   cmd->add_option("--max-triplets", o->max_triplets_per_source, "Keep at most this many triplets per clip (0 = all)");
   cmd->add_option("--val-triplets", o->val_max_triplets, "Triplets scored at each validation")->capture_default_str();
+  cmd->add_flag("--neighbours", o->neighbours,
+                "Give the model each pair's neighbours too (four-frame models: fregan-flow); triplets at clip ends and cuts are left out");
   cmd->add_option("--lr-g", o->lr_g, "Generator learning rate")->capture_default_str();
   cmd->add_option("--lr-d", o->lr_d, "Discriminator learning rate")->capture_default_str();
   auto loss_json = std::make_shared<std::string>();

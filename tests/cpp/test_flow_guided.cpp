@@ -512,3 +512,31 @@ TEST(Interpolator, MiddleFrameModelsRefuseNonDyadicTimes) {
   EXPECT_THROW(interpolator.interpolate_sequence(a, b, 3), InvalidArgument);
   EXPECT_THROW(interpolator.interpolate(a, b, 0.3), InvalidArgument);
 }
+
+TEST(FlowGuided, KaimingInitKeepsTheFeaturesThatReachTheHeadAlive) {
+  // With LibTorch's default initialisation each convolution shrinks its activations, so the
+  // features reaching the (zero) head, and with them the head's first gradients, nearly vanish.
+  // The gradient of the head's weights is sum(features x output gradient): compare its norm.
+  const auto a = torch::rand({2, 3, 64, 64}), b = torch::rand({2, 3, 64, 64}), truth = torch::rand({2, 3, 64, 64});
+  auto head_gradient = [&](bool kaiming) {
+    models::FlowGuidedOptions o;
+    o.kaiming_init = kaiming;
+    torch::manual_seed(0);
+    models::FlowGuidedNet net(o);
+    (net->forward_at(a, b, 0.5) - truth).abs().mean().backward();
+    return net->named_parameters().find("head.weight")->grad().norm().item<double>();
+  };
+  const double plain = head_gradient(false), kaiming = head_gradient(true);
+  EXPECT_GT(kaiming, 5 * plain) << "default " << plain << ", kaiming " << kaiming;
+  // Both start as warping: the head is zero either way.
+  models::FlowGuidedOptions o;
+  o.kaiming_init = true;
+  o.motion_inputs = true;
+  models::FlowGuidedNet net(o);
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(net->forward_at(a, b, 0.5), flow::warp_interpolate(a, b, 0.5, {}, flow::Sampling::Bicubic),
+                              1e-5, 1e-5));
+  // motion_inputs adds four input channels; checkpoints without the key keep 19.
+  EXPECT_EQ(net->named_parameters().find("encoder.0.0.weight")->size(1), 23);
+  EXPECT_EQ(models::create_model("fregan-flow").generator->named_parameters().find("encoder.0.0.weight")->size(1), 19);
+}

@@ -114,3 +114,46 @@ TEST(Trainer, RefusesToClobberARunAndBadOptions) {
   EXPECT_THROW((nlohmann::json{{"stepz", 3}}.get<train::TrainerOptions>()), InvalidArgument);
   EXPECT_EQ((nlohmann::json{{"steps", 3}}.get<train::TrainerOptions>().steps), 3);
 }
+
+TEST(Trainer, FourFrameTrainingStartsAtTheClassicalMethodAndValidatesBesideIt) {
+  // An accelerating square: x = 8 + 2 i + i^2 / 2 over 9 frames.
+  test::TempDir dir;
+  fs::create_directories(dir / "clip");
+  for (int i = 0; i < 9; ++i) {
+    cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), test::moving_square(128, 96, 8 + 2 * i + i * i / 2));
+  }
+  auto o = small_options(dir / "clip", dir / "run");
+  o.model = "fregan-flow";
+  o.generator_options = {{"base_channels", 8}, {"levels", 2}, {"motion_inputs", true}, {"kaiming_init", true}};
+  o.neighbours = true;
+  o.lr_g = 1e-3;
+  train::Trainer trainer(o);
+  data::TripletDatasetOptions dopt;
+  dopt.sources = o.data;
+  dopt.neighbours = true;
+  dopt.drop_static = false;
+  const data::TripletDataset ds(dopt);
+  ASSERT_EQ(ds.size(), 3u);  // n = 2, 3, 4 (n - 2 >= 0, n + 4 <= 8)
+  const auto before = trainer.validate(ds, 0);
+  ASSERT_TRUE(before.classical.has_value());
+  // The zero head is the classical method exactly.
+  EXPECT_EQ(before.model.psnr, before.classical->psnr);
+  data::TripletLoaderOptions lo;
+  lo.batch_size = 4;
+  lo.crop = 64;
+  for (int s = 0; s < 10; ++s) {
+    const auto batch = data::TripletLoader::make_batch(ds, lo, s);
+    ASSERT_TRUE(batch.before.defined());
+    trainer.step(batch);
+  }
+  const auto after = trainer.validate(ds, 0);
+  EXPECT_NE(after.model.psnr, before.model.psnr);  // the net moved
+  ASSERT_TRUE(after.classical.has_value());
+  EXPECT_EQ(after.classical->psnr, before.classical->psnr);  // the bar stays where it was
+  EXPECT_TRUE(infer::to_json(after).contains("classical"));
+  // Models whose untrained form is no classical method report none.
+  auto plain = small_options(dir / "clip", dir / "run2");
+  plain.neighbours = true;
+  train::Trainer fregan(plain);
+  EXPECT_FALSE(fregan.validate(ds, 1).classical.has_value());
+}

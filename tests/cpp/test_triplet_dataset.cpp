@@ -142,3 +142,82 @@ TEST(TripletLoader, BatchesAreAlignedDeterministicAndIndependentOfThreads) {
   data::TripletLoader c(ds, lo, 3);
   EXPECT_TRUE(torch::equal(c.next().f1, data::TripletLoader::make_batch(*ds, lo, 3).f1));
 }
+
+TEST(TripletDataset, NeighboursAreOnePairGapBeforeAndAfterAndNeverCrossAClipEnd) {
+  test::TempDir dir;
+  write_indexed_folder(dir / "clip", 12);
+  data::TripletDatasetOptions o;
+  o.sources = {dir / "clip"};
+  o.neighbours = true;
+  o.drop_static = false;
+  data::TripletDataset ds(o);
+  // Frame skip 1: before = n - 2, F0 = n, F1 = n + 1, F2 = n + 2, after = n + 4, so n = 2..7.
+  ASSERT_EQ(ds.size(), 6u);
+  for (size_t i = 0; i < ds.size(); ++i) {
+    const auto t = ds.get(i);
+    const int n = static_cast<int>(i) + 2;
+    EXPECT_EQ(index_of(t.before), n - 2);
+    EXPECT_EQ(index_of(t.f0), n);
+    EXPECT_EQ(index_of(t.f1), n + 1);
+    EXPECT_EQ(index_of(t.f2), n + 2);
+    EXPECT_EQ(index_of(t.after), n + 4);
+  }
+  // Frame skip 2: the window n - 4 .. n + 8 needs n >= 4 and n + 8 <= 13 in 14 frames: n = 4, 5.
+  write_indexed_folder(dir / "long", 14);
+  o.sources = {dir / "long"};
+  o.frame_skip = 2;
+  data::TripletDataset wide(o);
+  ASSERT_EQ(wide.size(), 2u);
+  EXPECT_EQ(index_of(wide.get(1).before), 1);
+  EXPECT_EQ(index_of(wide.get(1).after), 13);
+  // A cut inside the window (not only inside the triplet) removes the window.
+  data::TripletStats stats;
+  std::vector<bool> cuts(11, false);
+  cuts[1] = true;  // between frames 1 and 2: only windows starting before it reach across
+  const auto starts = data::triplet_starts(12, 1, &cuts, nullptr, 0, stats, true);
+  EXPECT_EQ(starts, (std::vector<int64_t>{4, 5, 6, 7}));
+  EXPECT_EQ(stats.dropped_cut, 2);
+  // Without neighbours the same cut leaves every triplet from n = 2 on.
+  data::TripletStats plain;
+  EXPECT_EQ(data::triplet_starts(12, 1, &cuts, nullptr, 0, plain).front(), 2);
+}
+
+TEST(TripletLoader, NeighboursAreCroppedLikeThePairAndSwappedWithItWhenReversed) {
+  test::TempDir dir;
+  fs::create_directories(dir / "clip");
+  for (int i = 0; i < 8; ++i) {
+    cv::Mat f(48, 64, CV_8UC3);
+    for (int y = 0; y < 48; ++y)
+      for (int x = 0; x < 64; ++x) f.at<cv::Vec3b>(y, x) = cv::Vec3b(i * 30, x * 3, y * 5);
+    cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), f);
+  }
+  data::TripletDatasetOptions o;
+  o.sources = {dir / "clip"};
+  o.neighbours = true;
+  auto ds = std::make_shared<data::TripletDataset>(o);
+  data::TripletLoaderOptions lo;
+  lo.batch_size = 8;
+  lo.crop = 32;
+  lo.seed = 5;
+  bool saw_reversed = false, saw_forward = false;
+  for (int k = 0; k < 4; ++k) {
+    const auto x = data::TripletLoader::make_batch(*ds, lo, k);
+    ASSERT_TRUE(x.before.defined() && x.after.defined());
+    EXPECT_TRUE(torch::equal(x.before.slice(1, 0, 2), x.f1.slice(1, 0, 2)));
+    EXPECT_TRUE(torch::equal(x.after.slice(1, 0, 2), x.f1.slice(1, 0, 2)));
+    const auto index = [](const torch::Tensor& f) { return (f.select(1, 2) * 255 / 30).round().select(1, 0).select(1, 0); };
+    const auto before = index(x.before), f0 = index(x.f0), f1 = index(x.f1), f2 = index(x.f2), after = index(x.after);
+    for (int64_t b = 0; b < 8; ++b) {
+      const int64_t step = f2[b].item<int64_t>() - f0[b].item<int64_t>();  // +2 forward, -2 reversed
+      ASSERT_EQ(std::abs(step), 2);
+      (step > 0 ? saw_forward : saw_reversed) = true;
+      EXPECT_EQ(f1[b].item<int64_t>(), f0[b].item<int64_t>() + step / 2);
+      EXPECT_EQ(before[b].item<int64_t>(), f0[b].item<int64_t>() - step);
+      EXPECT_EQ(after[b].item<int64_t>(), f2[b].item<int64_t>() + step);
+    }
+  }
+  EXPECT_TRUE(saw_forward && saw_reversed);
+  // Without neighbours the batch has none.
+  o.neighbours = false;
+  EXPECT_FALSE(data::TripletLoader::make_batch(data::TripletDataset(o), lo, 0).before.defined());
+}

@@ -253,6 +253,7 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
   require(o.task == "triplets" || o.task == "sr" || o.task == "frames", "task must be triplets, sr or frames, got '" + o.task + "'");
   require(o.frame_skip >= 1, "frame_skip must be >= 1");
   require(o.sr_scale >= 2, "sr scale must be >= 2");
+  require(o.max_side >= 0, "max_side must be >= 0 (0 = native size)");
   require(!o.out.empty(), "prepare needs an output folder (--out)");
   const fs::path root(o.out);
   if (fs::exists(root / kManifest) && !o.overwrite) {
@@ -268,7 +269,8 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
     if (source.prepared) throw InvalidArgument("'" + source.path + "' is already a prepared dataset");
     const std::string id = [&] { char b[16]; std::snprintf(b, sizeof b, "%04zu", clips.size()); return std::string(b); }();
     const std::string file = "clips/" + id + ".bgr", stamp_file = "clips/" + id + ".json";
-    const nlohmann::json stamp = source_stamp(source.path, o.max_frames_per_source);
+    nlohmann::json stamp = source_stamp(source.path, o.max_frames_per_source);
+    if (o.max_side > 0) stamp["max_side"] = o.max_side;  // absent for native size: older stamps stay valid
 
     PreparedClip clip;
     clip.source = fs::absolute(source.path).string();
@@ -294,7 +296,17 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
     if (!reused) {
       auto decoded = read_clip_or_skip(source, o.max_frames_per_source, report.warnings);
       if (!decoded) continue;
-      const std::vector<cv::Mat> frames = std::move(*decoded);
+      std::vector<cv::Mat> frames = std::move(*decoded);
+      if (!frames.empty() && o.max_side > 0 && std::max(frames[0].cols, frames[0].rows) > o.max_side) {
+        const double scale = static_cast<double>(o.max_side) / std::max(frames[0].cols, frames[0].rows);
+        const cv::Size size(std::max(1, static_cast<int>(std::lround(frames[0].cols * scale))),
+                            std::max(1, static_cast<int>(std::lround(frames[0].rows * scale))));
+        for (auto& f : frames) {
+          cv::Mat small;
+          cv::resize(f, small, size, 0, 0, cv::INTER_AREA);
+          f = small;
+        }
+      }
       if (frames.empty()) {
         report.warnings.push_back("'" + source.path + "' has no frames; skipped");
         continue;
@@ -363,7 +375,7 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
                             {"val_fraction", o.val_fraction}, {"test_fraction", o.test_fraction}, {"seed", o.seed},
                             {"sr_scale", o.sr_scale}, {"cut_threshold", o.scene.cut_threshold},
                             {"cut_ratio", o.scene.cut_ratio}, {"static_threshold", o.scene.static_threshold},
-                            {"target_frames", o.target_frames}}},
+                            {"target_frames", o.target_frames}, {"max_side", o.max_side}}},
                           {"stats", to_json(report)},
                           {"clips", nlohmann::json::array()}};
   for (const auto& c : clips) manifest["clips"].push_back(clip_to_json(c));

@@ -17,15 +17,17 @@ namespace fs = std::filesystem;
 namespace fregan::data {
 
 std::vector<int64_t> triplet_starts(int64_t frames, int skip, const std::vector<bool>* cuts,
-                                    const std::vector<cv::Mat>* thumbs, double static_threshold, TripletStats& stats) {
+                                    const std::vector<cv::Mat>* thumbs, double static_threshold, TripletStats& stats,
+                                    bool neighbours) {
   std::vector<int64_t> starts;
   // cut_before[i]: number of cuts between frames 0..i, so a span [a, b] holds a cut iff they differ.
   std::vector<int64_t> cut_before(static_cast<size_t>(std::max<int64_t>(frames, 1)), 0);
   if (cuts) {
     for (int64_t i = 1; i < frames; ++i) cut_before[i] = cut_before[i - 1] + ((*cuts)[i - 1] ? 1 : 0);
   }
-  for (int64_t n = 0; n + 2 * skip < frames; ++n) {
-    if (cuts && cut_before[n + 2 * skip] != cut_before[n]) {
+  const int64_t back = neighbours ? 2 * skip : 0, ahead = neighbours ? 4 * skip : 2 * skip;
+  for (int64_t n = back; n + ahead < frames; ++n) {
+    if (cuts && cut_before[n + ahead] != cut_before[n - back]) {
       ++stats.dropped_cut;
       continue;
     }
@@ -40,10 +42,10 @@ std::vector<int64_t> triplet_starts(int64_t frames, int skip, const std::vector<
 
 void TripletDataset::add_clip(const FrameSource& source, std::vector<cv::Mat> frames, const std::vector<bool>* known_cuts) {
   const auto& o = options_;
-  const int64_t span = 2 * o.frame_skip;
+  const int64_t span = (o.neighbours ? 6 : 2) * o.frame_skip;
   if (static_cast<int64_t>(frames.size()) <= span) {
-    log::warn("'" + source.path + "' has " + std::to_string(frames.size()) + " frames, too few for a triplet with frame skip " +
-              std::to_string(o.frame_skip) + "; skipped");
+    log::warn("'" + source.path + "' has " + std::to_string(frames.size()) + " frames, too few for a triplet" +
+              (o.neighbours ? " with neighbours" : "") + " with frame skip " + std::to_string(o.frame_skip) + "; skipped");
     ++stats_.skipped_clips;
     return;
   }
@@ -63,7 +65,7 @@ void TripletDataset::add_clip(const FrameSource& source, std::vector<cv::Mat> fr
   if (o.drop_cuts && !known_cuts) cuts = detect_cuts(thumbs, o.scene);
   const std::vector<bool>* use_cuts = o.drop_cuts ? (known_cuts ? known_cuts : &cuts) : nullptr;
   auto starts = triplet_starts(static_cast<int64_t>(frames.size()), o.frame_skip, use_cuts, o.drop_static ? &thumbs : nullptr,
-                               o.scene.static_threshold, stats_);
+                               o.scene.static_threshold, stats_, o.neighbours);
   if (starts.empty()) {
     log::warn("'" + source.path + "' has no triplet left after dropping cuts and static frames; skipped");
     ++stats_.skipped_clips;
@@ -98,7 +100,12 @@ Triplet TripletDataset::get(size_t i) const {
   const auto [s, n] = index_[i];
   const int64_t k = options_.frame_skip;
   const auto& frames = frames_[s];
-  return Triplet{frames[n], frames[n + k], frames[n + 2 * k], s, n};
+  Triplet t{frames[n], frames[n + k], frames[n + 2 * k], {}, {}, s, n};
+  if (options_.neighbours) {
+    t.before = frames[n - 2 * k];
+    t.after = frames[n + 4 * k];
+  }
+  return t;
 }
 
 std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(
@@ -129,6 +136,11 @@ TripletBatch TripletLoader::make_batch(const TripletDataset& dataset, const Trip
   const int c = o.crop;
   const int shard = o.batch_size / o.shard_count, first = o.shard_index * shard;
   TripletBatch batch{torch::empty({shard, 3, c, c}), torch::empty({shard, 3, c, c}), torch::empty({shard, 3, c, c})};
+  const bool neighbours = dataset.options().neighbours;
+  if (neighbours) {
+    batch.before = torch::empty({shard, 3, c, c});
+    batch.after = torch::empty({shard, 3, c, c});
+  }
   const AugmentOptions aug_options{o.hflip, o.vflip, o.rotate};
   for (int b = 0; b < first + shard; ++b) {
     const Triplet t = dataset.get(std::uniform_int_distribution<size_t>(0, dataset.size() - 1)(rng));
@@ -144,6 +156,10 @@ TripletBatch TripletLoader::make_batch(const TripletDataset& dataset, const Trip
     copy_to_batch(augment(reverse ? t.f2(crop) : t.f0(crop), aug), batch.f0, b - first);
     copy_to_batch(augment(t.f1(crop), aug), batch.f1, b - first);
     copy_to_batch(augment(reverse ? t.f0(crop) : t.f2(crop), aug), batch.f2, b - first);
+    if (neighbours) {
+      copy_to_batch(augment(reverse ? t.after(crop) : t.before(crop), aug), batch.before, b - first);
+      copy_to_batch(augment(reverse ? t.before(crop) : t.after(crop), aug), batch.after, b - first);
+    }
   }
   return batch;
 }

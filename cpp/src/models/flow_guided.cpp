@@ -22,7 +22,7 @@ namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 FREGAN_DEFINE_OPTIONS_JSON(FlowGuidedOptions, "fregan-flow", flow, net_max_pixels, base_channels, levels, leaky_slope,
-                           flow_unit, refine_flow, sampling, acceleration)
+                           flow_unit, refine_flow, sampling, acceleration, motion_inputs, kaiming_init)
 
 namespace {
 
@@ -57,7 +57,7 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
   flow_memo_ = std::make_shared<FlowMemo>();
   encoder_ = register_module("encoder", nn::ModuleList());
   decoder_ = register_module("decoder", nn::ModuleList());
-  int in = kInputChannels;
+  int in = kInputChannels + (o.motion_inputs ? kMotionChannels : 0);
   for (int l = 0; l < o.levels; ++l) {
     const int out = o.base_channels << l;
     encoder_->push_back(conv_pair(in, out, l == 0 ? 1 : 2, o.leaky_slope));
@@ -73,6 +73,14 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
   // Mask (1) and residual (3), then the corrections of F_t0 and F_t2 (2 + 2) with refine_flow.
   head_ = register_module("head", nn::Conv2d(nn::Conv2dOptions(in, o.refine_flow ? 8 : 4, 3).padding(1)));
   torch::NoGradGuard no_grad;
+  if (o.kaiming_init) {
+    for (auto& module : modules(/*include_self=*/false)) {
+      if (auto* conv = module->as<nn::Conv2d>()) {
+        nn::init::kaiming_normal_(conv->weight, o.leaky_slope, torch::kFanIn, torch::kLeakyReLU);
+        conv->bias.zero_();
+      }
+    }
+  }
   head_->weight.zero_();
   head_->bias.zero_();
 }
@@ -427,10 +435,19 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
   const auto occ2 = torch::log1p(flow::backward_warp(flow::consistency_error(f20n, f02n), ft2n));
   const auto t_map = torch::full({b, 1, hn, wn}, t, f0.options());
   const double unit = 1.0 / options_.flow_unit;
-  auto x = torch::cat({flow::backward_warp(f0n, ft0n), flow::backward_warp(f2n, ft2n), f0n, f2n, ft0n * unit, ft2n * unit,
-                       occ0, occ2, t_map},
-                      1);
-  x = x.sub(torch::cat({torch::full({1, 12, 1, 1}, 0.5, x.options()), torch::zeros({1, 7, 1, 1}, x.options())}, 1));
+  std::vector<torch::Tensor> inputs{flow::backward_warp(f0n, ft0n), flow::backward_warp(f2n, ft2n), f0n, f2n,
+                                    ft0n * unit, ft2n * unit, occ0, occ2, t_map};
+  if (options_.motion_inputs) {
+    if (linear) {
+      inputs.push_back(torch::zeros({b, kMotionChannels, hn, wn}, f0.options()));
+    } else {
+      const auto [lt0, lt2] = flow::flows_from_t(f02n, f20n, t);
+      inputs.push_back((ft0n - lt0) * unit);
+      inputs.push_back((ft2n - lt2) * unit);
+    }
+  }
+  auto x = torch::cat(inputs, 1);
+  x = x.sub(torch::cat({torch::full({1, 12, 1, 1}, 0.5, x.options()), torch::zeros({1, x.size(1) - 12, 1, 1}, x.options())}, 1));
   // oneDNN runs these small convolutions faster on channels-last tensors: fewer reorders of every
   // input and output.
   if (!torch::GradMode::is_enabled() && x.is_cpu()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 namespace fregan::train {
 
 FREGAN_DEFINE_OPTIONS_JSON(TrainerOptions, "training", model, generator_options, discriminator_options, data, val_data,
-                           val_fraction, frame_skip, max_frames_per_source, max_triplets_per_source, val_max_triplets,
+                           val_fraction, frame_skip, max_frames_per_source, max_triplets_per_source, val_max_triplets, neighbours,
                            steps, batch_size, crop, hflip, vflip, rotate, temporal_reverse, lr_g, lr_d, beta1, beta2, loss,
                            label_smoothing, out_dir, resume, overwrite, log_every, val_every,
                            checkpoint_every, seed, device, threads, workers, world_size, rank, local_rank,
@@ -128,7 +128,10 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
   model_.discriminator->train();
   const auto f0 = batch.f0.to(*device_), f1 = batch.f1.to(*device_), f2 = batch.f2.to(*device_);
   StepStats stats;
-  const auto fake = model_.generator->forward(f0, f2);
+  const auto fake = batch.before.defined()
+                        ? model_.generator->forward_times({batch.before.to(*device_), f0, f2, batch.after.to(*device_)}, {0.5})
+                              .front()
+                        : model_.generator->forward(f0, f2);
 
   const bool adversarial = loss_weights_.adversarial > 0;
   if (adversarial) {
@@ -203,7 +206,15 @@ void Trainer::sync_buffers() {
 
 infer::EvaluationResult Trainer::validate(const data::TripletDataset& dataset, int64_t max_triplets) {
   infer::Interpolator interpolator(model_.generator, *device_, model_.name);
-  auto result = infer::evaluate(interpolator, dataset, max_triplets);
+  std::optional<infer::Interpolator> classical;
+  if (!classical_scores_ && model_.generator->untrained_is_classical()) {
+    const auto untrained = models::create_model(model_.name, model_.generator_options, model_.discriminator_options);
+    untrained.generator->to(*device_);
+    classical.emplace(untrained.generator, *device_, model_.name);
+  }
+  auto result = infer::evaluate(interpolator, dataset, max_triplets, classical ? &*classical : nullptr);
+  if (result.classical) classical_scores_ = result.classical;
+  result.classical = classical_scores_;
   model_.generator->train();
   return result;
 }
@@ -235,6 +246,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   dopt.max_frames_per_source = o.max_frames_per_source;
   dopt.max_triplets_per_source = o.max_triplets_per_source;
   dopt.min_size = o.crop;
+  dopt.neighbours = o.neighbours;
   auto train_set = std::make_shared<data::TripletDataset>(dopt);
   std::unique_ptr<data::TripletDataset> val_set;
   if (!val_sources.empty()) {
@@ -318,10 +330,12 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       last_val = validate(*val_set, o.val_max_triplets);
       progress.validation = last_val;
       last_metrics = infer::to_json(last_val);
-      char line[256];
-      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  MS-SSIM %.4f  (flow warping %.2f dB, average %.2f dB, repeat %.2f dB)",
-                    (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.model.ms_ssim, last_val.flow_warp.psnr,
-                    last_val.average.psnr, last_val.repeat.psnr);
+      char line[320];
+      char classical[64] = "";
+      if (last_val.classical) std::snprintf(classical, sizeof classical, "untrained (classical) %.2f dB, ", last_val.classical->psnr);
+      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  MS-SSIM %.4f  (%stwo-frame flow warping %.2f dB, average %.2f dB, repeat %.2f dB)",
+                    (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.model.ms_ssim, classical,
+                    last_val.flow_warp.psnr, last_val.average.psnr, last_val.repeat.psnr);
       const bool best = last_val.model.psnr > best_psnr;
       if (best) best_psnr = last_val.model.psnr;
       if (main_rank) {

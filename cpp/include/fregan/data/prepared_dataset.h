@@ -37,6 +37,10 @@ struct PrepareOptions {
   int frame_skip = 1;                // triplets: (n, n+k, n+2k); frames: keep every k-th frame
   int64_t max_frames_per_source = 0; // decode at most this many frames per clip (0 = all)
   int64_t target_frames = 0;         // frames: raise the skip per clip so the total is about this (0 = off)
+  // Frames whose longer side exceeds this are area-downscaled when stored (0 = native size): big
+  // clips then fit in memory, and a model that runs at reduced resolution (fregan-flow's net) trains
+  // on motion of the size it meets.
+  int max_side = 0;
   double val_fraction = 0.1;         // of the clips (split by clip, seeded)
   double test_fraction = 0.1;
   uint64_t seed = 0;

@@ -1,6 +1,8 @@
 #pragma once
 // Interpolation triplets (F0, F1, F2) = frames (n, n + skip, n + 2 skip) of one clip, F1 being the
-// ground-truth middle frame, and a multi-threaded loader that turns them into batches.
+// ground-truth middle frame, and a multi-threaded loader that turns them into batches.  With
+// neighbours, each triplet also carries the frames one pair-gap before F0 and after F2 (n - 2 skip,
+// n + 4 skip): what four-frame models read the motion's acceleration from.
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -35,6 +37,9 @@ struct TripletDatasetOptions {
   // No triplet spans a detected hard cut; near-static triplets (F0 ~ F2) are dropped.
   bool drop_cuts = true;
   bool drop_static = true;
+  // Keep only triplets whose frames before F0 and after F2 (at the pair's gap) are in the clip with
+  // no cut in between, and carry those frames (Triplet::before / after).
+  bool neighbours = false;
   SceneOptions scene;
 };
 
@@ -45,13 +50,15 @@ struct TripletStats {
 };
 
 // Triplet starts n of one clip with frame skip k: n, n+k, n+2k inside the clip, no cut between
-// n and n+2k (when cuts are given), F0/F2 not near-static (when thumbnails are given).  Counts
-// what it drops into `stats`.
+// n and n+2k (when cuts are given), F0/F2 not near-static (when thumbnails are given).  With
+// neighbours the span is n - 2k .. n + 4k.  Counts what it drops into `stats`.
 std::vector<int64_t> triplet_starts(int64_t frames, int skip, const std::vector<bool>* cuts,
-                                    const std::vector<cv::Mat>* thumbs, double static_threshold, TripletStats& stats);
+                                    const std::vector<cv::Mat>* thumbs, double static_threshold, TripletStats& stats,
+                                    bool neighbours = false);
 
 struct Triplet {
   cv::Mat f0, f1, f2;  // 8-bit BGR, same size
+  cv::Mat before, after;  // with neighbours: frames n - 2k and n + 4k, else empty
   size_t source = 0;   // index into sources()
   int64_t index = 0;   // frame number of f0 in its clip
 };
@@ -83,6 +90,7 @@ std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(
 
 struct TripletBatch {
   torch::Tensor f0, f1, f2;  // [B, 3, crop, crop] float RGB in [0, 1]
+  torch::Tensor before, after;  // the same, with neighbours; undefined otherwise
 };
 
 struct TripletLoaderOptions {
@@ -91,7 +99,7 @@ struct TripletLoaderOptions {
   bool hflip = true;             // random horizontal flips
   bool vflip = true;             // random vertical flips
   bool rotate = false;           // random 90-degree rotations
-  bool temporal_reverse = true;  // random swap of F0 and F2 (the middle frame is the same)
+  bool temporal_reverse = true;  // random swap of F0 and F2 (and of the neighbours; the middle frame is the same)
   int workers = 2;               // decoding/cropping threads
   int prefetch = 4;              // batches ready ahead of the consumer
   uint64_t seed = 0;

@@ -3,6 +3,7 @@
 // beat: repeating the first frame, averaging the two frames, and plain optical-flow warping
 // (DIS flow, both frames warped to the middle and averaged: strong on real footage).
 #include <cstdint>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -20,12 +21,18 @@ struct Scores {
 struct EvaluationResult {
   int64_t triplets = 0;
   Scores model, repeat, average, flow_warp;
+  // The classical method the model refines, when one was given (for fregan-flow: the same model
+  // untrained, whose zero head is plain warping with its own flows, four-frame where neighbours
+  // are known): the bar a learned part must clear.
+  std::optional<Scores> classical;
 };
 
 nlohmann::json to_json(const EvaluationResult& r);
 
 // Full frames, outputs quantised to 8 bits as they would be saved.  `max_triplets` > 0 scores an
-// evenly spaced subset.
-EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset& dataset, int64_t max_triplets = 0);
+// evenly spaced subset.  A dataset with neighbours gives the interpolators the pair's neighbours
+// too (the flow_warp baseline stays two-frame).  `classical`, when given, is scored the same way.
+EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset& dataset, int64_t max_triplets = 0,
+                          Interpolator* classical = nullptr);
 
 }  // namespace fregan::infer

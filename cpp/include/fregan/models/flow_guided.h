@@ -46,6 +46,14 @@ struct FlowGuidedOptions {
   // the four-frame, acceleration-aware motion model (flow::acceleration); damping 0 turns it off.
   // Checkpoints from before the option use it with these defaults.
   flow::AccelerationOptions acceleration;
+  // The net also sees how the four-frame flows to t differ from the linear ones (4 channels, zero
+  // where a side has no neighbour): where the acceleration term acts, and so where a neighbour's
+  // flow may be wrong.  Off in checkpoints from before it existed (19 input channels, not 23).
+  bool motion_inputs = false;
+  // Initialise the convolutions for their leaky ReLUs (Kaiming, fan-in) instead of LibTorch's
+  // default, which shrinks activations at every layer; the head starts at zero either way.  Only a
+  // fresh net's start: loaded weights replace it.
+  bool kaiming_init = false;
 };
 void to_json(nlohmann::json& j, const FlowGuidedOptions& o);
 void from_json(const nlohmann::json& j, FlowGuidedOptions& o);
@@ -63,12 +71,14 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   // once, whether as a pair or as a neighbour.
   std::vector<torch::Tensor> forward_times(const FrameWindow& window, const std::vector<double>& times) override;
   bool uses_neighbours() const override { return options_.acceleration.damping > 0; }
+  bool untrained_is_classical() const override { return true; }
   bool supports_timestep() const override { return true; }
   bool stateless_inference() const override { return true; }
   int64_t size_multiple() const override { return 1; }  // any size: the net resizes internally
   const FlowGuidedOptions& options() const { return options_; }
 
   static constexpr int kInputChannels = 19;  // warped x2, inputs x2 (12), flows to t (4), occlusion (2), t (1)
+  static constexpr int kMotionChannels = 4;  // with motion_inputs: four-frame minus linear flows to t
 
  private:
   // What a frame brings to every pair it is in: its luma at DIS resolution and the frame at the

@@ -53,6 +53,9 @@ class InterpolationNetImpl : public torch::nn::Module {
     return forward_times(window.f0, window.f1, times);
   }
   virtual bool uses_neighbours() const { return false; }
+  // True when a freshly built model is a classical method (fregan-flow's zero head: plain flow
+  // warping): validation then scores that beside the trained model, the bar a learned part must clear.
+  virtual bool untrained_is_classical() const { return false; }
 };
 
 // Discriminator: logits [B] that `middle` is a real frame.  Conditional models look at f0/f2 too;

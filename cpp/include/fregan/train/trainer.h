@@ -40,6 +40,10 @@ struct TrainerOptions {
   int64_t max_frames_per_source = 0;    // 0 = all
   int64_t max_triplets_per_source = 0;  // 0 = all
   int64_t val_max_triplets = 16;        // validation scores this many evenly spaced triplets
+  // Train and validate on triplets with their neighbours (the frames one pair-gap before F0 and after
+  // F2), given to the model as a FrameWindow: four-frame models (fregan-flow) then learn on top of
+  // their acceleration-aware flows.  Triplets at clip ends and cuts are left out.
+  bool neighbours = false;
 
   // Optimisation.
   int64_t steps = 2000;  // total optimizer steps (a resumed run continues to this number)
@@ -135,6 +139,9 @@ class Trainer {
   // Makes every rank's BatchNorm running statistics their mean, before they are used or saved.
   void sync_buffers();
   TrainerOptions options_;
+  // The classical method's validation scores (see InterpolationNetImpl::untrained_is_classical):
+  // the validation set does not change, so they are computed once.
+  std::optional<infer::Scores> classical_scores_;
   std::unique_ptr<torch::Device> device_;
   std::unique_ptr<DistributedContext> distributed_;
   models::GanModel model_;
