@@ -9,6 +9,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include "fregan/data/scene.h"
 #include "fregan/error.h"
 #include "fregan/infer/video_job.h"
 #include "fregan/io/video.h"
@@ -347,6 +348,33 @@ TEST(VideoJob, AHeldFrameIsNoNeighbour) {
   const auto held_files = sorted_files(dir / "out_held_pair");
   auto held_input = [&](int i) { return cv::imread(dir / ("held_pair/" + std::to_string(i) + ".png")); };
   EXPECT_EQ(cv::norm(cv::imread(held_files[5]), interp->interpolate(held_input(2), held_input(3), 0.5), cv::NORM_INF), 0.0);
+}
+
+TEST(Interpolator, ImagesWithNeighboursFollowTheVideoJobsRules) {
+  // The 8-bit API given neighbours uses them as the video job would: not a held one, not one
+  // across a cut, none for a still pair.
+  auto interp = flow_interpolator();
+  auto square = [](int x) { return test::moving_square(96, 64, x, 12); };
+  const cv::Mat before = square(2), a = square(8), b = square(18), after = square(34);
+  const auto two = interp->interpolate(cv::Mat(), a, b, cv::Mat(), 0.5);
+  const auto four = interp->interpolate(before, a, b, after, 0.5);
+  EXPECT_GT(cv::norm(four, two, cv::NORM_INF), 0.0);  // real neighbours change the result
+  // A held frame before and a cut after: the neighbours are dropped.
+  cv::Mat cut;
+  cv::bitwise_not(square(34), cut);
+  EXPECT_EQ(cv::norm(interp->interpolate(a, a.clone(), b, cut, 0.5), interp->interpolate(cv::Mat(), a, b, cv::Mat(), 0.5),
+                     cv::NORM_INF),
+            0.0);
+  EXPECT_EQ(cv::norm(interp->interpolate(before, a, b, cut, 0.5), interp->interpolate(before, a, b, cv::Mat(), 0.5),
+                     cv::NORM_INF),
+            0.0);
+  // A still pair uses no neighbour.
+  EXPECT_EQ(cv::norm(interp->interpolate(before, a, a.clone(), after, 0.5), interp->interpolate(a, a.clone(), 0.5),
+                     cv::NORM_INF),
+            0.0);
+  const auto use = data::usable_neighbours(before, a, b, cut);
+  EXPECT_TRUE(use.before);
+  EXPECT_FALSE(use.after);
 }
 
 TEST(VideoJob, EncoderPresetsAreCheckedUpFront) {

@@ -36,6 +36,24 @@ bool is_cut(const std::vector<double>& d, size_t i, const SceneOptions& o) {
   return d[i] > o.cut_ratio * median;
 }
 
+UsableNeighbours usable_neighbours(const cv::Mat& before, const cv::Mat& a, const cv::Mat& b, const cv::Mat& after,
+                                   const SceneOptions& o) {
+  std::vector<cv::Mat> thumbs;
+  if (!before.empty()) thumbs.push_back(thumbnail(before));
+  thumbs.push_back(thumbnail(a));
+  thumbs.push_back(thumbnail(b));
+  if (!after.empty()) thumbs.push_back(thumbnail(after));
+  std::vector<double> d;
+  for (size_t i = 0; i + 1 < thumbs.size(); ++i) d.push_back(thumbnail_difference(thumbs[i], thumbs[i + 1]));
+  const size_t pair = before.empty() ? 0 : 1;
+  UsableNeighbours use;
+  if (d[pair] < o.static_threshold) return use;
+  auto moves_on = [&](size_t i) { return d[i] >= o.static_threshold && !is_cut(d, i, o); };
+  use.before = !before.empty() && moves_on(0);
+  use.after = !after.empty() && moves_on(pair + 1);
+  return use;
+}
+
 std::vector<bool> detect_cuts(const std::vector<cv::Mat>& thumbs, const SceneOptions& o) {
   if (thumbs.size() < 2) return {};
   const size_t n = thumbs.size() - 1;

@@ -318,16 +318,30 @@ torch::Tensor warp_interpolate(const torch::Tensor& f0, const torch::Tensor& f1,
   return backward_warp(f0, ft0, sampling) * (1 - t) + backward_warp(f1, ft1, sampling) * t;
 }
 
-torch::Tensor warp_interpolate(const torch::Tensor& before, const torch::Tensor& f0, const torch::Tensor& f1,
-                               const torch::Tensor& after, double t, const FlowOptions& options,
-                               const AccelerationOptions& acceleration_options, Sampling sampling) {
+std::vector<std::pair<torch::Tensor, torch::Tensor>> warp_to_times(const torch::Tensor& before, const torch::Tensor& f0,
+                                                                   const torch::Tensor& f1, const torch::Tensor& after,
+                                                                   const std::vector<double>& times,
+                                                                   const FlowOptions& options,
+                                                                   const AccelerationOptions& acceleration_options,
+                                                                   Sampling sampling) {
   const auto [flow01, flow10] = bidirectional_flow(f0, f1, options);
   NeighbourFlows neighbour0, neighbour1;
   if (before.defined()) std::tie(neighbour0.to_neighbour, neighbour0.from_neighbour) = bidirectional_flow(f0, before, options);
   if (after.defined()) std::tie(neighbour1.to_neighbour, neighbour1.from_neighbour) = bidirectional_flow(f1, after, options);
   const auto [a0, a1] = accelerations(flow01, flow10, neighbour0, neighbour1, acceleration_options);
-  const auto [ft0, ft1] = flows_from_t(flow01, flow10, a0, a1, t, acceleration_options);
-  return backward_warp(f0, ft0, sampling) * (1 - t) + backward_warp(f1, ft1, sampling) * t;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> warped;
+  for (double t : times) {
+    const auto [ft0, ft1] = flows_from_t(flow01, flow10, a0, a1, t, acceleration_options);
+    warped.emplace_back(backward_warp(f0, ft0, sampling), backward_warp(f1, ft1, sampling));
+  }
+  return warped;
+}
+
+torch::Tensor warp_interpolate(const torch::Tensor& before, const torch::Tensor& f0, const torch::Tensor& f1,
+                               const torch::Tensor& after, double t, const FlowOptions& options,
+                               const AccelerationOptions& acceleration_options, Sampling sampling) {
+  const auto warped = warp_to_times(before, f0, f1, after, {t}, options, acceleration_options, sampling).front();
+  return warped.first * (1 - t) + warped.second * t;
 }
 
 }  // namespace fregan::flow

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "fregan/device.h"
+#include "fregan/data/scene.h"
 #include "fregan/error.h"
 #include "fregan/io/image.h"
 #include "fregan/train/checkpoint.h"
@@ -237,7 +238,13 @@ cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, cons
   same_size(before, "before");
   same_size(after, "after");
   auto tensor = [](const cv::Mat& image) { return image.empty() ? torch::Tensor() : io::image_to_tensor(image); };
-  return io::tensor_to_image(interpolate(models::FrameWindow{tensor(before), tensor(f0), tensor(f1), tensor(after)}, t));
+  // Neighbours across a cut or held frames would bend the motion wrongly: the video job's rules.
+  data::UsableNeighbours use;
+  if (uses_neighbours() && (!before.empty() || !after.empty())) use = data::usable_neighbours(before, f0, f1, after);
+  return io::tensor_to_image(interpolate(
+      models::FrameWindow{use.before ? tensor(before) : torch::Tensor(), tensor(f0), tensor(f1),
+                          use.after ? tensor(after) : torch::Tensor()},
+      t));
 }
 
 std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1,

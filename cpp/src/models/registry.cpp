@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "fregan/error.h"
+#include "fregan/models/flow_aligned.h"
 #include "fregan/models/flow_guided.h"
 #include "fregan/models/fregan.h"
 #include "fregan/models/sin_gan.h"
@@ -29,6 +30,23 @@ GanModel kernel_model(const std::string& name, const nlohmann::json& g, const nl
   m.generator = std::make_shared<Impl>(go);
   m.discriminator = std::make_shared<FreganDiscriminatorImpl>(dopt);
   m.default_loss = {{"l1", 1.0}, {"adversarial", 0.0}};
+  return m;
+}
+
+GanModel create_seed(const std::string& name, const nlohmann::json& g, const nlohmann::json& d);
+
+// A seed on flow-aligned frames (flow_aligned.h): "<seed>-aligned", the seed's discriminator and
+// loss.  `seed_defaults` are the seed options that differ in this form (SepConv's small kernels).
+GanModel aligned_model(const std::string& seed, const nlohmann::json& seed_defaults, const nlohmann::json& g,
+                       const nlohmann::json& d) {
+  auto options = g.get<FlowAlignedOptions>();
+  auto seed_options = seed_defaults;
+  seed_options.update(options.seed_options);
+  GanModel m = create_seed(seed, seed_options, d);
+  options.seed_options = m.generator_options;
+  m.name = seed + "-aligned";
+  m.generator_options = options;
+  m.generator = std::make_shared<FlowAlignedNetImpl>(options, m.generator);
   return m;
 }
 
@@ -85,8 +103,24 @@ const std::map<std::string, Factory>& factories() {
       {"adaconv", [](const nlohmann::json& g, const nlohmann::json& d) {
          return kernel_model<AdaConvOptions, AdaConvImpl>("adaconv", g, d);
        }},
+      {"fregan-aligned", [](const nlohmann::json& g, const nlohmann::json& d) {
+         return aligned_model("fregan", nlohmann::json::object(), g, d);
+       }},
+      {"sin-gan-aligned", [](const nlohmann::json& g, const nlohmann::json& d) {
+         return aligned_model("sin-gan", nlohmann::json::object(), g, d);
+       }},
+      {"sepconv-aligned", [](const nlohmann::json& g, const nlohmann::json& d) {
+         return aligned_model("sepconv", {{"kernel_size", 5}}, g, d);
+       }},
+      {"adaconv-aligned", [](const nlohmann::json& g, const nlohmann::json& d) {
+         return aligned_model("adaconv", {{"kernel_size", 5}}, g, d);
+       }},
   };
   return table;
+}
+
+GanModel create_seed(const std::string& name, const nlohmann::json& g, const nlohmann::json& d) {
+  return factories().at(name)(g, d);
 }
 
 }  // namespace

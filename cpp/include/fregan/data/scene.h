@@ -28,6 +28,16 @@ double thumbnail_difference(const cv::Mat& thumb_a, const cv::Mat& thumb_b);
 // `neighbourhood` of i are read, so a streaming caller needs that many pairs decoded ahead).
 bool is_cut(const std::vector<double>& differences, size_t i, const SceneOptions& options = {});
 
+// Which of the neighbours around the pair (a, b) a four-frame model may use (`before`, `after`;
+// either may be empty), by the video job's rules on these four frames alone: none when the pair
+// hardly changes (a held frame: no motion to bend), and a neighbour only when it differs from its
+// frame of the pair (not held) and no cut lies between them.
+struct UsableNeighbours {
+  bool before = false, after = false;
+};
+UsableNeighbours usable_neighbours(const cv::Mat& before, const cv::Mat& a, const cv::Mat& b, const cv::Mat& after,
+                                   const SceneOptions& options = {});
+
 // cuts[i] is true when a hard cut lies between frames i and i+1 (size: frames - 1).
 std::vector<bool> detect_cuts(const std::vector<cv::Mat>& thumbnails, const SceneOptions& options = {});
 

@@ -143,8 +143,16 @@ torch::Tensor consistency_error(const torch::Tensor& flow01, const torch::Tensor
 // (1 - t) : t.
 torch::Tensor warp_interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t, const FlowOptions& options = {},
                                Sampling sampling = Sampling::Bilinear);
-// The same with the four-frame flows: `before` precedes f0 and `after` follows f1 in their video
-// (either may be undefined: that side's motion is linear).  What an untrained fregan-flow is.
+// Both frames warped to each of `times` with the four-frame flows (`before` precedes f0 and `after`
+// follows f1 in their video; either may be undefined: that side's motion is linear), the flows
+// computed once: (f0 at t, f1 at t) per time.  What the flow-aligned seed models start from.
+std::vector<std::pair<torch::Tensor, torch::Tensor>> warp_to_times(const torch::Tensor& before, const torch::Tensor& f0,
+                                                                   const torch::Tensor& f1, const torch::Tensor& after,
+                                                                   const std::vector<double>& times,
+                                                                   const FlowOptions& options,
+                                                                   const AccelerationOptions& acceleration,
+                                                                   Sampling sampling = Sampling::Bilinear);
+// The same blended (1 - t) : t at one time: what an untrained fregan-flow is.
 torch::Tensor warp_interpolate(const torch::Tensor& before, const torch::Tensor& f0, const torch::Tensor& f1,
                                const torch::Tensor& after, double t, const FlowOptions& options,
                                const AccelerationOptions& acceleration, Sampling sampling = Sampling::Bilinear);

@@ -54,7 +54,8 @@ class Interpolator {
   // few frame pairs, so calls over consecutive pairs of a video compute each pair's flows once.
   std::vector<torch::Tensor> interpolate_times(const models::FrameWindow& window, const std::vector<double>& times);
   torch::Tensor interpolate(const models::FrameWindow& window, double t = 0.5);
-  // 8-bit BGR images; `before` / `after` may be empty.
+  // 8-bit BGR images; `before` / `after` may be empty.  A neighbour is used only where the video job
+  // would use it (data::usable_neighbours: not across a cut, not a held frame, not for a still pair).
   cv::Mat interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after, double t = 0.5);
   // Whether the model uses a pair's neighbours.
   bool uses_neighbours() const { return net_->uses_neighbours(); }
