@@ -12,7 +12,7 @@
 #include "fregan/device.h"
 #include "fregan/error.h"
 #include "fregan/io/image.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/zoo/zoo.h"
 
 namespace fs = std::filesystem;
@@ -31,7 +31,7 @@ Interpolator::Interpolator(const std::string& weights, const std::string& device
     : device_(select_device(device)) {
   set_num_threads(0);
   const std::string path = weights.empty() ? default_weights_path() : zoo::resolve_weights(weights);
-  auto model = train::load_model(path, device_);
+  auto model = models::load_model(path, device_);
   net_ = model.generator;
   model_name_ = model.name;
   net_->eval();

@@ -10,7 +10,7 @@
 #include "fregan/error.h"
 
 #include "fregan/metrics/metrics.h"
-#include "fregan/models/options_json.h"
+#include "fregan/options_json.h"
 
 namespace fregan::losses {
 

@@ -1,4 +1,4 @@
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 
 #include <sys/stat.h>
 
@@ -16,7 +16,7 @@
 
 namespace fs = std::filesystem;
 
-namespace fregan::train {
+namespace fregan::models {
 namespace {
 
 constexpr const char* kMetaKey = "fregan_meta";
@@ -205,7 +205,7 @@ CheckpointMeta meta_from_json(const nlohmann::json& j) {
   return m;
 }
 
-void save_checkpoint(const std::string& path, CheckpointMeta meta, const models::GanModel& model,
+void save_checkpoint(const std::string& path, CheckpointMeta meta, const GanModel& model,
                      torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
   meta.model = model.name;
   meta.generator_options = model.generator_options;
@@ -218,20 +218,20 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
   return read_meta(archive, path);
 }
 
-models::GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out) {
+GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out) {
   auto archive = open_archive(path, device);
   const CheckpointMeta meta = read_meta(archive, path);
-  if (meta.model == models::kDcganModelName) {
+  if (meta.model == kDcganModelName) {
     throw CheckpointError("'" + path + "' holds a DCGAN (unconditional frame generation), not an interpolation model: "
                           "use it with fregan generate / fregan.generate");
   }
-  if (meta.model == models::kSpectraFrameModelName) {
+  if (meta.model == kSpectraFrameModelName) {
     throw CheckpointError("'" + path + "' holds SpectraFrame (x4 super-resolution), not an interpolation model: "
                           "use it with fregan upscale / fregan.upscale");
   }
-  models::GanModel model;
+  GanModel model;
   try {
-    model = models::create_model(meta.model, meta.generator_options, meta.discriminator_options);
+    model = create_model(meta.model, meta.generator_options, meta.discriminator_options);
   } catch (const InvalidArgument& e) {
     throw CheckpointError("checkpoint '" + path + "' describes a model this fregan cannot build: " + e.what());
   }
@@ -260,12 +260,12 @@ void strip_checkpoint(const std::string& input, const std::string& output, bool 
   io::check_output_path(output, overwrite);
   CheckpointMeta meta;
   const std::string model_name = read_checkpoint_meta(input).model;
-  if (model_name == models::kDcganModelName) {
+  if (model_name == kDcganModelName) {
     auto dcgan = load_dcgan(input, torch::kCPU, &meta, /*with_discriminator=*/false);
     save_dcgan_checkpoint(output, meta, dcgan);
     return;
   }
-  if (model_name == models::kSpectraFrameModelName) {
+  if (model_name == kSpectraFrameModelName) {
     auto sr = load_spectraframe(input, torch::kCPU, &meta, /*with_discriminator=*/false);
     save_spectraframe_checkpoint(output, meta, sr);
     return;
@@ -292,9 +292,9 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
   }
 }
 
-void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const models::Dcgan& model,
+void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const Dcgan& model,
                            torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  save_standalone(path, std::move(meta), models::kDcganModelName, model, optimizer_g, optimizer_d);
+  save_standalone(path, std::move(meta), kDcganModelName, model, optimizer_g, optimizer_d);
 }
 
 namespace {
@@ -337,26 +337,26 @@ Model load_standalone(const std::string& path, const torch::Device& device, Chec
 
 }  // namespace
 
-models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
                          bool with_discriminator) {
-  return load_standalone<models::Dcgan>(
-      path, device, meta_out, with_discriminator, models::kDcganModelName, "DCGAN (frame generation)",
+  return load_standalone<Dcgan>(
+      path, device, meta_out, with_discriminator, kDcganModelName, "DCGAN (frame generation)",
       [](const CheckpointMeta& m, bool with_d) {
-        return models::create_dcgan(m.generator_options, m.discriminator_options, with_d);
+        return create_dcgan(m.generator_options, m.discriminator_options, with_d);
       });
 }
 
-void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const models::SpectraFrame& model,
+void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const SpectraFrame& model,
                                   torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  save_standalone(path, std::move(meta), models::kSpectraFrameModelName, model, optimizer_g, optimizer_d);
+  save_standalone(path, std::move(meta), kSpectraFrameModelName, model, optimizer_g, optimizer_d);
 }
 
-models::SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
                                        bool with_discriminator) {
-  return load_standalone<models::SpectraFrame>(
-      path, device, meta_out, with_discriminator, models::kSpectraFrameModelName, "SpectraFrame (super-resolution)",
+  return load_standalone<SpectraFrame>(
+      path, device, meta_out, with_discriminator, kSpectraFrameModelName, "SpectraFrame (super-resolution)",
       [](const CheckpointMeta& m, bool with_d) {
-        return models::create_spectraframe(m.generator_options, m.discriminator_options, with_d);
+        return create_spectraframe(m.generator_options, m.discriminator_options, with_d);
       });
 }
 
@@ -384,4 +384,4 @@ void copy_weights(torch::nn::Module& dst, torch::nn::Module& src) {
   for (auto& b : dst.named_buffers(true)) b.value().copy_(sb[b.key()]);
 }
 
-}  // namespace fregan::train
+}  // namespace fregan::models
