@@ -191,7 +191,10 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("a"), py::arg("b"), py::arg("preset") = "fine", py::arg("max_side") = 960,
         "DIS optical flow a -> b and b -> a as [2, H, W] float tensors in pixels (x, y): what fregan's models use.");
-  m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
+  m.def("model_names", py::overload_cast<>(&models::model_names), "Names of the interpolation models fregan can build and train.");
+  m.def("model_task", [](const std::string& name) { return std::string(models::task_name(models::model_task(name))); },
+        py::arg("name"),
+        "The task of a model family: 'interpolate', 'upscale' or 'generate' (InvalidArgument for an unknown name).");
   m.def("distributed_available", &train::distributed_available,
         "Whether this build can train over several processes (LibTorch c10d with Gloo).");
   m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
