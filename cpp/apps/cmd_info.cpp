@@ -30,7 +30,7 @@ void add_info(CLI::App& app) {
   cmd->callback([path] {
     const std::string p = path->empty() ? infer::default_weights_path() : zoo::resolve_weights(*path);
     const auto meta = models::read_checkpoint_meta(p);
-    auto j = train::to_json(meta);
+    auto j = models::to_json(meta);
     j["path"] = p;
     std::printf("%s\n", j.dump(2).c_str());
   });

@@ -227,7 +227,7 @@ PYBIND11_MODULE(_core, m) {
     d["max_abs_difference"] = r.max_abs_difference;
     return d;
   }, py::arg("weights"), py::arg("output"), py::arg("height"), py::arg("width"), py::arg("batch"), py::arg("check_tolerance"), py::arg("overwrite"));
-  m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(train::to_json(models::read_checkpoint_meta(path))); },
+  m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(models::to_json(models::read_checkpoint_meta(path))); },
         py::arg("path"), "The JSON header of a checkpoint (model, options, step, metrics) as a dict.");
   m.def("set_log_level", [](int level) { log::set_level(static_cast<log::Level>(level)); }, py::arg("level"),
         "0 debug, 1 info (default), 2 warnings, 3 errors, 4 silent.");

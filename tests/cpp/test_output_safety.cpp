@@ -312,7 +312,7 @@ TEST(DamagedCheckpoints, ACheckpointWithoutAChecksumStillLoads) {
   meta.model = model.name;
   meta.generator_options = model.generator_options;
   meta.discriminator_options = model.discriminator_options;
-  auto header = train::to_json(meta);
+  auto header = models::to_json(meta);
   header.erase("weights_checksum");
   torch::serialize::OutputArchive archive, g;
   archive.write("fregan_meta", c10::IValue(header.dump()));
