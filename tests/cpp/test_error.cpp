@@ -60,8 +60,11 @@ TEST(Error, SizeMismatchAndBadTimeAreInvalidArgumentFromEveryEntry) {
   EXPECT_NE(invalid_argument([&] { interp.interpolate(a, b); }).find("differ in size"), std::string::npos);
   EXPECT_NE(invalid_argument([&] { interp.interpolate(a, a, 1.5); }).find("t must be in (0, 1)"), std::string::npos);
   EXPECT_NE(invalid_argument([&] { interp.interpolate_times(a, b, {0.5}); }).find("differ in size"), std::string::npos);
+  // A neighbour of another size, given to a model that uses neighbours.
+  infer::Interpolator four_frame(models::create_model("fregan-flow").generator, torch::kCPU, "fregan-flow");
+  ASSERT_TRUE(four_frame.uses_neighbours());
   EXPECT_NE(invalid_argument([&] {
-              interp.interpolate(models::FrameWindow{torch::rand({1, 3, 8, 8}), a.unsqueeze(0), a.unsqueeze(0), {}}, 0.5);
+              four_frame.interpolate(models::FrameWindow{torch::rand({1, 3, 8, 8}), a.unsqueeze(0), a.unsqueeze(0), {}}, 0.5);
             }).find("neighbour"),
             std::string::npos);
   // A model that predicts only the middle frame, asked for another t.

@@ -67,7 +67,7 @@ TEST(ModelRegistry, EveryFamilyHasItsTask) {
 }
 
 TEST(ModelRegistry, EveryFamilySavesAndLoadsThroughOnePath) {
-  TempDir dir;
+  test::TempDir dir;
   for (const auto& name : models::all_model_names()) {
     SCOPED_TRACE(name);
     torch::manual_seed(0);

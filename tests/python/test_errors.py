@@ -30,13 +30,22 @@ def test_size_mismatch_is_invalid_argument_everywhere(interpolators):
         "wrapper, tensors": lambda: wrapper(t8, t9),
         "native, arrays": lambda: native.interpolate_array(a32, a40, 0.5),
         "native, tensors": lambda: native.interpolate_tensor(t8, t9, 0.5),
-        "native, neighbour": lambda: native.interpolate_tensor(t8, t8, 0.5, torch.rand(3, 8, 9), None),
     }
     for name, call in calls.items():
         info = _raised(call)
         assert info.type is fregan.InvalidArgument, f"{name}: {info.type.__name__}: {info.value}"
         assert isinstance(info.value, ValueError)
         assert "size" in str(info.value), f"{name}: {info.value}"
+
+
+def test_neighbour_size_mismatch_is_invalid_argument():
+    """A model that uses the neighbours (the shipped fregan-flow) checks their size too."""
+    native = fregan._core.Interpolator(fregan._core.resolve_weights("fregan-flow"), "cpu")
+    assert native.uses_neighbours
+    frame = torch.rand(3, 16, 16)
+    info = _raised(lambda: native.interpolate_tensor(frame, frame, 0.5, torch.rand(3, 16, 17), None))
+    assert info.type is fregan.InvalidArgument, f"{info.type.__name__}: {info.value}"
+    assert "neighbour" in str(info.value)
 
 
 def test_bad_time_is_invalid_argument_everywhere(interpolators):
