@@ -22,6 +22,7 @@
 
 namespace fs = std::filesystem;
 using namespace fregan;
+using test::invalid_argument_message;
 
 namespace {
 
@@ -30,18 +31,6 @@ nlohmann::json tiny_generator() {
   return {{"latent_dim", 8}, {"height", 32}, {"width", 64}, {"levels", 3}, {"base_channels", 4}, {"max_channels", 16}};
 }
 nlohmann::json tiny_discriminator() { return {{"levels", 3}, {"base_channels", 4}, {"max_channels", 16}}; }
-
-// The message of the InvalidArgument `f` throws (fails the test if it throws nothing).
-template <typename F>
-std::string invalid_argument_message(F&& f) {
-  try {
-    f();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InvalidArgument";
-  return {};
-}
 
 std::vector<torch::Tensor> parameters_copy(torch::nn::Module& m) {
   std::vector<torch::Tensor> out;
