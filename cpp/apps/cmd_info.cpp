@@ -5,7 +5,7 @@
 #include "commands.h"
 #include "fregan/infer/interpolator.h"
 #include "fregan/models/registry.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/zoo/zoo.h"
 
 namespace fregan::cli {
@@ -20,7 +20,7 @@ void add_strip(CLI::App& app) {
   cmd->add_option("checkpoint", a->input, "Training checkpoint")->required();
   cmd->add_option("-o,--output", a->output, "Inference checkpoint to write")->required();
   cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output");
-  cmd->callback([a] { train::strip_checkpoint(a->input, a->output, a->overwrite); });
+  cmd->callback([a] { models::strip_checkpoint(a->input, a->output, a->overwrite); });
 }
 
 void add_info(CLI::App& app) {
@@ -29,8 +29,8 @@ void add_info(CLI::App& app) {
   cmd->add_option("checkpoint", *path, "Checkpoint file or shipped model name (see fregan models)");
   cmd->callback([path] {
     const std::string p = path->empty() ? infer::default_weights_path() : zoo::resolve_weights(*path);
-    const auto meta = train::read_checkpoint_meta(p);
-    auto j = train::to_json(meta);
+    const auto meta = models::read_checkpoint_meta(p);
+    auto j = models::to_json(meta);
     j["path"] = p;
     std::printf("%s\n", j.dump(2).c_str());
   });

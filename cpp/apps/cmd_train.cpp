@@ -6,7 +6,7 @@
 
 #include "commands.h"
 #include "fregan/error.h"
-#include "fregan/models/dcgan.h"
+#include "fregan/models/registry.h"
 #include "fregan/train/dcgan_trainer.h"
 #include "fregan/train/sr_trainer.h"
 #include "fregan/train/trainer.h"
@@ -225,14 +225,17 @@ void add_train(CLI::App& app) {
   cmd->add_option("--val-crop", sr->val_crop, "Centre HR crop of validation frames (default 256; 0 = whole frames)")
       ->group(sr_group);
   cmd->callback([cmd, o, g_json, d_json, loss_json, adv_weight, dc, sr] {
-    if (o->model == models::kDcganModelName) {
-      refuse_flags(*cmd, kSrOnlyFlags, " applies only to --model spectraframe");
-      train_dcgan(*cmd, *o, *dc, *g_json, *d_json);
-      return;
-    }
-    if (o->model == models::kSpectraFrameModelName) {
-      train_spectraframe(*cmd, *o, *sr, *g_json, *d_json, *loss_json, *adv_weight);
-      return;
+    // The family's task chooses the trainer (an unknown --model is refused here, naming the known ones).
+    switch (models::model_task(o->model)) {
+      case models::Task::kGenerate:
+        refuse_flags(*cmd, kSrOnlyFlags, " applies only to --model spectraframe");
+        train_dcgan(*cmd, *o, *dc, *g_json, *d_json);
+        return;
+      case models::Task::kUpscale:
+        train_spectraframe(*cmd, *o, *sr, *g_json, *d_json, *loss_json, *adv_weight);
+        return;
+      case models::Task::kInterpolate:
+        break;
     }
     refuse_flags(*cmd, kSrOnlyFlags, " applies only to --model spectraframe");
     refuse_flags(*cmd, kDcganOnlyFlags, " applies only to --model dcgan");

@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
   } catch (const fregan::cli::Interrupted& e) {
     std::cerr << "fregan: " << e.what() << std::endl;
     return 130;  // 128 + SIGINT
+  } catch (const fregan::Error& e) {
+    // fregan's own errors (c10::Errors too, caught first): the whole message.
+    std::cerr << "fregan: error: " << e.what() << std::endl;
+    return 1;
   } catch (const c10::Error& e) {
     // A check inside LibTorch or a model: its message, without the C++ stack trace.
     std::string message = e.what_without_backtrace();

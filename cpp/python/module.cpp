@@ -25,7 +25,7 @@
 #include "fregan/log.h"
 #include "fregan/metrics/metrics.h"
 #include "fregan/models/registry.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/train/dcgan_trainer.h"
 #include "fregan/train/sr_trainer.h"
 #include "fregan/train/trainer.h"
@@ -191,7 +191,10 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("a"), py::arg("b"), py::arg("preset") = "fine", py::arg("max_side") = 960,
         "DIS optical flow a -> b and b -> a as [2, H, W] float tensors in pixels (x, y): what fregan's models use.");
-  m.def("model_names", &models::model_names, "Names of the models fregan can build and train.");
+  m.def("model_names", py::overload_cast<>(&models::model_names), "Names of the interpolation models fregan can build and train.");
+  m.def("model_task", [](const std::string& name) { return std::string(models::task_name(models::model_task(name))); },
+        py::arg("name"),
+        "The task of a model family: 'interpolate', 'upscale' or 'generate' (InvalidArgument for an unknown name).");
   m.def("distributed_available", &train::distributed_available,
         "Whether this build can train over several processes (LibTorch c10d with Gloo).");
   m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
@@ -224,7 +227,7 @@ PYBIND11_MODULE(_core, m) {
     d["max_abs_difference"] = r.max_abs_difference;
     return d;
   }, py::arg("weights"), py::arg("output"), py::arg("height"), py::arg("width"), py::arg("batch"), py::arg("check_tolerance"), py::arg("overwrite"));
-  m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(train::to_json(train::read_checkpoint_meta(path))); },
+  m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(models::to_json(models::read_checkpoint_meta(path))); },
         py::arg("path"), "The JSON header of a checkpoint (model, options, step, metrics) as a dict.");
   m.def("set_log_level", [](int level) { log::set_level(static_cast<log::Level>(level)); }, py::arg("level"),
         "0 debug, 1 info (default), 2 warnings, 3 errors, 4 silent.");

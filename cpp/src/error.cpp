@@ -6,28 +6,9 @@ void require(bool condition, const std::string& message) {
   if (!condition) throw InvalidArgument(message);
 }
 
+namespace detail {
+
+void throw_invalid_argument(const std::string& message) { throw InvalidArgument(message); }
+
+}  // namespace detail
 }  // namespace fregan
-
-#include <atomic>
-#include <iostream>
-#include <mutex>
-
-#include "fregan/log.h"
-
-namespace fregan::log {
-namespace {
-std::atomic<Level> g_level{Level::kInfo};
-std::mutex g_mutex;
-void emit(Level at, const char* tag, const std::string& message) {
-  if (at < g_level.load()) return;
-  std::lock_guard<std::mutex> lock(g_mutex);
-  std::cerr << tag << message << std::endl;
-}
-}  // namespace
-
-void set_level(Level level) { g_level = level; }
-Level level() { return g_level.load(); }
-void info(const std::string& message) { emit(Level::kInfo, "", message); }
-void warn(const std::string& message) { emit(Level::kWarning, "warning: ", message); }
-
-}  // namespace fregan::log

@@ -158,12 +158,21 @@ def load(name: PathLike, device: str = "auto", **options: Any) -> Union["Interpo
     >>> interp = fregan.load("sin-gan"); middle = interp(a, b)
     """
     path = _core.resolve_weights(os.fspath(name))
-    model = checkpoint_info(path)["model"]
-    if model == _DCGAN:
+    task = _task_of(checkpoint_info(path)["model"])
+    if task == "generate":
         return Generator(path, device)
-    if model == _SPECTRAFRAME:
+    if task == "upscale":
         return Upscaler(path, device)
     return Interpolator(path, device, **options)
+
+
+def _task_of(model: str) -> str:
+    """The task of a checkpoint's model family (the registry's); a model this fregan does not know
+    goes to the Interpolator, which refuses it with a CheckpointError naming the file."""
+    try:
+        return _core.model_task(model)
+    except InvalidArgument:
+        return "interpolate"
 
 
 def export(weights: PathLike, output: PathLike, *, size: Sequence[int] = (256, 256), batch: int = 1,
@@ -392,7 +401,6 @@ def _train_options(data: Union[PathLike, Sequence[PathLike]], out: PathLike, mod
 
 
 _DCGAN = "dcgan"
-_SPECTRAFRAME = "spectraframe"
 # Shorthands of train(model="dcgan") for generator options (as fregan train --height/--width/--latent-dim).
 _DCGAN_GENERATOR_SHORTHANDS = ("latent_dim", "height", "width")
 
@@ -444,11 +452,12 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR and MASTER_PORT (torchrun).  ``batch_size`` is the
     global batch; only rank 0 writes the checkpoints and the log.
     """
-    if model == _DCGAN:
+    task = _core.model_task(model)  # InvalidArgument for an unknown model, naming the known ones
+    if task == "generate":
         return _core.train_dcgan(_dcgan_train_options(data, out, options), callback)
-    if model == _SPECTRAFRAME:
+    if task == "upscale":
         if callback is not None:
-            raise InvalidArgument("train(model='spectraframe') takes no callback (its progress goes to the log)")
+            raise InvalidArgument(f"train(model={model!r}) takes no callback (its progress goes to the log)")
         opts = _train_options(data, out, model, options)
         del opts["model"]
         return _core.train_spectraframe(opts)

@@ -6,7 +6,7 @@
 
 #include "fregan/error.h"
 #include "fregan/infer/interpolator.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
@@ -19,31 +19,31 @@ TEST(Checkpoint, RoundTripGivesBitIdenticalOutputs) {
   // Move BatchNorm running statistics away from their initial values so they must be saved too.
   model.generator->train();
   for (int i = 0; i < 3; ++i) model.generator->forward(torch::rand({2, 3, 32, 32}), torch::rand({2, 3, 32, 32}));
-  train::CheckpointMeta meta;
+  models::CheckpointMeta meta;
   meta.step = 17;
-  train::save_checkpoint(dir / "m.pt", meta, model);
+  models::save_checkpoint(dir / "m.pt", meta, model);
 
   const auto a = torch::rand({1, 3, 48, 64}), b = torch::rand({1, 3, 48, 64});
   model.generator->eval();
   torch::NoGradGuard no_grad;
   const auto expected = model.generator->forward(a, b);
-  train::CheckpointMeta read;
-  auto loaded = train::load_model(dir / "m.pt", torch::kCPU, &read);
+  models::CheckpointMeta read;
+  auto loaded = models::load_model(dir / "m.pt", torch::kCPU, &read);
   loaded.generator->eval();
   EXPECT_TRUE(torch::equal(loaded.generator->forward(a, b), expected));
   EXPECT_EQ(read.model, "fregan");
   EXPECT_EQ(read.step, 17);
-  EXPECT_EQ(read.format_version, train::kCheckpointFormatVersion);
+  EXPECT_EQ(read.format_version, models::kCheckpointFormatVersion);
   EXPECT_EQ(read.generator_options.at("base_channels"), 8);
   EXPECT_FALSE(read.has_optimizers);
 }
 
 TEST(Checkpoint, CorruptForeignAndMissingFilesAreRefusedClearly) {
   test::TempDir dir;
-  EXPECT_THROW(train::read_checkpoint_meta(dir / "missing.pt"), FileError);
+  EXPECT_THROW(models::read_checkpoint_meta(dir / "missing.pt"), FileError);
   std::ofstream(dir / "garbage.pt") << "definitely not a checkpoint";
   try {
-    train::read_checkpoint_meta(dir / "garbage.pt");
+    models::read_checkpoint_meta(dir / "garbage.pt");
     FAIL();
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("garbage.pt"), std::string::npos);
@@ -53,18 +53,18 @@ TEST(Checkpoint, CorruptForeignAndMissingFilesAreRefusedClearly) {
   foreign.write("weights", torch::ones({3}));
   foreign.save_to(dir / "foreign.pt");
   try {
-    train::load_model(dir / "foreign.pt", torch::kCPU);
+    models::load_model(dir / "foreign.pt", torch::kCPU);
     FAIL();
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("not a fregan checkpoint"), std::string::npos);
   }
   // A truncated real checkpoint.
   auto model = models::create_model("fregan", {{"base_channels", 4}});
-  train::save_checkpoint(dir / "ok.pt", {}, model);
+  models::save_checkpoint(dir / "ok.pt", {}, model);
   const auto size = fs::file_size(dir / "ok.pt");
   fs::copy_file(dir / "ok.pt", dir / "cut.pt");
   fs::resize_file(dir / "cut.pt", size / 2);
-  EXPECT_THROW(train::load_model(dir / "cut.pt", torch::kCPU), CheckpointError);
+  EXPECT_THROW(models::load_model(dir / "cut.pt", torch::kCPU), CheckpointError);
   EXPECT_THROW(infer::Interpolator(dir / "cut.pt", "cpu"), CheckpointError);
 }
 
@@ -77,13 +77,13 @@ TEST(Checkpoint, NewerFormatAndUnknownModelAreRefused) {
   };
   write_header("future.pt", {{"format", "fregan-checkpoint"}, {"format_version", 99}, {"model", "fregan"}});
   try {
-    train::read_checkpoint_meta(dir / "future.pt");
+    models::read_checkpoint_meta(dir / "future.pt");
     FAIL();
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("version 99"), std::string::npos);
   }
   write_header("alien.pt", {{"format", "fregan-checkpoint"}, {"format_version", 1}, {"model", "alien-net"}});
-  EXPECT_THROW(train::load_model(dir / "alien.pt", torch::kCPU), CheckpointError);
+  EXPECT_THROW(models::load_model(dir / "alien.pt", torch::kCPU), CheckpointError);
 }
 
 TEST(Checkpoint, StrippedCheckpointKeepsTheGeneratorExactly) {
@@ -92,18 +92,18 @@ TEST(Checkpoint, StrippedCheckpointKeepsTheGeneratorExactly) {
   auto model = models::create_model("fregan", {{"base_channels", 8}, {"predict_residual", false}});
   torch::optim::Adam opt(model.generator->parameters());
   torch::optim::Adam opt_d(model.discriminator->parameters());
-  train::CheckpointMeta meta;
+  models::CheckpointMeta meta;
   meta.step = 9;
-  train::save_checkpoint(dir / "full.pt", meta, model, &opt, &opt_d);
-  train::strip_checkpoint(dir / "full.pt", dir / "small.pt", false);
-  EXPECT_THROW(train::strip_checkpoint(dir / "full.pt", dir / "small.pt", false), InvalidArgument);
+  models::save_checkpoint(dir / "full.pt", meta, model, &opt, &opt_d);
+  models::strip_checkpoint(dir / "full.pt", dir / "small.pt", false);
+  EXPECT_THROW(models::strip_checkpoint(dir / "full.pt", dir / "small.pt", false), InvalidArgument);
   EXPECT_LT(fs::file_size(dir / "small.pt"), fs::file_size(dir / "full.pt") / 2);
-  const auto small = train::read_checkpoint_meta(dir / "small.pt");
+  const auto small = models::read_checkpoint_meta(dir / "small.pt");
   EXPECT_EQ(small.step, 9);
   EXPECT_FALSE(small.has_discriminator);
   EXPECT_FALSE(small.has_optimizers);
   const auto a = torch::rand({1, 3, 32, 32}), b = torch::rand({1, 3, 32, 32});
-  auto full = train::load_model(dir / "full.pt", torch::kCPU), stripped = train::load_model(dir / "small.pt", torch::kCPU);
+  auto full = models::load_model(dir / "full.pt", torch::kCPU), stripped = models::load_model(dir / "small.pt", torch::kCPU);
   full.generator->eval();
   stripped.generator->eval();
   torch::NoGradGuard no_grad;

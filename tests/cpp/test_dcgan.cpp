@@ -16,12 +16,13 @@
 #include "fregan/io/image_grid.h"
 #include "fregan/models/dcgan.h"
 #include "fregan/models/registry.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/train/dcgan_trainer.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace fregan;
+using test::invalid_argument_message;
 
 namespace {
 
@@ -30,18 +31,6 @@ nlohmann::json tiny_generator() {
   return {{"latent_dim", 8}, {"height", 32}, {"width", 64}, {"levels", 3}, {"base_channels", 4}, {"max_channels", 16}};
 }
 nlohmann::json tiny_discriminator() { return {{"levels", 3}, {"base_channels", 4}, {"max_channels", 16}}; }
-
-// The message of the InvalidArgument `f` throws (fails the test if it throws nothing).
-template <typename F>
-std::string invalid_argument_message(F&& f) {
-  try {
-    f();
-  } catch (const InvalidArgument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected InvalidArgument";
-  return {};
-}
 
 std::vector<torch::Tensor> parameters_copy(torch::nn::Module& m) {
   std::vector<torch::Tensor> out;
@@ -151,10 +140,10 @@ TEST(DcganGenerate, SameSeedSameFramesDifferentSeedDifferent) {
     torch::manual_seed(3);
     for (auto& p : model.generator->parameters()) p.normal_(0.0, 0.3);
   }
-  train::CheckpointMeta meta;
+  models::CheckpointMeta meta;
   meta.step = 42;
   const std::string path = dir / "dcgan.pt";
-  train::save_dcgan_checkpoint(path, meta, model);
+  models::save_dcgan_checkpoint(path, meta, model);
 
   infer::FrameGenerator generator(path, "cpu");
   EXPECT_EQ(generator.height(), 32);
@@ -191,10 +180,10 @@ TEST(DcganGenerate, CheckpointKindsAreNotConfused) {
   test::TempDir dir;
   auto dcgan = models::create_dcgan(tiny_generator(), tiny_discriminator());
   const std::string dcgan_path = dir / "dcgan.pt";
-  train::save_dcgan_checkpoint(dcgan_path, {}, dcgan);
-  EXPECT_EQ(train::read_checkpoint_meta(dcgan_path).model, "dcgan");
+  models::save_dcgan_checkpoint(dcgan_path, {}, dcgan);
+  EXPECT_EQ(models::read_checkpoint_meta(dcgan_path).model, "dcgan");
   try {
-    train::load_model(dcgan_path, torch::kCPU);
+    models::load_model(dcgan_path, torch::kCPU);
     FAIL() << "load_model accepted a DCGAN";
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("DCGAN"), std::string::npos) << e.what();
@@ -202,14 +191,14 @@ TEST(DcganGenerate, CheckpointKindsAreNotConfused) {
   auto fregan_model = models::create_model("fregan", {{"base_channels", 4}, {"max_channels", 4}, {"levels", 1}},
                                            {{"base_channels", 4}, {"max_channels", 4}, {"levels", 1}});
   const std::string fregan_path = dir / "fregan.pt";
-  train::save_checkpoint(fregan_path, {}, fregan_model);
+  models::save_checkpoint(fregan_path, {}, fregan_model);
   EXPECT_THROW(infer::FrameGenerator(fregan_path, "cpu"), CheckpointError);
   EXPECT_THROW(infer::FrameGenerator(dir / "missing.pt", "cpu"), FileError);
 
   // Stripping keeps the generator (same frames) and drops the discriminator.
   const std::string stripped = dir / "stripped.pt";
-  train::strip_checkpoint(dcgan_path, stripped, false);
-  const auto meta = train::read_checkpoint_meta(stripped);
+  models::strip_checkpoint(dcgan_path, stripped, false);
+  const auto meta = models::read_checkpoint_meta(stripped);
   EXPECT_EQ(meta.model, "dcgan");
   EXPECT_FALSE(meta.has_discriminator);
   EXPECT_LT(fs::file_size(stripped), fs::file_size(dcgan_path));
@@ -302,7 +291,7 @@ TEST(DcganDivergence, RollbackRestoresTheLastGoodWeightsWithLowerRates) {
   EXPECT_DOUBLE_EQ(trainer.lr_scale(), 0.5);
   EXPECT_EQ(trainer.rollbacks(), 1);
   // The checkpoint now records the lowered rates, so a resume keeps them.
-  const auto meta = train::read_checkpoint_meta(good);
+  const auto meta = models::read_checkpoint_meta(good);
   EXPECT_DOUBLE_EQ(meta.trainer_state.at("lr_scale").get<double>(), 0.5);
   EXPECT_EQ(meta.trainer_state.at("rollbacks").get<int>(), 1);
   train::DcganTrainer resumed(o);
@@ -410,7 +399,7 @@ TEST(DcganTrainer, FitRollsBackLogsAndGivesUp) {
     if (nlohmann::json::parse(line).value("event", "") == "rollback") ++rollbacks_logged;
   }
   EXPECT_EQ(rollbacks_logged, 2);
-  const auto meta = train::read_checkpoint_meta(o.out_dir + "/last.pt");
+  const auto meta = models::read_checkpoint_meta(o.out_dir + "/last.pt");
   EXPECT_EQ(meta.step, 0);
   EXPECT_DOUBLE_EQ(meta.trainer_state.at("lr_scale").get<double>(), 0.25);
 }

@@ -25,7 +25,7 @@
 #include "fregan/data/triplet_dataset.h"
 #include "fregan/error.h"
 #include "fregan/losses/losses.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/train/distributed.h"
 #include "test_util.h"
 
@@ -261,7 +261,7 @@ std::vector<std::string> rank_args(int rank, int port, double timeout = 60) {
 
 // Largest absolute difference between the weights of two checkpoints (generator and discriminator).
 double max_weight_difference(const std::string& a_path, const std::string& b_path) {
-  const auto a = train::load_model(a_path, torch::kCPU), b = train::load_model(b_path, torch::kCPU);
+  const auto a = models::load_model(a_path, torch::kCPU), b = models::load_model(b_path, torch::kCPU);
   double worst = 0;
   auto compare = [&](torch::nn::Module& ma, torch::nn::Module& mb) {
     const auto pb = mb.named_parameters();
@@ -304,10 +304,10 @@ TEST(DistributedTraining, TwoRanksMatchOneProcessAndResumeInOne) {
   EXPECT_LT(max_weight_difference(dir / "one/last.pt", dir / "two/last.pt"), 1e-5);
   // The two-rank checkpoint resumes in one process and ends where one process does.
   fs::copy(dir / "two", dir / "resumed");
-  EXPECT_EQ(train::read_checkpoint_meta(dir / "two/last.pt").step, steps);
+  EXPECT_EQ(models::read_checkpoint_meta(dir / "two/last.pt").step, steps);
   Process resumed(with(train_args(dir / "clip", dir / "resumed", steps + 2), {"--resume"}), dir / "resumed.log");
   expect_success(resumed, 120);
-  EXPECT_EQ(train::read_checkpoint_meta(dir / "resumed/last.pt").step, steps + 2);
+  EXPECT_EQ(models::read_checkpoint_meta(dir / "resumed/last.pt").step, steps + 2);
   EXPECT_LT(max_weight_difference(dir / "longer/last.pt", dir / "resumed/last.pt"), 1e-5);
 }
 

@@ -8,7 +8,7 @@
 #include "fregan/metrics/metrics.h"
 #include "fregan/models/flow_aligned.h"
 #include "fregan/models/registry.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "test_util.h"
 
 using namespace fregan;
@@ -68,10 +68,10 @@ TEST(FlowAligned, TrainsAndRoundTripsThroughACheckpoint) {
   EXPECT_GT(m.generator->named_parameters().find("seed.head.weight")->grad().norm().item<double>(), 0.0);
   sgd.step();
   EXPECT_LT((m.generator->forward(f0, f1) - truth).square().mean().item<double>(), loss.item<double>());
-  train::CheckpointMeta meta;
+  models::CheckpointMeta meta;
   meta.model = m.name;
-  train::save_checkpoint(dir / "a.pt", meta, m);
-  const auto loaded = train::load_model(dir / "a.pt", torch::kCPU);
+  models::save_checkpoint(dir / "a.pt", meta, m);
+  const auto loaded = models::load_model(dir / "a.pt", torch::kCPU);
   EXPECT_EQ(loaded.name, "fregan-aligned");
   torch::NoGradGuard no_grad;
   m.generator->eval();

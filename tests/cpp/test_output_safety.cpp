@@ -19,7 +19,7 @@
 #include "fregan/io/job_lock.h"
 #include "fregan/io/output_guard.h"
 #include "fregan/models/registry.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/zoo/zoo.h"
 #include "test_util.h"
 
@@ -295,31 +295,31 @@ models::GanModel marked_model(float marker) {
 TEST(DamagedCheckpoints, ADamagedWeightIsRefusedWithCheckpointError) {
   test::TempDir dir;
   const float marker = 0.1234567f;
-  train::save_checkpoint(dir / "good.pt", {}, marked_model(marker));
-  EXPECT_FALSE(train::read_checkpoint_meta(dir / "good.pt").weights_checksum.value("generator", "").empty());
+  models::save_checkpoint(dir / "good.pt", {}, marked_model(marker));
+  EXPECT_FALSE(models::read_checkpoint_meta(dir / "good.pt").weights_checksum.value("generator", "").empty());
   fs::copy_file(dir / "good.pt", dir / "damaged.pt");
   damage_floats(dir / "damaged.pt", marker);
-  const std::string msg = message_of<CheckpointError>([&] { train::load_model(dir / "damaged.pt", torch::kCPU); });
+  const std::string msg = message_of<CheckpointError>([&] { models::load_model(dir / "damaged.pt", torch::kCPU); });
   EXPECT_NE(msg.find("'" + (dir / "damaged.pt") + "' is damaged: the generator weights"), std::string::npos) << msg;
-  EXPECT_NO_THROW(train::load_model(dir / "good.pt", torch::kCPU));
+  EXPECT_NO_THROW(models::load_model(dir / "good.pt", torch::kCPU));
 }
 
 TEST(DamagedCheckpoints, ACheckpointWithoutAChecksumStillLoads) {
   // As fregan wrote them before the checksum: the header has no weights_checksum.
   test::TempDir dir;
   auto model = marked_model(0.5f);
-  train::CheckpointMeta meta;
+  models::CheckpointMeta meta;
   meta.model = model.name;
   meta.generator_options = model.generator_options;
   meta.discriminator_options = model.discriminator_options;
-  auto header = train::to_json(meta);
+  auto header = models::to_json(meta);
   header.erase("weights_checksum");
   torch::serialize::OutputArchive archive, g;
   archive.write("fregan_meta", c10::IValue(header.dump()));
   model.generator->save(g);
   archive.write("generator", g);
   archive.save_to(dir / "old.pt");
-  const auto loaded = train::load_model(dir / "old.pt", torch::kCPU);
+  const auto loaded = models::load_model(dir / "old.pt", torch::kCPU);
   EXPECT_FLOAT_EQ(loaded.generator->parameters()[0].flatten()[0].item<float>(), 0.5f);
 }
 
@@ -329,7 +329,7 @@ TEST(DamagedCheckpoints, AShippedModelMustMatchTheManifestsSha256) {
   fs::copy_file(fs::path(zoo::models_dir()) / "manifest.json", dir / "manifest.json");
   fs::copy_file(shipped, dir / "fregan.pt");
   ::setenv("FREGAN_MODELS_DIR", dir.path().c_str(), 1);
-  EXPECT_NO_THROW(train::load_model(dir / "fregan.pt", torch::kCPU));  // an intact copy
+  EXPECT_NO_THROW(models::load_model(dir / "fregan.pt", torch::kCPU));  // an intact copy
   {
     std::fstream f(dir / "fregan.pt", std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(static_cast<std::streamoff>(fs::file_size(dir / "fregan.pt") / 2));
@@ -337,7 +337,7 @@ TEST(DamagedCheckpoints, AShippedModelMustMatchTheManifestsSha256) {
   }
   fs::copy_file(dir / "fregan.pt", dir / "copy.pt");
   fs::rename(dir / "copy.pt", dir / "fregan.pt");  // a new file: not the one verified above
-  const std::string msg = message_of<CheckpointError>([&] { train::load_model(dir / "fregan.pt", torch::kCPU); });
+  const std::string msg = message_of<CheckpointError>([&] { models::load_model(dir / "fregan.pt", torch::kCPU); });
   ::unsetenv("FREGAN_MODELS_DIR");
   EXPECT_NE(msg.find("the shipped model 'fregan'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("is damaged: its sha256"), std::string::npos) << msg;

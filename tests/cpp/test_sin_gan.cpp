@@ -10,7 +10,7 @@
 #include "fregan/losses/losses.h"
 #include "fregan/models/registry.h"
 #include "fregan/models/sin_gan.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/train/trainer.h"
 #include "test_util.h"
 
@@ -299,8 +299,8 @@ TEST(SinGanTrainer, FitLogsTheTermsAndTheCheckpointRoundTrips) {
 
   // Reload the last checkpoint: same options, bit-identical outputs (BatchNorm statistics moved
   // during training, so they must have been saved), at an odd size through the Interpolator too.
-  train::CheckpointMeta meta;
-  auto loaded = train::load_model(dir / "run/last.pt", torch::kCPU, &meta);
+  models::CheckpointMeta meta;
+  auto loaded = models::load_model(dir / "run/last.pt", torch::kCPU, &meta);
   EXPECT_EQ(meta.model, "sin-gan");
   EXPECT_EQ(meta.step, 3);
   EXPECT_EQ(meta.generator_options, trainer.model().generator_options);
@@ -316,8 +316,8 @@ TEST(SinGanTrainer, FitLogsTheTermsAndTheCheckpointRoundTrips) {
   EXPECT_EQ(mid.sizes(), (Sizes{3, 45, 61}));
   EXPECT_TRUE(torch::allclose(mid, original->forward(a, b)[0].clamp(0, 1), 1e-6, 1e-6));
   // The stripped checkpoint keeps the generator exactly.
-  train::strip_checkpoint(dir / "run/last.pt", dir / "small.pt", false);
-  auto stripped = train::load_model(dir / "small.pt", torch::kCPU);
+  models::strip_checkpoint(dir / "run/last.pt", dir / "small.pt", false);
+  auto stripped = models::load_model(dir / "small.pt", torch::kCPU);
   stripped.generator->eval();
   EXPECT_TRUE(torch::equal(stripped.generator->forward(a, b), original->forward(a, b)));
 }

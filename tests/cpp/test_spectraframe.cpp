@@ -16,7 +16,7 @@
 #include "fregan/losses/losses.h"
 #include "fregan/metrics/metrics.h"
 #include "fregan/models/spectraframe.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/train/sr_trainer.h"
 #include "test_util.h"
 
@@ -172,10 +172,10 @@ TEST(SpectraFrameCheckpoint, RoundTripStripAndRefusal) {
     for (auto& p : m.generator->parameters()) p.add_(torch::randn_like(p) * 0.01);  // not the bicubic start
   }
   const std::string full = dir / "full.pt", stripped = dir / "stripped.pt";
-  train::save_spectraframe_checkpoint(full, {}, m);
-  train::strip_checkpoint(full, stripped, false);
-  train::CheckpointMeta meta;
-  auto loaded = train::load_spectraframe(stripped, torch::kCPU, &meta);
+  models::save_spectraframe_checkpoint(full, {}, m);
+  models::strip_checkpoint(full, stripped, false);
+  models::CheckpointMeta meta;
+  auto loaded = models::load_spectraframe(stripped, torch::kCPU, &meta);
   EXPECT_EQ(meta.model, "spectraframe");
   EXPECT_FALSE(meta.has_discriminator);
   EXPECT_EQ(meta.generator_options, m.generator_options);
@@ -184,7 +184,7 @@ TEST(SpectraFrameCheckpoint, RoundTripStripAndRefusal) {
   const auto flows = torch::zeros({1, 2, 2, 7, 9});
   EXPECT_TRUE(torch::allclose(m.generator->forward(lr, nb, flows), loaded.generator->forward(lr, nb, flows)));
   try {
-    train::load_model(full, torch::kCPU);
+    models::load_model(full, torch::kCPU);
     FAIL() << "an interpolation load of a SpectraFrame checkpoint must fail";
   } catch (const CheckpointError& e) {
     EXPECT_NE(std::string(e.what()).find("fregan upscale"), std::string::npos) << e.what();
@@ -209,7 +209,7 @@ TEST(SpectraFrameUpscaler, EvaluationModeStreamsAndScoresBicubic) {
   write_clip(dir / "clip", 5, 66, 50);  // not multiples of 4: cut to 64x48
   auto m = models::create_spectraframe(kSmallGenerator, kSmallDiscriminator, false);
   const std::string weights = dir / "sf.pt";
-  train::save_spectraframe_checkpoint(weights, {}, m);
+  models::save_spectraframe_checkpoint(weights, {}, m);
   infer::Upscaler upscaler(weights, "cpu");
   infer::UpscaleVideoOptions o;
   o.input = dir / "clip";
@@ -259,7 +259,7 @@ TEST(SpectraFrameTrainer, TrainsSavesAndResumes) {
   }
   EXPECT_TRUE(fs::exists(dir / "run/last.pt"));
   EXPECT_TRUE(fs::exists(dir / "run/best.pt"));
-  const auto meta = train::read_checkpoint_meta(dir / "run/last.pt");
+  const auto meta = models::read_checkpoint_meta(dir / "run/last.pt");
   EXPECT_EQ(meta.model, "spectraframe");
   EXPECT_EQ(meta.step, 2);
   EXPECT_TRUE(meta.has_discriminator && meta.has_optimizers);

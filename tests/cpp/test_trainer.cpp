@@ -9,7 +9,7 @@
 #include "fregan/infer/interpolator.h"
 #include "fregan/io/image.h"
 #include "fregan/metrics/metrics.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/train/trainer.h"
 #include "test_util.h"
 
@@ -81,8 +81,8 @@ TEST(Trainer, ResumeContinuesExactly) {
   resumed.fit();
   EXPECT_EQ(resumed.current_step(), 4);
 
-  auto a = train::load_model(dir / "straight/last.pt", torch::kCPU);
-  auto b = train::load_model(dir / "resumed/last.pt", torch::kCPU);
+  auto a = models::load_model(dir / "straight/last.pt", torch::kCPU);
+  auto b = models::load_model(dir / "resumed/last.pt", torch::kCPU);
   const auto pa = a.generator->named_parameters(), pb = b.generator->named_parameters();
   for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
   const auto da = a.discriminator->named_parameters(), db = b.discriminator->named_parameters();

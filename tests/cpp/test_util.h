@@ -8,6 +8,10 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <gtest/gtest.h>
+
+#include "fregan/error.h"
+
 namespace fregan::test {
 
 // A fresh folder removed at the end of the test.
@@ -56,6 +60,22 @@ inline void write_moving_clip(const std::string& folder, int frames, int w = 64,
 // A frame whose every pixel encodes its index (so a test can tell which frame it got).
 inline cv::Mat indexed_frame(int width, int height, int index) {
   return cv::Mat(height, width, CV_8UC3, cv::Scalar(index, 255 - index, (index * 7) % 256));
+}
+
+// The message of the fregan::InvalidArgument `f` throws; fails the test if it throws nothing or
+// another exception.
+template <typename F>
+std::string invalid_argument_message(F&& f) {
+  try {
+    f();
+  } catch (const InvalidArgument& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected InvalidArgument, got another exception: " << e.what();
+    return {};
+  }
+  ADD_FAILURE() << "expected InvalidArgument, nothing was thrown";
+  return {};
 }
 
 }  // namespace fregan::test

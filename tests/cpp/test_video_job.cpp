@@ -15,7 +15,7 @@
 #include "fregan/io/video.h"
 #include "fregan/models/flow_guided.h"
 #include "fregan/models/registry.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "test_util.h"
 
 namespace fs = std::filesystem;

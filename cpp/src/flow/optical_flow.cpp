@@ -10,7 +10,7 @@
 
 #include "sampling.h"
 #include "fregan/error.h"
-#include "fregan/models/options_json.h"
+#include "fregan/options_json.h"
 
 namespace fregan::flow {
 
@@ -65,7 +65,7 @@ torch::Tensor to_tensor(const cv::Mat& flow) {
 }  // namespace
 
 torch::Tensor dis_luma(const torch::Tensor& frames, const FlowOptions& o) {
-  TORCH_CHECK(frames.dim() == 4 && frames.size(1) == 3, "dis_luma expects [B, 3, H, W] frames, got ", frames.sizes());
+  FREGAN_CHECK(frames.dim() == 4 && frames.size(1) == 3, "dis_luma expects [B, 3, H, W] frames, got ", frames.sizes());
   require(o.max_side >= 16, "flow max_side must be >= 16");
   const int64_t b = frames.size(0), h = frames.size(2), w = frames.size(3);
   const double scale = std::min(1.0, static_cast<double>(o.max_side) / std::max(h, w));
@@ -81,10 +81,10 @@ torch::Tensor dis_luma(const torch::Tensor& frames, const FlowOptions& o) {
 
 std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_from_luma(const torch::Tensor& luma0, const torch::Tensor& luma1,
                                                                      const FlowOptions& o) {
-  TORCH_CHECK(luma0.dim() == 3 && luma0.scalar_type() == torch::kUInt8 && luma0.sizes() == luma1.sizes() &&
-                  luma1.scalar_type() == torch::kUInt8,
-              "bidirectional_flow_from_luma expects two [B, h, w] uint8 batches from dis_luma, got ", luma0.sizes(), " and ",
-              luma1.sizes());
+  FREGAN_CHECK(luma0.dim() == 3 && luma0.scalar_type() == torch::kUInt8 && luma0.sizes() == luma1.sizes() &&
+                   luma1.scalar_type() == torch::kUInt8,
+               "bidirectional_flow_from_luma expects two [B, h, w] uint8 batches from dis_luma, got ", luma0.sizes(), " and ",
+               luma1.sizes());
   auto dis = make_dis(o.preset);
   const auto l0 = luma0.cpu().contiguous(), l1 = luma1.cpu().contiguous();
   const int rows = static_cast<int>(l0.size(1)), cols = static_cast<int>(l0.size(2));
@@ -103,14 +103,14 @@ std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_from_luma(const torch
 std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_at_dis_resolution(const torch::Tensor& f0,
                                                                              const torch::Tensor& f1,
                                                                              const FlowOptions& o) {
-  TORCH_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f1.sizes(),
-              "bidirectional_flow expects two [B, 3, H, W] batches of the same size, got ", f0.sizes(), " and ", f1.sizes());
+  FREGAN_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f1.sizes(),
+               "bidirectional_flow expects two [B, 3, H, W] batches of the same size, got ", f0.sizes(), " and ", f1.sizes());
   const auto [forward, backward] = bidirectional_flow_from_luma(dis_luma(f0, o), dis_luma(f1, o), o);
   return {forward.to(f0.device()), backward.to(f0.device())};
 }
 
 torch::Tensor resize_flow(const torch::Tensor& flow, int64_t height, int64_t width) {
-  TORCH_CHECK(flow.dim() == 4 && flow.size(1) == 2, "resize_flow expects a [B, 2, H, W] flow, got ", flow.sizes());
+  FREGAN_CHECK(flow.dim() == 4 && flow.size(1) == 2, "resize_flow expects a [B, 2, H, W] flow, got ", flow.sizes());
   const int64_t h = flow.size(2), w = flow.size(3);
   if (h == height && w == width) return flow;
   namespace F = torch::nn::functional;
@@ -167,9 +167,9 @@ Sampling sampling_from_name(const std::string& name) {
 }
 
 torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flow, Sampling sampling) {
-  TORCH_CHECK(image.dim() == 4 && flow.dim() == 4 && flow.size(1) == 2 && image.size(0) == flow.size(0) &&
-                  image.size(2) == flow.size(2) && image.size(3) == flow.size(3),
-              "backward_warp: image ", image.sizes(), " and flow ", flow.sizes(), " do not match");
+  FREGAN_CHECK(image.dim() == 4 && flow.dim() == 4 && flow.size(1) == 2 && image.size(0) == flow.size(0) &&
+                   image.size(2) == flow.size(2) && image.size(3) == flow.size(3),
+               "backward_warp: image ", image.sizes(), " and flow ", flow.sizes(), " do not match");
   const bool needs_grad = torch::GradMode::is_enabled() && (image.requires_grad() || flow.requires_grad());
   if (image.device().is_cpu() && flow.device().is_cpu() && !needs_grad && image.dtype() == torch::kFloat32) {
     return warp_on_cpu(image, flow, sampling);
@@ -188,7 +188,7 @@ torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flo
 }
 
 std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10, double t) {
-  TORCH_CHECK(t > 0 && t < 1, "flows_from_t: t must be in (0, 1), got ", t);
+  FREGAN_CHECK(t > 0 && t < 1, "flows_from_t: t must be in (0, 1), got ", t);
   const auto ft0 = flow01 * (-(1 - t) * t) + flow10 * (t * t);
   const auto ft1 = flow01 * ((1 - t) * (1 - t)) + flow10 * (-t * (1 - t));
   return {ft0, ft1};
@@ -198,10 +198,10 @@ torch::Tensor acceleration(const torch::Tensor& flow_to_pair, const NeighbourFlo
   require(o.damping >= 0, "acceleration damping must be >= 0, got " + std::to_string(o.damping));
   require(o.consistency_sigma >= 0, "acceleration consistency_sigma must be >= 0, got " + std::to_string(o.consistency_sigma));
   if (!neighbour.defined() || o.damping == 0) return {};
-  TORCH_CHECK(flow_to_pair.dim() == 4 && flow_to_pair.size(1) == 2 && neighbour.to_neighbour.sizes() == flow_to_pair.sizes() &&
-                  neighbour.from_neighbour.sizes() == flow_to_pair.sizes(),
-              "acceleration: the flow to the pair ", flow_to_pair.sizes(), " and the neighbour flows ",
-              neighbour.to_neighbour.sizes(), ", ", neighbour.from_neighbour.sizes(), " must be [B, 2, H, W] of one size");
+  FREGAN_CHECK(flow_to_pair.dim() == 4 && flow_to_pair.size(1) == 2 && neighbour.to_neighbour.sizes() == flow_to_pair.sizes() &&
+                   neighbour.from_neighbour.sizes() == flow_to_pair.sizes(),
+               "acceleration: the flow to the pair ", flow_to_pair.sizes(), " and the neighbour flows ",
+               neighbour.to_neighbour.sizes(), ", ", neighbour.from_neighbour.sizes(), " must be [B, 2, H, W] of one size");
   auto a = flow_to_pair + neighbour.to_neighbour;
   if (o.consistency_sigma > 0) {
     const double s2 = o.consistency_sigma * o.consistency_sigma;
@@ -238,8 +238,8 @@ std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01
   auto [ft0, ft1] = flows_from_t(flow01, flow10, t);
   if (!acceleration0.defined() && !acceleration1.defined()) return {ft0, ft1};
   for (const auto* a : {&acceleration0, &acceleration1}) {
-    TORCH_CHECK(!a->defined() || a->sizes() == flow01.sizes(), "flows_from_t: an acceleration ", a->sizes(),
-                " does not match the flows ", flow01.sizes());
+    FREGAN_CHECK(!a->defined() || a->sizes() == flow01.sizes(), "flows_from_t: an acceleration ", a->sizes(),
+                 " does not match the flows ", flow01.sizes());
   }
   // Both flows gain -c ((1 - t) a0 + t a1), c = (t^2 - t) / 2: see the header.
   const double gain = 0.5 * t * (1 - t);
@@ -257,8 +257,8 @@ std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01
 }
 
 torch::Tensor reverse_motion(const torch::Tensor& motion, const torch::Tensor& fallback, double fill_weight) {
-  TORCH_CHECK(motion.dim() == 4 && motion.size(1) == 2 && fallback.sizes() == motion.sizes(), "reverse_motion: motion ",
-              motion.sizes(), " and fallback ", fallback.sizes(), " must be [B, 2, H, W] of one size");
+  FREGAN_CHECK(motion.dim() == 4 && motion.size(1) == 2 && fallback.sizes() == motion.sizes(), "reverse_motion: motion ",
+               motion.sizes(), " and fallback ", fallback.sizes(), " must be [B, 2, H, W] of one size");
   require(fill_weight > 0, "reverse_motion: fill_weight must be > 0");
   const auto m = motion.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   auto out = fallback.detach().to(torch::kCPU, torch::kFloat32).contiguous().clone();

@@ -6,7 +6,7 @@
 
 #include "fregan/error.h"
 #include "fregan/io/atomic_file.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/zoo/zoo.h"
 
 namespace fregan::infer {
@@ -36,7 +36,7 @@ ExportResult export_torchscript(const std::string& weights, const std::string& o
   const std::string path = zoo::resolve_weights(weights);
   io::AtomicOutput out(output, options.overwrite);  // checks the output path before any work
   const torch::Device cpu(torch::kCPU);
-  auto model = train::load_model(path, cpu);
+  auto model = models::load_model(path, cpu);
   require(model.name != "fregan-flow",
           "export: fregan-flow cannot be exported to TorchScript (its optical flow is OpenCV's DIS, not a LibTorch "
           "op); export fregan, sin-gan, sepconv or adaconv");

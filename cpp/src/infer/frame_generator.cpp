@@ -9,7 +9,7 @@
 #include "fregan/device.h"
 #include "fregan/error.h"
 #include "fregan/io/image.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/zoo/zoo.h"
 
 namespace fs = std::filesystem;
@@ -29,8 +29,8 @@ FrameGenerator::FrameGenerator(const std::string& weights, const std::string& de
     : device_(select_device(device)) {
   set_num_threads(0);
   const std::string path = weights.empty() ? default_generator_weights_path() : zoo::resolve_weights(weights);
-  train::CheckpointMeta meta;
-  auto model = train::load_dcgan(path, device_, &meta, /*with_discriminator=*/false);
+  models::CheckpointMeta meta;
+  auto model = models::load_dcgan(path, device_, &meta, /*with_discriminator=*/false);
   generator_ = model.generator;
   options_ = generator_->options();
   step_ = meta.step;

@@ -13,7 +13,7 @@
 #include "fregan/data/scene.h"
 #include "fregan/error.h"
 #include "fregan/io/image.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/zoo/zoo.h"
 
 namespace fs = std::filesystem;
@@ -32,7 +32,7 @@ Interpolator::Interpolator(const std::string& weights, const std::string& device
     : device_(select_device(device)) {
   set_num_threads(0);
   const std::string path = weights.empty() ? default_weights_path() : zoo::resolve_weights(weights);
-  auto model = train::load_model(path, device_);
+  auto model = models::load_model(path, device_);
   net_ = model.generator;
   model_name_ = model.name;
   net_->eval();
@@ -146,9 +146,9 @@ std::vector<torch::Tensor> Interpolator::at_times(const torch::Tensor& f0, const
 }
 
 torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t) {
-  TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
-  TORCH_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
-              "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
+  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
+               "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
   require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
   torch::NoGradGuard no_grad;
   if (net_->is_training()) net_->eval();  // only reads when already in eval mode: safe from two threads
@@ -199,13 +199,13 @@ std::vector<torch::Tensor> Interpolator::interpolate_times(const models::FrameWi
   if (!net_->uses_neighbours() || tiled || net_->size_multiple() != 1 || (!window.before.defined() && !window.after.defined())) {
     return interpolate_times(f0, f1, times);
   }
-  TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
-  TORCH_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
-              "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
+  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
+               "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
   for (const auto* neighbour : {&window.before, &window.after}) {
     if (neighbour->defined()) {
-      TORCH_CHECK(neighbour->sizes() == f0.sizes(), "interpolate: a neighbour frame ", neighbour->sizes(),
-                  " differs in size from the pair's ", f0.sizes());
+      FREGAN_CHECK(neighbour->sizes() == f0.sizes(), "interpolate: a neighbour frame ", neighbour->sizes(),
+                   " differs in size from the pair's ", f0.sizes());
     }
   }
   for (double t : times) require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
@@ -249,7 +249,7 @@ cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, cons
 
 std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1,
                                                            const std::vector<double>& times) {
-  TORCH_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
   for (double t : times) require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
   torch::NoGradGuard no_grad;
   if (net_->is_training()) net_->eval();  // only reads when already in eval mode: safe from two threads

@@ -18,7 +18,7 @@
 #include "fregan/io/video.h"
 #include "fregan/log.h"
 #include "fregan/metrics/metrics.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 #include "fregan/zoo/zoo.h"
 
 namespace fs = std::filesystem;
@@ -105,8 +105,8 @@ cv::Mat bicubic_upscale(const cv::Mat& lr, int scale) {
 Upscaler::Upscaler(const std::string& weights, const std::string& device) : device_(select_device(device)) {
   set_num_threads(0);
   const std::string path = weights.empty() ? default_upscaler_weights_path() : zoo::resolve_weights(weights);
-  train::CheckpointMeta meta;
-  generator_ = train::load_spectraframe(path, device_, &meta, /*with_discriminator=*/false).generator;
+  models::CheckpointMeta meta;
+  generator_ = models::load_spectraframe(path, device_, &meta, /*with_discriminator=*/false).generator;
   step_ = meta.step;
   generator_->eval();
 }

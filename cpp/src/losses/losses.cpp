@@ -10,7 +10,7 @@
 #include "fregan/error.h"
 
 #include "fregan/metrics/metrics.h"
-#include "fregan/models/options_json.h"
+#include "fregan/options_json.h"
 
 namespace fregan::losses {
 
@@ -21,7 +21,7 @@ FREGAN_DEFINE_OPTIONS_JSON(LabelSmoothing, "label smoothing", real_low, real_hig
 
 namespace {
 void check_same_shape(const torch::Tensor& a, const torch::Tensor& b, const char* what) {
-  TORCH_CHECK(a.sizes() == b.sizes(), what, ": prediction ", a.sizes(), " and target ", b.sizes(), " differ in shape");
+  FREGAN_CHECK(a.sizes() == b.sizes(), what, ": prediction ", a.sizes(), " and target ", b.sizes(), " differ in shape");
 }
 }  // namespace
 
@@ -59,9 +59,9 @@ LossTerms reconstruction_loss(const torch::Tensor& prediction, const torch::Tens
 }
 
 torch::Tensor smooth_l1(const torch::Tensor& prediction, const torch::Tensor& target, double beta) {
-  TORCH_CHECK(prediction.sizes() == target.sizes(), "smooth_l1: prediction ", prediction.sizes(), " and target ",
-              target.sizes(), " differ in shape");
-  TORCH_CHECK(beta > 0, "smooth_l1: beta must be > 0");
+  FREGAN_CHECK(prediction.sizes() == target.sizes(), "smooth_l1: prediction ", prediction.sizes(), " and target ",
+               target.sizes(), " differ in shape");
+  FREGAN_CHECK(beta > 0, "smooth_l1: beta must be > 0");
   const auto diff = (prediction - target).mul(2.0).abs();
   return torch::where(diff < beta, diff.pow(2).mul(0.5 / beta), diff - 0.5 * beta).mean();
 }
@@ -75,8 +75,8 @@ torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::
                                  const LabelSmoothing& s, int64_t first, int64_t whole_batch) {
   const auto uniform = [&](const torch::Tensor& logits) {
     if (whole_batch <= 0) return torch::rand_like(logits);
-    TORCH_CHECK(first >= 0 && first + logits.size(0) <= whole_batch, "discriminator_loss: samples [", first, ", ",
-                first + logits.size(0), ") are not inside a batch of ", whole_batch);
+    FREGAN_CHECK(first >= 0 && first + logits.size(0) <= whole_batch, "discriminator_loss: samples [", first, ", ",
+                 first + logits.size(0), ") are not inside a batch of ", whole_batch);
     auto shape = logits.sizes().vec();
     shape[0] = whole_batch;
     return torch::rand(shape, logits.options()).narrow(0, first, logits.size(0));
@@ -91,7 +91,7 @@ torch::Tensor generator_adversarial_loss(const torch::Tensor& fake_logits) {
 }
 
 torch::Tensor total_variation(const torch::Tensor& x) {
-  TORCH_CHECK(x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2, "total_variation expects [B, C, H, W] with H, W >= 2, got ",
+  FREGAN_CHECK(x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2, "total_variation expects [B, C, H, W] with H, W >= 2, got ",
               x.sizes());
   const auto dy = x.slice(2, 1) - x.slice(2, 0, -1);
   const auto dx = x.slice(3, 1) - x.slice(3, 0, -1);
@@ -137,7 +137,7 @@ std::vector<torch::Tensor> TorchScriptFeatures::operator()(const torch::Tensor& 
 }
 
 torch::Tensor feature_distance(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  TORCH_CHECK(!a.empty() && a.size() == b.size(), "feature_distance: expected two equally long non-empty lists, got ",
+  FREGAN_CHECK(!a.empty() && a.size() == b.size(), "feature_distance: expected two equally long non-empty lists, got ",
               a.size(), " and ", b.size());
   auto total = torch::mse_loss(a[0], b[0]);
   for (size_t i = 1; i < a.size(); ++i) total = total + torch::mse_loss(a[i], b[i]);

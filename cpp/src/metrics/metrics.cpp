@@ -11,8 +11,8 @@ namespace {
 torch::Tensor as_batch(const torch::Tensor& t) { return t.dim() == 3 ? t.unsqueeze(0) : t; }
 
 void check_pair(const torch::Tensor& a, const torch::Tensor& b, const char* what) {
-  TORCH_CHECK(a.sizes() == b.sizes(), what, ": images differ in size: ", a.sizes(), " vs ", b.sizes());
-  TORCH_CHECK(a.dim() == 3 || a.dim() == 4, what, ": expected [C, H, W] or [B, C, H, W], got ", a.sizes());
+  FREGAN_CHECK(a.sizes() == b.sizes(), what, ": images differ in size: ", a.sizes(), " vs ", b.sizes());
+  FREGAN_CHECK(a.dim() == 3 || a.dim() == 4, what, ": expected [C, H, W] or [B, C, H, W], got ", a.sizes());
 }
 
 torch::Tensor gaussian_window(int64_t size, double sigma, const torch::TensorOptions& opts) {
@@ -36,7 +36,7 @@ namespace {
 // Per-image means [B] of the SSIM map and of its contrast-structure factor, valid region only.
 std::pair<torch::Tensor, torch::Tensor> ssim_and_cs(const torch::Tensor& x, const torch::Tensor& y, double data_range) {
   constexpr int64_t kWin = 11;
-  TORCH_CHECK(x.size(2) >= kWin && x.size(3) >= kWin, "ssim needs images of at least 11x11, got ", x.size(2), "x", x.size(3));
+  FREGAN_CHECK(x.size(2) >= kWin && x.size(3) >= kWin, "ssim needs images of at least 11x11, got ", x.size(2), "x", x.size(3));
   const int64_t c = x.size(1);
   const auto g = gaussian_window(kWin, 1.5, x.options());
   // Separable Gaussian as two depthwise convolutions.
@@ -69,7 +69,7 @@ torch::Tensor ms_ssim(const torch::Tensor& prediction, const torch::Tensor& targ
   // Computed in the input's dtype (float for training losses, which need autograd and speed).
   auto x = as_batch(prediction), y = as_batch(target);
   int64_t side = std::min(x.size(2), x.size(3));
-  TORCH_CHECK(side >= 11, "ms_ssim needs images of at least 11x11, got ", x.size(2), "x", x.size(3));
+  FREGAN_CHECK(side >= 11, "ms_ssim needs images of at least 11x11, got ", x.size(2), "x", x.size(3));
   int scales = 1;
   while (scales < 5 && side / 2 >= 11) {
     side /= 2;
@@ -91,7 +91,7 @@ torch::Tensor ms_ssim(const torch::Tensor& prediction, const torch::Tensor& targ
 }
 
 torch::Tensor rgb_to_gray(const torch::Tensor& rgb) {
-  TORCH_CHECK(rgb.dim() == 4 && rgb.size(1) == 3, "rgb_to_gray: expected [B, 3, H, W], got ", rgb.sizes());
+  FREGAN_CHECK(rgb.dim() == 4 && rgb.size(1) == 3, "rgb_to_gray: expected [B, 3, H, W], got ", rgb.sizes());
   return rgb.select(1, 0).unsqueeze(1) * 0.299 + rgb.select(1, 1).unsqueeze(1) * 0.587 +
          rgb.select(1, 2).unsqueeze(1) * 0.114;
 }

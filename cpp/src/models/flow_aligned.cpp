@@ -3,7 +3,7 @@
 #include <torch/torch.h>
 
 #include "fregan/error.h"
-#include "fregan/models/options_json.h"
+#include "fregan/options_json.h"
 
 namespace fregan::models {
 

@@ -15,7 +15,7 @@
 
 #include "../flow/sampling.h"
 #include "fregan/error.h"
-#include "fregan/models/options_json.h"
+#include "fregan/options_json.h"
 
 namespace fregan::models {
 namespace nn = torch::nn;

@@ -7,7 +7,7 @@
 
 #include "fregan/error.h"
 #include "fregan/flow/optical_flow.h"
-#include "fregan/models/options_json.h"
+#include "fregan/options_json.h"
 
 namespace fregan::models {
 namespace nn = torch::nn;
@@ -135,15 +135,15 @@ SpectraFrameGeneratorImpl::SpectraFrameGeneratorImpl(const SpectraFrameGenerator
 torch::Tensor SpectraFrameGeneratorImpl::pair_inputs(const torch::Tensor& lr, const torch::Tensor& neighbours,
                                                      const torch::Tensor& flows) const {
   const int64_t n = options_.neighbours;
-  TORCH_CHECK(lr.dim() == 4 && lr.size(1) == 3, "spectraframe: expected the current frame as [B, 3, h, w], got ",
-              lr.sizes());
+  FREGAN_CHECK(lr.dim() == 4 && lr.size(1) == 3, "spectraframe: expected the current frame as [B, 3, h, w], got ",
+               lr.sizes());
   const int64_t b = lr.size(0), h = lr.size(2), w = lr.size(3);
-  TORCH_CHECK(neighbours.dim() == 5 && neighbours.sizes() == torch::IntArrayRef({b, n, 3, h, w}),
-              "spectraframe: expected neighbours [B, ", n, ", 3, h, w] = [", b, ", ", n, ", 3, ", h, ", ", w, "], got ",
-              neighbours.sizes());
-  TORCH_CHECK(flows.dim() == 5 && flows.sizes() == torch::IntArrayRef({b, n, 2, h, w}),
-              "spectraframe: expected flows [B, ", n, ", 2, h, w] = [", b, ", ", n, ", 2, ", h, ", ", w, "], got ",
-              flows.sizes());
+  FREGAN_CHECK(neighbours.dim() == 5 && neighbours.sizes() == torch::IntArrayRef({b, n, 3, h, w}),
+               "spectraframe: expected neighbours [B, ", n, ", 3, h, w] = [", b, ", ", n, ", 3, ", h, ", ", w, "], got ",
+               neighbours.sizes());
+  FREGAN_CHECK(flows.dim() == 5 && flows.sizes() == torch::IntArrayRef({b, n, 2, h, w}),
+               "spectraframe: expected flows [B, ", n, ", 2, h, w] = [", b, ", ", n, ", 2, ", h, ", ", w, "], got ",
+               flows.sizes());
   return torch::cat({lr.unsqueeze(1).expand({b, n, 3, h, w}), neighbours, flows}, 2);
 }
 
@@ -209,8 +209,8 @@ SpectraFrameDiscriminatorImpl::SpectraFrameDiscriminatorImpl(const SpectraFrameD
 }
 
 std::vector<torch::Tensor> SpectraFrameDiscriminatorImpl::features(const torch::Tensor& frames) {
-  TORCH_CHECK(frames.dim() == 4 && frames.size(1) == 3, "spectraframe discriminator: expected [B, 3, H, W], got ",
-              frames.sizes());
+  FREGAN_CHECK(frames.dim() == 4 && frames.size(1) == 3, "spectraframe discriminator: expected [B, 3, H, W], got ",
+               frames.sizes());
   std::vector<torch::Tensor> out;
   auto x = frames * 2.0 - 1.0;
   for (const auto& stage : *stages_) {
@@ -244,10 +244,10 @@ SpectraFrame create_spectraframe(const nlohmann::json& g, const nlohmann::json& 
 }
 
 torch::Tensor spectraframe_flows(const torch::Tensor& lr, const torch::Tensor& neighbours) {
-  TORCH_CHECK(lr.dim() == 4 && neighbours.dim() == 5 && neighbours.size(0) == lr.size(0) &&
-                  neighbours.size(2) == 3 && neighbours.size(3) == lr.size(2) && neighbours.size(4) == lr.size(3),
-              "spectraframe_flows: expected lr [B, 3, h, w] and neighbours [B, n, 3, h, w], got ", lr.sizes(), " and ",
-              neighbours.sizes());
+  FREGAN_CHECK(lr.dim() == 4 && neighbours.dim() == 5 && neighbours.size(0) == lr.size(0) &&
+                   neighbours.size(2) == 3 && neighbours.size(3) == lr.size(2) && neighbours.size(4) == lr.size(3),
+               "spectraframe_flows: expected lr [B, 3, h, w] and neighbours [B, n, 3, h, w], got ", lr.sizes(), " and ",
+               neighbours.sizes());
   namespace F = torch::nn::functional;
   // DIS refuses frames under 12 pixels on both sides (tiny training crops): such frames are
   // enlarged for the flow, which is then brought back to their size and pixel units.

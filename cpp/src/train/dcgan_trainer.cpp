@@ -14,8 +14,8 @@
 #include "fregan/io/image.h"
 #include "fregan/io/image_grid.h"
 #include "fregan/log.h"
-#include "fregan/models/options_json.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/options_json.h"
+#include "fregan/models/checkpoint.h"
 #include "run_log.h"
 
 namespace fs = std::filesystem;
@@ -153,17 +153,17 @@ DcganStepStats DcganTrainer::step(const torch::Tensor& real_01) {
 }
 
 void DcganTrainer::save(const std::string& path) const {
-  CheckpointMeta meta;
+  models::CheckpointMeta meta;
   meta.trainer_options = options_;
   meta.step = step_;
   meta.trainer_state = {{"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}};
-  save_dcgan_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
+  models::save_dcgan_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
 }
 
 void DcganTrainer::load(const std::string& path) {
-  CheckpointMeta meta;
-  auto loaded = load_dcgan(path, *device_, &meta);
-  resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
+  models::CheckpointMeta meta;
+  auto loaded = models::load_dcgan(path, *device_, &meta);
+  models::resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
               *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
   step_ = meta.step;
   lr_scale_ = meta.trainer_state.value("lr_scale", 1.0);

@@ -12,8 +12,8 @@
 #include "fregan/device.h"
 #include "fregan/error.h"
 #include "fregan/log.h"
-#include "fregan/models/options_json.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/options_json.h"
+#include "fregan/models/checkpoint.h"
 #include "run_log.h"
 
 namespace fs = std::filesystem;
@@ -132,17 +132,17 @@ SrStepStats SrTrainer::step(const data::SrBatch& batch) {
 }
 
 void SrTrainer::save(const std::string& path, const nlohmann::json& metrics) const {
-  CheckpointMeta meta;
+  models::CheckpointMeta meta;
   meta.trainer_options = options_;
   meta.step = step_;
   meta.metrics = metrics;
-  save_spectraframe_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
+  models::save_spectraframe_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
 }
 
 void SrTrainer::load(const std::string& path) {
-  CheckpointMeta meta;
-  auto loaded = load_spectraframe(path, *device_, &meta);
-  resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
+  models::CheckpointMeta meta;
+  auto loaded = models::load_spectraframe(path, *device_, &meta);
+  models::resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
               *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
   step_ = meta.step;
 }
@@ -200,7 +200,7 @@ infer::SrEvaluation SrTrainer::fit(const SrProgressCallback& callback) {
   infer::SrEvaluation last_val;
   double best_psnr = -1e9;
   if (o.resume && fs::exists(best_path)) {
-    best_psnr = read_checkpoint_meta(best_path).metrics.value("model", nlohmann::json::object()).value("psnr", -1e9);
+    best_psnr = models::read_checkpoint_meta(best_path).metrics.value("model", nlohmann::json::object()).value("psnr", -1e9);
   }
   nlohmann::json last_metrics = nlohmann::json::object();
   const int64_t first_step = step_;

@@ -14,8 +14,8 @@
 #include "fregan/infer/interpolator.h"
 #include "fregan/log.h"
 #include "fregan/losses/losses.h"
-#include "fregan/models/options_json.h"
-#include "fregan/train/checkpoint.h"
+#include "fregan/options_json.h"
+#include "fregan/models/checkpoint.h"
 #include "run_log.h"
 
 namespace fs = std::filesystem;
@@ -175,16 +175,16 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
 }
 
 void Trainer::save(const std::string& path, const nlohmann::json& metrics) const {
-  CheckpointMeta meta;
+  models::CheckpointMeta meta;
   meta.trainer_options = options_;
   meta.step = step_;
   meta.metrics = metrics;
-  save_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
+  models::save_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
 }
 
 void Trainer::load(const std::string& path) {
-  CheckpointMeta meta;
-  auto loaded = load_model(path, *device_, &meta);
+  models::CheckpointMeta meta;
+  auto loaded = models::load_model(path, *device_, &meta);
   if (meta.model != model_.name) {
     throw CheckpointError("checkpoint '" + path + "' holds model '" + meta.model + "', not '" + model_.name + "'");
   }
@@ -193,9 +193,9 @@ void Trainer::load(const std::string& path) {
                           meta.generator_options.dump() + " vs " + model_.generator_options.dump());
   }
   // Copy into our modules so the optimizers keep pointing at our parameters.
-  copy_weights(*model_.generator, *loaded.generator);
-  if (meta.has_discriminator) copy_weights(*model_.discriminator, *loaded.discriminator);
-  load_optimizers(path, *device_, *optimizer_g_, optimizer_d_.get());
+  models::copy_weights(*model_.generator, *loaded.generator);
+  if (meta.has_discriminator) models::copy_weights(*model_.discriminator, *loaded.discriminator);
+  models::load_optimizers(path, *device_, *optimizer_g_, optimizer_d_.get());
   step_ = meta.step;
 }
 
@@ -292,7 +292,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   infer::EvaluationResult last_val;
   double best_psnr = -1e9;
   if (o.resume && fs::exists(best_path)) {
-    best_psnr = read_checkpoint_meta(best_path).metrics.value("model", nlohmann::json::object()).value("psnr", -1e9);
+    best_psnr = models::read_checkpoint_meta(best_path).metrics.value("model", nlohmann::json::object()).value("psnr", -1e9);
   }
   nlohmann::json last_metrics = nlohmann::json::object();
   const int64_t first_step = step_;

@@ -7,6 +7,8 @@
 #include <torch/nn/module.h>
 #include <torch/types.h>
 
+#include "fregan/error.h"
+
 namespace fregan::models {
 
 // A pair of frames with the frames before and after it in their video, where they exist (undefined
@@ -36,7 +38,7 @@ class InterpolationNetImpl : public torch::nn::Module {
   // then interpolates two pairs concurrently.
   virtual bool stateless_inference() const { return false; }
   virtual torch::Tensor forward_at(const torch::Tensor& f0, const torch::Tensor& f2, double t) {
-    TORCH_CHECK(t == 0.5, "this model predicts only the middle frame (t = 0.5), not t = ", t);
+    FREGAN_CHECK(t == 0.5, "this model predicts only the middle frame (t = 0.5), not t = ", t);
     return forward(f0, f2);
   }
   // Frames at several times between the same two inputs, in the order of `times`.  Models whose

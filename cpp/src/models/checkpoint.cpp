@@ -1,7 +1,8 @@
-#include "fregan/train/checkpoint.h"
+#include "fregan/models/checkpoint.h"
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -16,7 +17,7 @@
 
 namespace fs = std::filesystem;
 
-namespace fregan::train {
+namespace fregan::models {
 namespace {
 
 constexpr const char* kMetaKey = "fregan_meta";
@@ -145,18 +146,6 @@ void write_archive(const std::string& path, CheckpointMeta meta, const torch::nn
   out.commit();
 }
 
-// Saves a model outside the interpolation registry (DCGAN, SpectraFrame: a struct with
-// generator_options, discriminator_options, generator and an optional discriminator).
-template <typename Model>
-void save_standalone(const std::string& path, CheckpointMeta meta, const char* name, const Model& model,
-                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  meta.model = name;
-  meta.generator_options = model.generator_options;
-  meta.discriminator_options = model.discriminator_options;
-  write_archive(path, std::move(meta), *model.generator, model.discriminator ? model.discriminator.get() : nullptr,
-                optimizer_g, optimizer_d);
-}
-
 }  // namespace
 
 std::string weights_checksum(const torch::nn::Module& module) {
@@ -205,33 +194,26 @@ CheckpointMeta meta_from_json(const nlohmann::json& j) {
   return m;
 }
 
-void save_checkpoint(const std::string& path, CheckpointMeta meta, const models::GanModel& model,
-                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  meta.model = model.name;
-  meta.generator_options = model.generator_options;
-  meta.discriminator_options = model.discriminator_options;
-  write_archive(path, std::move(meta), *model.generator, model.discriminator.get(), optimizer_g, optimizer_d);
-}
+namespace {
 
-CheckpointMeta read_checkpoint_meta(const std::string& path) {
-  auto archive = open_archive(path, torch::kCPU);
-  return read_meta(archive, path);
-}
+// Which discriminator a load builds: none, the saved one, or always one (loading the saved
+// weights into it when there are any).
+enum class Discriminator { kNone, kIfSaved, kAlways };
 
-models::GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out) {
+// The one loader: opens the archive, reads the header, lets `accept` refuse the family before
+// anything is built, builds the model through the registry and loads and checks its weights.
+template <typename Accept>
+AnyModel load_any(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+                  Discriminator discriminator, const Accept& accept) {
   auto archive = open_archive(path, device);
   const CheckpointMeta meta = read_meta(archive, path);
-  if (meta.model == models::kDcganModelName) {
-    throw CheckpointError("'" + path + "' holds a DCGAN (unconditional frame generation), not an interpolation model: "
-                          "use it with fregan generate / fregan.generate");
-  }
-  if (meta.model == models::kSpectraFrameModelName) {
-    throw CheckpointError("'" + path + "' holds SpectraFrame (x4 super-resolution), not an interpolation model: "
-                          "use it with fregan upscale / fregan.upscale");
-  }
-  models::GanModel model;
+  accept(meta);
+  const bool build_d = discriminator == Discriminator::kAlways ||
+                       (discriminator == Discriminator::kIfSaved && meta.has_discriminator);
+  const bool load_d = build_d && meta.has_discriminator;
+  AnyModel model;
   try {
-    model = models::create_model(meta.model, meta.generator_options, meta.discriminator_options);
+    model = build_model(meta.model, meta.generator_options, meta.discriminator_options, build_d);
   } catch (const InvalidArgument& e) {
     throw CheckpointError("checkpoint '" + path + "' describes a model this fregan cannot build: " + e.what());
   }
@@ -239,7 +221,7 @@ models::GanModel load_model(const std::string& path, const torch::Device& device
     torch::serialize::InputArchive g;
     archive.read("generator", g);
     model.generator->load(g);
-    if (meta.has_discriminator) {
+    if (load_d) {
       torch::serialize::InputArchive d;
       archive.read("discriminator", d);
       model.discriminator->load(d);
@@ -249,29 +231,85 @@ models::GanModel load_model(const std::string& path, const torch::Device& device
                           "': " + e.what_without_backtrace());
   }
   verify_weights(meta, "generator", *model.generator, path);
-  if (meta.has_discriminator) verify_weights(meta, "discriminator", *model.discriminator, path);
+  if (load_d) verify_weights(meta, "discriminator", *model.discriminator, path);
   model.generator->to(device);
   if (model.discriminator) model.discriminator->to(device);
   if (meta_out) *meta_out = meta;
   return model;
 }
 
+// For the typed loaders of one family: refuses a checkpoint of another model.
+auto only(const std::string& path, const char* name, const char* what) {
+  return [path, name, what](const CheckpointMeta& meta) {
+    if (meta.model != name) throw CheckpointError("'" + path + "' holds model '" + meta.model + "', not a " + what + " model");
+  };
+}
+
+// A struct model (Dcgan, SpectraFrame) from the registry's modules.
+template <typename Model, typename Generator, typename DiscriminatorHolder>
+Model as_struct(AnyModel any) {
+  Model m;
+  m.generator_options = std::move(any.generator_options);
+  m.discriminator_options = std::move(any.discriminator_options);
+  m.generator = Generator(std::dynamic_pointer_cast<typename Generator::Impl>(any.generator));
+  if (any.discriminator) {
+    m.discriminator = DiscriminatorHolder(std::dynamic_pointer_cast<typename DiscriminatorHolder::Impl>(any.discriminator));
+  }
+  return m;
+}
+
+template <typename Model>
+AnyModel as_any(const char* name, const Model& model) {
+  return {name, model.generator_options, model.discriminator_options, model.generator.ptr(),
+          model.discriminator ? model.discriminator.ptr() : nullptr};
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, CheckpointMeta meta, const AnyModel& model,
+                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  meta.model = model.name;
+  meta.generator_options = model.generator_options;
+  meta.discriminator_options = model.discriminator_options;
+  write_archive(path, std::move(meta), *model.generator, model.discriminator.get(), optimizer_g, optimizer_d);
+}
+
+AnyModel load_checkpoint(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+                         bool with_discriminator) {
+  return load_any(path, device, meta_out, with_discriminator ? Discriminator::kIfSaved : Discriminator::kNone,
+                  [](const CheckpointMeta&) {});
+}
+
+CheckpointMeta read_checkpoint_meta(const std::string& path) {
+  auto archive = open_archive(path, torch::kCPU);
+  return read_meta(archive, path);
+}
+
+void save_checkpoint(const std::string& path, CheckpointMeta meta, const GanModel& model,
+                     torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
+  save_checkpoint(path, std::move(meta),
+                  AnyModel{model.name, model.generator_options, model.discriminator_options, model.generator,
+                           model.discriminator},
+                  optimizer_g, optimizer_d);
+}
+
+GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out) {
+  auto any = load_any(path, device, meta_out, Discriminator::kAlways, [&path](const CheckpointMeta& meta) {
+    const std::vector<std::string> names = all_model_names();
+    if (std::find(names.begin(), names.end(), meta.model) == names.end()) return;  // refused when built
+    const ModelFamily& family = model_family(meta.model);
+    if (family.task != Task::kInterpolate) {
+      throw CheckpointError("'" + path + "' holds " + family.description + ", not an interpolation model: use it with " +
+                            family.use_with);
+    }
+  });
+  return as_interpolation_model(std::move(any));
+}
+
 void strip_checkpoint(const std::string& input, const std::string& output, bool overwrite) {
   io::check_output_path(output, overwrite);
   CheckpointMeta meta;
-  const std::string model_name = read_checkpoint_meta(input).model;
-  if (model_name == models::kDcganModelName) {
-    auto dcgan = load_dcgan(input, torch::kCPU, &meta, /*with_discriminator=*/false);
-    save_dcgan_checkpoint(output, meta, dcgan);
-    return;
-  }
-  if (model_name == models::kSpectraFrameModelName) {
-    auto sr = load_spectraframe(input, torch::kCPU, &meta, /*with_discriminator=*/false);
-    save_spectraframe_checkpoint(output, meta, sr);
-    return;
-  }
-  auto model = load_model(input, torch::kCPU, &meta);
-  model.discriminator.reset();
+  const AnyModel model = load_checkpoint(input, torch::kCPU, &meta, /*with_discriminator=*/false);
   save_checkpoint(output, meta, model);
 }
 
@@ -292,72 +330,27 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
   }
 }
 
-void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const models::Dcgan& model,
+void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const Dcgan& model,
                            torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  save_standalone(path, std::move(meta), models::kDcganModelName, model, optimizer_g, optimizer_d);
+  save_checkpoint(path, std::move(meta), as_any(kDcganModelName, model), optimizer_g, optimizer_d);
 }
 
-namespace {
-
-// Loads a checkpoint of a model outside the interpolation registry (DCGAN, SpectraFrame):
-// `build(meta, with_discriminator)` makes the model from the header's options.
-template <typename Model, typename Build>
-Model load_standalone(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
-                      bool with_discriminator, const std::string& name, const std::string& what, const Build& build) {
-  auto archive = open_archive(path, device);
-  const CheckpointMeta meta = read_meta(archive, path);
-  if (meta.model != name) throw CheckpointError("'" + path + "' holds model '" + meta.model + "', not a " + what + " model");
-  const bool load_d = with_discriminator && meta.has_discriminator;
-  Model model;
-  try {
-    model = build(meta, load_d);
-  } catch (const InvalidArgument& e) {
-    throw CheckpointError("checkpoint '" + path + "' describes a " + what + " this fregan cannot build: " + e.what());
-  }
-  try {
-    torch::serialize::InputArchive g;
-    archive.read("generator", g);
-    model.generator->load(g);
-    if (load_d) {
-      torch::serialize::InputArchive d;
-      archive.read("discriminator", d);
-      model.discriminator->load(d);
-    }
-  } catch (const c10::Error& e) {
-    throw CheckpointError("checkpoint '" + path + "' has weights that do not fit its " + what + " options: " +
-                          e.what_without_backtrace());
-  }
-  verify_weights(meta, "generator", *model.generator, path);
-  if (load_d) verify_weights(meta, "discriminator", *model.discriminator, path);
-  model.generator->to(device);
-  if (model.discriminator) model.discriminator->to(device);
-  if (meta_out) *meta_out = meta;
-  return model;
+Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out, bool with_discriminator) {
+  auto any = load_any(path, device, meta_out, with_discriminator ? Discriminator::kIfSaved : Discriminator::kNone,
+                      only(path, kDcganModelName, "DCGAN (frame generation)"));
+  return as_struct<Dcgan, DcganGenerator, DcganDiscriminator>(std::move(any));
 }
 
-}  // namespace
-
-models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
-                         bool with_discriminator) {
-  return load_standalone<models::Dcgan>(
-      path, device, meta_out, with_discriminator, models::kDcganModelName, "DCGAN (frame generation)",
-      [](const CheckpointMeta& m, bool with_d) {
-        return models::create_dcgan(m.generator_options, m.discriminator_options, with_d);
-      });
-}
-
-void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const models::SpectraFrame& model,
+void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const SpectraFrame& model,
                                   torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  save_standalone(path, std::move(meta), models::kSpectraFrameModelName, model, optimizer_g, optimizer_d);
+  save_checkpoint(path, std::move(meta), as_any(kSpectraFrameModelName, model), optimizer_g, optimizer_d);
 }
 
-models::SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
-                                       bool with_discriminator) {
-  return load_standalone<models::SpectraFrame>(
-      path, device, meta_out, with_discriminator, models::kSpectraFrameModelName, "SpectraFrame (super-resolution)",
-      [](const CheckpointMeta& m, bool with_d) {
-        return models::create_spectraframe(m.generator_options, m.discriminator_options, with_d);
-      });
+SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+                               bool with_discriminator) {
+  auto any = load_any(path, device, meta_out, with_discriminator ? Discriminator::kIfSaved : Discriminator::kNone,
+                      only(path, kSpectraFrameModelName, "SpectraFrame (super-resolution)"));
+  return as_struct<SpectraFrame, SpectraFrameGenerator, SpectraFrameDiscriminator>(std::move(any));
 }
 
 void resume_from(const std::string& path, const CheckpointMeta& meta, const nlohmann::json& generator_options,
@@ -384,4 +377,4 @@ void copy_weights(torch::nn::Module& dst, torch::nn::Module& src) {
   for (auto& b : dst.named_buffers(true)) b.value().copy_(sb[b.key()]);
 }
 
-}  // namespace fregan::train
+}  // namespace fregan::models

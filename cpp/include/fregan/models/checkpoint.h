@@ -20,7 +20,7 @@ namespace torch::nn {
 class Module;
 }
 
-namespace fregan::train {
+namespace fregan::models {
 
 constexpr const char* kCheckpointFormat = "fregan-checkpoint";
 constexpr int kCheckpointFormatVersion = 1;
@@ -51,48 +51,54 @@ std::string weights_checksum(const torch::nn::Module& module);
 nlohmann::json to_json(const CheckpointMeta& meta);
 CheckpointMeta meta_from_json(const nlohmann::json& j);
 
+// Every family saves and loads through these two (the family's registration builds the
+// networks the header names); the typed functions below are these plus a check of the family.
+//
 // Writes atomically (temporary file + rename): an interrupted save leaves the old file intact.
-// The discriminator and optimizers may be null (an inference-only checkpoint).
-void save_checkpoint(const std::string& path, CheckpointMeta meta, const models::GanModel& model,
+// The discriminator (model.discriminator) and optimizers may be null (an inference-only
+// checkpoint).  Fills in meta's format fields, model name and options from `model`.
+void save_checkpoint(const std::string& path, CheckpointMeta meta, const AnyModel& model,
                      torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr);
+// Builds the model the header names (any family) and loads its weights onto `device`; the
+// discriminator only if the file has one and `with_discriminator`.  Throws FileError (missing) or
+// CheckpointError (corrupt, foreign, unsupported version, unknown model, weights that do not fit).
+AnyModel load_checkpoint(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
+                         bool with_discriminator = true);
 
 // Reads only the header.  Throws FileError (missing) or CheckpointError (corrupt, foreign,
 // unsupported version).
 CheckpointMeta read_checkpoint_meta(const std::string& path);
 
-// Builds the model the header names and loads its weights onto `device`.  A DCGAN checkpoint
-// (model "dcgan", not an interpolation model) is refused with a message pointing to load_dcgan.
-models::GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr);
+// Interpolation models (the Trainer's, the Interpolator's).
+void save_checkpoint(const std::string& path, CheckpointMeta meta, const GanModel& model,
+                     torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr);
+// Builds the interpolation model the header names and loads its weights onto `device` (the
+// discriminator is always built, its weights loaded when the file has them).  A checkpoint of
+// another task (DCGAN, SpectraFrame) is refused with a message naming where to use it.
+GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr);
 
-// Writes `output` with the header and generator weights of `input` only (interpolation models and
-// DCGAN alike) (what inference needs: a
-// few MB instead of generator + discriminator + two Adam states).  Refuses an existing output
-// unless `overwrite`.
+// Writes `output` with the header and generator weights of `input` only, for every model family
+// (what inference needs: a few MB instead of generator + discriminator + two Adam states).
+// Refuses an existing output unless `overwrite`.
 void strip_checkpoint(const std::string& input, const std::string& output, bool overwrite);
 
-// Restores optimizer state saved by save_checkpoint / save_dcgan_checkpoint.  Throws CheckpointError if absent.
+// Restores optimizer state saved with the model.  Throws CheckpointError if absent.
 void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer* optimizer_d);
 
-// DCGAN checkpoints: the same format and header, model "dcgan" (kDcganModelName), generator and
-// optional discriminator/optimizer states under the same keys.
-void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const models::Dcgan& model,
+// DCGAN checkpoints: model "dcgan" (kDcganModelName).  load_dcgan throws CheckpointError for a
+// checkpoint of another model.
+void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const Dcgan& model,
                            torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr);
-// Builds the DCGAN the header describes and loads its weights onto `device` (the discriminator
-// only if the file has one and `with_discriminator`).  Throws CheckpointError for a checkpoint
-// of another model.
-models::Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
-                         bool with_discriminator = true);
+Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
+                 bool with_discriminator = true);
 
-// SpectraFrame (x4 video super-resolution) checkpoints: the same format and header, model
-// "spectraframe" (kSpectraFrameModelName).
-void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const models::SpectraFrame& model,
+// SpectraFrame (x4 video super-resolution) checkpoints: model "spectraframe"
+// (kSpectraFrameModelName).  load_spectraframe throws CheckpointError for another model.
+void save_spectraframe_checkpoint(const std::string& path, CheckpointMeta meta, const SpectraFrame& model,
                                   torch::optim::Optimizer* optimizer_g = nullptr,
                                   torch::optim::Optimizer* optimizer_d = nullptr);
-// Builds the SpectraFrame the header describes and loads its weights onto `device` (the
-// discriminator only if the file has one and `with_discriminator`).  Throws CheckpointError for a
-// checkpoint of another model.
-models::SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device,
-                                       CheckpointMeta* meta = nullptr, bool with_discriminator = true);
+SpectraFrame load_spectraframe(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
+                               bool with_discriminator = true);
 
 // Resuming a training run (DCGAN, SpectraFrame): checks that `meta` (the header of `path`) has
 // these model options and a discriminator, copies the loaded weights into the trainer's modules
@@ -106,4 +112,4 @@ void resume_from(const std::string& path, const CheckpointMeta& meta, const nloh
 // place, so optimizers holding dst's parameters stay valid: how the trainers resume.
 void copy_weights(torch::nn::Module& dst, torch::nn::Module& src);
 
-}  // namespace fregan::train
+}  // namespace fregan::models
