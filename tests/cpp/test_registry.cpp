@@ -19,6 +19,10 @@ namespace {
 nlohmann::json small_generator(const std::string& name) {
   if (name == "fregan") return {{"base_channels", 8}, {"max_channels", 16}, {"levels", 3}};
   if (name == "fregan-flow") return {{"base_channels", 8}};
+  const std::string aligned = "-aligned";
+  if (name.size() > aligned.size() && name.compare(name.size() - aligned.size(), aligned.size(), aligned) == 0) {
+    return {{"seed_options", small_generator(name.substr(0, name.size() - aligned.size()))}};
+  }
   if (name == "dcgan") {
     return {{"latent_dim", 8}, {"height", 32}, {"width", 64}, {"levels", 3}, {"base_channels", 4}, {"max_channels", 16}};
   }
@@ -27,7 +31,8 @@ nlohmann::json small_generator(const std::string& name) {
 
 nlohmann::json small_discriminator(const std::string& name) {
   if (name == "dcgan") return {{"levels", 3}, {"base_channels", 4}, {"max_channels", 16}};
-  if (name == "fregan" || name == "fregan-flow" || name == "sepconv" || name == "adaconv") {
+  if (name == "fregan" || name == "fregan-flow" || name == "sepconv" || name == "adaconv" || name == "fregan-aligned" ||
+      name == "sepconv-aligned" || name == "adaconv-aligned") {
     return {{"base_channels", 8}, {"levels", 3}};
   }
   return nlohmann::json::object();
@@ -37,8 +42,11 @@ nlohmann::json small_discriminator(const std::string& name) {
 
 TEST(ModelRegistry, EveryFamilyHasItsTask) {
   EXPECT_EQ(models::all_model_names(),
-            (std::vector<std::string>{"adaconv", "dcgan", "fregan", "fregan-flow", "sepconv", "sin-gan", "spectraframe"}));
-  EXPECT_EQ(models::model_names(), (std::vector<std::string>{"adaconv", "fregan", "fregan-flow", "sepconv", "sin-gan"}));
+            (std::vector<std::string>{"adaconv", "adaconv-aligned", "dcgan", "fregan", "fregan-aligned", "fregan-flow",
+                                      "sepconv", "sepconv-aligned", "sin-gan", "sin-gan-aligned", "spectraframe"}));
+  EXPECT_EQ(models::model_names(), (std::vector<std::string>{"adaconv", "adaconv-aligned", "fregan", "fregan-aligned",
+                                                             "fregan-flow", "sepconv", "sepconv-aligned", "sin-gan",
+                                                             "sin-gan-aligned"}));
   EXPECT_EQ(models::model_names(models::Task::kGenerate), std::vector<std::string>{"dcgan"});
   EXPECT_EQ(models::model_names(models::Task::kUpscale), std::vector<std::string>{"spectraframe"});
   EXPECT_EQ(models::model_task("sin-gan"), models::Task::kInterpolate);
@@ -51,7 +59,7 @@ TEST(ModelRegistry, EveryFamilyHasItsTask) {
     models::model_task("nope");
     FAIL();
   } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown model 'nope' (known: adaconv, dcgan, fregan"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown model 'nope' (known: adaconv, adaconv-aligned, dcgan, fregan"), std::string::npos) << e.what();
   }
   // An interpolation model only from an interpolation family.
   try {
