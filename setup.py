@@ -7,37 +7,19 @@ cmake_example do).  Environment knobs:
   FREGAN_JOBS         parallel compile jobs (default: all cores)
 """
 import os
-import re
 import shlex
-import site
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-
-
-def runtime_torch_dir():
-    """The folder of the torch the user will import fregan beside, or None.
-
-    Inside pip's isolated build environment `import torch` finds the build environment's torch (if
-    any), not the user's: look in the interpreter's own site-packages first, without importing.
-    """
-    folders = set(site.getsitepackages()) | {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
-    for folder in sorted(folders):
-        candidate = os.path.join(folder, "torch")
-        if os.path.isfile(os.path.join(candidate, "version.py")):
-            return candidate
-    try:
-        import torch
-
-        return os.path.dirname(torch.__file__)
-    except ImportError:
-        return None
+# Where the user's torch is and which torch fregan supports: the build backend owns both (it runs
+# before this file, to decide whether pip must install a torch for the build).
+sys.path.insert(0, str(ROOT / "packaging"))
+from fregan_build_backend import runtime_torch_dir, torch_requirement  # noqa: E402
 
 
 def torch_cmake_prefix(torch_dir):
@@ -45,25 +27,6 @@ def torch_cmake_prefix(torch_dir):
     TorchConfig itself)."""
     candidate = os.path.join(torch_dir, "share", "cmake")
     return candidate if os.path.isdir(os.path.join(candidate, "Torch")) else None
-
-
-def torch_version(torch_dir):
-    """The version of the torch in torch_dir ("2.15.0+cu132"), read without importing it."""
-    text = Path(torch_dir, "version.py").read_text()
-    match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
-    if not match:
-        raise RuntimeError(f"fregan: cannot read torch's version from {torch_dir}/version.py")
-    return match.group(1)
-
-
-def torch_requirement():
-    """The torch the built package needs: the release series it was compiled against.  LibTorch's
-    C++ ABI changes between minor releases, so the extension loads only beside the same X.Y."""
-    torch_dir = runtime_torch_dir()
-    if torch_dir is None:
-        return "torch>=2.7"  # a metadata-only call before torch is installed (the build needs it)
-    major, minor = (int(x) for x in torch_version(torch_dir).split("+")[0].split(".")[:2])
-    return f"torch>={major}.{minor},<{major}.{minor + 1}"
 
 
 class CMakeExtension(Extension):
