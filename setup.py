@@ -15,6 +15,11 @@ from pathlib import Path
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+try:
+    from setuptools.command.build import build
+except ImportError:  # setuptools < 62.4
+    from distutils.command.build import build
+
 ROOT = Path(__file__).resolve().parent
 # Where the user's torch is and which torch fregan supports: the build backend owns both (it runs
 # before this file, to decide whether pip must install a torch for the build).
@@ -27,6 +32,19 @@ def torch_cmake_prefix(torch_dir):
     TorchConfig itself)."""
     candidate = os.path.join(torch_dir, "share", "cmake")
     return candidate if os.path.isdir(os.path.join(candidate, "Torch")) else None
+
+
+class Build(build):
+    """With FREGAN_BUILD_DIR, setuptools' own folders (the package staged for the wheel, bdist's)
+    go inside it too, not in the checkout's shared build/: the Debian and pip builds of one
+    checkout (build/debian, build/release) write the extension, the CLI and _build_info.py there,
+    and in one shared folder the second build found the first's newer files up to date and
+    installed them beside the other torch."""
+
+    def finalize_options(self):
+        if self.build_base == "build" and os.environ.get("FREGAN_BUILD_DIR"):
+            self.build_base = os.path.join(os.environ["FREGAN_BUILD_DIR"], "setuptools")
+        super().finalize_options()
 
 
 class CMakeExtension(Extension):
@@ -66,6 +84,6 @@ class CMakeBuild(build_ext):
 
 setup(
     ext_modules=[CMakeExtension("fregan._core")],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build": Build, "build_ext": CMakeBuild},
     install_requires=["numpy", torch_requirement()],
 )
