@@ -7,37 +7,24 @@ cmake_example do).  Environment knobs:
   FREGAN_JOBS         parallel compile jobs (default: all cores)
 """
 import os
-import re
 import shlex
-import site
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
+try:
+    from setuptools.command.build import build
+except ImportError:  # setuptools < 62.4
+    from distutils.command.build import build
+
 ROOT = Path(__file__).resolve().parent
-
-
-def runtime_torch_dir():
-    """The folder of the torch the user will import fregan beside, or None.
-
-    Inside pip's isolated build environment `import torch` finds the build environment's torch (if
-    any), not the user's: look in the interpreter's own site-packages first, without importing.
-    """
-    folders = set(site.getsitepackages()) | {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
-    for folder in sorted(folders):
-        candidate = os.path.join(folder, "torch")
-        if os.path.isfile(os.path.join(candidate, "version.py")):
-            return candidate
-    try:
-        import torch
-
-        return os.path.dirname(torch.__file__)
-    except ImportError:
-        return None
+# Where the user's torch is and which torch fregan supports: the build backend owns both (it runs
+# before this file, to decide whether pip must install a torch for the build).
+sys.path.insert(0, str(ROOT / "packaging"))
+from fregan_build_backend import runtime_torch_dir, torch_requirement  # noqa: E402
 
 
 def torch_cmake_prefix(torch_dir):
@@ -47,23 +34,17 @@ def torch_cmake_prefix(torch_dir):
     return candidate if os.path.isdir(os.path.join(candidate, "Torch")) else None
 
 
-def torch_version(torch_dir):
-    """The version of the torch in torch_dir ("2.15.0+cu132"), read without importing it."""
-    text = Path(torch_dir, "version.py").read_text()
-    match = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.M)
-    if not match:
-        raise RuntimeError(f"fregan: cannot read torch's version from {torch_dir}/version.py")
-    return match.group(1)
+class Build(build):
+    """With FREGAN_BUILD_DIR, setuptools' own folders (the package staged for the wheel, bdist's)
+    go inside it too, not in the checkout's shared build/: the Debian and pip builds of one
+    checkout (build/debian, build/release) write the extension, the CLI and _build_info.py there,
+    and in one shared folder the second build found the first's newer files up to date and
+    installed them beside the other torch."""
 
-
-def torch_requirement():
-    """The torch the built package needs: the release series it was compiled against.  LibTorch's
-    C++ ABI changes between minor releases, so the extension loads only beside the same X.Y."""
-    torch_dir = runtime_torch_dir()
-    if torch_dir is None:
-        return "torch>=2.7"  # a metadata-only call before torch is installed (the build needs it)
-    major, minor = (int(x) for x in torch_version(torch_dir).split("+")[0].split(".")[:2])
-    return f"torch>={major}.{minor},<{major}.{minor + 1}"
+    def finalize_options(self):
+        if self.build_base == "build" and os.environ.get("FREGAN_BUILD_DIR"):
+            self.build_base = os.path.join(os.environ["FREGAN_BUILD_DIR"], "setuptools")
+        super().finalize_options()
 
 
 class CMakeExtension(Extension):
@@ -103,6 +84,6 @@ class CMakeBuild(build_ext):
 
 setup(
     ext_modules=[CMakeExtension("fregan._core")],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build": Build, "build_ext": CMakeBuild},
     install_requires=["numpy", torch_requirement()],
 )
