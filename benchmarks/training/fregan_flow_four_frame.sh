@@ -13,7 +13,7 @@
 # crops, the net learned corrections at a scale it never sees (on one triplet, overfitting crops at
 # full size lowered the full-frame PSNR below the classical path; at this scale it rose 3.6 dB).
 # Runs resume exactly (--resume); the checkpoint and log of an unfinished run are copied to
-# runs/fregan-flow-four-frame/ in the repository by the session that stops it.
+# benchmarks/training/fregan-flow-four-frame/ in the repository by the session that stops it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -37,9 +37,9 @@ TRAIN+=("$CLIPS/frames/realbasicvsr_hk_night")
   --max-side 320 --val-fraction 0 --test-fraction 0
 OUT="$RUNS/ff4s-net"
 # A copy of an unfinished run kept in the repository is where a fresh machine continues from.
-if [[ ! -f "$OUT/last.pt" && -f runs/fregan-flow-four-frame/last.pt ]]; then
-  mkdir -p "$OUT" && cp runs/fregan-flow-four-frame/{last.pt,log.jsonl} "$OUT/"
-  [[ -f runs/fregan-flow-four-frame/best.pt ]] && cp runs/fregan-flow-four-frame/best.pt "$OUT/"
+if [[ ! -f "$OUT/last.pt" && -f benchmarks/training/fregan-flow-four-frame/last.pt ]]; then
+  mkdir -p "$OUT" && cp benchmarks/training/fregan-flow-four-frame/{last.pt,log.jsonl} "$OUT/"
+  [[ -f benchmarks/training/fregan-flow-four-frame/best.pt ]] && cp benchmarks/training/fregan-flow-four-frame/best.pt "$OUT/"
 fi
 RESUME=()
 [[ -f "$OUT/last.pt" ]] && RESUME=(--resume)
