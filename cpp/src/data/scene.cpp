@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace fregan::data {
@@ -38,6 +39,11 @@ bool is_cut(const std::vector<double>& d, size_t i, const SceneOptions& o) {
 
 UsableNeighbours usable_neighbours(const cv::Mat& before, const cv::Mat& a, const cv::Mat& b, const cv::Mat& after,
                                    const SceneOptions& o) {
+  // Held means identical here: four frames give no neighbourhood to tell a held frame from a small
+  // motion by thumbnails, as the video job does over its stream.
+  auto same = [](const cv::Mat& x, const cv::Mat& y) { return cv::norm(x, y, cv::NORM_INF) == 0; };
+  UsableNeighbours use;
+  if (same(a, b)) return use;
   std::vector<cv::Mat> thumbs;
   if (!before.empty()) thumbs.push_back(thumbnail(before));
   thumbs.push_back(thumbnail(a));
@@ -46,11 +52,8 @@ UsableNeighbours usable_neighbours(const cv::Mat& before, const cv::Mat& a, cons
   std::vector<double> d;
   for (size_t i = 0; i + 1 < thumbs.size(); ++i) d.push_back(thumbnail_difference(thumbs[i], thumbs[i + 1]));
   const size_t pair = before.empty() ? 0 : 1;
-  UsableNeighbours use;
-  if (d[pair] < o.static_threshold) return use;
-  auto moves_on = [&](size_t i) { return d[i] >= o.static_threshold && !is_cut(d, i, o); };
-  use.before = !before.empty() && moves_on(0);
-  use.after = !after.empty() && moves_on(pair + 1);
+  use.before = !before.empty() && !same(before, a) && !is_cut(d, 0, o);
+  use.after = !after.empty() && !same(b, after) && !is_cut(d, pair + 1, o);
   return use;
 }
 

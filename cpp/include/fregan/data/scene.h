@@ -29,9 +29,9 @@ double thumbnail_difference(const cv::Mat& thumb_a, const cv::Mat& thumb_b);
 bool is_cut(const std::vector<double>& differences, size_t i, const SceneOptions& options = {});
 
 // Which of the neighbours around the pair (a, b) a four-frame model may use (`before`, `after`;
-// either may be empty), by the video job's rules on these four frames alone: none when the pair
-// hardly changes (a held frame: no motion to bend), and a neighbour only when it differs from its
-// frame of the pair (not held) and no cut lies between them.
+// either may be empty), by the video job's rules as far as four frames tell them: none when the
+// pair is a held frame (a == b: no motion to bend), and a neighbour only when it is not its pair
+// frame held (identical) and no cut lies between them.
 struct UsableNeighbours {
   bool before = false, after = false;
 };
