@@ -22,6 +22,18 @@ void write_indexed_folder(const std::string& folder, int n, int w = 40, int h = 
   for (int i = 0; i < n; ++i) cv::imwrite(folder + "/" + std::to_string(i) + ".png", test::indexed_frame(w, h, i));
 }
 
+// 64x48 frames with horizontal and vertical ramps in G and R (crops, flips and order show in the
+// values) and the frame index times `index_step` in B.
+void write_ramp_folder(const std::string& folder, int n, int index_step) {
+  fs::create_directories(folder);
+  for (int i = 0; i < n; ++i) {
+    cv::Mat f(48, 64, CV_8UC3);
+    for (int y = 0; y < 48; ++y)
+      for (int x = 0; x < 64; ++x) f.at<cv::Vec3b>(y, x) = cv::Vec3b(i * index_step, x * 3, y * 5);
+    cv::imwrite(folder + "/" + std::to_string(i) + ".png", f);
+  }
+}
+
 int index_of(const cv::Mat& frame) { return frame.at<cv::Vec3b>(0, 0)[0]; }
 
 }  // namespace
@@ -106,14 +118,7 @@ TEST(TripletDataset, SplitByClipNeverSharesAClipAndIsReproducible) {
 
 TEST(TripletLoader, BatchesAreAlignedDeterministicAndIndependentOfThreads) {
   test::TempDir dir;
-  // Frames with a horizontal ramp so crops, flips and order are all visible in the values.
-  fs::create_directories(dir / "clip");
-  for (int i = 0; i < 6; ++i) {
-    cv::Mat f(48, 64, CV_8UC3);
-    for (int y = 0; y < 48; ++y)
-      for (int x = 0; x < 64; ++x) f.at<cv::Vec3b>(y, x) = cv::Vec3b(i * 40, x * 3, y * 5);
-    cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), f);
-  }
+  write_ramp_folder(dir / "clip", 6, 40);
   data::TripletDatasetOptions o;
   o.sources = {dir / "clip"};
   auto ds = std::make_shared<data::TripletDataset>(o);
@@ -184,13 +189,7 @@ TEST(TripletDataset, NeighboursAreOnePairGapBeforeAndAfterAndNeverCrossAClipEnd)
 
 TEST(TripletLoader, NeighboursAreCroppedLikeThePairAndSwappedWithItWhenReversed) {
   test::TempDir dir;
-  fs::create_directories(dir / "clip");
-  for (int i = 0; i < 8; ++i) {
-    cv::Mat f(48, 64, CV_8UC3);
-    for (int y = 0; y < 48; ++y)
-      for (int x = 0; x < 64; ++x) f.at<cv::Vec3b>(y, x) = cv::Vec3b(i * 30, x * 3, y * 5);
-    cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), f);
-  }
+  write_ramp_folder(dir / "clip", 8, 30);
   data::TripletDatasetOptions o;
   o.sources = {dir / "clip"};
   o.neighbours = true;
