@@ -149,7 +149,7 @@ void add_train(CLI::App& app) {
   cmd->add_option("--val-data", o->val_data, "Validation clips (default: hold out --val-fraction of the clips)");
   cmd->add_option("--val-fraction", o->val_fraction, "Fraction of clips held out for validation")->capture_default_str();
   cmd->add_option("--out", o->out_dir, "Output folder: last.pt, best.pt, log.jsonl")->required();
-  cmd->add_option("--steps", o->steps, "Total optimizer steps")->capture_default_str();
+  cmd->add_option("--steps", o->steps, "Total optimizer steps (interpolation: 0 validates and saves the untrained model)")->capture_default_str();
   cmd->add_option("--batch-size", o->batch_size, "Batch size (distributed: the global batch, split over the ranks)")
       ->capture_default_str();
   cmd->add_option("--crop", o->crop, "Square training crop size")->capture_default_str();

@@ -1,5 +1,7 @@
 #include <cmath>
 
+#include <limits>
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -353,6 +355,38 @@ TEST(FlowGuided, AnUntrainedNetIsFlowWarpingAndPlacesAMovingObjectAtAnyT) {
                               flow::warp_interpolate(a, b, 0.3, {}, flow::Sampling::Bicubic), 1e-5, 1e-5));
   // Any factor, not only powers of two.
   EXPECT_EQ(interpolator.interpolate_sequence(a[0], b[0], 3).size(), 2u);
+}
+
+TEST(FlowGuided, AZeroHeadSkipsTheNetInInferenceAndGivesWhatRunningItGives) {
+  // The shipped classical path is the untrained net: in inference its zero head's output is known,
+  // so the rest of the net must not run.  Poisoned encoder weights show whether it ran.
+  models::FlowGuidedOptions o;
+  o.base_channels = 8;
+  o.refine_flow = true;
+  o.kaiming_init = true;
+  models::FlowGuidedNet net(o);
+  const auto a = io::image_to_tensor(test::moving_square(96, 64, 30)).unsqueeze(0);
+  const auto b = io::image_to_tensor(test::moving_square(96, 64, 38)).unsqueeze(0);
+  torch::Tensor ran, skipped;
+  ran = net->forward_at(a.clone().requires_grad_(true), b, 0.4).detach();  // autograd: the net runs
+  {
+    torch::NoGradGuard no_grad;
+    skipped = net->forward_at(a, b, 0.4);
+    for (auto& p : net->named_parameters()) {
+      if (p.key().rfind("encoder", 0) == 0) p.value().fill_(std::numeric_limits<float>::quiet_NaN());
+    }
+    EXPECT_TRUE(torch::isfinite(net->forward_at(a, b, 0.4)).all().item<bool>()) << "the net ran with a zero head";
+  }
+  EXPECT_LT((ran - skipped).abs().max().item<double>(), 1e-5);
+  EXPECT_TRUE(torch::allclose(skipped, flow::warp_interpolate(a, b, 0.4, {}, flow::Sampling::Bicubic), 1e-5, 1e-5));
+  // With a head that is not zero the net runs: the poisoned encoder now reaches the output.
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->named_parameters()) {
+      if (p.key().rfind("head", 0) == 0) p.value().fill_(0.01);
+    }
+    EXPECT_FALSE(torch::isfinite(net->forward_at(a, b, 0.4)).all().item<bool>());
+  }
 }
 
 TEST(FlowGuided, ShapesAtOddSizesAndWhenTheNetRunsAtReducedResolution) {

@@ -157,3 +157,39 @@ TEST(Trainer, FourFrameTrainingStartsAtTheClassicalMethodAndValidatesBesideIt) {
   train::Trainer fregan(plain);
   EXPECT_FALSE(fregan.validate(ds, 1).classical.has_value());
 }
+
+TEST(Trainer, ZeroStepsSaveTheUntrainedModelValidatedAsTheClassicalMethod) {
+  // How fregan-flow's classical four-frame path ships while no training beats it: the project's
+  // own training command with --steps 0.
+  test::TempDir dir;
+  fs::create_directories(dir / "clip");
+  for (int i = 0; i < 7; ++i) {
+    cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), test::moving_square(96, 64, 8 + 3 * i + i * i / 2));
+  }
+  auto o = small_options(dir / "clip", dir / "run");
+  o.model = "fregan-flow";
+  o.generator_options = {{"base_channels", 8}, {"levels", 2}, {"kaiming_init", true}};
+  o.val_data = {dir / "clip"};
+  o.neighbours = true;
+  o.steps = 0;
+  train::Trainer trainer(o);
+  const auto result = trainer.fit();
+  ASSERT_TRUE(result.classical.has_value());
+  EXPECT_EQ(result.model.psnr, result.classical->psnr);
+  EXPECT_GT(result.model.psnr, result.average.psnr + 3);  // warping, not averaging: the square moves
+  const fs::path run = dir / "run";
+  for (const char* name : {"best.pt", "last.pt"}) {
+    ASSERT_TRUE(fs::exists(run / name)) << name;
+    const auto meta = models::read_checkpoint_meta(run / name);
+    EXPECT_EQ(meta.step, 0);
+    EXPECT_DOUBLE_EQ(meta.metrics.at("model").at("psnr").get<double>(), result.model.psnr);
+  }
+  // The saved model is the untrained one: its head is zero.
+  const auto model = models::load_model(run / "best.pt", torch::kCPU);
+  for (const auto& p : model.generator->named_parameters()) {
+    if (p.key().rfind("head", 0) == 0) EXPECT_EQ(p.value().count_nonzero().item<int64_t>(), 0) << p.key();
+  }
+  o.steps = -1;
+  o.out_dir = dir / "run3";
+  EXPECT_THROW(train::Trainer{o}, InvalidArgument);
+}

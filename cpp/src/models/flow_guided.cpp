@@ -412,34 +412,25 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& w
   return out;
 }
 
-torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
-                                            const torch::Tensor& f2n, const torch::Tensor& flow02,
-                                            const torch::Tensor& flow20, const torch::Tensor& acceleration0,
-                                            const torch::Tensor& acceleration2, double t) {
-  const int64_t b = f0.size(0), h = f0.size(2), w = f0.size(3);
-  // At DIS resolution, before upscaling.
-  const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, acceleration0, acceleration2, t, options_.acceleration);
-  const bool linear = !acceleration0.defined() && !acceleration2.defined();
+bool FlowGuidedNetImpl::head_is_zero() const {
+  torch::NoGradGuard no_grad;
+  return head_->weight.count_nonzero().item<int64_t>() == 0 && head_->bias.count_nonzero().item<int64_t>() == 0;
+}
 
-  // The net's resolution, and its inputs there (in training, crops are small enough that the net,
-  // DIS and the frames share one resolution and every resize below is the identity).
-  const int64_t hn = f0n.size(2), wn = f0n.size(3);
-  const double sx = static_cast<double>(wn) / w, sy = static_cast<double>(hn) / h;
-  const auto f02n = flow::resize_flow(flow02, hn, wn), f20n = flow::resize_flow(flow20, hn, wn);
-  // Linear motion: the same as the resized ft0s, ft2s (everything is linear in the flows), as
-  // checkpoints were trained with.  Four-frame flows weigh the acceleration per pixel: resized.
-  const auto [ft0n, ft2n] = linear ? flow::flows_from_t(f02n, f20n, t)
-                                   : std::make_pair(flow::resize_flow(ft0s, hn, wn), flow::resize_flow(ft2s, hn, wn));
+torch::Tensor FlowGuidedNetImpl::refinement(const torch::Tensor& f0n, const torch::Tensor& f2n, const torch::Tensor& f02n,
+                                            const torch::Tensor& f20n, const torch::Tensor& ft0n,
+                                            const torch::Tensor& ft2n, bool linear, double t) {
+  const int64_t b = f0n.size(0), hn = f0n.size(2), wn = f0n.size(3);
   // Occlusion cue: where the two flows disagree, seen from time t; log-compressed.
   const auto occ0 = torch::log1p(flow::backward_warp(flow::consistency_error(f02n, f20n), ft0n));
   const auto occ2 = torch::log1p(flow::backward_warp(flow::consistency_error(f20n, f02n), ft2n));
-  const auto t_map = torch::full({b, 1, hn, wn}, t, f0.options());
+  const auto t_map = torch::full({b, 1, hn, wn}, t, f0n.options());
   const double unit = 1.0 / options_.flow_unit;
   std::vector<torch::Tensor> inputs{flow::backward_warp(f0n, ft0n), flow::backward_warp(f2n, ft2n), f0n, f2n,
                                     ft0n * unit, ft2n * unit, occ0, occ2, t_map};
   if (options_.motion_inputs) {
     if (linear) {
-      inputs.push_back(torch::zeros({b, kMotionChannels, hn, wn}, f0.options()));
+      inputs.push_back(torch::zeros({b, kMotionChannels, hn, wn}, f0n.options()));
     } else {
       const auto [lt0, lt2] = flow::flows_from_t(f02n, f20n, t);
       inputs.push_back((ft0n - lt0) * unit);
@@ -462,7 +453,32 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
     x = torch::cat({resize(x, skip.size(2), skip.size(3), false), skip}, 1);
     x = decoder_[i]->as<nn::Sequential>()->forward(x);
   }
-  const auto head = head_->forward(x);  // [B, 4 or 8, hn, wn]
+  return head_->forward(x);
+}
+
+torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
+                                            const torch::Tensor& f2n, const torch::Tensor& flow02,
+                                            const torch::Tensor& flow20, const torch::Tensor& acceleration0,
+                                            const torch::Tensor& acceleration2, double t) {
+  const int64_t b = f0.size(0), h = f0.size(2), w = f0.size(3);
+  // At DIS resolution, before upscaling.
+  const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, acceleration0, acceleration2, t, options_.acceleration);
+  const bool linear = !acceleration0.defined() && !acceleration2.defined();
+
+  // The net's resolution, and its inputs there (in training, crops are small enough that the net,
+  // DIS and the frames share one resolution and every resize below is the identity).
+  const int64_t hn = f0n.size(2), wn = f0n.size(3);
+  const double sx = static_cast<double>(wn) / w, sy = static_cast<double>(hn) / h;
+  const auto f02n = flow::resize_flow(flow02, hn, wn), f20n = flow::resize_flow(flow20, hn, wn);
+  // Linear motion: the same as the resized ft0s, ft2s (everything is linear in the flows), as
+  // checkpoints were trained with.  Four-frame flows weigh the acceleration per pixel: resized.
+  const auto [ft0n, ft2n] = linear ? flow::flows_from_t(f02n, f20n, t)
+                                   : std::make_pair(flow::resize_flow(ft0s, hn, wn), flow::resize_flow(ft2s, hn, wn));
+  // A head of zeros (the untrained net: the classical four-frame path, as shipped while no trained
+  // net beats it) outputs zeros whatever it sees: in inference the net need not run.
+  const auto head = !torch::GradMode::is_enabled() && head_is_zero()
+                        ? torch::zeros({b, head_->options.out_channels(), hn, wn}, f0.options())
+                        : refinement(f0n, f2n, f02n, f20n, ft0n, ft2n, linear, t);  // [B, 4 or 8, hn, wn]
 
   // The mask's prior is the (1 - t) : t blend (logit log((1 - t) / t)), so a zero head is plain
   // flow warping.  Flow corrections come in units of flow_unit net pixels, like the flows the net

@@ -32,7 +32,7 @@ FREGAN_DEFINE_OPTIONS_JSON(TrainerOptions, "training", model, generator_options,
 namespace {
 
 void check_options(const TrainerOptions& o) {
-  require(o.steps >= 1, "steps must be >= 1");
+  require(o.steps >= 0, "steps must be >= 0 (0 saves the untrained model after one validation)");
   require(o.batch_size >= 1, "batch_size must be >= 1");
   require(o.crop >= 16, "crop must be >= 16");
   require(o.lr_g > 0 && o.lr_d > 0, "learning rates must be > 0");
@@ -298,6 +298,26 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   const int64_t first_step = step_;
   const auto start = std::chrono::steady_clock::now();
   bool stop = false;
+  if (step_ == 0 && o.steps == 0) {
+    // The untrained model as a checkpoint, validated: how a model whose untrained form is a
+    // classical method (fregan-flow's zero head is four-frame warping) ships while no training
+    // beats it.
+    sync_buffers();
+    if (val_set) {
+      last_val = validate(*val_set, o.val_max_triplets);
+      last_metrics = infer::to_json(last_val);
+      if (main_rank) {
+        char line[160];
+        std::snprintf(line, sizeof line, "validation of the untrained model: PSNR %.2f dB  SSIM %.4f (average %.2f dB)",
+                      last_val.model.psnr, last_val.model.ssim, last_val.average.psnr);
+        log::info(line);
+        log_file << nlohmann::json{{"step", step_}, {"validation", last_metrics}}.dump() << std::endl;
+        save(best_path, last_metrics);
+      }
+    }
+    if (main_rank) save(last_path, last_metrics);
+    return last_val;
+  }
   while (step_ < o.steps && !stop) {
     StepStats stats = step(loader.next());
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -99,6 +99,11 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
                            const torch::Tensor& f2n, const torch::Tensor& flow02, const torch::Tensor& flow20,
                            const torch::Tensor& acceleration0, const torch::Tensor& acceleration2, double t);
   std::pair<int64_t, int64_t> net_size(int64_t height, int64_t width) const;
+  // The net's head output at its resolution from the frames, flows and flows to t there.
+  torch::Tensor refinement(const torch::Tensor& f0n, const torch::Tensor& f2n, const torch::Tensor& f02n,
+                           const torch::Tensor& f20n, const torch::Tensor& ft0n, const torch::Tensor& ft2n, bool linear,
+                           double t);
+  bool head_is_zero() const;
 
   FlowGuidedOptions options_;
   flow::Sampling sampling_ = flow::Sampling::Bicubic;

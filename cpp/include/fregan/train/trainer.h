@@ -46,7 +46,7 @@ struct TrainerOptions {
   bool neighbours = false;
 
   // Optimisation.
-  int64_t steps = 2000;  // total optimizer steps (a resumed run continues to this number)
+  int64_t steps = 2000;  // total optimizer steps (a resumed run continues to this number); 0 saves the untrained model
   int batch_size = 9;
   int crop = 256;        // square training crops; FREGAN's seed trained on 256x256
   bool hflip = true;            // random horizontal flips of the crops
