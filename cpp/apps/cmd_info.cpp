@@ -61,6 +61,13 @@ void add_models(CLI::App& app) {
         if (v.contains("bicubic")) {  // super-resolution: beside bicubic, on frames
           std::snprintf(buf, sizeof buf, "%.2f dB / SSIM %.4f (bicubic %.2f dB) on %d frames", v["model"].value("psnr", 0.0),
                         v["model"].value("ssim", 0.0), v["bicubic"].value("psnr", 0.0), v.value("frames", 0));
+        } else if (v.contains("flow_warp")) {
+          // Beside plain flow warping (OpenCV's DIS, bilinear), not only beside averaging: the
+          // classical bar an interpolation model must clear.
+          std::snprintf(buf, sizeof buf, "%.2f dB / SSIM %.4f (DIS warping %.2f, average %.2f dB) on %d triplets",
+                        v["model"].value("psnr", 0.0), v["model"].value("ssim", 0.0),
+                        v.value("flow_warp", nlohmann::json::object()).value("psnr", 0.0),
+                        v.value("average", nlohmann::json::object()).value("psnr", 0.0), v.value("triplets", 0));
         } else {
           std::snprintf(buf, sizeof buf, "%.2f dB / SSIM %.4f on %d triplets", v["model"].value("psnr", 0.0),
                         v["model"].value("ssim", 0.0), v.value("triplets", 0));

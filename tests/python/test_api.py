@@ -70,7 +70,8 @@ def test_default_model_ships_and_interpolates():
     path = fregan.default_weights()
     assert os.path.isfile(path)
     info = fregan.checkpoint_info(path)
-    assert info["model"] == "fregan-flow" and info["step"] > 0
+    # The classical four-frame path, shipped untrained until a trained net beats it (issue 21).
+    assert info["model"] == "fregan-flow" and info["step"] == 0
     a, b = moving_square(64, 64, 8), moving_square(64, 64, 16)
     mid = fregan.interpolate(a, b)
     assert mid.shape == a.shape
