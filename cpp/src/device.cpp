@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <set>
+#include <string>
 #include <thread>
+#include <utility>
+
+#include <unistd.h>
 
 #include <torch/cuda.h>
 #include <ATen/Parallel.h>
@@ -63,6 +68,41 @@ void set_loop_threads_of_this_thread(int threads) {
 #else
   (void)threads;
 #endif
+}
+
+namespace {
+
+// The first number after `key` in a /proc or /sys file, or -1.
+int64_t read_number(const std::string& path, const std::string& key = "") {
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!key.empty() && line.rfind(key, 0) != 0) continue;
+    const auto start = line.find_first_of("0123456789", key.size());
+    if (start == std::string::npos) return -1;
+    return std::stoll(line.substr(start));
+  }
+  return -1;
+}
+
+}  // namespace
+
+int64_t available_memory_bytes() {
+  if (const char* env = std::getenv("FREGAN_MEMORY_LIMIT_BYTES")) return std::max<int64_t>(0, std::atoll(env));
+  int64_t available = read_number("/proc/meminfo", "MemAvailable:");
+  if (available >= 0) {
+    available *= 1024;  // kB
+  } else {
+    available = static_cast<int64_t>(sysconf(_SC_AVPHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  }
+  // cgroup v2 ("max" when unlimited reads as -1 here), then v1.
+  for (const auto& [limit_path, usage_path] :
+       {std::pair<std::string, std::string>{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
+        {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}}) {
+    const int64_t limit = read_number(limit_path), usage = read_number(usage_path);
+    if (limit > 0 && usage >= 0 && limit < (int64_t{1} << 60)) available = std::min(available, std::max<int64_t>(0, limit - usage));
+  }
+  return available;
 }
 
 }  // namespace fregan

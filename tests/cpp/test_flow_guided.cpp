@@ -574,3 +574,22 @@ TEST(FlowGuided, KaimingInitKeepsTheFeaturesThatReachTheHeadAlive) {
   EXPECT_EQ(net->named_parameters().find("encoder.0.0.weight")->size(1), 23);
   EXPECT_EQ(models::create_model("fregan-flow").generator->named_parameters().find("encoder.0.0.weight")->size(1), 19);
 }
+
+TEST(FlowGuided, TilingIsRefusedAndFramesBeyondMemoryAreRefusedBeforeTheWork) {
+  auto model = models::create_model("fregan-flow");
+  infer::Interpolator interp(model.generator, torch::kCPU, model.name);
+  const std::string tile = test::invalid_argument_message([&] { interp.set_tiling({512, 128}); });
+  EXPECT_NE(tile.find("--tile does not work with fregan-flow: its optical flow needs the whole frame"), std::string::npos) << tile;
+  EXPECT_EQ(interp.tiling().tile, 0);
+  EXPECT_EQ(interp.estimated_bytes(30000, 30000), int64_t{60} * 30000 * 30000);  // 54 GB: the 2.6 MB PNG pair
+  // A flow model cannot tile its way out: refused, naming the size, the figures and the fix.
+  setenv("FREGAN_MEMORY_LIMIT_BYTES", "2000000", 1);  // 2 MB; a 256x256 pair needs 60 * 65536 = 3.9 MB
+  const cv::Mat f0 = test::moving_square(256, 256, 40), f1 = test::moving_square(256, 256, 56);
+  const std::string memory = test::invalid_argument_message([&] { interp.interpolate(f0, f1); });
+  unsetenv("FREGAN_MEMORY_LIMIT_BYTES");
+  EXPECT_NE(memory.find("interpolating 256x256 frames with fregan-flow needs about 4 MB of memory and this machine has 2 MB "
+                        "available: downscale the input first"),
+            std::string::npos)
+      << memory;
+  EXPECT_NO_THROW(interp.interpolate(f0, f1));  // within memory again
+}

@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -83,4 +85,14 @@ TEST(Threads, FregansOwnLoopsRunOnTheIntraOpThreads) {
   set_num_threads(1);
   EXPECT_EQ(native_loop_threads(), 1);
   set_num_threads(before);
+}
+
+TEST(Device, AvailableMemoryIsReadFromTheSystemAndCanBeCapped) {
+  const int64_t available = available_memory_bytes();
+  EXPECT_GT(available, 0);
+  const int64_t total = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGESIZE);
+  EXPECT_LE(available, total);
+  setenv("FREGAN_MEMORY_LIMIT_BYTES", "123456789", 1);
+  EXPECT_EQ(available_memory_bytes(), 123456789);
+  unsetenv("FREGAN_MEMORY_LIMIT_BYTES");
 }

@@ -8,6 +8,7 @@
 #include "fregan/infer/interpolator.h"
 #include "fregan/models/kernel_interpolation.h"
 #include "fregan/models/registry.h"
+#include "test_util.h"
 
 using namespace fregan;
 
@@ -117,4 +118,38 @@ TEST(KernelInterpolation, TilingOptionsAreChecked) {
   EXPECT_THROW(interp.interpolate(torch::rand({3, 100, 100}), torch::rand({3, 100, 100})), InvalidArgument);
   interp.set_tiling({0, 0});
   EXPECT_EQ(interp.interpolate(torch::rand({3, 100, 100}), torch::rand({3, 100, 100})).size(2), 100);
+}
+
+namespace {
+
+// FREGAN_MEMORY_LIMIT_BYTES for the life of the guard: what available_memory_bytes() reports.
+struct MemoryLimit {
+  explicit MemoryLimit(int64_t bytes) { setenv("FREGAN_MEMORY_LIMIT_BYTES", std::to_string(bytes).c_str(), 1); }
+  ~MemoryLimit() { unsetenv("FREGAN_MEMORY_LIMIT_BYTES"); }
+};
+
+}  // namespace
+
+TEST(KernelInterpolation, FramesThatDoNotFitInMemoryAreTiledAutomaticallyWithTheSameResult) {
+  torch::manual_seed(4);
+  auto m = models::create_model("sepconv", {{"kernel_size", 3}, {"base_channels", 4}, {"levels", 1}});
+  randomise(*m.generator, 0.3);
+  m.generator->eval();
+  infer::Interpolator interp(m.generator, torch::kCPU, "sepconv");
+  EXPECT_EQ(interp.estimated_bytes(100, 200), 720 * 100 * 200);  // SepConv's measured 720 bytes per pixel
+  const auto a = torch::rand({3, 512, 512}), b = torch::rand({3, 512, 512});
+  const auto whole = interp.interpolate(a, b);
+  ASSERT_EQ(interp.tiling().tile, 0);
+  // 512x512 needs 720 * 512^2 = 189 MB; with 100 MB the frames (96 B/px: 25 MB) leave room for
+  // tiles of floor(sqrt(0.7 * 74.8 MB / 720)) = 269 -> 256 px (a multiple of 64).
+  MemoryLimit limit(100'000'000);
+  const auto tiled = interp.interpolate(a, b);
+  EXPECT_EQ(interp.tiling().tile, 256);
+  EXPECT_LT((tiled - whole).abs().max().item<double>(), 1e-4);
+  // Too little even for the frames and the smallest tile: refused before the work, with the fix.
+  MemoryLimit tiny(20'000'000);
+  const std::string message = test::invalid_argument_message([&] { interp.interpolate(a, b); });
+  EXPECT_NE(message.find("interpolating 512x512 frames with sepconv needs about 189 MB of memory and this machine has 20 MB available"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("downscale"), std::string::npos) << message;
 }

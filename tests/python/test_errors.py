@@ -80,3 +80,17 @@ def test_registry_tasks():
     # train() chooses its loop by the task: an unknown model is refused before any data is read.
     info = _raised(lambda: fregan.train("/nonexistent", "/nonexistent-out", model="nope"))
     assert info.type is fregan.InvalidArgument
+
+
+def test_frames_beyond_memory_and_tiles_on_flow_models_are_refused(monkeypatch):
+    """Issue 17 item 4: the memory a pair needs is estimated before any work (fregan-flow: 60 bytes
+    per pixel); a flow model cannot tile its way out, so both are refused with the fix."""
+    a, b = moving_square(256, 256, 40), moving_square(256, 256, 56)
+    monkeypatch.setenv("FREGAN_MEMORY_LIMIT_BYTES", "2000000")
+    with pytest.raises(fregan.InvalidArgument, match=r"256x256 frames with fregan-flow needs about 4 MB of memory "
+                                                     r"and this machine has 2 MB available: downscale the input first"):
+        fregan.interpolate(a, b)
+    monkeypatch.delenv("FREGAN_MEMORY_LIMIT_BYTES")
+    assert fregan.interpolate(a, b).shape == a.shape
+    with pytest.raises(fregan.InvalidArgument, match="--tile does not work with fregan-flow"):
+        fregan.Interpolator(device="cpu", tile=512)

@@ -1,5 +1,6 @@
 #pragma once
 // CPU or CUDA is chosen at run time: nothing in fregan assumes either.
+#include <cstdint>
 #include <string>
 
 #include <torch/types.h>
@@ -23,5 +24,10 @@ int native_loop_threads();
 // setting), leaving torch's shared setting alone: for threads that run beside others which already
 // use every core.  A no-op where ATen's backend is not OpenMP.
 void set_loop_threads_of_this_thread(int threads);
+
+// Memory this process may still take, in bytes: the system's available memory (MemAvailable),
+// lowered to what a cgroup limit leaves (containers, Colab).  FREGAN_MEMORY_LIMIT_BYTES overrides
+// it (tests, or a user who wants fregan to stay below a budget).
+int64_t available_memory_bytes();
 
 }  // namespace fregan

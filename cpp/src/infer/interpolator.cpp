@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -13,12 +15,56 @@
 #include "fregan/data/scene.h"
 #include "fregan/error.h"
 #include "fregan/io/image.h"
+#include "fregan/log.h"
 #include "fregan/models/checkpoint.h"
 #include "fregan/zoo/zoo.h"
 
 namespace fs = std::filesystem;
 
 namespace fregan::infer {
+namespace {
+
+std::string memory_size(int64_t bytes) {
+  char buf[32];
+  if (bytes >= 1'000'000'000) std::snprintf(buf, sizeof buf, "%.1f GB", static_cast<double>(bytes) / 1e9);
+  else std::snprintf(buf, sizeof buf, "%.0f MB", static_cast<double>(bytes) / 1e6);
+  return buf;
+}
+
+}  // namespace
+
+int64_t Interpolator::estimated_bytes(int64_t height, int64_t width) const {
+  return static_cast<int64_t>(net_->inference_bytes_per_pixel() * static_cast<double>(height) * static_cast<double>(width));
+}
+
+void Interpolator::fit_to_memory(int64_t height, int64_t width) {
+  const int64_t available = available_memory_bytes();
+  const int64_t tile_side = tiling_.tile > 0 ? std::min({tiling_.tile, height, width}) : 0;
+  const int64_t needed = tile_side > 0 ? estimated_bytes(tile_side, tile_side) + kFrameBytesPerPixel * height * width
+                                       : estimated_bytes(height, width);
+  if (needed <= available) return;
+  const std::string size = std::to_string(width) + "x" + std::to_string(height);
+  const int64_t frames = kFrameBytesPerPixel * height * width;  // what tiles cannot save
+  // The largest tile that fits beside the frames themselves, with room to spare (the estimate is a
+  // measurement at two sizes, not a bound).
+  const double room = 0.7 * static_cast<double>(available - frames);
+  const int64_t side = room > 0 ? static_cast<int64_t>(std::sqrt(room / net_->inference_bytes_per_pixel())) / 64 * 64 : 0;
+  if (!net_->tiles_well() || side < 2 * TilingOptions{}.overlap) {
+    throw InvalidArgument("interpolating " + size + " frames with " + model_name_ + " needs about " +
+                          memory_size(estimated_bytes(height, width)) + " of memory and this machine has " +
+                          memory_size(available) + " available: downscale the input first (e.g. ffmpeg -vf scale=iw/2:-2)" +
+                          (net_->tiles_well() ? std::string() : " or use a machine with more memory"));
+  }
+  // Only models that tile well get here, and those are never called from two threads at once
+  // (stateless_inference() is fregan-flow's), so changing the tiling is safe.
+  TilingOptions tiling = tiling_;
+  tiling.tile = side;
+  log::warn(size + " frames need about " + memory_size(estimated_bytes(height, width)) + " with " + model_name_ + " and " +
+            memory_size(available) + " are available: interpolating in " + std::to_string(side) + " px tiles (--tile " +
+            std::to_string(side) + ")");
+  set_tiling(tiling);
+}
+
 namespace {
 
 // The best interpolation model fregan ships (see python/fregan/models/MODELS.md).
@@ -45,6 +91,10 @@ Interpolator::Interpolator(std::shared_ptr<models::InterpolationNetImpl> net, to
 
 void Interpolator::set_tiling(const TilingOptions& tiling) {
   require(tiling.tile >= 0, "tiling: tile must be >= 0 (0 = off), got " + std::to_string(tiling.tile));
+  require(tiling.tile == 0 || net_->tiles_well(),
+          "--tile does not work with " + model_name_ +
+              ": its optical flow needs the whole frame (tiles would change the result and save no memory, "
+              "since its flow and net already run at bounded sizes); leave --tile out");
   if (tiling.tile > 0) {
     require(tiling.overlap >= 0 && tiling.overlap < tiling.tile, "tiling: overlap must be in [0, tile), got overlap " +
                                                                      std::to_string(tiling.overlap) + " for tile " +
@@ -150,6 +200,7 @@ torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Te
   FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
                "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
   require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
+  fit_to_memory(f0.size(-2), f0.size(-1));
   torch::NoGradGuard no_grad;
   if (net_->is_training()) net_->eval();  // only reads when already in eval mode: safe from two threads
   if (net_->supports_timestep()) {
@@ -180,6 +231,7 @@ torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Te
 cv::Mat Interpolator::interpolate(const cv::Mat& f0, const cv::Mat& f1, double t) {
   require(f0.size() == f1.size(), "interpolate: the two images differ in size: " + std::to_string(f0.cols) + "x" +
                                       std::to_string(f0.rows) + " vs " + std::to_string(f1.cols) + "x" + std::to_string(f1.rows));
+  fit_to_memory(f0.rows, f0.cols);  // before the float copies
   return io::tensor_to_image(interpolate(io::image_to_tensor(f0), io::image_to_tensor(f1), t));
 }
 
@@ -194,6 +246,7 @@ std::vector<torch::Tensor> Interpolator::interpolate_times(const models::FrameWi
                                                            const std::vector<double>& times) {
   const auto& f0 = window.f0;
   const auto& f1 = window.f1;
+  fit_to_memory(f0.size(-2), f0.size(-1));
   const bool tiled = tiling_.tile > 0 && (f0.size(-2) > tiling_.tile || f0.size(-1) > tiling_.tile);
   // Tiles would each see only their part of the neighbours' motion: tiled runs stay two-frame.
   if (!net_->uses_neighbours() || tiled || net_->size_multiple() != 1 || (!window.before.defined() && !window.after.defined())) {
@@ -209,6 +262,7 @@ std::vector<torch::Tensor> Interpolator::interpolate_times(const models::FrameWi
     }
   }
   for (double t : times) require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
+  fit_to_memory(f0.size(-2), f0.size(-1));
   torch::NoGradGuard no_grad;
   if (net_->is_training()) net_->eval();  // only reads when already in eval mode: safe from two threads
   auto batched = [&](const torch::Tensor& x) {
@@ -237,6 +291,7 @@ cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, cons
   same_size(f1, "second");
   same_size(before, "before");
   same_size(after, "after");
+  fit_to_memory(f0.rows, f0.cols);  // before the float copies
   auto tensor = [](const cv::Mat& image) { return image.empty() ? torch::Tensor() : io::image_to_tensor(image); };
   // Neighbours across a cut or held frames would bend the motion wrongly: the video job's rules.
   data::UsableNeighbours use;

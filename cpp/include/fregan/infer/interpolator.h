@@ -64,8 +64,20 @@ class Interpolator {
   // interpolate*() may be called from two threads at once (see InterpolationNetImpl).
   bool supports_concurrent_calls() const { return net_->stateless_inference(); }
 
-  // Throws InvalidArgument for tile < 0 or, with tiling on, overlap < 0 or overlap >= tile.
+  // Throws InvalidArgument for tile < 0 or, with tiling on, overlap < 0 or overlap >= tile, and for
+  // tiling a model whose motion comes from optical flow over the whole frame (fregan-flow, the
+  // flow-aligned seeds): tiles change its result and save no memory.
   void set_tiling(const TilingOptions& tiling);
+
+  // The memory one interpolation of an HxW pair needs beyond what is loaded, in bytes (the model's
+  // measured peak per pixel), and the check every entry point makes before the work: when the
+  // machine has less available (available_memory_bytes()), a model that tiles well is switched to
+  // tiles that fit (said once in the log), and any other is refused with the figures and the fix.
+  int64_t estimated_bytes(int64_t height, int64_t width) const;
+  // What tiles cannot save, per pixel: the float frames, their padded copies, the tiled output's
+  // accumulators and the 8-bit images around them.
+  static constexpr int64_t kFrameBytesPerPixel = 96;
+  void fit_to_memory(int64_t height, int64_t width);
   const TilingOptions& tiling() const { return tiling_; }
 
   const std::string& model_name() const { return model_name_; }

@@ -43,6 +43,9 @@ class FlowAlignedNetImpl : public InterpolationNetImpl {
   // The flows are computed once for every t; the seed runs once per t on the frames warped there.
   std::vector<torch::Tensor> forward_times(const FrameWindow& window, const std::vector<double>& times) override;
   int64_t size_multiple() const override { return seed_->size_multiple(); }
+  bool tiles_well() const override { return false; }
+  // The seed on the warped frames, and the flows and warps beside it (fregan-flow's figure).
+  double inference_bytes_per_pixel() const override { return seed_->inference_bytes_per_pixel() + 60; }
   std::vector<torch::Tensor> intermediate_outputs() const override { return seed_->intermediate_outputs(); }
   // Any t: the frames are warped to t and the seed refines them (its blend is their average).
   bool supports_timestep() const override { return true; }

@@ -75,6 +75,8 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   bool supports_timestep() const override { return true; }
   bool stateless_inference() const override { return true; }
   int64_t size_multiple() const override { return 1; }  // any size: the net resizes internally
+  bool tiles_well() const override { return false; }
+  double inference_bytes_per_pixel() const override { return 60; }
   const FlowGuidedOptions& options() const { return options_; }
 
   static constexpr int kInputChannels = 19;  // warped x2, inputs x2 (12), flows to t (4), occlusion (2), t (1)

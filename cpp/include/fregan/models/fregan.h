@@ -55,6 +55,7 @@ class FreganGeneratorImpl : public InterpolationNetImpl {
   explicit FreganGeneratorImpl(const FreganGeneratorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& f0, const torch::Tensor& f2) override;
   int64_t size_multiple() const override { return int64_t{1} << options_.levels; }
+  double inference_bytes_per_pixel() const override { return 520; }
   const FreganGeneratorOptions& options() const { return options_; }
 
  private:

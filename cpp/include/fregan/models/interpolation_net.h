@@ -58,6 +58,14 @@ class InterpolationNetImpl : public torch::nn::Module {
   // True when a freshly built model is a classical method (fregan-flow's zero head: plain flow
   // warping): validation then scores that beside the trained model, the bar a learned part must clear.
   virtual bool untrained_is_classical() const { return false; }
+  // Whether the model run on overlapping tiles of a frame gives what it gives on the whole frame.
+  // Models that find the motion by optical flow over the whole frame do not (a tile sees only its
+  // part of the motion), and gain no memory from tiles (their flow and net run at bounded sizes).
+  virtual bool tiles_well() const { return true; }
+  // Peak memory of one inference per pixel of the frame, in bytes, as measured on the CPU with the
+  // `fregan interpolate` image pair path (benchmarks/README.md, "Memory per pixel"): how the
+  // Interpolator checks a job against the machine before it starts.
+  virtual double inference_bytes_per_pixel() const = 0;
 };
 
 // Discriminator: logits [B] that `middle` is a real frame.  Conditional models look at f0/f2 too;

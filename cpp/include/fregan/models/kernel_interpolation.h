@@ -81,6 +81,7 @@ class SepConvImpl : public InterpolationNetImpl {
   explicit SepConvImpl(const SepConvOptions& options = {});
   torch::Tensor forward(const torch::Tensor& f0, const torch::Tensor& f2) override;
   int64_t size_multiple() const override { return int64_t{1} << options_.levels; }
+  double inference_bytes_per_pixel() const override { return 720; }
   const SepConvOptions& options() const { return options_; }
 
  private:
@@ -96,6 +97,9 @@ class AdaConvImpl : public InterpolationNetImpl {
   explicit AdaConvImpl(const AdaConvOptions& options = {});
   torch::Tensor forward(const torch::Tensor& f0, const torch::Tensor& f2) override;
   int64_t size_multiple() const override { return int64_t{1} << options_.levels; }
+  // SepConv's figure, plus the 2D kernel per pixel (K^2 floats) its output and its gradient-free
+  // application hold.
+  double inference_bytes_per_pixel() const override { return 720 + 8.0 * options_.kernel_size * options_.kernel_size; }
   const AdaConvOptions& options() const { return options_; }
 
  private:

@@ -80,6 +80,7 @@ class SinGanGeneratorImpl : public InterpolationNetImpl {
   explicit SinGanGeneratorImpl(const SinGanGeneratorOptions& options = {});
   torch::Tensor forward(const torch::Tensor& f0, const torch::Tensor& f2) override;
   int64_t size_multiple() const override { return 1; }  // see the file comment
+  double inference_bytes_per_pixel() const override { return 1540; }
   // The U-Net output of the last forward() when refine is on; empty otherwise.
   std::vector<torch::Tensor> intermediate_outputs() const override { return intermediate_; }
 
