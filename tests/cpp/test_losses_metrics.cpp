@@ -147,3 +147,26 @@ TEST(Losses, LossWeightsReadStrictlyFromJson) {
   EXPECT_EQ(w.adversarial, 0.0);
   EXPECT_THROW((nlohmann::json{{"ms-ssim", 1.0}}.get<losses::GeneratorLossWeights>()), InvalidArgument);
 }
+
+TEST(Losses, HingeLossesMatchHandComputedValues) {
+  const auto real = torch::tensor({2.0, 0.5, -1.0}), fake = torch::tensor({-2.0, 0.0, 1.0});
+  // relu(1 - real) = 0, 0.5, 2 -> 5/6; relu(1 + fake) = 0, 1, 2 -> 1.
+  EXPECT_NEAR(losses::hinge_discriminator_loss(real, fake).item<double>(), 5.0 / 6.0 + 1.0, 1e-6);
+  EXPECT_NEAR(losses::hinge_generator_loss(fake).item<double>(), 1.0 / 3.0, 1e-6);
+}
+
+TEST(Losses, R1PenaltyOfLinearAndQuadraticCriticsAndItsGradient) {
+  // D(x) = w . x: the gradient at every sample is w, so the penalty is |w|^2 = 14.
+  const auto w = torch::tensor({1.0, 2.0, 3.0}, torch::kFloat64);
+  auto x = torch::tensor({{0.5, -1.0, 2.0}, {3.0, 0.0, 1.0}}, torch::kFloat64).requires_grad_(true);
+  EXPECT_NEAR(losses::r1_penalty((x * w).sum(1), x).item<double>(), 14.0, 1e-12);
+  // D(x) = a |x|^2: the gradient is 2 a x; with a = 1.5 the penalty is 9 |x|^2 averaged over the
+  // batch, (9 * 5 + 9 * 9) / 2 = 63, and its derivative in a is 8 a * mean |x|^2 = 84.
+  auto a = torch::tensor(1.5, torch::kFloat64).requires_grad_(true);
+  auto y = torch::tensor({{1.0, 2.0, 0.0}, {0.0, 0.0, 3.0}}, torch::kFloat64).requires_grad_(true);
+  const auto penalty = losses::r1_penalty(a * y.pow(2).sum(1), y);
+  EXPECT_NEAR(penalty.item<double>(), 63.0, 1e-12);
+  penalty.backward();
+  EXPECT_NEAR(a.grad().item<double>(), 84.0, 1e-12);
+  EXPECT_THROW(losses::r1_penalty(torch::ones({2}), torch::ones({2})), InvalidArgument);
+}
