@@ -170,3 +170,26 @@ TEST(Losses, R1PenaltyOfLinearAndQuadraticCriticsAndItsGradient) {
   EXPECT_NEAR(a.grad().item<double>(), 84.0, 1e-12);
   EXPECT_THROW(losses::r1_penalty(torch::ones({2}), torch::ones({2})), InvalidArgument);
 }
+
+TEST(Metrics, YChannelScoresCropTheBorderAndUseBt601) {
+  // White -> Y 235, black -> 16 (MATLAB's rgb2ycbcr), pure red -> 16 + 65.481.
+  const auto rgb = torch::tensor({1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0}, torch::kFloat64).view({3, 3, 1, 1});
+  const auto y = metrics::rgb_to_y601(rgb);
+  EXPECT_NEAR(y[0].item<double>(), 235.0, 1e-9);
+  EXPECT_NEAR(y[1].item<double>(), 16.0, 1e-9);
+  EXPECT_NEAR(y[2].item<double>(), 16.0 + 65.481, 1e-9);
+  // Black against red inside the 4-pixel border: Y differs by 65.481 everywhere scored, so
+  // PSNR = 20 log10(255 / 65.481) = 11.808 dB (RGB PSNR would be 10 log10(3) = 4.77 dB).
+  const cv::Mat black(24, 32, CV_8UC3, cv::Scalar(0, 0, 0));
+  cv::Mat red = black.clone();
+  red(cv::Rect(4, 4, 24, 16)).setTo(cv::Scalar(0, 0, 255));
+  EXPECT_NEAR(metrics::psnr_y(black, red), 20 * std::log10(255.0 / 65.481), 1e-6);
+  // The same difference only in the border: cropped away.
+  cv::Mat edge = black.clone();
+  edge(cv::Rect(0, 0, 32, 4)).setTo(cv::Scalar(0, 0, 255));
+  EXPECT_TRUE(std::isinf(metrics::psnr_y(black, edge)));
+  EXPECT_FALSE(std::isinf(metrics::psnr_y(black, edge, 0)));
+  EXPECT_NEAR(metrics::ssim_y(red, red), 1.0, 1e-9);
+  EXPECT_LT(metrics::ssim_y(black, red), 0.5);
+  EXPECT_THROW(metrics::psnr_y(black, red, 12), InvalidArgument);
+}
