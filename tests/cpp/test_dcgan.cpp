@@ -383,6 +383,15 @@ TEST(DcganCollapse, TheCollapsedStep3000ModelIsFlaggedRealFramesAreNot) {
   EXPECT_GT(real.distance_ratio, 0.95);
 }
 
+TEST(DcganCollapse, TheShippedModelIsNotCollapsed) {
+  infer::FrameGenerator generator("", "cpu");
+  const auto frames = vtest_frames(generator.height(), generator.width());
+  if (!frames) GTEST_SKIP() << "real video vtest.avi is absent from " << FREGAN_SHARED_DATA;
+  const auto shipped = train::CollapseDetector({}, frames->first).measure(generator.generate(64, 0));
+  EXPECT_FALSE(shipped.collapsed) << "std x" << shipped.std_ratio << ", pairwise x" << shipped.distance_ratio;
+  EXPECT_GT(shipped.std_ratio, 0.8);  // issue 19's bar for the shipped generator
+}
+
 TEST(DcganCollapse, TrainerRollsBackToTheHealthyCheckpointWithLowerRates) {
   test::TempDir dir;
   auto o = tiny_trainer_options();
