@@ -30,7 +30,8 @@ const char* const kInterpolationOnlyFlags[] = {"--val-data", "--val-fraction", "
                                                "--world-size", "--rank", "--local-rank", "--master-addr",
                                                "--master-port", "--dist-backend", "--dist-timeout"};
 const char* const kDcganOnlyFlags[] = {"--latent-dim", "--height", "--width", "--target-frames", "--temporal-order",
-                                       "--hflip", "--sample-every", "--sample-count", "--divergence"};
+                                       "--hflip", "--sample-every", "--sample-count", "--divergence",
+                                       "--collapse", "--stabilisers"};
 // Flags only SpectraFrame uses, and the interpolation ones it has no use for.
 const char* const kSrOnlyFlags[] = {"--perceptual-model", "--val-frames", "--val-crop"};
 const char* const kNotForSrFlags[] = {"--frame-skip", "--max-triplets", "--val-triplets", "--neighbours", "--no-reverse", "--workers",
@@ -95,7 +96,7 @@ struct DcganFlags {
   bool temporal_order = false, hflip = false;
   int64_t sample_every = -1;
   int sample_count = 0;
-  std::string divergence;
+  std::string divergence, collapse, stabilisers;
 };
 
 // `fregan train --model dcgan`: the shared flags the user gave, then the DCGAN ones.
@@ -133,6 +134,20 @@ void train_dcgan(const CLI::App& cmd, const train::TrainerOptions& o, const Dcga
   if (f.sample_every >= 0) d.sample_every = f.sample_every;
   if (f.sample_count > 0) d.sample_count = f.sample_count;
   if (!f.divergence.empty()) d.divergence = parse_json_option(f.divergence, "--divergence").get<train::DivergenceOptions>();
+  if (!f.collapse.empty()) d.collapse = parse_json_option(f.collapse, "--collapse").get<train::CollapseOptions>();
+  if (!f.stabilisers.empty()) {
+    const nlohmann::json given = parse_json_option(f.stabilisers, "--stabilisers");
+    for (const auto& [key, value] : given.items()) {
+      if (key != "loss" && key != "r1_gamma" && key != "r1_every" && key != "diff_augment" && key != "ema_decay") {
+        throw InvalidArgument("--stabilisers: unknown key '" + key +
+                              "' (use loss, r1_gamma, r1_every, diff_augment, ema_decay; spectral normalisation is "
+                              "--discriminator-options '{\"spectral_norm\": true}')");
+      }
+    }
+    nlohmann::json all = d;
+    all.update(given);
+    d = all.get<train::DcganTrainerOptions>();
+  }
   train::DcganTrainer trainer(d);
   trainer.fit();
 }
@@ -203,6 +218,14 @@ void add_train(CLI::App& app) {
   cmd->add_option("--height", dc->height, "Generated frame height (default 160; a multiple of 2^levels)")->group(dcgan_group);
   cmd->add_option("--width", dc->width, "Generated frame width (default 320; a multiple of 2^levels)")->group(dcgan_group);
   cmd->add_option("--target-frames", dc->target_frames, "Raise the frame skip so about this many frames are used")
+      ->group(dcgan_group);
+  cmd->add_option("--collapse", dc->collapse,
+                  "Collapse detection/rollback settings as JSON (min_ratio, start_step, lr_factor, d_lr_factor, "
+                  "max_rollbacks, feature_height, feature_width, enabled)")
+      ->group(dcgan_group);
+  cmd->add_option("--stabilisers", dc->stabilisers,
+                  "Stabilisers as JSON: loss (bce|hinge), r1_gamma, r1_every, diff_augment "
+                  "(\"color,translation,cutout,flip\"), ema_decay")
       ->group(dcgan_group);
   cmd->add_flag("--temporal-order", dc->temporal_order, "Batches of consecutive frames in order (default: shuffled)")
       ->group(dcgan_group);

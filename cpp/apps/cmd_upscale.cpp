@@ -56,8 +56,10 @@ void add_upscale(CLI::App& app) {
     std::cout << line << std::endl;
     if (r.evaluated) {
       std::snprintf(line, sizeof line,
-                    "against the original: SpectraFrame PSNR %.2f dB  SSIM %.4f | bicubic PSNR %.2f dB  SSIM %.4f",
-                    r.scores.model.psnr, r.scores.model.ssim, r.scores.bicubic.psnr, r.scores.bicubic.ssim);
+                    "against the original: SpectraFrame PSNR %.2f dB  SSIM %.4f  Y-PSNR %.2f dB  Y-SSIM %.4f | bicubic "
+                    "PSNR %.2f dB  SSIM %.4f  Y-PSNR %.2f dB  Y-SSIM %.4f  (Y: BT.601 luma, 4-pixel border cropped)",
+                    r.scores.model.psnr, r.scores.model.ssim, r.scores.model.psnr_y, r.scores.model.ssim_y,
+                    r.scores.bicubic.psnr, r.scores.bicubic.ssim, r.scores.bicubic.psnr_y, r.scores.bicubic.ssim_y);
       std::cout << line << std::endl;
     }
   });

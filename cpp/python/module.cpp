@@ -23,6 +23,7 @@
 #include "fregan/io/image.h"
 #include "fregan/io/image_grid.h"
 #include "fregan/log.h"
+#include "fregan/metrics/generation_metrics.h"
 #include "fregan/metrics/metrics.h"
 #include "fregan/models/registry.h"
 #include "fregan/models/checkpoint.h"
@@ -143,6 +144,16 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("path"), py::arg("image"), py::arg("overwrite") = false, "Writes an RGB uint8 array atomically.");
   // Metrics on 8-bit RGB arrays (what a user saved): data range 255.
+  m.def("knn_precision_recall",
+        [](const torch::Tensor& real, const torch::Tensor& generated, int k, int height, int width) {
+          const auto pr = metrics::knn_precision_recall(metrics::frame_features(real, height, width),
+                                                        metrics::frame_features(generated, height, width), k);
+          return std::make_pair(pr.precision, pr.recall);
+        },
+        py::arg("real"), py::arg("generated"), py::arg("k") = 3, py::arg("height") = metrics::kFeatureHeight,
+        py::arg("width") = metrics::kFeatureWidth,
+        "k-NN precision and recall (Kynkaanniemi et al. 2019) of generated frames against real frames, both "
+        "[N, 3, H, W] float in [0, 1], in the space of the frames area-downscaled to height x width.");
   m.def("psnr", [](const Rgb8& a, const Rgb8& b) { return metrics::psnr(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
         py::arg("a"), py::arg("b"), "PSNR in dB of two uint8 images (inf if identical).");
   m.def("ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
@@ -591,6 +602,11 @@ PYBIND11_MODULE(_core, m) {
             d["rollbacks"] = p.rollbacks;
             if (!p.event.empty()) d["event"] = p.event;
             if (!p.sample_grid.empty()) d["sample_grid"] = p.sample_grid;
+            if (p.diversity) {
+              d["diversity_std_ratio"] = p.diversity->std_ratio;
+              d["diversity_distance_ratio"] = p.diversity->distance_ratio;
+              d["collapsed"] = p.diversity->collapsed;
+            }
             return d;
           });
           nlohmann::json result;

@@ -426,11 +426,15 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     options are the fields of the C++ DcganTrainerOptions: steps, batch_size, lr_g, lr_d,
     frame_skip, target_frames, temporal_order, hflip, sample_every, sample_count, divergence
     (dict: d_loss_floor, d_floor_steps, g_loss_ceiling, g_ceiling_steps, lr_factor,
-    max_rollbacks), generator_options / discriminator_options, resume, overwrite, seed, device,
-    threads; ``latent_dim``, ``height`` and ``width`` are shorthands for generator options.  Its
-    callback dicts have step, d_loss, g_loss, d_real, d_fake, lr_scale, rollbacks, and 'event'
-    (a rollback) or 'sample_grid' (a PNG written); it returns the final step, lr_scale and
-    rollbacks.
+    max_rollbacks), collapse (dict: min_ratio, start_step, lr_factor, d_lr_factor, max_rollbacks,
+    enabled), the stabilisers loss ("bce" or "hinge"), r1_gamma, r1_every, diff_augment
+    ("color,translation,cutout,flip"), ema_decay, generator_options / discriminator_options
+    (spectral_norm, batch_norm), resume, overwrite, seed, device, threads; ``latent_dim``,
+    ``height`` and ``width`` are shorthands for generator options.  Its callback dicts have step,
+    d_loss, g_loss, d_real, d_fake, lr_scale, rollbacks, and 'event' (a rollback) or
+    'sample_grid' (a PNG written, with diversity_std_ratio, diversity_distance_ratio and
+    collapsed: the samples' diversity against the real frames'); it returns the final step,
+    lr_scale and rollbacks.
 
     ``model="spectraframe"`` trains the x4 super-resolution model (see :func:`upscale`); its
     options are the fields of the C++ SrTrainerOptions: steps, batch_size, hr_crop, lr_g, lr_d,

@@ -4,12 +4,14 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
+#include "fregan/data/frame_dataset.h"
 #include "fregan/error.h"
 #include "fregan/infer/frame_generator.h"
 #include "fregan/io/image.h"
@@ -307,6 +309,240 @@ TEST(DcganDivergence, RollbackRestoresTheLastGoodWeightsWithLowerRates) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("giving up"), std::string::npos) << e.what();
   }
+}
+
+// --- collapse detector -----------------------------------------------------------------------
+
+namespace {
+
+// n frames, each one grey level (values[i] on [0, 1]).
+torch::Tensor grey_frames(const std::vector<double>& values, int h = 8, int w = 16) {
+  auto out = torch::empty({static_cast<int64_t>(values.size()), 3, h, w});
+  for (size_t i = 0; i < values.size(); ++i) out[static_cast<int64_t>(i)].fill_(values[i]);
+  return out;
+}
+
+}  // namespace
+
+TEST(DcganCollapse, IdenticalSamplesAreCollapsedKnownRatiosAreExact) {
+  train::CollapseOptions o;
+  o.feature_height = 4;
+  o.feature_width = 8;
+  // Real: black and white -> std 127.5, pairwise 255 on the 0..255 scale.
+  const train::CollapseDetector detector(o, grey_frames({0.0, 1.0}));
+  EXPECT_DOUBLE_EQ(detector.real().pixel_std, 127.5);
+  EXPECT_DOUBLE_EQ(detector.real().mean_pairwise_distance, 255.0);
+  const auto same = detector.measure(grey_frames({0.3, 0.3, 0.3, 0.3}));
+  EXPECT_DOUBLE_EQ(same.std_ratio, 0.0);
+  EXPECT_DOUBLE_EQ(same.distance_ratio, 0.0);
+  EXPECT_TRUE(same.collapsed);
+  // 0.25 and 0.75: std 63.75, pairwise 127.5, half the real frames' -> at min_ratio 0.5, not below.
+  const auto half = detector.measure(grey_frames({0.25, 0.75}));
+  EXPECT_DOUBLE_EQ(half.std_ratio, 0.5);
+  EXPECT_DOUBLE_EQ(half.distance_ratio, 0.5);
+  EXPECT_FALSE(half.collapsed);
+  o.min_ratio = 0.6;
+  EXPECT_TRUE(train::CollapseDetector(o, grey_frames({0.0, 1.0})).measure(grey_frames({0.25, 0.75})).collapsed);
+  // Frames of another size are measured at the same feature size.
+  EXPECT_DOUBLE_EQ(detector.measure(grey_frames({0.0, 1.0}, 32, 64)).std_ratio, 1.0);
+  EXPECT_THROW(train::CollapseDetector(o, grey_frames({0.5, 0.5})), InvalidArgument);
+}
+
+namespace {
+
+// 64 frames evenly spaced over vtest.avi (every 2nd frame, as the DCGANs of MODELS.md were
+// trained) at h x w, and the 63 in between them; nullopt when the video is absent.
+std::optional<std::pair<torch::Tensor, torch::Tensor>> vtest_frames(int h, int w) {
+  const fs::path video = fs::path(FREGAN_SHARED_DATA) / "videos" / "vtest.avi";
+  if (!fs::exists(video)) return std::nullopt;
+  data::FrameDatasetOptions dopt;
+  dopt.sources = {video.string()};
+  dopt.frame_skip = 2;
+  const data::FrameDataset dataset(dopt);
+  return std::pair{data::evenly_spaced_frames(dataset, 64, h, w),
+                   data::evenly_spaced_frames(dataset, 127, h, w).slice(0, 1, 127, 2)};
+}
+
+}  // namespace
+
+TEST(DcganCollapse, TheCollapsedStep3000ModelIsFlaggedRealFramesAreNot) {
+  // The DCGAN shipped before issue 19 (all samples nearly one frame), kept as test data.
+  infer::FrameGenerator generator(std::string(FREGAN_TEST_DATA) + "/dcgan-collapsed-step3000.pt", "cpu");
+  const auto frames = vtest_frames(generator.height(), generator.width());
+  if (!frames) GTEST_SKIP() << "real video vtest.avi is absent from " << FREGAN_SHARED_DATA;
+  // 64 evenly spaced frames as the reference (what DcganTrainer::fit uses with sample_count 64).
+  const train::CollapseDetector detector({}, frames->first);
+  const auto collapsed = detector.measure(generator.generate(64, 0));
+  EXPECT_TRUE(collapsed.collapsed) << "std x" << collapsed.std_ratio << ", pairwise x" << collapsed.distance_ratio;
+  EXPECT_LT(collapsed.std_ratio, 0.35);
+  // Another 64 real frames (those in between the reference ones) are not collapsed.
+  ASSERT_EQ(frames->second.size(0), 63);
+  const auto real = detector.measure(frames->second);
+  EXPECT_FALSE(real.collapsed) << "std x" << real.std_ratio << ", pairwise x" << real.distance_ratio;
+  EXPECT_GT(real.std_ratio, 0.95);
+  EXPECT_GT(real.distance_ratio, 0.95);
+}
+
+TEST(DcganCollapse, TheShippedModelIsNotCollapsed) {
+  infer::FrameGenerator generator("", "cpu");
+  const auto frames = vtest_frames(generator.height(), generator.width());
+  if (!frames) GTEST_SKIP() << "real video vtest.avi is absent from " << FREGAN_SHARED_DATA;
+  const auto shipped = train::CollapseDetector({}, frames->first).measure(generator.generate(64, 0));
+  EXPECT_FALSE(shipped.collapsed) << "std x" << shipped.std_ratio << ", pairwise x" << shipped.distance_ratio;
+  EXPECT_GT(shipped.std_ratio, 0.8);  // issue 19's bar for the shipped generator
+}
+
+TEST(DcganCollapse, TrainerRollsBackToTheHealthyCheckpointWithLowerRates) {
+  test::TempDir dir;
+  auto o = tiny_trainer_options();
+  o.collapse.start_step = 2;
+  o.collapse.lr_factor = 0.5;
+  o.collapse.d_lr_factor = 0.5;
+  o.collapse.max_rollbacks = 1;
+  train::DcganTrainer trainer(o);
+  const std::string healthy = dir / "healthy.pt", last = dir / "last.pt";
+  torch::manual_seed(2);
+  const auto real = torch::rand({4, 3, 32, 64});
+  trainer.set_real_frames(real);
+  trainer.step(real);
+  std::string event;
+  // Step 1, before start_step: alike samples are not judged, and the weights count as healthy.
+  auto v = trainer.check_collapse(grey_frames({0.5, 0.5, 0.5}), healthy, last, &event);
+  EXPECT_TRUE(v.collapsed);
+  EXPECT_TRUE(event.empty());
+  ASSERT_EQ(models::read_checkpoint_meta(healthy).step, 1);
+  const auto healthy_g = parameters_copy(*trainer.model().generator);
+  trainer.step(real);
+  trainer.step(real);
+  // Step 3: diverse samples (the real frames) save a new healthy checkpoint.
+  v = trainer.check_collapse(real, healthy, last, &event);
+  EXPECT_FALSE(v.collapsed);
+  EXPECT_DOUBLE_EQ(v.std_ratio, 1.0);
+  EXPECT_EQ(models::read_checkpoint_meta(healthy).step, 3);
+  const auto healthy3_g = parameters_copy(*trainer.model().generator);
+  trainer.step(real);
+  // Step 4: identical samples -> back to step 3, rates halved and D's halved again.
+  v = trainer.check_collapse(grey_frames({0.5, 0.5, 0.5}), healthy, last, &event);
+  EXPECT_TRUE(v.collapsed);
+  EXPECT_NE(event.find("rolled back to step 3"), std::string::npos) << event;
+  EXPECT_EQ(trainer.current_step(), 3);
+  EXPECT_TRUE(same_tensors(parameters_copy(*trainer.model().generator), healthy3_g));
+  EXPECT_FALSE(same_tensors(healthy3_g, healthy_g));
+  EXPECT_DOUBLE_EQ(trainer.lr_scale(), 0.5);
+  EXPECT_DOUBLE_EQ(trainer.d_lr_scale(), 0.5);
+  EXPECT_EQ(trainer.collapse_rollbacks(), 1);
+  const auto meta = models::read_checkpoint_meta(last);
+  EXPECT_EQ(meta.step, 3);
+  EXPECT_EQ(meta.trainer_state.at("collapse_rollbacks").get<int>(), 1);
+  EXPECT_DOUBLE_EQ(meta.trainer_state.at("d_lr_scale").get<double>(), 0.5);
+  // Collapse detection off: measured, not acted on.  On again with max_rollbacks used up: an error.
+  auto off = o;
+  off.collapse.enabled = false;
+  train::DcganTrainer quiet(off);
+  quiet.set_real_frames(real);
+  quiet.load(last);
+  event.clear();
+  EXPECT_TRUE(quiet.check_collapse(grey_frames({0.5, 0.5}), healthy, last, &event).collapsed);
+  EXPECT_TRUE(event.empty());
+  EXPECT_EQ(quiet.current_step(), 3);
+  EXPECT_THROW(trainer.check_collapse(grey_frames({0.5, 0.5}), healthy, last, &event), Error);
+}
+
+// --- stabilisers ------------------------------------------------------------------------------
+
+TEST(DcganStabilisers, SpectralNormLeavesALargestSingularValueOfOne) {
+  torch::manual_seed(3);
+  models::SpectralNormConv2d conv(torch::nn::Conv2dOptions(5, 7, 3).padding(1));
+  {
+    torch::NoGradGuard no_grad;
+    conv->weight.mul_(40.0);  // far from 1 before normalising
+  }
+  conv->power_iterate(100);
+  const auto sigma = torch::linalg_svdvals(conv->normalized_weight().flatten(1)).max().item<double>();
+  EXPECT_NEAR(sigma, 1.0, 1e-4);
+  // Training forwards refine u, v; eval forwards leave them; the output is the conv with W / sigma.
+  const auto x = torch::randn({2, 5, 6, 6});
+  const auto u = conv->u.clone();
+  conv->eval();
+  const auto y = conv->forward(x);
+  EXPECT_TRUE(torch::equal(conv->u, u));
+  const auto expected = torch::conv2d(x, conv->normalized_weight(), conv->bias, 1, 1);
+  EXPECT_TRUE(torch::allclose(y, expected, 1e-5, 1e-6));
+  // The discriminator option: every conv normalised, no BatchNorm when batch_norm is off.
+  auto dj = tiny_discriminator();
+  dj["spectral_norm"] = true;
+  dj["batch_norm"] = false;
+  auto model = models::create_dcgan(tiny_generator(), dj);
+  int sn = 0, bn = 0;
+  for (const auto& m : model.discriminator->modules(false)) {
+    sn += m->as<models::SpectralNormConv2d>() != nullptr;
+    bn += m->as<torch::nn::BatchNorm2d>() != nullptr;
+  }
+  EXPECT_EQ(sn, 4);  // 3 strided + the final one
+  EXPECT_EQ(bn, 0);
+  EXPECT_EQ(model.discriminator->forward(torch::rand({2, 3, 32, 64})).sizes(), torch::IntArrayRef({2}));
+}
+
+TEST(DcganStabilisers, EmaIsTheRunningAverageAndWhatCheckpointsHold) {
+  test::TempDir dir;
+  auto o = tiny_trainer_options();
+  o.ema_decay = 0.9;
+  train::DcganTrainer trainer(o);
+  const auto before = parameters_copy(*trainer.model().generator);
+  EXPECT_TRUE(same_tensors(parameters_copy(*trainer.ema_generator()), before));
+  torch::manual_seed(1);
+  const auto real = torch::rand({4, 3, 32, 64});
+  trainer.step(real);
+  const auto after = parameters_copy(*trainer.model().generator);
+  const auto ema = parameters_copy(*trainer.ema_generator());
+  const size_t n_params = trainer.model().generator->parameters().size();
+  for (size_t i = 0; i < n_params; ++i) {
+    EXPECT_TRUE(torch::allclose(ema[i], 0.9 * before[i] + 0.1 * after[i], 1e-5, 1e-7)) << i;
+  }
+  for (size_t i = n_params; i < ema.size(); ++i) EXPECT_TRUE(torch::equal(ema[i], after[i])) << "buffer " << i;
+  // Samples come from the EMA, and the checkpoint's generator is the EMA (what generate loads).
+  const std::string path = dir / "last.pt";
+  trainer.save(path);
+  const auto frames = trainer.sample(3, 7);
+  infer::FrameGenerator generator(path, "cpu");
+  EXPECT_TRUE(torch::allclose(generator.generate(3, 7), frames, 1e-5, 1e-6));
+  // Resuming restores both: G's own weights and the EMA.
+  train::DcganTrainer resumed(o);
+  resumed.load(path);
+  EXPECT_TRUE(same_tensors(parameters_copy(*resumed.model().generator), after));
+  EXPECT_TRUE(same_tensors(parameters_copy(*resumed.ema_generator()), ema));
+  trainer.step(real);
+  resumed.step(real);
+  EXPECT_TRUE(same_tensors(parameters_copy(*resumed.ema_generator()), parameters_copy(*trainer.ema_generator())));
+}
+
+TEST(DcganStabilisers, AllTogetherTrainAndAreReadFromJson) {
+  auto o = tiny_trainer_options();
+  o.discriminator_options["spectral_norm"] = true;
+  o.loss = "hinge";
+  o.r1_gamma = 1.0;
+  o.r1_every = 2;
+  o.diff_augment = "color,translation,cutout";
+  o.ema_decay = 0.99;
+  const nlohmann::json j = o;
+  const auto back = j.get<train::DcganTrainerOptions>();
+  EXPECT_EQ(back.loss, "hinge");
+  EXPECT_EQ(back.diff_augment, "color,translation,cutout");
+  EXPECT_DOUBLE_EQ(back.r1_gamma, 1.0);
+  train::DcganTrainer trainer(back);
+  torch::manual_seed(1);
+  const auto real = torch::rand({4, 3, 32, 64});
+  const auto s1 = trainer.step(real);  // step 0: R1 (every 2nd step)
+  const auto s2 = trainer.step(real);
+  EXPECT_GE(s1.r1, 0.0);
+  EXPECT_EQ(s2.r1, -1.0);
+  EXPECT_TRUE(std::isfinite(s1.d_loss) && std::isfinite(s2.g_loss));
+  auto bad = o;
+  bad.loss = "wasserstein";
+  EXPECT_NE(invalid_argument_message([&] { train::DcganTrainer t(bad); }).find("'bce' or 'hinge'"), std::string::npos);
+  bad = o;
+  bad.diff_augment = "rotate";
+  EXPECT_NE(invalid_argument_message([&] { train::DcganTrainer t(bad); }).find("unknown transform"), std::string::npos);
 }
 
 // --- training loop ---------------------------------------------------------------------------

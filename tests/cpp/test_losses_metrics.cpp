@@ -147,3 +147,49 @@ TEST(Losses, LossWeightsReadStrictlyFromJson) {
   EXPECT_EQ(w.adversarial, 0.0);
   EXPECT_THROW((nlohmann::json{{"ms-ssim", 1.0}}.get<losses::GeneratorLossWeights>()), InvalidArgument);
 }
+
+TEST(Losses, HingeLossesMatchHandComputedValues) {
+  const auto real = torch::tensor({2.0, 0.5, -1.0}), fake = torch::tensor({-2.0, 0.0, 1.0});
+  // relu(1 - real) = 0, 0.5, 2 -> 5/6; relu(1 + fake) = 0, 1, 2 -> 1.
+  EXPECT_NEAR(losses::hinge_discriminator_loss(real, fake).item<double>(), 5.0 / 6.0 + 1.0, 1e-6);
+  EXPECT_NEAR(losses::hinge_generator_loss(fake).item<double>(), 1.0 / 3.0, 1e-6);
+}
+
+TEST(Losses, R1PenaltyOfLinearAndQuadraticCriticsAndItsGradient) {
+  // D(x) = w . x: the gradient at every sample is w, so the penalty is |w|^2 = 14.
+  const auto w = torch::tensor({1.0, 2.0, 3.0}, torch::kFloat64);
+  auto x = torch::tensor({{0.5, -1.0, 2.0}, {3.0, 0.0, 1.0}}, torch::kFloat64).requires_grad_(true);
+  EXPECT_NEAR(losses::r1_penalty((x * w).sum(1), x).item<double>(), 14.0, 1e-12);
+  // D(x) = a |x|^2: the gradient is 2 a x; with a = 1.5 the penalty is 9 |x|^2 averaged over the
+  // batch, (9 * 5 + 9 * 9) / 2 = 63, and its derivative in a is 8 a * mean |x|^2 = 84.
+  auto a = torch::tensor(1.5, torch::kFloat64).requires_grad_(true);
+  auto y = torch::tensor({{1.0, 2.0, 0.0}, {0.0, 0.0, 3.0}}, torch::kFloat64).requires_grad_(true);
+  const auto penalty = losses::r1_penalty(a * y.pow(2).sum(1), y);
+  EXPECT_NEAR(penalty.item<double>(), 63.0, 1e-12);
+  penalty.backward();
+  EXPECT_NEAR(a.grad().item<double>(), 84.0, 1e-12);
+  EXPECT_THROW(losses::r1_penalty(torch::ones({2}), torch::ones({2})), InvalidArgument);
+}
+
+TEST(Metrics, YChannelScoresCropTheBorderAndUseBt601) {
+  // White -> Y 235, black -> 16 (MATLAB's rgb2ycbcr), pure red -> 16 + 65.481.
+  const auto rgb = torch::tensor({1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0}, torch::kFloat64).view({3, 3, 1, 1});
+  const auto y = metrics::rgb_to_y601(rgb);
+  EXPECT_NEAR(y[0].item<double>(), 235.0, 1e-9);
+  EXPECT_NEAR(y[1].item<double>(), 16.0, 1e-9);
+  EXPECT_NEAR(y[2].item<double>(), 16.0 + 65.481, 1e-9);
+  // Black against red inside the 4-pixel border: Y differs by 65.481 everywhere scored, so
+  // PSNR = 20 log10(255 / 65.481) = 11.808 dB (RGB PSNR would be 10 log10(3) = 4.77 dB).
+  const cv::Mat black(24, 32, CV_8UC3, cv::Scalar(0, 0, 0));
+  cv::Mat red = black.clone();
+  red(cv::Rect(4, 4, 24, 16)).setTo(cv::Scalar(0, 0, 255));
+  EXPECT_NEAR(metrics::psnr_y(black, red), 20 * std::log10(255.0 / 65.481), 1e-6);
+  // The same difference only in the border: cropped away.
+  cv::Mat edge = black.clone();
+  edge(cv::Rect(0, 0, 32, 4)).setTo(cv::Scalar(0, 0, 255));
+  EXPECT_TRUE(std::isinf(metrics::psnr_y(black, edge)));
+  EXPECT_FALSE(std::isinf(metrics::psnr_y(black, edge, 0)));
+  EXPECT_NEAR(metrics::ssim_y(red, red), 1.0, 1e-9);
+  EXPECT_LT(metrics::ssim_y(black, red), 0.5);
+  EXPECT_THROW(metrics::psnr_y(black, red, 12), InvalidArgument);
+}

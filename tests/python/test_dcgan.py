@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import fregan
 from conftest import run_cli
@@ -130,3 +131,17 @@ def test_shipped_dcgan_if_present():
     g = info["generator_options"]
     assert frames[0].shape == (g["height"], g["width"], 3)
     assert not np.array_equal(frames[0], frames[1])
+
+
+def test_knn_precision_recall_of_grey_frames():
+    # Frames of one grey level each: distances are proportional to the level differences.
+    def greys(*levels):
+        return torch.tensor(levels, dtype=torch.float32).view(-1, 1, 1, 1).expand(-1, 3, 8, 16).contiguous()
+
+    # Real 0, .1, .2, .3 (1-NN radii .1); generated .05, .9, .95 (1-NN radii .85, .05, .05).
+    # Precision: only .05 lies within .1 of a real frame -> 1/3.  Recall: every real frame lies
+    # within .85 of .05 -> 1.
+    precision, recall = fregan._core.knn_precision_recall(greys(0, .1, .2, .3), greys(.05, .9, .95), k=1,
+                                                          height=4, width=8)
+    assert precision == pytest.approx(1 / 3)
+    assert recall == pytest.approx(1.0)

@@ -42,6 +42,18 @@ const cv::Mat& FrameDataset::get(size_t i) const {
   return frames_[index_[i].first][static_cast<size_t>(index_[i].second)];
 }
 
+namespace {
+
+cv::Mat resized_frame(const FrameDataset& dataset, size_t i, int height, int width) {
+  const cv::Mat& frame = dataset.get(i);
+  cv::Mat resized;
+  const bool shrink = frame.cols > width || frame.rows > height;
+  cv::resize(frame, resized, cv::Size(width, height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+  return resized;
+}
+
+}  // namespace
+
 torch::Tensor make_frame_batch(const FrameDataset& dataset, const FrameBatchOptions& o, int64_t k) {
   require(o.batch_size >= 1 && o.height >= 1 && o.width >= 1, "frame batch: batch size and size must be positive");
   std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(k) + 1);
@@ -50,14 +62,22 @@ torch::Tensor make_frame_batch(const FrameDataset& dataset, const FrameBatchOpti
   for (int b = 0; b < o.batch_size; ++b) {
     const size_t i = o.shuffle ? std::uniform_int_distribution<size_t>(0, n - 1)(rng)
                                : static_cast<size_t>((k * o.batch_size + b) % static_cast<int64_t>(n));
-    const cv::Mat& frame = dataset.get(i);
-    cv::Mat resized;
-    const bool shrink = frame.cols > o.width || frame.rows > o.height;
-    cv::resize(frame, resized, cv::Size(o.width, o.height), 0, 0, shrink ? cv::INTER_AREA : cv::INTER_LINEAR);
+    const cv::Mat resized = resized_frame(dataset, i, o.height, o.width);
     const bool flip = o.hflip && (rng() & 1);
     copy_to_batch(augment(resized, {flip, false, false}), batch, b);
   }
   return batch;
+}
+
+torch::Tensor evenly_spaced_frames(const FrameDataset& dataset, int64_t n, int height, int width) {
+  require(n >= 1 && height >= 1 && width >= 1, "evenly spaced frames: count and size must be positive");
+  auto frames = torch::empty({n, 3, height, width});
+  const size_t last = dataset.size() - 1;
+  for (int64_t b = 0; b < n; ++b) {
+    const size_t i = n == 1 ? 0 : static_cast<size_t>(static_cast<double>(b) * last / (n - 1));
+    copy_to_batch(resized_frame(dataset, i, height, width), frames, b);
+  }
+  return frames;
 }
 
 }  // namespace fregan::data

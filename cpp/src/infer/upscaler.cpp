@@ -73,19 +73,23 @@ cv::Mat cut_to_multiple(const cv::Mat& image, int scale) {
 struct ScoreSums {
   SrEvaluation e;
   void add(const cv::Mat& sr, const cv::Mat& bicubic, const cv::Mat& hr) {
-    e.model.psnr += metrics::psnr(sr, hr);
-    e.model.ssim += metrics::ssim(sr, hr);
-    e.bicubic.psnr += metrics::psnr(bicubic, hr);
-    e.bicubic.ssim += metrics::ssim(bicubic, hr);
+    for (auto [s, out] : {std::pair{&e.model, &sr}, std::pair{&e.bicubic, &bicubic}}) {
+      s->psnr += metrics::psnr(*out, hr);
+      s->ssim += metrics::ssim(*out, hr);
+      s->psnr_y += metrics::psnr_y(*out, hr);
+      s->ssim_y += metrics::ssim_y(*out, hr);
+    }
     ++e.frames;
   }
   SrEvaluation mean() const {
     SrEvaluation m = e;
     const double n = static_cast<double>(std::max<int64_t>(e.frames, 1));
-    m.model.psnr /= n;
-    m.model.ssim /= n;
-    m.bicubic.psnr /= n;
-    m.bicubic.ssim /= n;
+    for (SrScores* s : {&m.model, &m.bicubic}) {
+      s->psnr /= n;
+      s->ssim /= n;
+      s->psnr_y /= n;
+      s->ssim_y /= n;
+    }
     return m;
   }
 };
@@ -150,9 +154,10 @@ std::vector<int64_t> Upscaler::neighbour_indices(int64_t t, int64_t count) const
 }
 
 nlohmann::json to_json(const SrEvaluation& e) {
-  return {{"frames", e.frames},
-          {"model", {{"psnr", e.model.psnr}, {"ssim", e.model.ssim}}},
-          {"bicubic", {{"psnr", e.bicubic.psnr}, {"ssim", e.bicubic.ssim}}}};
+  auto s = [](const SrScores& x) {
+    return nlohmann::json{{"psnr", x.psnr}, {"ssim", x.ssim}, {"psnr_y", x.psnr_y}, {"ssim_y", x.ssim_y}};
+  };
+  return {{"frames", e.frames}, {"model", s(e.model)}, {"bicubic", s(e.bicubic)}};
 }
 
 nlohmann::json to_json(const UpscaleVideoResult& r) {

@@ -90,6 +90,19 @@ torch::Tensor generator_adversarial_loss(const torch::Tensor& fake_logits) {
   return torch::softplus(-fake_logits).mean();
 }
 
+torch::Tensor hinge_discriminator_loss(const torch::Tensor& real_logits, const torch::Tensor& fake_logits) {
+  return torch::relu(1.0 - real_logits).mean() + torch::relu(1.0 + fake_logits).mean();
+}
+
+torch::Tensor hinge_generator_loss(const torch::Tensor& fake_logits) { return -fake_logits.mean(); }
+
+torch::Tensor r1_penalty(const torch::Tensor& real_logits, const torch::Tensor& real_inputs) {
+  FREGAN_CHECK(real_inputs.requires_grad(), "r1_penalty: the real inputs must require grad");
+  const auto grads = torch::autograd::grad({real_logits.sum()}, {real_inputs}, /*grad_outputs=*/{},
+                                           /*retain_graph=*/true, /*create_graph=*/true)[0];
+  return grads.pow(2).flatten(1).sum(1).mean();
+}
+
 torch::Tensor total_variation(const torch::Tensor& x) {
   FREGAN_CHECK(x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2, "total_variation expects [B, C, H, W] with H, W >= 2, got ",
               x.sizes());

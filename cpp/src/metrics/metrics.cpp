@@ -96,6 +96,40 @@ torch::Tensor rgb_to_gray(const torch::Tensor& rgb) {
          rgb.select(1, 2).unsqueeze(1) * 0.114;
 }
 
+torch::Tensor rgb_to_y601(const torch::Tensor& rgb) {
+  FREGAN_CHECK(rgb.dim() == 4 && rgb.size(1) == 3, "rgb_to_y601: expected [B, 3, H, W], got ", rgb.sizes());
+  return rgb.select(1, 0).unsqueeze(1) * 65.481 + rgb.select(1, 1).unsqueeze(1) * 128.553 +
+         rgb.select(1, 2).unsqueeze(1) * 24.966 + 16.0;
+}
+
+namespace {
+
+// Y (0..255, float64) of two 8-bit BGR images of one size, `border` pixels cropped from each side.
+std::pair<torch::Tensor, torch::Tensor> cropped_y(const cv::Mat& a, const cv::Mat& b, int border, const char* what) {
+  require(a.size() == b.size(), std::string(what) + ": images differ in size");
+  require(border >= 0 && a.rows > 2 * border && a.cols > 2 * border,
+          std::string(what) + ": images of " + std::to_string(a.cols) + "x" + std::to_string(a.rows) +
+              " are too small to crop a border of " + std::to_string(border));
+  auto y = [&](const cv::Mat& m) {
+    const auto t = rgb_to_y601(io::image_to_tensor(m).unsqueeze(0).to(torch::kFloat64));
+    return t.narrow(2, border, m.rows - 2 * border).narrow(3, border, m.cols - 2 * border);
+  };
+  return {y(a), y(b)};
+}
+
+}  // namespace
+
+double psnr_y(const cv::Mat& a, const cv::Mat& b, int border) {
+  const auto [ya, yb] = cropped_y(a, b, border, "psnr_y");
+  return psnr(ya, yb, 255.0).item<double>();
+}
+
+double ssim_y(const cv::Mat& a, const cv::Mat& b, int border) {
+  const auto [ya, yb] = cropped_y(a, b, border, "ssim_y");
+  require(ya.size(2) >= 11 && ya.size(3) >= 11, "ssim_y: images must be at least 11x11 after cropping the border");
+  return ssim(ya, yb, 255.0).item<double>();
+}
+
 double psnr(const cv::Mat& a, const cv::Mat& b) {
   require(a.size() == b.size(), "psnr: images differ in size");
   return psnr(io::image_to_tensor(a), io::image_to_tensor(b)).item<double>();

@@ -105,10 +105,12 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const std::str
   return meta;
 }
 
+constexpr const char* kTrainingGeneratorKey = "training_generator";
+
 // Writes the header and the modules' state atomically; fills in the format fields.
 void write_archive(const std::string& path, CheckpointMeta meta, const torch::nn::Module& generator,
                    const torch::nn::Module* discriminator, torch::optim::Optimizer* optimizer_g,
-                   torch::optim::Optimizer* optimizer_d) {
+                   torch::optim::Optimizer* optimizer_d, const torch::nn::Module* training_generator = nullptr) {
   meta.format = kCheckpointFormat;
   meta.format_version = kCheckpointFormatVersion;
   meta.fregan_version = FREGAN_VERSION;
@@ -126,6 +128,11 @@ void write_archive(const std::string& path, CheckpointMeta meta, const torch::nn
     torch::serialize::OutputArchive d;
     discriminator->save(d);
     archive.write("discriminator", d);
+  }
+  if (training_generator) {
+    torch::serialize::OutputArchive tg;
+    training_generator->save(tg);
+    archive.write(kTrainingGeneratorKey, tg);
   }
   if (optimizer_g) {
     torch::serialize::OutputArchive og;
@@ -331,8 +338,31 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
 }
 
 void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const Dcgan& model,
-                           torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  save_checkpoint(path, std::move(meta), as_any(kDcganModelName, model), optimizer_g, optimizer_d);
+                           torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d,
+                           const torch::nn::Module* training_generator) {
+  if (!training_generator) {
+    save_checkpoint(path, std::move(meta), as_any(kDcganModelName, model), optimizer_g, optimizer_d);
+    return;
+  }
+  meta.model = kDcganModelName;
+  meta.generator_options = model.generator_options;
+  meta.discriminator_options = model.discriminator_options;
+  write_archive(path, std::move(meta), *model.generator, model.discriminator ? model.discriminator.get() : nullptr,
+                optimizer_g, optimizer_d, training_generator);
+}
+
+bool load_training_generator(const std::string& path, torch::nn::Module& module, const torch::Device& device) {
+  auto archive = open_archive(path, device);
+  torch::serialize::InputArchive tg;
+  try {
+    if (!archive.try_read(kTrainingGeneratorKey, tg)) return false;
+    module.load(tg);
+  } catch (const c10::Error& e) {
+    throw CheckpointError("checkpoint '" + path + "' has training generator weights that do not fit: " +
+                          e.what_without_backtrace());
+  }
+  module.to(device);
+  return true;
 }
 
 Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out, bool with_discriminator) {

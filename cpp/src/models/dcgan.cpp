@@ -15,7 +15,7 @@ namespace nn = torch::nn;
 FREGAN_DEFINE_OPTIONS_JSON(DcganGeneratorOptions, "dcgan generator", latent_dim, height, width, levels, base_channels,
                            max_channels, upsampling)
 FREGAN_DEFINE_OPTIONS_JSON(DcganDiscriminatorOptions, "dcgan discriminator", height, width, levels, base_channels,
-                           max_channels, leaky_slope)
+                           max_channels, leaky_slope, spectral_norm, batch_norm)
 
 namespace {
 
@@ -86,6 +86,41 @@ void dcgan_init(nn::Module& module) {
   }
 }
 
+SpectralNormConv2dImpl::SpectralNormConv2dImpl(const nn::Conv2dOptions& o) : options_(o) {
+  const auto& k = o.kernel_size();
+  weight = register_parameter("weight", torch::empty({o.out_channels(), o.in_channels(), k->at(0), k->at(1)}).normal_(0.0, 0.02));
+  if (o.bias()) bias = register_parameter("bias", torch::zeros({o.out_channels()}));
+  const int64_t cols = o.in_channels() * k->at(0) * k->at(1);
+  u = register_buffer("u", torch::nn::functional::normalize(torch::randn({o.out_channels()}),
+                                                            torch::nn::functional::NormalizeFuncOptions().dim(0)));
+  v = register_buffer("v", torch::zeros({cols}));
+  power_iterate(1);
+}
+
+void SpectralNormConv2dImpl::power_iterate(int n) {
+  torch::NoGradGuard no_grad;
+  const auto w = weight.flatten(1);
+  const auto unit = torch::nn::functional::NormalizeFuncOptions().dim(0).eps(1e-12);
+  for (int i = 0; i < n; ++i) {
+    v.copy_(torch::nn::functional::normalize(torch::mv(w.t(), u), unit));
+    u.copy_(torch::nn::functional::normalize(torch::mv(w, v), unit));
+  }
+}
+
+torch::Tensor SpectralNormConv2dImpl::normalized_weight() const {
+  // Copies of u, v: the graph of this forward must not see the next forward's power iteration
+  // (D runs on real and generated frames before one backward).
+  const auto sigma = torch::dot(u.clone(), torch::mv(weight.flatten(1), v.clone()));
+  return weight / sigma;
+}
+
+torch::Tensor SpectralNormConv2dImpl::forward(const torch::Tensor& x) {
+  if (is_training()) power_iterate(1);
+  return torch::nn::functional::conv2d(
+      x, normalized_weight(),
+      torch::nn::functional::Conv2dFuncOptions().bias(bias).stride(options_.stride()).padding(options_.padding()));
+}
+
 DcganGeneratorImpl::DcganGeneratorImpl(const DcganGeneratorOptions& o) : options_(o) {
   validate(o);
   // Channels at resolution level l (0 = the start map, levels = the output).
@@ -127,15 +162,20 @@ DcganDiscriminatorImpl::DcganDiscriminatorImpl(const DcganDiscriminatorOptions& 
   validate(o);
   body_ = register_module("body", nn::Sequential());
   int in = 3;
+  auto conv = [&](const nn::Conv2dOptions& c) {
+    if (o.spectral_norm) body_->push_back(SpectralNormConv2d(c));
+    else body_->push_back(nn::Conv2d(c));
+  };
   for (int l = 0; l < o.levels; ++l) {
     const int out = std::min(o.base_channels << std::min(l, 20), o.max_channels);
-    body_->push_back(nn::Conv2d(nn::Conv2dOptions(in, out, 4).stride(2).padding(1).bias(l == 0)));
-    if (l > 0) body_->push_back(nn::BatchNorm2d(out));
+    const bool bn = l > 0 && o.batch_norm;
+    conv(nn::Conv2dOptions(in, out, 4).stride(2).padding(1).bias(!bn));
+    if (bn) body_->push_back(nn::BatchNorm2d(out));
     body_->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(o.leaky_slope)));
     in = out;
   }
   // One logit from the whole remaining (height/2^levels x width/2^levels) map.
-  body_->push_back(nn::Conv2d(nn::Conv2dOptions(in, 1, {o.height >> o.levels, o.width >> o.levels})));
+  conv(nn::Conv2dOptions(in, 1, {o.height >> o.levels, o.width >> o.levels}));
   dcgan_init(*this);
 }
 

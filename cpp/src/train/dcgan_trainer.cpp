@@ -16,6 +16,7 @@
 #include "fregan/log.h"
 #include "fregan/options_json.h"
 #include "fregan/models/checkpoint.h"
+#include "fregan/train/diff_augment.h"
 #include "run_log.h"
 
 namespace fs = std::filesystem;
@@ -24,9 +25,12 @@ namespace fregan::train {
 
 FREGAN_DEFINE_OPTIONS_JSON(DivergenceOptions, "divergence", enabled, d_loss_floor, d_floor_steps, g_loss_ceiling,
                            g_ceiling_steps, lr_factor, max_rollbacks)
+FREGAN_DEFINE_OPTIONS_JSON(CollapseOptions, "collapse", enabled, min_ratio, start_step, feature_height, feature_width,
+                           lr_factor, d_lr_factor, max_rollbacks)
 FREGAN_DEFINE_OPTIONS_JSON(DcganTrainerOptions, "dcgan training", generator_options, discriminator_options, data,
                            frame_skip, target_frames, max_frames_per_source, temporal_order, hflip, steps, batch_size,
-                           lr_g, lr_d, beta1, beta2, label_smoothing, divergence, out_dir, resume, overwrite, log_every,
+                           lr_g, lr_d, beta1, beta2, label_smoothing, divergence, collapse, loss, r1_gamma, r1_every,
+                           diff_augment, ema_decay, out_dir, resume, overwrite, log_every,
                            checkpoint_every, sample_every, sample_count, seed, device, threads)
 
 // --- divergence detector ---------------------------------------------------------------------
@@ -59,6 +63,38 @@ std::optional<std::string> DivergenceDetector::update(double d_loss, double g_lo
   return std::nullopt;
 }
 
+// --- collapse detector -----------------------------------------------------------------------
+
+namespace {
+
+metrics::Diversity diversity_of(const torch::Tensor& frames, const CollapseOptions& o, const char* what) {
+  FREGAN_CHECK(frames.dim() == 4 && frames.size(0) >= 2, "collapse detector: the ", what,
+               " frames must be [N >= 2, 3, H, W], got ", frames.sizes());
+  return metrics::diversity(metrics::frame_features(frames, o.feature_height, o.feature_width));
+}
+
+}  // namespace
+
+CollapseDetector::CollapseDetector(const CollapseOptions& o, const torch::Tensor& real_frames) : options_(o) {
+  require(o.min_ratio >= 0, "collapse: min_ratio must be >= 0");
+  require(o.lr_factor > 0 && o.lr_factor <= 1 && o.d_lr_factor > 0 && o.d_lr_factor <= 1,
+          "collapse: lr_factor and d_lr_factor must be in (0, 1]");
+  require(o.max_rollbacks >= 0 && o.start_step >= 0, "collapse: max_rollbacks and start_step must be >= 0");
+  real_ = diversity_of(real_frames, o, "real");
+  require(real_.pixel_std > 0 && real_.mean_pairwise_distance > 0,
+          "collapse: the real frames are all the same at the feature size: nothing to compare diversity with");
+}
+
+CollapseVerdict CollapseDetector::measure(const torch::Tensor& frames) const {
+  CollapseVerdict v;
+  v.real = real_;
+  v.samples = diversity_of(frames, options_, "generated");
+  v.std_ratio = v.samples.pixel_std / real_.pixel_std;
+  v.distance_ratio = v.samples.mean_pairwise_distance / real_.mean_pairwise_distance;
+  v.collapsed = v.std_ratio < options_.min_ratio || v.distance_ratio < options_.min_ratio;
+  return v;
+}
+
 // --- trainer ---------------------------------------------------------------------------------
 
 namespace {
@@ -73,6 +109,9 @@ void check_options(const DcganTrainerOptions& o) {
   require(o.log_every >= 1 && o.checkpoint_every >= 1 && o.sample_every >= 0,
           "log/checkpoint/sample intervals must be positive (sample_every may be 0)");
   require(o.sample_count >= 1, "sample_count must be >= 1");
+  require(o.loss == "bce" || o.loss == "hinge", "loss must be 'bce' or 'hinge', got '" + o.loss + "'");
+  require(o.r1_gamma >= 0 && o.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1");
+  require(o.ema_decay >= 0 && o.ema_decay < 1, "ema_decay must be in [0, 1) (0 = no EMA)");
   require(o.label_smoothing.real_low <= o.label_smoothing.real_high && o.label_smoothing.fake_low <= o.label_smoothing.fake_high,
           "label smoothing ranges must have low <= high");
 }
@@ -96,6 +135,14 @@ DcganTrainer::DcganTrainer(const DcganTrainerOptions& options)
   generator_options_ = model_.generator_options.get<models::DcganGeneratorOptions>();
   model_.generator->to(*device_);
   model_.discriminator->to(*device_);
+  hinge_ = options_.loss == "hinge";
+  augment_ = std::make_unique<DiffAugmentPolicy>(parse_diff_augment(options_.diff_augment));
+  if (options_.ema_decay > 0) {
+    ema_ = models::DcganGenerator(generator_options_);
+    ema_->to(*device_);
+    models::copy_weights(*ema_, *model_.generator);
+    for (auto& p : ema_->parameters()) p.set_requires_grad(false);
+  }
   optimizer_g_ = std::make_unique<torch::optim::Adam>(
       model_.generator->parameters(), torch::optim::AdamOptions(options_.lr_g).betas({options_.beta1, options_.beta2}));
   optimizer_d_ = std::make_unique<torch::optim::Adam>(
@@ -111,7 +158,7 @@ void DcganTrainer::apply_lr_scale() {
     static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_g * lr_scale_);
   }
   for (auto& group : optimizer_d_->param_groups()) {
-    static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_d * lr_scale_);
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_d * lr_scale_ * d_lr_scale_);
   }
 }
 
@@ -123,7 +170,8 @@ DcganStepStats DcganTrainer::step(const torch::Tensor& real_01) {
   // Each step draws its randomness (latents, label targets) from a seed of its own, so a resumed
   // run repeats exactly what the uninterrupted run would have done; after a rollback the replayed
   // steps draw other latents.
-  torch::manual_seed(mix(mix(options_.seed, static_cast<uint64_t>(step_)), static_cast<uint64_t>(rollbacks_)));
+  torch::manual_seed(mix(mix(options_.seed, static_cast<uint64_t>(step_)),
+                         static_cast<uint64_t>(rollbacks_) + (static_cast<uint64_t>(collapse_rollbacks_) << 32)));
   model_.generator->train();
   model_.discriminator->train();
   const auto real = real_01.to(*device_).mul(2.0).sub(1.0);
@@ -131,19 +179,35 @@ DcganStepStats DcganTrainer::step(const torch::Tensor& real_01) {
   const auto z = torch::randn({b, g.latent_dim}).to(*device_);
   const auto fake = model_.generator->forward(z);
 
-  const auto real_logits = model_.discriminator->forward(real);
-  const auto fake_logits = model_.discriminator->forward(fake.detach());
-  const auto d_loss = losses::discriminator_loss(real_logits, fake_logits, options_.label_smoothing);
+  // D sees real and generated frames through the same kind of random transforms (DiffAugment).
+  const auto augment = [&](const torch::Tensor& x) { return augment_->any() ? diff_augment(x, *augment_) : x; };
+
+  auto real_in = augment(real);
+  const bool r1 = options_.r1_gamma > 0 && step_ % options_.r1_every == 0;
+  if (r1) real_in = real_in.detach().requires_grad_(true);
+  const auto real_logits = model_.discriminator->forward(real_in);
+  const auto fake_logits = model_.discriminator->forward(augment(fake.detach()));
+  const auto d_loss = hinge_ ? losses::hinge_discriminator_loss(real_logits, fake_logits)
+                             : losses::discriminator_loss(real_logits, fake_logits, options_.label_smoothing);
+  auto d_total = d_loss;
+  torch::Tensor r1_term;
+  if (r1) {
+    r1_term = losses::r1_penalty(real_logits, real_in);
+    d_total = d_total + options_.r1_gamma / 2 * options_.r1_every * r1_term;
+  }
   optimizer_d_->zero_grad();
-  d_loss.backward();
+  d_total.backward();
   optimizer_d_->step();
 
-  const auto g_loss = losses::generator_adversarial_loss(model_.discriminator->forward(fake));
+  const auto g_logits = model_.discriminator->forward(augment(fake));
+  const auto g_loss = hinge_ ? losses::hinge_generator_loss(g_logits) : losses::generator_adversarial_loss(g_logits);
   optimizer_g_->zero_grad();
   g_loss.backward();
   optimizer_g_->step();
+  if (ema_) update_ema();
 
   DcganStepStats stats;
+  if (r1) stats.r1 = r1_term.item<double>();
   stats.d_loss = d_loss.item<double>();
   stats.g_loss = g_loss.item<double>();
   stats.d_real = torch::sigmoid(real_logits.detach()).mean().item<double>();
@@ -152,12 +216,30 @@ DcganStepStats DcganTrainer::step(const torch::Tensor& real_01) {
   return stats;
 }
 
+void DcganTrainer::update_ema() {
+  torch::NoGradGuard no_grad;
+  const double d = options_.ema_decay;
+  auto src = model_.generator->named_parameters(true);
+  for (auto& p : ema_->named_parameters(true)) p.value().mul_(d).add_(src[p.key()], 1.0 - d);
+  // BatchNorm's running statistics are already averages: the EMA generator takes G's.
+  auto buffers = model_.generator->named_buffers(true);
+  for (auto& b : ema_->named_buffers(true)) b.value().copy_(buffers[b.key()]);
+}
+
 void DcganTrainer::save(const std::string& path) const {
   models::CheckpointMeta meta;
   meta.trainer_options = options_;
   meta.step = step_;
-  meta.trainer_state = {{"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}};
-  models::save_dcgan_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
+  meta.trainer_state = {{"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}, {"d_lr_scale", d_lr_scale_},
+                        {"collapse_rollbacks", collapse_rollbacks_}};
+  if (!ema_) {
+    models::save_dcgan_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
+    return;
+  }
+  // The EMA is the checkpoint's generator (what inference loads); G's own weights go beside it.
+  models::Dcgan with_ema = model_;
+  with_ema.generator = ema_;
+  models::save_dcgan_checkpoint(path, meta, with_ema, optimizer_g_.get(), optimizer_d_.get(), model_.generator.get());
 }
 
 void DcganTrainer::load(const std::string& path) {
@@ -165,9 +247,16 @@ void DcganTrainer::load(const std::string& path) {
   auto loaded = models::load_dcgan(path, *device_, &meta);
   models::resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
               *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
+  if (ema_) {
+    // The file's generator is the EMA; G's own weights, when saved, are beside it.
+    models::copy_weights(*ema_, *loaded.generator);
+    models::load_training_generator(path, *model_.generator, *device_);
+  }
   step_ = meta.step;
   lr_scale_ = meta.trainer_state.value("lr_scale", 1.0);
   rollbacks_ = meta.trainer_state.value("rollbacks", 0);
+  d_lr_scale_ = meta.trainer_state.value("d_lr_scale", 1.0);
+  collapse_rollbacks_ = meta.trainer_state.value("collapse_rollbacks", 0);
   apply_lr_scale();
   detector_.reset();
 }
@@ -195,12 +284,54 @@ std::optional<std::string> DcganTrainer::check_divergence(const DcganStepStats& 
   return std::string(what);
 }
 
+void DcganTrainer::set_real_frames(const torch::Tensor& real_frames) {
+  collapse_ = std::make_unique<CollapseDetector>(options_.collapse, real_frames);
+}
+
+CollapseVerdict DcganTrainer::check_collapse(const torch::Tensor& samples, const std::string& healthy_checkpoint,
+                                             const std::string& last_checkpoint, std::string* event) {
+  require(collapse_ != nullptr, "check_collapse: no real frames to compare with (set_real_frames)");
+  const auto& c = options_.collapse;
+  const CollapseVerdict v = collapse_->measure(samples);
+  const bool judged = step_ >= c.start_step;
+  if (!v.collapsed || !judged) {
+    save(healthy_checkpoint);
+    return v;
+  }
+  if (!c.enabled) return v;
+  char why[160];
+  std::snprintf(why, sizeof why, "samples collapsed (diversity x%.2f std, x%.2f pairwise of the real frames', below %g)",
+                v.std_ratio, v.distance_ratio, c.min_ratio);
+  if (collapse_rollbacks_ >= c.max_rollbacks) {
+    throw Error("DCGAN training collapsed at step " + std::to_string(step_) + ": " + why + ", after " +
+                std::to_string(collapse_rollbacks_) + " collapse rollbacks (collapse.max_rollbacks); giving up. The "
+                "last weights whose samples were diverse are in '" + healthy_checkpoint + "'");
+  }
+  const int64_t at = step_;
+  const double new_scale = lr_scale_ * c.lr_factor, new_d_scale = d_lr_scale_ * c.d_lr_factor;
+  const int new_rollbacks = collapse_rollbacks_ + 1;
+  load(healthy_checkpoint);
+  lr_scale_ = new_scale;
+  d_lr_scale_ = new_d_scale;
+  collapse_rollbacks_ = new_rollbacks;
+  apply_lr_scale();
+  save(healthy_checkpoint);
+  save(last_checkpoint);  // a crash now resumes from the rolled-back state
+  char what[512];
+  std::snprintf(what, sizeof what, "step %lld: %s; rolled back to step %lld, learning rates now G %.3g, D %.3g, collapse rollback %d of at most %d",
+                (long long)at, why, (long long)step_, options_.lr_g * lr_scale_, options_.lr_d * lr_scale_ * d_lr_scale_,
+                collapse_rollbacks_, c.max_rollbacks);
+  *event = what;
+  return v;
+}
+
 torch::Tensor DcganTrainer::sample(int64_t n, uint64_t seed) {
   torch::NoGradGuard no_grad;
-  model_.generator->eval();
+  auto& g = ema_ ? ema_ : model_.generator;
+  g->eval();
   const auto z = models::dcgan_latents(n, generator_options_.latent_dim, seed).to(*device_);
-  auto frames = model_.generator->forward(z).add(1.0).mul(0.5).clamp(0.0, 1.0).cpu();
-  model_.generator->train();
+  auto frames = g->forward(z).add(1.0).mul(0.5).clamp(0.0, 1.0).cpu();
+  g->train();
   return frames;
 }
 
@@ -211,6 +342,7 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
   fs::create_directories(fs::path(o.out_dir) / "samples");
   const std::string last_path = (fs::path(o.out_dir) / "last.pt").string();
   const std::string log_path = (fs::path(o.out_dir) / "log.jsonl").string();
+  const std::string healthy_path = (fs::path(o.out_dir) / "healthy.pt").string();
   if (detail::should_resume(o.out_dir, last_path, o.resume, o.overwrite)) {
     load(last_path);
     log::info("resuming '" + last_path + "' at step " + std::to_string(step_));
@@ -233,14 +365,19 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
             ") on " + std::to_string(dataset.size()) + " frames (frame skip " + std::to_string(dataset.effective_skip()) +
             ", " + (o.temporal_order ? "temporal order" : "shuffled") + "), device " + device_->str());
 
+  set_real_frames(data::evenly_spaced_frames(dataset, std::max(o.sample_count, 2), generator_options_.height,
+                                             generator_options_.width));
+  log::info("real frames' diversity at " + std::to_string(o.collapse.feature_height) + "x" +
+            std::to_string(o.collapse.feature_width) + ": per-pixel std " + std::to_string(collapse_->real().pixel_std) +
+            ", mean pairwise distance " + std::to_string(collapse_->real().mean_pairwise_distance));
   if (o.resume) detail::truncate_log(log_path, step_);
   std::ofstream log_file(log_path, o.resume ? std::ios::app : std::ios::trunc);
   if (!log_file) throw FileError("cannot write '" + log_path + "'");
   // The first good checkpoint: a rollback always has somewhere to go.
   if (!o.resume || !fs::exists(last_path)) save(last_path);
+  if (!fs::exists(healthy_path)) save(healthy_path);
 
-  auto write_samples = [&]() {
-    const auto frames = sample(o.sample_count, o.seed);
+  auto write_samples = [&](const torch::Tensor& frames) {
     std::vector<cv::Mat> images;
     for (int64_t i = 0; i < frames.size(0); ++i) images.push_back(io::tensor_to_image(frames[i]));
     char name[64];
@@ -288,7 +425,35 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
                << std::endl;
     }
     if (progress.event.empty() && ((o.sample_every > 0 && step_ % o.sample_every == 0) || final_step)) {
-      progress.sample_grid = write_samples();
+      const auto frames = sample(std::max(o.sample_count, 2), o.seed);
+      progress.sample_grid = write_samples(frames.narrow(0, 0, o.sample_count));
+      std::string event;
+      const int64_t sampled_at = step_;
+      const CollapseVerdict v = check_collapse(frames, healthy_path, last_path, &event);
+      progress.diversity = v;
+      char line[320];
+      std::snprintf(line, sizeof line, "step %lld: samples' diversity x%.2f (std %.2f vs real %.2f), x%.2f (pairwise %.2f vs real %.2f)%s",
+                    (long long)sampled_at, v.std_ratio, v.samples.pixel_std, v.real.pixel_std, v.distance_ratio,
+                    v.samples.mean_pairwise_distance, v.real.mean_pairwise_distance,
+                    v.collapsed ? (sampled_at >= o.collapse.start_step ? "  COLLAPSED" : "  (alike, before collapse.start_step)") : "");
+      log::info(line);
+      log_file << nlohmann::json{{"step", sampled_at}, {"event", "diversity"}, {"std", v.samples.pixel_std},
+                                 {"real_std", v.real.pixel_std}, {"pairwise", v.samples.mean_pairwise_distance},
+                                 {"real_pairwise", v.real.mean_pairwise_distance}, {"std_ratio", v.std_ratio},
+                                 {"distance_ratio", v.distance_ratio}, {"collapsed", v.collapsed}}
+                      .dump()
+               << std::endl;
+      if (!event.empty()) {
+        log::warn("dcgan collapse at " + event);
+        log_file << nlohmann::json{{"step", step_}, {"event", "rollback"}, {"what", event}, {"from_step", sampled_at},
+                                   {"lr_scale", lr_scale_}, {"d_lr_scale", d_lr_scale_},
+                                   {"collapse_rollbacks", collapse_rollbacks_}}
+                        .dump()
+                 << std::endl;
+        progress.event = event;
+        progress.step = step_;
+        progress.lr_scale = lr_scale_;
+      }
     }
     if (callback && !callback(progress)) {
       log::info("stopped by the caller at step " + std::to_string(step_));

@@ -47,4 +47,9 @@ struct FrameBatchOptions {
 // Batch k as [B, 3, height, width] float RGB in [0, 1], a function of (seed, k) alone.
 torch::Tensor make_frame_batch(const FrameDataset& dataset, const FrameBatchOptions& options, int64_t k);
 
+// n frames spread evenly over the dataset (first to last, in order; repeats when n > size) as
+// [n, 3, height, width] float RGB in [0, 1], resized as make_frame_batch does: a fixed reference
+// set of real frames (e.g. the diversity of the real frames against a generator's samples).
+torch::Tensor evenly_spaced_frames(const FrameDataset& dataset, int64_t n, int height, int width);
+
 }  // namespace fregan::data

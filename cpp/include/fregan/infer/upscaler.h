@@ -54,8 +54,12 @@ class Upscaler {
 };
 
 struct SrScores {
-  double psnr = 0;  // dB, mean over frames
+  double psnr = 0;  // dB, mean over frames (RGB)
   double ssim = 0;
+  // What papers report for x4 SR: the Y channel (BT.601) with a 4-pixel border cropped
+  // (metrics::psnr_y / ssim_y).
+  double psnr_y = 0;
+  double ssim_y = 0;
 };
 struct SrEvaluation {
   int64_t frames = 0;

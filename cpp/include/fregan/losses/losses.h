@@ -79,6 +79,16 @@ torch::Tensor discriminator_loss(const torch::Tensor& real_logits, const torch::
 // Non-saturating generator term: BCE(D(G), 1) = -log sigmoid(fake_logits), mean.
 torch::Tensor generator_adversarial_loss(const torch::Tensor& fake_logits);
 
+// Hinge loss (Lim & Ye 2017; SN-GAN, BigGAN): D loss = mean(relu(1 - real)) + mean(relu(1 + fake)),
+// G loss = -mean(fake logits).
+torch::Tensor hinge_discriminator_loss(const torch::Tensor& real_logits, const torch::Tensor& fake_logits);
+torch::Tensor hinge_generator_loss(const torch::Tensor& fake_logits);
+
+// R1 gradient penalty (Mescheder et al. 2018) without its gamma / 2 factor: the mean over the
+// batch of the squared norm of d(sum of real_logits) / d(real_inputs), with a graph so it can be
+// backpropagated to D's weights.  `real_inputs` must require grad and `real_logits` come from it.
+torch::Tensor r1_penalty(const torch::Tensor& real_logits, const torch::Tensor& real_inputs);
+
 // --- super-resolution (SpectraFrame) ----------------------------------------------------------
 
 // Total variation, SRGAN's smoothness regulariser: the mean squared difference between vertically

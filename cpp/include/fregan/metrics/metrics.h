@@ -26,9 +26,18 @@ torch::Tensor ms_ssim(const torch::Tensor& prediction, const torch::Tensor& targ
 // Luma (ITU-R BT.601 weights) of RGB [B, 3, H, W] -> [B, 1, H, W].
 torch::Tensor rgb_to_gray(const torch::Tensor& rgb);
 
+// The luma super-resolution papers score on (Vid4, REDS: BasicVSR, RBPN, ...): BT.601 Y as
+// MATLAB's rgb2ycbcr computes it, Y = 16 + 65.481 R + 128.553 G + 24.966 B for RGB in [0, 1]
+// (16..235), on RGB [B, 3, H, W] in [0, 1] -> [B, 1, H, W] on the 0..255 scale.
+torch::Tensor rgb_to_y601(const torch::Tensor& rgb);
+
 // The same on 8-bit BGR images (what a user saved), data range 255.
 double psnr(const cv::Mat& a, const cv::Mat& b);
 double ssim(const cv::Mat& a, const cv::Mat& b);
 double ms_ssim(const cv::Mat& a, const cv::Mat& b);
+// PSNR / SSIM of the Y channel (rgb_to_y601, data range 255) with `border` pixels cropped from
+// every side first, as the papers report x4 super-resolution (border 4).
+double psnr_y(const cv::Mat& a, const cv::Mat& b, int border = 4);
+double ssim_y(const cv::Mat& a, const cv::Mat& b, int border = 4);
 
 }  // namespace fregan::metrics

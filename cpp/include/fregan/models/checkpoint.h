@@ -87,8 +87,13 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
 
 // DCGAN checkpoints: model "dcgan" (kDcganModelName).  load_dcgan throws CheckpointError for a
 // checkpoint of another model.
+// A run with an EMA of G's weights saves the EMA as `model.generator` (what inference loads and
+// `strip` keeps) and the weights the optimizer updates as `training_generator`, read back by
+// load_training_generator (false, `module` untouched, when the file has none).
 void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const Dcgan& model,
-                           torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr);
+                           torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr,
+                           const torch::nn::Module* training_generator = nullptr);
+bool load_training_generator(const std::string& path, torch::nn::Module& module, const torch::Device& device);
 Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
                  bool with_discriminator = true);
 

@@ -54,6 +54,12 @@ struct DcganDiscriminatorOptions {
   int base_channels = 64;
   int max_channels = 512;
   double leaky_slope = 0.2;
+  // Spectral normalisation (Miyato et al. 2018) of every conv: each weight divided by its largest
+  // singular value, estimated by one power iteration per training forward.  Keeps D 1-Lipschitz
+  // per layer, the usual stabiliser on little data.  Off in the seed.
+  bool spectral_norm = false;
+  // BatchNorm after the strided convs (the seed's); SN-GAN's D has none.
+  bool batch_norm = true;
 };
 
 // JSON with the field names as keys (strict: unknown keys are errors).
@@ -65,6 +71,26 @@ void from_json(const nlohmann::json& j, DcganDiscriminatorOptions& o);
 // Throws InvalidArgument naming the problem (e.g. "height 100 is not a multiple of 32 (2^levels)").
 void validate(const DcganGeneratorOptions& o);
 void validate(const DcganDiscriminatorOptions& o);
+
+// A Conv2d whose weight is divided by an estimate of its largest singular value (the weight seen
+// as a [out, in * kh * kw] matrix).  The singular vectors u, v are buffers: each forward in
+// training mode refines them by one power iteration (no gradient through them, as in PyTorch's
+// spectral_norm); in eval mode they are used as they are.
+class SpectralNormConv2dImpl : public torch::nn::Module {
+ public:
+  explicit SpectralNormConv2dImpl(const torch::nn::Conv2dOptions& options);
+  torch::Tensor forward(const torch::Tensor& x);
+  // The weight divided by sigma = u^T W v with the current u, v (what forward convolves with).
+  torch::Tensor normalized_weight() const;
+  // `n` power iterations without a forward.
+  void power_iterate(int n = 1);
+
+  torch::Tensor weight, bias, u, v;
+
+ private:
+  torch::nn::Conv2dOptions options_;
+};
+TORCH_MODULE(SpectralNormConv2d);
 
 class DcganGeneratorImpl : public torch::nn::Module {
  public:
