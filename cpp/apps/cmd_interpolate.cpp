@@ -58,6 +58,8 @@ void add_interpolate(CLI::App& app) {
   struct Args {
     std::vector<std::string> inputs;
     std::string output, weights, device = "auto", codec, preset;  // codec: empty = fits the container
+    std::string dedup = "auto";
+    double dedup_threshold = data::SceneOptions{}.held_threshold;
     int factor = 2, crf = 18, threads = 0;                           // threads: 0 = torch's default (all cores)
     infer::TilingOptions tiling;
     double t = 0.5, fps = 0, input_fps = 0, segment_seconds = 10;
@@ -86,6 +88,12 @@ void add_interpolate(CLI::App& app) {
   cmd->add_option("--tile", a->tiling.tile, "Run the model on overlapping tiles of this size (pixels; 0 = whole frames) "
                   "to bound memory on large frames")->capture_default_str();
   cmd->add_option("--tile-overlap", a->tiling.overlap, "Pixels shared by neighbouring tiles")->capture_default_str();
+  cmd->add_option("--dedup", a->dedup, "Video: remove held (repeated) frames and interpolate the motion between the "
+                  "distinct ones at their true times: auto (when a third of the first 48 pairs are held), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--dedup-threshold", a->dedup_threshold, "Video: how different a held frame may be (largest 8x8-block "
+                  "mean difference of 160-px-wide copies, 0..255)")->capture_default_str();
   cmd->add_flag("--no-audio", a->no_audio, "Do not copy the input's audio");
   cmd->add_flag("--no-cut-detection", a->no_cuts, "Interpolate across scene cuts too");
   cmd->add_flag("--two-frame", a->two_frame, "Video: flows from each pair alone (linear motion), not from the pair and "
@@ -130,6 +138,8 @@ void add_interpolate(CLI::App& app) {
     job.keep_audio = !a->no_audio;
     job.detect_cuts = !a->no_cuts;
     job.neighbours = !a->two_frame;
+    job.dedup = a->dedup;
+    job.scene.held_threshold = a->dedup_threshold;
     job.segment_seconds = a->segment_seconds;
     job.resume = !a->restart;
     const bool quiet = a->quiet;
@@ -148,9 +158,9 @@ void add_interpolate(CLI::App& app) {
     char line[512];
     std::snprintf(line, sizeof line,
                   "wrote %s: %lld frames at %.3f fps from %lld at %.3f fps (%dx%d), %lld interpolated, %lld scene cut(s) "
-                  "not blended, audio %s, %.1f s%s",
+                  "not blended, %lld held frame(s) removed, audio %s, %.1f s%s",
                   a->output.c_str(), (long long)r.output_frames, r.output_fps, (long long)r.input_frames, r.input_fps,
-                  r.width, r.height, (long long)r.interpolated_frames, (long long)r.scene_cuts,
+                  r.width, r.height, (long long)r.interpolated_frames, (long long)r.scene_cuts, (long long)r.duplicates_removed,
                   r.audio_kept ? "kept" : "none", r.seconds,
                   r.resumed_segments ? (", " + std::to_string(r.resumed_segments) + " part(s) resumed").c_str() : "");
     log::info(line);
