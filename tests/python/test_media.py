@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fregan
-from conftest import moving_square, probe, square_centre_x
+from conftest import moving_square, probe, run_cli, square_centre_x
 
 
 def _ffmpeg(*args: str) -> None:
@@ -82,11 +82,11 @@ def test_full_range_stays_full_and_limited_stays_limited(tiny_checkpoint, ffmpeg
         assert abs(int(y[40, 5]) - low) <= 1 and abs(int(y[40, 90]) - high) <= 1, (tag, y[40, 5], y[40, 90])
 
 
-def _write_frames(folder: Path, xs) -> Path:
-    """PNG frames 000.png, ... of moving_square with its left edge at each x."""
+def _write_frames(folder: Path, xs, new_noise: bool = False) -> Path:
+    """PNG frames 000.png, ... of moving_square with its left edge at each x (and new noise in each)."""
     folder.mkdir(parents=True, exist_ok=True)
     for i, x in enumerate(xs):
-        fregan.write_image(folder / f"{i:03d}.png", moving_square(160, 64, int(x)))
+        fregan.write_image(folder / f"{i:03d}.png", moving_square(160, 64, int(x), seed=i if new_noise else 7))
     return folder
 
 
@@ -140,7 +140,7 @@ def test_a_variable_frame_rate_input_gives_each_frame_its_true_time(flow_checkpo
 
 
 def test_a_truncated_mp4_is_not_called_variable_frame_rate(tiny_checkpoint, ffmpeg, tmp_path, capfd):
-    frames = _write_frames(tmp_path / "f", [8 + 2 * i for i in range(40)])
+    frames = _write_frames(tmp_path / "f", [8 + 2 * i for i in range(40)], new_noise=True)  # frames of like size
     whole = tmp_path / "whole.mp4"
     _ffmpeg("-framerate", "25", "-i", frames / "%03d.png", "-c:v", "libx264", "-crf", "8", "-pix_fmt", "yuv420p",
             "-movflags", "+faststart", whole)
@@ -181,12 +181,12 @@ def test_ten_bit_hdr10_is_written_at_ten_bits_with_its_metadata(flow_checkpoint,
     assert len(np.unique(_levels(src, "gray10le").reshape(64, 256)[32])) > 240
     out = tmp_path / "out.mkv"
     fregan.interpolate(src, out, weights=flow_checkpoint, codec="libx265", crf=4, dedup="off")
-    info = json.loads(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
-                                      "-show_entries", "stream=pix_fmt,color_transfer,color_primaries:frame=side_data_list",
-                                      "-of", "json", str(out)], check=True, capture_output=True, text=True).stdout)
-    stream = info["streams"][0]
+    def ffprobe(*what: str) -> dict:
+        return json.loads(subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1",
+                                          *what, "-of", "json", str(out)], check=True, capture_output=True, text=True).stdout)
+    stream = ffprobe("-show_entries", "stream=pix_fmt,color_transfer,color_primaries")["streams"][0]
     assert (stream["pix_fmt"], stream["color_transfer"], stream["color_primaries"]) == ("yuv420p10le", "smpte2084", "bt2020")
-    side = {sd["side_data_type"]: sd for sd in info["frames"][0].get("side_data_list", [])}
+    side = {sd.get("side_data_type"): sd for sd in ffprobe("-show_frames")["frames"][0].get("side_data_list", [])}
     assert side["Mastering display metadata"]["max_luminance"] == "10000000/10000"
     assert side["Content light level metadata"]["max_content"] == 1000
     for frame in (0, 1):  # an input frame and an interpolated one keep the ramp's levels
@@ -205,3 +205,42 @@ def test_sixteen_bit_png_frames_stay_sixteen_bit(flow_checkpoint, ffmpeg, tmp_pa
                               check=True, capture_output=True, text=True).stdout.strip() in ("rgb48be", "rgba64be")
         row = _levels(png, "rgb48le").reshape(32, 512, 3)[16, :, 1]
         assert len(np.unique(row)) > 400  # 8 bits would leave 256
+
+
+def _write_rgba(path: Path, rgb: np.ndarray, alpha: np.ndarray) -> None:
+    rgba = np.concatenate([rgb, alpha[..., None]], axis=2).astype(np.uint8)
+    h, w = alpha.shape
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{w}x{h}", "-i", "-",
+                    str(path)], input=rgba.tobytes(), check=True)
+
+
+def _rgba(path: Path) -> np.ndarray:
+    info = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=width,height,pix_fmt", "-of", "csv=p=0",
+                           str(path)], check=True, capture_output=True, text=True).stdout.strip().split(",")
+    assert info[2] in ("rgba", "rgba64be"), info
+    raw = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgba", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(int(info[1]), int(info[0]), 4)
+
+
+def test_alpha_is_interpolated_and_written_in_frame_folders_and_image_pairs(flow_checkpoint, ffmpeg, tmp_path):
+    # A moving square over a background whose opacity goes from 60 to 200 and back; the square opaque.
+    frames = tmp_path / "rgba"
+    frames.mkdir()
+    opacity = [60, 200, 60, 200]
+    for i, level in enumerate(opacity):
+        rgb = moving_square(96, 64, 8 + 4 * i)
+        alpha = np.full((64, 96), level, np.uint8)
+        alpha[24:40, 8 + 4 * i: 24 + 4 * i] = 255
+        _write_rgba(frames / f"{i:03d}.png", rgb, alpha)
+    out = tmp_path / "out"
+    r = fregan.interpolate(frames, out, weights=flow_checkpoint, dedup="off")
+    assert r["output_frames"] == 8
+    written = [_rgba(p) for p in sorted(out.glob("frame_*.png"))]
+    assert [int(f[2, 90, 3]) for f in written[:7]] == [60, 130, 200, 130, 60, 130, 200]
+    assert written[1][32, 60, 3] == 130 and written[2][32, 20, 3] == 255  # an input frame's own alpha, exactly
+    # An image pair on the command line: the same blend.
+    mid = tmp_path / "mid.png"
+    res = run_cli("interpolate", frames / "000.png", frames / "001.png", "-o", mid, "--weights", flow_checkpoint)
+    assert res.returncode == 0, res.stderr
+    assert int(_rgba(mid)[2, 90, 3]) == 130

@@ -173,6 +173,7 @@ struct Input {
   bool full_range = false;              // how the reader converted to BGR (io::VideoInfo)
   std::string matrix;
   int bits = 8;                         // bits per component of the source (frames are 16-bit above 8)
+  bool alpha = false;                   // BGRA frames (a folder of PNG frames with alpha)
   std::string mastering_display, content_light;  // HDR10 metadata (io::StreamProbe)
   std::shared_ptr<io::VideoReader> reader;
   // A variable-frame-rate video: every frame's presentation time (seconds, in order), and the
@@ -194,6 +195,7 @@ Input open_input(const VideoJobOptions& o) {
     in.frame_count = static_cast<int64_t>(files->size());
     in.is_folder = true;
     in.bits = first.depth() == CV_16U ? 16 : 8;
+    in.alpha = first.channels() == 4;
     auto next = std::make_shared<size_t>(0);
     in.read = [files, next](cv::Mat& out) {
       if (*next >= files->size()) return false;
@@ -383,6 +385,10 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     }
     io::check_encoder_settings(wo, in.width, in.height, {".mkv", fs::path(o.output).extension().string()});
   }
+  if (in.alpha && video_out) {
+    log::warn("'" + o.input + "' has alpha, which fregan keeps in folders of PNG frames only: the video '" + o.output +
+              "' is written without it");
+  }
   // Checks the output early (exists without overwrite, folder missing or unwritable).
   if (video_out) io::check_output_path(o.output, o.overwrite);
   else {
@@ -554,15 +560,16 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     unused_work_dir.keep = true;  // a finished part: kept for a rerun
   };
   // Output frame k: an input frame or an interpolated one (converted on the worker thread).
-  auto write = [&](cv::Mat frame, torch::Tensor made, int64_t k) {
+  auto write = [&](cv::Mat frame, torch::Tensor made, cv::Mat alpha, int64_t k) {
     io::VideoWriter* sink = writer.get();
     const int depth = in.bits > 8 ? CV_16U : CV_8U;
-    output_worker.submit([&work, sink, frame = std::move(frame), made = std::move(made), k, pairs_in_flight, depth]() {
+    output_worker.submit([&work, sink, frame = std::move(frame), made = std::move(made), alpha = std::move(alpha), k,
+                          pairs_in_flight, depth]() {
       // Beside two pairs in flight on one thread each, a parallel conversion only oversubscribes.
       if (pairs_in_flight > 1) set_loop_threads_of_this_thread(1);
-      const cv::Mat image = made.defined() ? io::tensor_to_image(made, depth) : frame;
+      const cv::Mat image = made.defined() ? io::with_alpha(io::tensor_to_image(made, depth), alpha) : frame;
       if (sink) {
-        sink->write(image);
+        sink->write(io::colour_of(image));
       } else {
         char name[64];
         std::snprintf(name, sizeof name, "frame_%06lld.png", static_cast<long long>(k));
@@ -578,6 +585,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     int64_t k_begin = 0;
     std::vector<cv::Mat> frames;  // output frames k_begin, ...: input frames, or empty where ...
     std::vector<int64_t> slots;   // ... these come from `made`, in order
+    std::vector<cv::Mat> alphas;  // the alpha of each of `made`'s frames (frames with alpha)
     std::future<std::vector<torch::Tensor>> made;
   };
   // The workers lower torch's thread count, whose default is shared: put it back however the job ends.
@@ -592,13 +600,17 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     PendingPair pair = std::move(pending.front());
     pending.pop_front();
     std::vector<torch::Tensor> made_frames(pair.frames.size());
+    std::vector<cv::Mat> made_alphas(pair.frames.size());
     if (pair.made.valid()) {
       const auto made = pair.made.get();
-      for (size_t j = 0; j < made.size(); ++j) made_frames[static_cast<size_t>(pair.slots[j])] = made[j];
+      for (size_t j = 0; j < made.size(); ++j) {
+        made_frames[static_cast<size_t>(pair.slots[j])] = made[j];
+        if (j < pair.alphas.size()) made_alphas[static_cast<size_t>(pair.slots[j])] = pair.alphas[j];
+      }
       result.interpolated_frames += static_cast<int64_t>(made.size());
     }
     for (size_t slot = 0; slot < pair.frames.size(); ++slot) {
-      write(pair.frames[slot], made_frames[slot], pair.k_begin + static_cast<int64_t>(slot));
+      write(pair.frames[slot], made_frames[slot], made_alphas[slot], pair.k_begin + static_cast<int64_t>(slot));
     }
   };
   auto write_pending_pairs = [&]() {
@@ -624,7 +636,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     for (const auto& [j, tensor] : tensors) {
       if (j == index) return tensor;
     }
-    tensors.emplace_back(index, io::image_to_tensor(window[static_cast<size_t>(index - window_start)]));
+    tensors.emplace_back(index, io::image_to_tensor(io::colour_of(window[static_cast<size_t>(index - window_start)])));
     while (tensors.size() > kKeptTensors) tensors.pop_front();
     return tensors.back().second;
   };
@@ -683,6 +695,10 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
         else {
           times.push_back(t);
           pair.slots.push_back(k - k_begin);
+          if (in.alpha) {
+            pair.alphas.push_back(io::alpha_between(io::alpha_of(frame),
+                                                    io::alpha_of(window[static_cast<size_t>(i + 1 - window_start)]), t));
+          }
         }
       }
       if (!times.empty()) {

@@ -68,14 +68,45 @@ cv::Mat read_frame(const std::string& path) {
     throw FileError("cannot read '" + path + "': the image is larger than OpenCV's limit (2^30 pixels) or corrupt");
   }
   if (m.empty()) throw FileError("cannot read '" + path + "' as an image (unknown format or corrupt file)");
+  if (m.channels() == 4 && (m.depth() == CV_8U || m.depth() == CV_16U)) return m;
   if (m.depth() != CV_16U) return to_bgr8(m, "image '" + path + "'");
   cv::Mat out;
   switch (m.channels()) {
     case 1: cv::cvtColor(m, out, cv::COLOR_GRAY2BGR); break;
     case 3: out = m; break;
-    case 4: cv::cvtColor(m, out, cv::COLOR_BGRA2BGR); break;
     default: throw InvalidArgument("image '" + path + "' has " + std::to_string(m.channels()) + " channels; expected 1, 3 or 4");
   }
+  return out;
+}
+
+cv::Mat colour_of(const cv::Mat& frame) {
+  if (frame.channels() != 4) return frame;
+  cv::Mat bgr;
+  cv::cvtColor(frame, bgr, cv::COLOR_BGRA2BGR);
+  return bgr;
+}
+
+cv::Mat alpha_of(const cv::Mat& frame) {
+  if (frame.channels() != 4) return {};
+  cv::Mat alpha;
+  cv::extractChannel(frame, alpha, 3);
+  return alpha;
+}
+
+cv::Mat with_alpha(const cv::Mat& bgr, const cv::Mat& alpha) {
+  if (alpha.empty()) return bgr;
+  require(alpha.size() == bgr.size() && alpha.depth() == bgr.depth() && bgr.channels() == 3,
+          "with_alpha: the alpha plane does not fit the colour image");
+  cv::Mat planes[] = {bgr, alpha}, bgra(bgr.size(), CV_MAKETYPE(bgr.depth(), 4));
+  const int from_to[] = {0, 0, 1, 1, 2, 2, 3, 3};
+  cv::mixChannels(planes, 2, &bgra, 1, from_to, 4);
+  return bgra;
+}
+
+cv::Mat alpha_between(const cv::Mat& a, const cv::Mat& b, double t) {
+  if (a.empty() || b.empty()) return {};
+  cv::Mat out;
+  cv::addWeighted(a, 1.0 - t, b, t, 0.0, out);
   return out;
 }
 
@@ -84,6 +115,10 @@ void write_image(const std::string& path, const cv::Mat& bgr, bool overwrite) {
   std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
   const bool keeps_16_bits = ext == ".png" || ext == ".tif" || ext == ".tiff" || ext == ".ppm" || ext == ".pgm";
+  if (bgr.channels() == 4 && !(ext == ".png" || ext == ".tif" || ext == ".tiff" || ext == ".webp")) {
+    write_image(path, colour_of(bgr), overwrite);
+    return;
+  }
   if (bgr.depth() == CV_16U && !keeps_16_bits) {
     cv::Mat eight;
     bgr.convertTo(eight, CV_8U, 1.0 / 257.0);

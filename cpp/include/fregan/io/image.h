@@ -14,12 +14,22 @@ bool is_image_file(const std::string& path);
 // by 1/257.  Throws FileError naming the file when it is missing or not an image.
 cv::Mat read_image(const std::string& path);
 
-// A frame of a folder of frames as stored: 16-bit BGR where the file has 16 bits (PNG, TIFF), else
-// as read_image (8-bit BGR); alpha dropped, gray replicated.
+// A frame of a folder of frames as stored: 16 bits where the file has 16 (PNG, TIFF), else 8; BGRA
+// where it has alpha, else BGR (gray replicated).
 cv::Mat read_frame(const std::string& path);
 
-// Writes an 8-bit (or 16-bit: kept in PNG/TIFF/PPM, else scaled to 8) BGR image atomically (temp
-// file + rename). Throws on failure / existing path.
+// The colour of a frame: BGR (a BGRA frame's alpha dropped; a BGR frame itself, not copied).
+cv::Mat colour_of(const cv::Mat& frame);
+// The alpha plane of a BGRA frame; empty for a BGR one.
+cv::Mat alpha_of(const cv::Mat& frame);
+// BGR and an alpha plane of its depth -> BGRA; `bgr` itself when `alpha` is empty.
+cv::Mat with_alpha(const cv::Mat& bgr, const cv::Mat& alpha);
+// The alpha of the frame at t between frames of alpha `a` and `b`: (1 - t) a + t b per pixel
+// (empty when either is): a shape fading in or out fades with its colour.
+cv::Mat alpha_between(const cv::Mat& a, const cv::Mat& b, double t);
+
+// Writes an 8-bit (or 16-bit: kept in PNG/TIFF/PPM, else scaled to 8) BGR or BGRA (alpha kept in
+// PNG/TIFF/WebP, else dropped) image atomically (temp file + rename). Throws on failure / existing path.
 void write_image(const std::string& path, const cv::Mat& bgr, bool overwrite);
 
 // Makes any 8/16-bit 1/3/4-channel Mat into 8-bit BGR (the conversions of read_image).
