@@ -244,3 +244,33 @@ def test_alpha_is_interpolated_and_written_in_frame_folders_and_image_pairs(flow
     res = run_cli("interpolate", frames / "000.png", frames / "001.png", "-o", mid, "--weights", flow_checkpoint)
     assert res.returncode == 0, res.stderr
     assert int(_rgba(mid)[2, 90, 3]) == 130
+
+
+def _combing(frame: np.ndarray) -> float:
+    """Mean difference of neighbouring rows: of the two fields, for vertical stripes (0 when progressive)."""
+    g = frame.astype(float).mean(axis=2)
+    return float(np.abs(g[0:-1:2] - g[1::2]).mean())
+
+
+def test_an_interlaced_video_is_deinterlaced_first(tiny_checkpoint, ffmpeg, tmp_path):
+    # Vertical stripes moving 4 px per field, woven top field first into 25i and tagged so.
+    x = np.arange(128)
+    fields = [np.repeat(np.repeat((128 + 100 * np.sin(2 * np.pi * (x - 4 * i) / 32)).astype(np.uint8)[None, :, None],
+                                  96, axis=0), 3, axis=2) for i in range(16)]
+    src = tmp_path / "interlaced.mkv"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "128x96", "-r", "50",
+                    "-i", "-", "-vf", "tinterlace=mode=interleave_top,setfield=tff", "-c:v", "libx264", "-crf", "12",
+                    "-flags", "+ildct+ilme", "-pix_fmt", "yuv420p", str(src)], input=b"".join(f.tobytes() for f in fields),
+                   check=True)
+    assert _stream_field_order(src) in ("tt", "tb")  # top field first
+    woven = _frames(src)[2]
+    assert _combing(woven) > 20  # the fields of one frame disagree
+    r = fregan.interpolate(src, tmp_path / "out.mp4", weights=tiny_checkpoint)
+    assert r["deinterlaced"] and r["input_frames"] == 8 and r["output_frames"] == 16
+    out = _frames(tmp_path / "out.mp4")
+    assert _combing(out[4]) < 0.25 * _combing(woven) and _combing(out[5]) < 0.25 * _combing(woven)
+
+
+def _stream_field_order(path: Path) -> str:
+    return subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=field_order",
+                           "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True).stdout.strip()
