@@ -315,6 +315,7 @@ PYBIND11_MODULE(_core, m) {
              d["audio_kept"] = r.audio_kept;
              d["scene_cuts"] = r.scene_cuts;
              d["duplicates_removed"] = r.duplicates_removed;
+             d["deinterlaced"] = r.deinterlaced;
              d["resumed_segments"] = r.resumed_segments;
              d["completed"] = r.completed;
              d["seconds"] = r.seconds;

@@ -229,6 +229,9 @@ Input open_input(const VideoJobOptions& o) {
   in.frame_count = in.reader->info().frame_count;
   in.full_range = in.reader->info().full_range;
   in.bits = in.reader->info().bits;
+  if (in.reader->info().deinterlaced) {
+    log::info("'" + o.input + "' is interlaced: deinterlaced (bwdif) before interpolation; the output is progressive");
+  }
   in.mastering_display = probe.mastering_display;
   in.content_light = probe.content_light;
   in.matrix = in.reader->info().matrix;
@@ -399,6 +402,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
 
   VideoJobResult result;
   result.input_fps = in.fps;
+  result.deinterlaced = in.reader && in.reader->info().deinterlaced;
   result.output_fps = o.target_fps > 0 ? o.target_fps : in.fps * o.factor;
   result.width = in.width;
   result.height = in.height;

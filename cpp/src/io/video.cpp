@@ -430,6 +430,7 @@ struct ReaderProbe {
   int64_t frame_count = 0;
   std::string pix_fmt, color_range, color_space;
   int bits = 8;  // per component
+  std::string field_order;  // "progressive", "tt", "bb", "tb", "bt", or "" (untagged)
 };
 
 // Bits per component of a pixel format by its name ("yuv420p10le": 10, "rgb48le": 16), else 8.
@@ -445,7 +446,7 @@ ReaderProbe probe_for_reader(const std::string& path) {
   std::string out;
   if (run_capture({"ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
                    "stream=width,height,r_frame_rate,avg_frame_rate,nb_frames,duration,pix_fmt,bits_per_raw_sample,color_range,"
-                   "color_space:"
+                   "color_space,field_order:"
                    "stream_side_data=rotation:format=duration",
                    "-of", "json", local_path_for_ffmpeg(path)},
                   out) != 0) {
@@ -461,6 +462,7 @@ ReaderProbe probe_for_reader(const std::string& path) {
     r.pix_fmt = st.value("pix_fmt", "");
     r.color_range = st.value("color_range", "");
     r.color_space = st.value("color_space", "");
+    r.field_order = st.value("field_order", "");
     r.bits = bits_of_pixel_format(r.pix_fmt);
     try {
       r.bits = std::max(r.bits, std::stoi(st.value("bits_per_raw_sample", "8")));
@@ -557,8 +559,15 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
     const std::string format = info_.bits > 8 ? "bgr48le" : "bgr24";
     // The conversion to BGR named in full, so that the encoder can undo exactly this one (its
     // scaler would otherwise assume BT.601 and limited range, whatever the tags say).
-    const std::string filter = "scale=in_range=" + std::string(info_.full_range ? "full" : "limited") +
-                               ":in_color_matrix=" + info_.matrix + ",format=" + format;
+    std::string filter = "scale=in_range=" + std::string(info_.full_range ? "full" : "limited") +
+                         ":in_color_matrix=" + info_.matrix + ",format=" + format;
+    // Interlaced (by the stream's field order): fields woven into frames would be interpolated as
+    // combs.  bwdif makes one frame per frame (the rate is kept).
+    const std::string& order = probe.field_order;
+    if (order == "tt" || order == "bb" || order == "tb" || order == "bt") {
+      info_.deinterlaced = true;
+      filter = "bwdif=mode=send_frame:parity=auto:deint=all," + filter;  // each frame's own field order
+    }
     // Every decoded frame once, at its own time (no frame dropped or repeated to a nominal rate).
     const std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
                                            local_path_for_ffmpeg(path), "-map", "0:v:0", "-an", "-sn", "-dn",

@@ -96,6 +96,7 @@ struct VideoJobResult {
   bool audio_kept = false;
   int64_t scene_cuts = 0;        // input frame pairs with a hard cut (no frame blended across)
   int64_t duplicates_removed = 0;  // held frames dropped (dedup), of input_frames
+  bool deinterlaced = false;       // the input was interlaced (by its field order) and deinterlaced first
   int64_t resumed_segments = 0;  // parts reused from an interrupted run
   bool completed = false;        // false when progress() stopped the job
   double seconds = 0;

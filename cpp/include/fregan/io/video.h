@@ -36,6 +36,9 @@ struct VideoInfo {
   std::string matrix;
   // Bits per component of the source; above 8, frames are read as 16-bit BGR (CV_16UC3).
   int bits = 8;
+  // The stream says it is interlaced (field order tt/bb/tb/bt): its frames were deinterlaced
+  // (ffmpeg's bwdif, one frame per frame) before fregan sees them.
+  bool deinterlaced = false;
 };
 
 class VideoReader {
