@@ -35,7 +35,7 @@ double thumbnail_difference(const cv::Mat& a, const cv::Mat& b) {
 }
 
 cv::Mat held_probe(const cv::Mat& bgr) {
-  constexpr int kWidth = 160;
+  constexpr int kWidth = kHeldProbeWidth;
   cv::Mat small;
   const cv::Mat gray = gray8(bgr);
   const int height = std::max(8, static_cast<int>(std::lround(static_cast<double>(gray.rows) * kWidth / gray.cols)));

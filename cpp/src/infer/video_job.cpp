@@ -345,8 +345,14 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   }
   bool dedup = o.dedup == "on";
   if (o.dedup == "auto" && interpolator.supports_any_time()) {
-    // A fresh pass over the first frames, one frame in memory at a time.
-    const auto [held, pairs] = count_held_pairs(open_input(o).read, kDedupProbePairs, o.scene.held_threshold);
+    // A fresh pass over the first frames, one frame in memory at a time (a video's shrunk by ffmpeg
+    // to the width the measure looks at: a second of decoding at 1080p, not three).
+    ReadFrame first_frames = in.is_folder ? open_input(o).read : ReadFrame();
+    if (!in.is_folder) {
+      auto reader = std::make_shared<io::VideoReader>(o.input, data::kHeldProbeWidth);
+      first_frames = [reader](cv::Mat& frame) { return reader->read(frame); };
+    }
+    const auto [held, pairs] = count_held_pairs(first_frames, kDedupProbePairs, o.scene.held_threshold);
     dedup = pairs > 0 && 3 * held >= pairs;
     if (dedup) {
       log::info(std::to_string(held) + " of the first " + std::to_string(pairs) +

@@ -523,7 +523,7 @@ struct VideoReader::Impl {
   }
 };
 
-VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
+VideoReader::VideoReader(const std::string& path, int max_width) : impl_(std::make_unique<Impl>()), path_(path) {
   if (!fs::exists(path)) throw FileError("video '" + path + "' does not exist");
   if (fs::is_directory(path)) throw FileError("'" + path + "' is a folder, not a video");
   if (lower_ext(path) == ".yuv") {
@@ -559,7 +559,14 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
     const std::string format = info_.bits > 8 ? "bgr48le" : "bgr24";
     // The conversion to BGR named in full, so that the encoder can undo exactly this one (its
     // scaler would otherwise assume BT.601 and limited range, whatever the tags say).
-    std::string filter = "scale=in_range=" + std::string(info_.full_range ? "full" : "limited") +
+    std::string size;
+    if (max_width > 0 && info_.width > max_width) {
+      const int height = std::max(2, static_cast<int>(std::lround(static_cast<double>(info_.height) * max_width / info_.width)));
+      size = "w=" + std::to_string(max_width) + ":h=" + std::to_string(height) + ":flags=area:";
+      info_.width = max_width;
+      info_.height = height;
+    }
+    std::string filter = "scale=" + size + "in_range=" + std::string(info_.full_range ? "full" : "limited") +
                          ":in_color_matrix=" + info_.matrix + ",format=" + format;
     // Interlaced (by the stream's field order): fields woven into frames would be interpolated as
     // combs.  bwdif makes one frame per frame (the rate is kept).

@@ -29,6 +29,9 @@ cv::Mat thumbnail(const cv::Mat& bgr);
 // Mean absolute difference of two thumbnails, 0..255.
 double thumbnail_difference(const cv::Mat& thumb_a, const cv::Mat& thumb_b);
 
+// The width of the copies held_difference compares.
+constexpr int kHeldProbeWidth = 160;
+
 // The 160-pixel-wide grayscale copy held_difference compares (made once per frame).
 cv::Mat held_probe(const cv::Mat& bgr);
 

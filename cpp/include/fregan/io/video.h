@@ -43,8 +43,10 @@ struct VideoInfo {
 
 class VideoReader {
  public:
-  // Throws FileError naming the file if it does not exist or cannot be decoded.
-  explicit VideoReader(const std::string& path);
+  // Throws FileError naming the file if it does not exist or cannot be decoded.  A `max_width`
+  // above 0 makes ffmpeg shrink wider frames to it (area averaging, aspect kept): a cheap look at
+  // the content (info() then gives the shrunk size).
+  explicit VideoReader(const std::string& path, int max_width = 0);
   ~VideoReader();
   // Next frame as 8-bit BGR (16-bit for a source of more than 8 bits); false at the end of the stream.
   bool read(cv::Mat& bgr);
