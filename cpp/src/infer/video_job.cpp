@@ -346,7 +346,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   bool dedup = o.dedup == "on";
   if (o.dedup == "auto" && interpolator.supports_any_time()) {
     // A fresh pass over the first frames, one frame in memory at a time (a video's shrunk by ffmpeg
-    // to the width the measure looks at: a second of decoding at 1080p, not three).
+    // to the width the measure looks at: no full-size frames converted and piped for this look).
     ReadFrame first_frames = in.is_folder ? open_input(o).read : ReadFrame();
     if (!in.is_folder) {
       auto reader = std::make_shared<io::VideoReader>(o.input, data::kHeldProbeWidth);
