@@ -58,6 +58,8 @@ void add_interpolate(CLI::App& app) {
   struct Args {
     std::vector<std::string> inputs;
     std::string output, weights, device = "auto", codec, preset;  // codec: empty = fits the container
+    std::string dedup = "auto";
+    double dedup_threshold = data::SceneOptions{}.held_threshold;
     int factor = 2, crf = 18, threads = 0;                           // threads: 0 = torch's default (all cores)
     infer::TilingOptions tiling;
     double t = 0.5, fps = 0, input_fps = 0, segment_seconds = 10;
@@ -86,6 +88,12 @@ void add_interpolate(CLI::App& app) {
   cmd->add_option("--tile", a->tiling.tile, "Run the model on overlapping tiles of this size (pixels; 0 = whole frames) "
                   "to bound memory on large frames")->capture_default_str();
   cmd->add_option("--tile-overlap", a->tiling.overlap, "Pixels shared by neighbouring tiles")->capture_default_str();
+  cmd->add_option("--dedup", a->dedup, "Video: remove held (repeated) frames and interpolate the motion between the "
+                  "distinct ones at their true times: auto (when a third of the first 48 pairs are held), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
+  cmd->add_option("--dedup-threshold", a->dedup_threshold, "Video: how different a held frame may be (largest 8x8-block "
+                  "mean difference of 160-px-wide copies, 0..255)")->capture_default_str();
   cmd->add_flag("--no-audio", a->no_audio, "Do not copy the input's audio");
   cmd->add_flag("--no-cut-detection", a->no_cuts, "Interpolate across scene cuts too");
   cmd->add_flag("--two-frame", a->two_frame, "Video: flows from each pair alone (linear motion), not from the pair and "
@@ -102,8 +110,9 @@ void add_interpolate(CLI::App& app) {
     if (a->threads > 0) at::set_num_threads(a->threads);
     if (a->inputs.size() == 2) {
       // Read both inputs before loading the model: bad input fails fast.
-      const cv::Mat f0 = io::read_image(a->inputs[0]);
-      const cv::Mat f1 = io::read_image(a->inputs[1]);
+      // As stored: 16-bit PNGs stay 16-bit, alpha is kept (blended between the two).
+      const cv::Mat f0 = io::read_frame(a->inputs[0]);
+      const cv::Mat f1 = io::read_frame(a->inputs[1]);
       require(f0.size() == f1.size(), "'" + a->inputs[0] + "' is " + std::to_string(f0.cols) + "x" + std::to_string(f0.rows) +
                                           " but '" + a->inputs[1] + "' is " + std::to_string(f1.cols) + "x" +
                                           std::to_string(f1.rows) + ": the two frames must have the same size");
@@ -111,7 +120,18 @@ void add_interpolate(CLI::App& app) {
       io::check_output_path(a->output, a->overwrite);
       infer::Interpolator interpolator(a->weights, a->device);
       interpolator.set_tiling(a->tiling);
-      io::write_image(a->output, interpolator.interpolate(f0, f1, a->t), a->overwrite);
+      const int depth = f0.depth() == CV_16U || f1.depth() == CV_16U ? CV_16U : CV_8U;
+      auto tensor = [](const cv::Mat& frame) { return io::image_to_tensor(io::colour_of(frame)); };
+      const cv::Mat colour = io::tensor_to_image(interpolator.interpolate(tensor(f0), tensor(f1), a->t), depth);
+      auto alpha = [depth](const cv::Mat& frame) {  // opaque where one image has no alpha
+        if (frame.channels() == 4 && frame.depth() == depth) return io::alpha_of(frame);
+        cv::Mat plane(frame.size(), CV_MAKETYPE(depth, 1), cv::Scalar(depth == CV_16U ? 65535 : 255));
+        if (frame.channels() == 4) io::alpha_of(frame).convertTo(plane, depth, depth == CV_16U ? 257.0 : 1.0 / 257.0);
+        return plane;
+      };
+      const bool has_alpha = f0.channels() == 4 || f1.channels() == 4;
+      io::write_image(a->output, has_alpha ? io::with_alpha(colour, io::alpha_between(alpha(f0), alpha(f1), a->t)) : colour,
+                      a->overwrite);
       log::info("wrote " + a->output);
       return;
     }
@@ -130,6 +150,8 @@ void add_interpolate(CLI::App& app) {
     job.keep_audio = !a->no_audio;
     job.detect_cuts = !a->no_cuts;
     job.neighbours = !a->two_frame;
+    job.dedup = a->dedup;
+    job.scene.held_threshold = a->dedup_threshold;
     job.segment_seconds = a->segment_seconds;
     job.resume = !a->restart;
     const bool quiet = a->quiet;
@@ -148,9 +170,9 @@ void add_interpolate(CLI::App& app) {
     char line[512];
     std::snprintf(line, sizeof line,
                   "wrote %s: %lld frames at %.3f fps from %lld at %.3f fps (%dx%d), %lld interpolated, %lld scene cut(s) "
-                  "not blended, audio %s, %.1f s%s",
+                  "not blended, %lld held frame(s) removed, audio %s, %.1f s%s",
                   a->output.c_str(), (long long)r.output_frames, r.output_fps, (long long)r.input_frames, r.input_fps,
-                  r.width, r.height, (long long)r.interpolated_frames, (long long)r.scene_cuts,
+                  r.width, r.height, (long long)r.interpolated_frames, (long long)r.scene_cuts, (long long)r.duplicates_removed,
                   r.audio_kept ? "kept" : "none", r.seconds,
                   r.resumed_segments ? (", " + std::to_string(r.resumed_segments) + " part(s) resumed").c_str() : "");
     log::info(line);

@@ -292,6 +292,8 @@ PYBIND11_MODULE(_core, m) {
                else if (k == "keep_audio") o.keep_audio = value.cast<bool>();
                else if (k == "detect_cuts") o.detect_cuts = value.cast<bool>();
                else if (k == "neighbours") o.neighbours = value.cast<bool>();
+               else if (k == "dedup") o.dedup = value.cast<std::string>();
+               else if (k == "dedup_threshold") o.scene.held_threshold = value.cast<double>();
                else if (k == "segment_seconds") o.segment_seconds = value.cast<double>();
                else if (k == "resume") o.resume = value.cast<bool>();
                else throw InvalidArgument("unknown video option '" + k + "'");
@@ -323,6 +325,8 @@ PYBIND11_MODULE(_core, m) {
              d["height"] = r.height;
              d["audio_kept"] = r.audio_kept;
              d["scene_cuts"] = r.scene_cuts;
+             d["duplicates_removed"] = r.duplicates_removed;
+             d["deinterlaced"] = r.deinterlaced;
              d["resumed_segments"] = r.resumed_segments;
              d["completed"] = r.completed;
              d["seconds"] = r.seconds;

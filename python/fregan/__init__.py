@@ -297,8 +297,8 @@ class Interpolator:
     def video(self, input: PathLike, output: PathLike, factor: int = 2, *, fps: Optional[float] = None,
               overwrite: bool = False, codec: Optional[str] = None, crf: int = 18, preset: Optional[str] = None,
               keep_audio: bool = True, detect_cuts: bool = True, input_fps: Optional[float] = None, segment_seconds: float = 10.0,
-              resume: bool = True, neighbours: bool = True, progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None
-              ) -> Dict[str, Any]:
+              resume: bool = True, neighbours: bool = True, progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None,
+              dedup: str = "auto", dedup_threshold: float = 3.0) -> Dict[str, Any]:
         """Raises a video's frame rate: ``factor`` times, or to ``fps``; returns what was done.
 
         ``input`` is a video or a folder of frames (rate ``input_fps``, default 25); ``output`` is a
@@ -310,7 +310,11 @@ class Interpolator:
         a callable gets a dict (input_frames_done, input_frames_total, output_frames,
         frames_per_second, eta_seconds) per input frame and may return False to stop.  ``neighbours``
         (default True): fregan-flow's flows use the frames before and after each pair (acceleration-
-        aware) where no cut or held frame lies between; False makes every pair two-frame.
+        aware) where no cut or held frame lies between; False makes every pair two-frame.  ``dedup``
+        ("auto", "on", "off"): held (repeated) frames are removed and the motion interpolated between
+        the distinct frames at their true times; "auto" does so when a third of the first 48 frame
+        pairs are held.  ``dedup_threshold``: how different a held frame may be (0..255).  A
+        variable-frame-rate input gives a constant-rate output, each frame at its own time.
         """
         factor = _whole_number(factor, "factor", 2)
         fps, input_fps = _rate(fps, "fps"), _rate(input_fps, "input_fps")
@@ -320,7 +324,7 @@ class Interpolator:
         codec = codec or ""  # empty: the codec that fits the container
         options = dict(factor=factor, fps=fps, input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf,
                        preset=preset, keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds,
-                       resume=resume, neighbours=neighbours)
+                       resume=resume, neighbours=neighbours, dedup=dedup, dedup_threshold=float(dedup_threshold))
         bar = None
         # Always a callback: the native job then checks for Ctrl-C after every frame (and stops
         # within about a second, keeping its finished parts) even when no progress is wanted.

@@ -64,6 +64,26 @@ TEST(Scene, HardCutIsFoundAndNoTripletCrossesIt) {
   }
 }
 
+TEST(Scene, HeldDifferenceIgnoresCompressionNoiseButNotASmallMotion) {
+  // 640x360 (the probe shrinks it to 160 px): a repeat with +-3 levels of noise on every pixel,
+  // and the same frame with a 24-px square moved by 4 px (1 px at the probe's size).
+  const cv::Mat a = test::moving_square(640, 360, 200, 24);
+  cv::Mat noisy = a.clone(), noise(a.size(), CV_8UC3);
+  cv::randu(noise, 0, 7);
+  cv::add(noisy, noise, noisy);
+  cv::subtract(noisy, cv::Scalar::all(3), noisy);
+  const cv::Mat moved = test::moving_square(640, 360, 204, 24);
+  const double threshold = data::SceneOptions{}.held_threshold;
+  EXPECT_LT(data::held_difference(data::held_probe(a), data::held_probe(noisy)), threshold);
+  EXPECT_GT(data::held_difference(data::held_probe(a), data::held_probe(moved)), threshold);
+  // 16-bit frames (a 10-bit video) measure in 8-bit levels too.
+  cv::Mat a16, moved16;
+  a.convertTo(a16, CV_16U, 257.0);
+  moved.convertTo(moved16, CV_16U, 257.0);
+  EXPECT_NEAR(data::held_difference(data::held_probe(a16), data::held_probe(moved16)),
+              data::held_difference(data::held_probe(a), data::held_probe(moved)), 0.5);
+}
+
 TEST(Scene, NearStaticTripletsAreDroppedAndCounted) {
   test::TempDir dir;
   fs::create_directories(dir / "clip");

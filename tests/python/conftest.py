@@ -52,6 +52,25 @@ def tiny_checkpoint(tmp_path_factory, clip_folder) -> Path:
 
 
 @pytest.fixture(scope="session")
+def flow_checkpoint(tmp_path_factory, clip_folder) -> Path:
+    """fregan-flow trained for 2 steps: close to plain flow warping, fast to run."""
+    out = tmp_path_factory.mktemp("flow")
+    fregan.set_log_level(2)
+    fregan.train(clip_folder, out, model="fregan-flow", steps=2, batch_size=2, crop=32, val_fraction=0, workers=1,
+                 device="cpu", generator_options={"base_channels": 4, "levels": 2})
+    fregan.set_log_level(1)
+    return out / "last.pt"
+
+
+def square_centre_x(rgb: np.ndarray) -> float:
+    """x of moving_square's square: it paints (30, 230, 250) RGB; the background's blue is at most 40 + 90 + 24."""
+    w = np.clip((rgb[..., 2].astype(float) - 154) / (250 - 154), 0, 1)
+    w[w <= 0.5] = 0
+    xs = np.arange(rgb.shape[1])[None, :]
+    return float((w * xs).sum() / w.sum())
+
+
+@pytest.fixture(scope="session")
 def ffmpeg() -> str:
     path = shutil.which("ffmpeg")
     if not path:

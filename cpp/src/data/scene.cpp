@@ -1,15 +1,28 @@
 #include "fregan/data/scene.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 namespace fregan::data {
 
+namespace {
+
+// Thresholds are in 8-bit levels, whatever the frames' depth (16-bit frames of a 10-bit video).
+cv::Mat gray8(const cv::Mat& bgr) {
+  cv::Mat gray;
+  cv::cvtColor(bgr, gray, bgr.channels() == 4 ? cv::COLOR_BGRA2GRAY : cv::COLOR_BGR2GRAY);
+  if (gray.depth() == CV_16U) gray.convertTo(gray, CV_8U, 1.0 / 257.0);
+  return gray;
+}
+
+}  // namespace
+
 cv::Mat thumbnail(const cv::Mat& bgr) {
-  cv::Mat gray, small;
-  cv::cvtColor(bgr, gray, cv::COLOR_BGR2GRAY);
+  cv::Mat small;
+  const cv::Mat gray = gray8(bgr);
   cv::resize(gray, small, cv::Size(64, 36), 0, 0, cv::INTER_AREA);
   cv::GaussianBlur(small, small, cv::Size(3, 3), 0);
   return small;
@@ -19,6 +32,31 @@ double thumbnail_difference(const cv::Mat& a, const cv::Mat& b) {
   cv::Mat diff;
   cv::absdiff(a, b, diff);
   return cv::mean(diff)[0];
+}
+
+cv::Mat held_probe(const cv::Mat& bgr) {
+  constexpr int kWidth = kHeldProbeWidth;
+  cv::Mat small;
+  const cv::Mat gray = gray8(bgr);
+  const int height = std::max(8, static_cast<int>(std::lround(static_cast<double>(gray.rows) * kWidth / gray.cols)));
+  cv::resize(gray, small, cv::Size(std::min(kWidth, gray.cols), std::min(height, gray.rows)), 0, 0, cv::INTER_AREA);
+  // Compression noise is finest-grained: a light blur takes most of it from a repeat (fine noise
+  // texture at CRF 23: 5.3 -> 2.4), little from an edge that moved.
+  cv::GaussianBlur(small, small, cv::Size(5, 5), 1.0);
+  return small;
+}
+
+double held_difference(const cv::Mat& a, const cv::Mat& b) {
+  constexpr int kBlock = 8;
+  cv::Mat diff, blocks;
+  cv::absdiff(a, b, diff);
+  diff.convertTo(diff, CV_32F);
+  // Block means by area averaging: the last partial block is averaged over what it has.
+  cv::resize(diff, blocks, cv::Size((diff.cols + kBlock - 1) / kBlock, (diff.rows + kBlock - 1) / kBlock), 0, 0,
+             cv::INTER_AREA);
+  double highest = 0;
+  cv::minMaxLoc(blocks, nullptr, &highest);
+  return highest;
 }
 
 bool is_cut(const std::vector<double>& d, size_t i, const SceneOptions& o) {

@@ -170,7 +170,16 @@ struct Input {
   int64_t frame_count = 0;
   bool is_folder = false;
   std::vector<std::string> color_args;  // the video's colour description, for the encoder
+  bool full_range = false;              // how the reader converted to BGR (io::VideoInfo)
+  std::string matrix;
+  int bits = 8;                         // bits per component of the source (frames are 16-bit above 8)
+  bool alpha = false;                   // BGRA frames (a folder of PNG frames with alpha)
+  std::string mastering_display, content_light;  // HDR10 metadata (io::StreamProbe)
   std::shared_ptr<io::VideoReader> reader;
+  // A variable-frame-rate video: every frame's presentation time (seconds, in order), and the
+  // rate `fps` is its typical one (1 / the median frame duration).  Empty: frame n is at n / fps.
+  std::vector<double> timestamps;
+  double min_frame_duration = 0, max_frame_duration = 0;
 };
 
 Input open_input(const VideoJobOptions& o) {
@@ -179,16 +188,18 @@ Input open_input(const VideoJobOptions& o) {
   if (fs::is_directory(o.input)) {
     auto files = std::make_shared<std::vector<std::string>>(data::list_frame_files(o.input));
     if (files->empty()) throw FileError("folder '" + o.input + "' holds no images");
-    const cv::Mat first = io::read_image(files->front());
+    const cv::Mat first = io::read_frame(files->front());
     in.width = first.cols;
     in.height = first.rows;
     in.fps = o.input_fps > 0 ? o.input_fps : 25.0;
     in.frame_count = static_cast<int64_t>(files->size());
     in.is_folder = true;
+    in.bits = first.depth() == CV_16U ? 16 : 8;
+    in.alpha = first.channels() == 4;
     auto next = std::make_shared<size_t>(0);
     in.read = [files, next](cv::Mat& out) {
       if (*next >= files->size()) return false;
-      out = io::read_image((*files)[(*next)++]);
+      out = io::read_frame((*files)[(*next)++]);
       return true;
     };
     return in;
@@ -198,22 +209,32 @@ Input open_input(const VideoJobOptions& o) {
   if (probe.probed && !probe.has_video) {
     throw FileError("'" + o.input + "' has no video stream" + std::string(probe.has_audio ? " (it is audio only)" : ""));
   }
-  if (probe.variable_frame_rate) {
-    char msg[512];
-    std::snprintf(msg, sizeof msg,
-                  "'%s' has a variable frame rate (frame durations from %.1f to %.1f ms): interpolating it at a fixed rate "
-                  "would change its timing.  Convert it to a constant rate first, e.g. "
-                  "ffmpeg -i '%s' -fps_mode cfr -r %g constant.mp4",
-                  o.input.c_str(), probe.min_frame_duration * 1000, probe.max_frame_duration * 1000, o.input.c_str(),
-                  probe.typical_frame_rate > 0 ? probe.typical_frame_rate : 30.0);
-    throw InvalidArgument(msg);
-  }
   in.color_args = probe.color_args;
+  if (probe.truncated) {
+    log::warn("'" + o.input + "' is cut short (its index names more data than the file holds): the output covers the "
+              "frames it has");
+  }
+  if (probe.variable_frame_rate && o.input_fps <= 0) {
+    // Each frame at its own time: the output frames between two of them are interpolated at the
+    // times that fall between theirs.
+    in.timestamps = io::frame_timestamps(o.input);
+    in.min_frame_duration = probe.min_frame_duration;
+    in.max_frame_duration = probe.max_frame_duration;
+  }
   in.reader = std::make_shared<io::VideoReader>(o.input);
   in.width = in.reader->info().width;
   in.height = in.reader->info().height;
   in.fps = o.input_fps > 0 ? o.input_fps : in.reader->info().fps;
+  if (!in.timestamps.empty() && probe.typical_frame_rate > 0) in.fps = probe.typical_frame_rate;
   in.frame_count = in.reader->info().frame_count;
+  in.full_range = in.reader->info().full_range;
+  in.bits = in.reader->info().bits;
+  if (in.reader->info().deinterlaced) {
+    log::info("'" + o.input + "' is interlaced: deinterlaced (bwdif) before interpolation; the output is progressive");
+  }
+  in.mastering_display = probe.mastering_display;
+  in.content_light = probe.content_light;
+  in.matrix = in.reader->info().matrix;
   auto reader = in.reader;
   in.read = [reader](cv::Mat& out) { return reader->read(out); };
   return in;
@@ -231,9 +252,26 @@ int64_t modification_time_ns(const std::string& path) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 }
 
-// First index k with k / ratio >= i, i.e. ceil(i * ratio), robust to rounding.
-int64_t first_output_at_or_after(int64_t i, double ratio) {
-  return static_cast<int64_t>(std::ceil(static_cast<double>(i) * ratio - 1e-6));
+// First index k with k / ratio >= position (in input frames), i.e. ceil(position * ratio), robust
+// to rounding.
+int64_t first_output_at_or_after(double position, double ratio) {
+  return static_cast<int64_t>(std::ceil(position * ratio - 1e-6));
+}
+
+// How many of the first pairs of `read`'s frames (at most `pairs`) are held frames, and how many
+// pairs were seen.
+std::pair<int, int> count_held_pairs(const ReadFrame& read, int pairs, double threshold) {
+  cv::Mat frame, last;
+  int held = 0, seen = 0;
+  while (seen < pairs && read(frame)) {
+    cv::Mat probe = data::held_probe(frame);
+    if (!last.empty()) {
+      ++seen;
+      if (data::held_difference(last, probe) < threshold) ++held;
+    }
+    last = probe;
+  }
+  return {held, seen};
 }
 
 }  // namespace
@@ -284,17 +322,81 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
                           " (WxH): fregan needs frames of at least " + std::to_string(kMinFrameSide) + "x" +
                           std::to_string(kMinFrameSide) + " pixels");
   }
+  if (!in.timestamps.empty() && !interpolator.supports_any_time()) {
+    char msg[512];
+    std::snprintf(msg, sizeof msg,
+                  "'%s' has a variable frame rate (frame durations from %.1f to %.1f ms) and model '%s' predicts middle "
+                  "frames only: use a flow-guided model (fregan-flow, the default), which interpolates each frame at its "
+                  "own time, or convert it first: ffmpeg -i '%s' -fps_mode cfr -r %g constant.mp4",
+                  o.input.c_str(), in.min_frame_duration * 1000, in.max_frame_duration * 1000,
+                  interpolator.model_name().c_str(), o.input.c_str(), in.fps);
+    throw InvalidArgument(msg);
+  }
+  // Held frames: dropped where asked, or (auto) where a third of the first pairs are held; only a
+  // model that takes any t can interpolate across the gaps they leave.
+  require(o.dedup == "auto" || o.dedup == "on" || o.dedup == "off",
+          "dedup must be 'auto', 'on' or 'off', got '" + o.dedup + "'");
+  require(o.scene.held_threshold >= 0 && o.scene.held_threshold <= 255,
+          "the held-frame threshold must be between 0 and 255, got " + std::to_string(o.scene.held_threshold));
+  require(o.dedup_max_run >= 1, "dedup_max_run must be >= 1, got " + std::to_string(o.dedup_max_run));
+  if (o.dedup == "on" && !interpolator.supports_any_time()) {
+    throw InvalidArgument("removing held frames (--dedup on) needs a model that interpolates at any t (fregan-flow); "
+                          "model '" + interpolator.model_name() + "' predicts middle frames only");
+  }
+  bool dedup = o.dedup == "on";
+  if (o.dedup == "auto" && interpolator.supports_any_time()) {
+    // A fresh pass over the first frames, one frame in memory at a time (a video's shrunk by ffmpeg
+    // to the width the measure looks at: no full-size frames converted and piped for this look).
+    ReadFrame first_frames = in.is_folder ? open_input(o).read : ReadFrame();
+    if (!in.is_folder) {
+      auto reader = std::make_shared<io::VideoReader>(o.input, data::kHeldProbeWidth);
+      first_frames = [reader](cv::Mat& frame) { return reader->read(frame); };
+    }
+    const auto [held, pairs] = count_held_pairs(first_frames, kDedupProbePairs, o.scene.held_threshold);
+    dedup = pairs > 0 && 3 * held >= pairs;
+    if (dedup) {
+      log::info(std::to_string(held) + " of the first " + std::to_string(pairs) +
+                " frame pairs are held frames: removing held frames (--dedup off to keep them)");
+    }
+  }
   // The encoder is asked before any work: an unknown codec, a codec the container cannot hold or a
   // --crf out of range fails here, not after the whole job.
-  const std::string codec = video_out ? io::codec_for_container(o.output, o.codec) : o.codec;
+  std::string codec = video_out ? io::codec_for_container(o.output, o.codec) : o.codec;
+  if (video_out && o.codec.empty() && in.bits > 8 && codec == "libx264") {
+    // Players decode 10-bit HEVC (and its HDR10 metadata) far more widely than 10-bit H.264.
+    codec = "libx265";
+    log::info("'" + o.input + "' has " + std::to_string(in.bits) + "-bit colour: encoding with libx265 to keep it");
+  }
+  io::VideoWriterOptions wo;
+  wo.fps = o.target_fps > 0 ? o.target_fps : in.fps * o.factor;
+  wo.codec = codec;
+  wo.crf = o.crf;
+  wo.preset = o.preset;
+  wo.extra_args = in.color_args;
+  wo.full_range = in.full_range;
+  wo.matrix = in.matrix;
+  wo.bits = in.bits;
   if (video_out) {
-    io::VideoWriterOptions trial;
-    trial.fps = o.target_fps > 0 ? o.target_fps : in.fps * o.factor;
-    trial.codec = codec;
-    trial.crf = o.crf;
-    trial.preset = o.preset;
-    trial.extra_args = in.color_args;
-    io::check_encoder_settings(trial, in.width, in.height, {".mkv", fs::path(o.output).extension().string()});
+    // What the codec cannot keep is said once, before the work.
+    if (in.bits > 8 && !io::codec_keeps_bit_depth(codec)) {
+      log::warn("'" + o.input + "' has " + std::to_string(in.bits) + "-bit colour but codec '" + codec +
+                "' writes 8 bits: use --codec libx265, libx264, libvpx-vp9 or ffv1 to keep it");
+    }
+    const bool hdr10 = !in.mastering_display.empty() || !in.content_light.empty();
+    if (hdr10 && codec == "libx265") {
+      std::string params = "hdr10=1";
+      if (!in.mastering_display.empty()) params += ":master-display=" + in.mastering_display;
+      if (!in.content_light.empty()) params += ":max-cll=" + in.content_light;
+      wo.extra_args.insert(wo.extra_args.end(), {"-x265-params", params});
+    } else if (hdr10) {
+      log::warn("'" + o.input + "' carries HDR10 mastering-display / content-light metadata, which codec '" + codec +
+                "' does not write: use --codec libx265 to keep it");
+    }
+    io::check_encoder_settings(wo, in.width, in.height, {".mkv", fs::path(o.output).extension().string()});
+  }
+  if (in.alpha && video_out) {
+    log::warn("'" + o.input + "' has alpha, which fregan keeps in folders of PNG frames only: the video '" + o.output +
+              "' is written without it");
   }
   // Checks the output early (exists without overwrite, folder missing or unwritable).
   if (video_out) io::check_output_path(o.output, o.overwrite);
@@ -306,6 +408,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
 
   VideoJobResult result;
   result.input_fps = in.fps;
+  result.deinterlaced = in.reader && in.reader->info().deinterlaced;
   result.output_fps = o.target_fps > 0 ? o.target_fps : in.fps * o.factor;
   result.width = in.width;
   result.height = in.height;
@@ -322,7 +425,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       {"codec", codec}, {"crf", o.crf}, {"preset", o.preset}, {"video_out", video_out}, {"segment_frames", segment_frames},
       {"detect_cuts", o.detect_cuts}, {"cut_threshold", o.scene.cut_threshold}, {"cut_ratio", o.scene.cut_ratio},
       {"neighbours", o.neighbours && interpolator.uses_neighbours()}, {"static_threshold", o.scene.static_threshold},
-      {"size", {in.width, in.height}}};
+      {"size", {in.width, in.height}}, {"dedup", dedup}, {"held_threshold", o.scene.held_threshold},
+      {"dedup_max_run", o.dedup_max_run}, {"timestamps", !in.timestamps.empty()}};
   // One job per output, for the whole job (released however this process ends); a job refused
   // before it finished a part leaves no work folder behind.
   io::JobLock job_lock(work.string(), o.output);
@@ -364,12 +468,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   };
   if (segments_done == 0) save_state(0, 0);
 
-  io::VideoWriterOptions wo;
   wo.fps = result.output_fps;
-  wo.codec = codec;
-  wo.crf = o.crf;
-  wo.preset = o.preset;
-  wo.extra_args = in.color_args;
   auto segment_path = [&](int64_t s, bool temp) {
     char name[64];
     std::snprintf(name, sizeof name, temp ? "part_%05lld.tmp.mkv" : "part_%05lld.mkv", static_cast<long long>(s));
@@ -386,31 +485,70 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   bool ended = false;
   std::vector<double> differences;  // thumbnail difference of pair (j, j + 1), all j so far
   cv::Mat last_thumb;
-  auto decode_one = [&]() {
-    if (ended) return;
-    auto f = queue.pop();
-    if (!f) {
-      ended = true;
-      return;
-    }
-    if (f->cols != in.width || f->rows != in.height) {
-      throw InvalidArgument("'" + o.input + "' changes frame size at frame " + std::to_string(decoded) + " (" +
-                            std::to_string(f->cols) + "x" + std::to_string(f->rows) + " after " +
-                            std::to_string(in.width) + "x" + std::to_string(in.height) + ")");
-    }
+  // Where each kept frame stands on the input's timeline, in input frames (frame n of a constant-
+  // rate input at n; held frames removed leave gaps; a variable-rate input's frames at their
+  // timestamps), and where the input ends (the last frame holds until then).
+  std::vector<double> positions;
+  std::vector<int64_t> source_index;  // each kept frame's index among all decoded frames
+  int64_t source_frames = 0;          // frames decoded, held ones included
+  double end_position = 0;
+  auto position_of = [&](int64_t n) {
+    if (in.timestamps.empty()) return static_cast<double>(n);
+    const auto& ts = in.timestamps;
+    if (n < static_cast<int64_t>(ts.size())) return (ts[static_cast<size_t>(n)] - ts.front()) * in.fps;
+    return (ts.back() - ts.front()) * in.fps + static_cast<double>(n + 1 - static_cast<int64_t>(ts.size()));
+  };
+  // Held frames being skipped: the last of them, kept if the run turns out to be a pause.
+  cv::Mat held_probe_of_kept, last_held;
+  int64_t held_run = 0, last_held_index = -1;
+  auto keep = [&](cv::Mat frame, int64_t n) {
     if (o.detect_cuts || four_frame) {
-      cv::Mat thumb = data::thumbnail(*f);
+      cv::Mat thumb = data::thumbnail(frame);
       if (!last_thumb.empty()) differences.push_back(data::thumbnail_difference(last_thumb, thumb));
       last_thumb = thumb;
     }
-    window.push_back(std::move(*f));
+    positions.push_back(position_of(n));
+    source_index.push_back(n);
+    window.push_back(std::move(frame));
     ++decoded;
+  };
+  auto decode_one = [&]() {
+    while (!ended) {
+      auto f = queue.pop();
+      if (!f) {
+        ended = true;
+        end_position = position_of(source_frames);
+        return;
+      }
+      const int64_t n = source_frames++;
+      if (f->cols != in.width || f->rows != in.height) {
+        throw InvalidArgument("'" + o.input + "' changes frame size at frame " + std::to_string(n) + " (" +
+                              std::to_string(f->cols) + "x" + std::to_string(f->rows) + " after " +
+                              std::to_string(in.width) + "x" + std::to_string(in.height) + ")");
+      }
+      if (dedup) {
+        cv::Mat probe = data::held_probe(*f);
+        if (!held_probe_of_kept.empty() && data::held_difference(held_probe_of_kept, probe) < o.scene.held_threshold) {
+          ++held_run;
+          last_held = std::move(*f);
+          last_held_index = n;
+          continue;  // a repeat: the next distinct frame decides where the motion goes
+        }
+        // A hold longer than dedup_max_run is a pause, not a lower drawing rate: its last repeat is
+        // kept, so that the motion after it starts when it did.
+        if (held_run > o.dedup_max_run) keep(std::move(last_held), last_held_index);
+        held_run = 0;
+        held_probe_of_kept = probe;
+      }
+      keep(std::move(*f), n);
+      return;
+    }
   };
 
   decode_one();
   if (decoded == 0) throw FileError("'" + o.input + "' has no decodable frames");
   decode_one();
-  if (decoded < 2) throw InvalidArgument("'" + o.input + "' has only 1 frame: at least 2 are needed to interpolate");
+  if (source_frames < 2) throw InvalidArgument("'" + o.input + "' has only 1 frame: at least 2 are needed to interpolate");
 
   std::unique_ptr<io::VideoWriter> writer;
   // Declared after the writer so that it stops (and finishes its tasks) first.
@@ -432,14 +570,16 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     unused_work_dir.keep = true;  // a finished part: kept for a rerun
   };
   // Output frame k: an input frame or an interpolated one (converted on the worker thread).
-  auto write = [&](cv::Mat frame, torch::Tensor made, int64_t k) {
+  auto write = [&](cv::Mat frame, torch::Tensor made, cv::Mat alpha, int64_t k) {
     io::VideoWriter* sink = writer.get();
-    output_worker.submit([&work, sink, frame = std::move(frame), made = std::move(made), k, pairs_in_flight]() {
+    const int depth = in.bits > 8 ? CV_16U : CV_8U;
+    output_worker.submit([&work, sink, frame = std::move(frame), made = std::move(made), alpha = std::move(alpha), k,
+                          pairs_in_flight, depth]() {
       // Beside two pairs in flight on one thread each, a parallel conversion only oversubscribes.
       if (pairs_in_flight > 1) set_loop_threads_of_this_thread(1);
-      const cv::Mat image = made.defined() ? io::tensor_to_image(made) : frame;
+      const cv::Mat image = made.defined() ? io::with_alpha(io::tensor_to_image(made, depth), alpha) : frame;
       if (sink) {
-        sink->write(image);
+        sink->write(io::colour_of(image));
       } else {
         char name[64];
         std::snprintf(name, sizeof name, "frame_%06lld.png", static_cast<long long>(k));
@@ -455,6 +595,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     int64_t k_begin = 0;
     std::vector<cv::Mat> frames;  // output frames k_begin, ...: input frames, or empty where ...
     std::vector<int64_t> slots;   // ... these come from `made`, in order
+    std::vector<cv::Mat> alphas;  // the alpha of each of `made`'s frames (frames with alpha)
     std::future<std::vector<torch::Tensor>> made;
   };
   // The workers lower torch's thread count, whose default is shared: put it back however the job ends.
@@ -469,13 +610,17 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     PendingPair pair = std::move(pending.front());
     pending.pop_front();
     std::vector<torch::Tensor> made_frames(pair.frames.size());
+    std::vector<cv::Mat> made_alphas(pair.frames.size());
     if (pair.made.valid()) {
       const auto made = pair.made.get();
-      for (size_t j = 0; j < made.size(); ++j) made_frames[static_cast<size_t>(pair.slots[j])] = made[j];
+      for (size_t j = 0; j < made.size(); ++j) {
+        made_frames[static_cast<size_t>(pair.slots[j])] = made[j];
+        if (j < pair.alphas.size()) made_alphas[static_cast<size_t>(pair.slots[j])] = pair.alphas[j];
+      }
       result.interpolated_frames += static_cast<int64_t>(made.size());
     }
     for (size_t slot = 0; slot < pair.frames.size(); ++slot) {
-      write(pair.frames[slot], made_frames[slot], pair.k_begin + static_cast<int64_t>(slot));
+      write(pair.frames[slot], made_frames[slot], made_alphas[slot], pair.k_begin + static_cast<int64_t>(slot));
     }
   };
   auto write_pending_pairs = [&]() {
@@ -483,8 +628,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   };
   auto progress_after = [&](int64_t i) {  // the report after input frame i
     VideoJobProgress p;
-    p.input_frames_done = i + 1;
-    p.input_frames_total = std::max(in.frame_count, decoded);
+    p.input_frames_done = source_index[static_cast<size_t>(i)] + 1;
+    p.input_frames_total = std::max(in.frame_count, source_frames);
     p.output_frames = output_frames;
     if (work_started_at >= 0) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - work_start).count();
@@ -501,7 +646,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     for (const auto& [j, tensor] : tensors) {
       if (j == index) return tensor;
     }
-    tensors.emplace_back(index, io::image_to_tensor(window[static_cast<size_t>(index - window_start)]));
+    tensors.emplace_back(index, io::image_to_tensor(io::colour_of(window[static_cast<size_t>(index - window_start)])));
     while (tensors.size() > kKeptTensors) tensors.pop_front();
     return tensors.back().second;
   };
@@ -529,9 +674,11 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     const cv::Mat& frame = window[static_cast<size_t>(i - window_start)];
     const bool has_next = i + 1 < decoded;
     const int64_t segment = i / segment_frames;
-    const int64_t k_begin = first_output_at_or_after(i, ratio);
+    const double position = positions[static_cast<size_t>(i)];
+    const double next_position = has_next ? positions[static_cast<size_t>(i + 1)] : end_position;
+    const int64_t k_begin = first_output_at_or_after(position, ratio);
     // (For the last frame, [k_begin, k_end) are the frames that hold it to the end.)
-    const int64_t k_end = first_output_at_or_after(i + 1, ratio);
+    const int64_t k_end = first_output_at_or_after(next_position, ratio);
     const bool cut = has_next && cut_between(i);
     if (cut) ++result.scene_cuts;
     if (segment >= segments_done) {
@@ -551,13 +698,17 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       pair.frames.resize(static_cast<size_t>(std::max<int64_t>(0, k_end - k_begin)));
       std::vector<double> times;
       for (int64_t k = k_begin; k < k_end; ++k) {
-        const double t = static_cast<double>(k) / ratio - static_cast<double>(i);
+        const double t = (static_cast<double>(k) / ratio - position) / (next_position - position);
         auto& slot = pair.frames[static_cast<size_t>(k - k_begin)];
         if (t < 1e-6 || !has_next) slot = frame;
         else if (cut) slot = t < 0.5 ? frame : window[static_cast<size_t>(i + 1 - window_start)];
         else {
           times.push_back(t);
           pair.slots.push_back(k - k_begin);
+          if (in.alpha) {
+            pair.alphas.push_back(io::alpha_between(io::alpha_of(frame),
+                                                    io::alpha_of(window[static_cast<size_t>(i + 1 - window_start)]), t));
+          }
         }
       }
       if (!times.empty()) {
@@ -597,7 +748,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
           writer.reset();
           fs::remove(segment_path(current_segment, true), ec);
         }
-        result.input_frames = i + 1;
+        result.input_frames = source_index[static_cast<size_t>(i)] + 1;
         result.output_frames = output_frames;
         result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         log::info("stopped: rerun the same command to continue from the finished parts in '" + work.string() + "'");
@@ -607,7 +758,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   }
   write_pending_pairs();
   finish_segment();
-  result.input_frames = decoded;
+  result.input_frames = source_frames;
+  result.duplicates_removed = source_frames - decoded;
   result.output_frames = output_frames;
 
   // Assemble the output.

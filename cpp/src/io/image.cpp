@@ -59,8 +59,72 @@ cv::Mat read_image(const std::string& path) {
   return to_bgr8(m, "image '" + path + "'");
 }
 
+cv::Mat read_frame(const std::string& path) {
+  if (!fs::exists(path)) throw FileError("image '" + path + "' does not exist");
+  cv::Mat m;
+  try {
+    m = cv::imread(path, cv::IMREAD_UNCHANGED);
+  } catch (const cv::Exception&) {
+    throw FileError("cannot read '" + path + "': the image is larger than OpenCV's limit (2^30 pixels) or corrupt");
+  }
+  if (m.empty()) throw FileError("cannot read '" + path + "' as an image (unknown format or corrupt file)");
+  if (m.channels() == 4 && (m.depth() == CV_8U || m.depth() == CV_16U)) return m;
+  if (m.depth() != CV_16U) return to_bgr8(m, "image '" + path + "'");
+  cv::Mat out;
+  switch (m.channels()) {
+    case 1: cv::cvtColor(m, out, cv::COLOR_GRAY2BGR); break;
+    case 3: out = m; break;
+    default: throw InvalidArgument("image '" + path + "' has " + std::to_string(m.channels()) + " channels; expected 1, 3 or 4");
+  }
+  return out;
+}
+
+cv::Mat colour_of(const cv::Mat& frame) {
+  if (frame.channels() != 4) return frame;
+  cv::Mat bgr;
+  cv::cvtColor(frame, bgr, cv::COLOR_BGRA2BGR);
+  return bgr;
+}
+
+cv::Mat alpha_of(const cv::Mat& frame) {
+  if (frame.channels() != 4) return {};
+  cv::Mat alpha;
+  cv::extractChannel(frame, alpha, 3);
+  return alpha;
+}
+
+cv::Mat with_alpha(const cv::Mat& bgr, const cv::Mat& alpha) {
+  if (alpha.empty()) return bgr;
+  require(alpha.size() == bgr.size() && alpha.depth() == bgr.depth() && bgr.channels() == 3,
+          "with_alpha: the alpha plane does not fit the colour image");
+  cv::Mat planes[] = {bgr, alpha}, bgra(bgr.size(), CV_MAKETYPE(bgr.depth(), 4));
+  const int from_to[] = {0, 0, 1, 1, 2, 2, 3, 3};
+  cv::mixChannels(planes, 2, &bgra, 1, from_to, 4);
+  return bgra;
+}
+
+cv::Mat alpha_between(const cv::Mat& a, const cv::Mat& b, double t) {
+  if (a.empty() || b.empty()) return {};
+  cv::Mat out;
+  cv::addWeighted(a, 1.0 - t, b, t, 0.0, out);
+  return out;
+}
+
 void write_image(const std::string& path, const cv::Mat& bgr, bool overwrite) {
   require(is_image_file(path), "output '" + path + "' needs an image extension (.png, .jpg, ...)");
+  std::string ext = fs::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  const bool keeps_16_bits = ext == ".png" || ext == ".tif" || ext == ".tiff" || ext == ".ppm" || ext == ".pgm";
+  if (bgr.channels() == 4 && !(ext == ".png" || ext == ".tif" || ext == ".tiff" || ext == ".webp")) {
+    write_image(path, colour_of(bgr), overwrite);
+    return;
+  }
+  if (bgr.depth() == CV_16U && !keeps_16_bits) {
+    cv::Mat eight;
+    bgr.convertTo(eight, CV_8U, 1.0 / 257.0);
+    write_image(path, eight, overwrite);
+    return;
+  }
   AtomicOutput out(path, overwrite);
   // Encoded in memory and written by the checked writer: cv::imwrite reports success after a
   // short write on a full disk, leaving a truncated image.
@@ -80,10 +144,24 @@ void write_image(const std::string& path, const cv::Mat& bgr, bool overwrite) {
 // ops took five or six passes), with the tensor ops' exact arithmetic: v / 255 in float one way,
 // clamp, * 255 in float and round half to even the other, so results do not move by a rounding.
 torch::Tensor image_to_tensor(const cv::Mat& bgr) {
-  require(bgr.type() == CV_8UC3, "image_to_tensor expects an 8-bit 3-channel image");
+  require(bgr.type() == CV_8UC3 || bgr.type() == CV_16UC3, "image_to_tensor expects an 8- or 16-bit 3-channel image");
   const int64_t h = bgr.rows, w = bgr.cols, plane = h * w;
   auto out = torch::empty({3, h, w}, torch::kFloat32);
   float* rgb = out.data_ptr<float>();
+  if (bgr.depth() == CV_16U) {  // 10-bit video, 16-bit PNG: v / 65535
+    at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t y = begin; y < end; ++y) {
+        const uint16_t* row = bgr.ptr<uint16_t>(static_cast<int>(y));
+        float* r = rgb + y * w;
+        for (int64_t x = 0; x < w; ++x) {
+          r[x] = static_cast<float>(row[3 * x + 2]) / 65535.0f;
+          r[plane + x] = static_cast<float>(row[3 * x + 1]) / 65535.0f;
+          r[2 * plane + x] = static_cast<float>(row[3 * x]) / 65535.0f;
+        }
+      }
+    });
+    return out;
+  }
   static const auto scaled = [] {  // v / 255 for every byte: exact, and no division per pixel
     std::array<float, 256> table{};
     for (int v = 0; v < 256; ++v) table[static_cast<size_t>(v)] = static_cast<float>(v) / 255.0f;
@@ -103,7 +181,8 @@ torch::Tensor image_to_tensor(const cv::Mat& bgr) {
   return out;
 }
 
-cv::Mat tensor_to_image(const torch::Tensor& rgb) {
+cv::Mat tensor_to_image(const torch::Tensor& rgb, int depth) {
+  require(depth == CV_8U || depth == CV_16U, "tensor_to_image makes 8- or 16-bit images");
   torch::Tensor t = rgb;
   if (t.dim() == 4) {
     require(t.size(0) == 1, "tensor_to_image expects a single image, got a batch of " + std::to_string(t.size(0)));
@@ -113,6 +192,22 @@ cv::Mat tensor_to_image(const torch::Tensor& rgb) {
   t = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   const int64_t h = t.size(1), w = t.size(2), plane = h * w;
   const float* src = t.data_ptr<float>();
+  if (depth == CV_16U) {
+    cv::Mat bgr(static_cast<int>(h), static_cast<int>(w), CV_16UC3);
+    auto to_word = [](float v) { return static_cast<uint16_t>(std::lround(std::min(std::max(v, 0.0f), 1.0f) * 65535.0f)); };
+    at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
+      for (int64_t y = begin; y < end; ++y) {
+        uint16_t* row = bgr.ptr<uint16_t>(static_cast<int>(y));
+        const float* r = src + y * w;
+        for (int64_t x = 0; x < w; ++x) {
+          row[3 * x] = to_word(r[2 * plane + x]);
+          row[3 * x + 1] = to_word(r[plane + x]);
+          row[3 * x + 2] = to_word(r[x]);
+        }
+      }
+    });
+    return bgr;
+  }
   cv::Mat bgr(static_cast<int>(h), static_cast<int>(w), CV_8UC3);
   auto to_byte = [](float v) {
     // Round half to even by adding and subtracting 1.5 * 2^23 in float (exact for 0..255): what

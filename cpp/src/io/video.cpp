@@ -55,11 +55,21 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
   ::_exit(127);
 }
 
-// Runs argv with stdout captured (stderr discarded); returns its exit status.
-int run_capture(const std::vector<std::string>& argv, std::string& output) {
+int open_message_file();
+std::string read_messages(int fd);
+
+// Runs argv with stdout captured (stderr discarded, or kept in `messages`); returns its exit status.
+int run_capture(const std::vector<std::string>& argv, std::string& output, std::string* messages = nullptr) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
-  const pid_t pid = spawn(argv, -1, fds[1], -1, fds[0]);
+  const int log = messages ? open_message_file() : -1;
+  struct CloseLog {
+    int fd;
+    ~CloseLog() {
+      if (fd >= 0) ::close(fd);
+    }
+  } close_log{log};
+  const pid_t pid = spawn(argv, -1, fds[1], log, fds[0]);
   ::close(fds[1]);
   if (pid < 0) {
     ::close(fds[0]);
@@ -71,6 +81,7 @@ int run_capture(const std::vector<std::string>& argv, std::string& output) {
   ::close(fds[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
+  if (messages) *messages = read_messages(log);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -122,6 +133,18 @@ bool on_path(const std::string& program) {
     if (!dir.empty() && ::access((fs::path(dir) / program).c_str(), X_OK) == 0) return true;
   }
   return false;
+}
+
+// A rate or ratio as ffprobe writes it ("30000/1001", "25"); 0 when unreadable.
+double parse_rate(const std::string& text) {
+  const auto slash = text.find('/');
+  try {
+    if (slash == std::string::npos) return std::stod(text);
+    const double den = std::stod(text.substr(slash + 1));
+    return den > 0 ? std::stod(text.substr(0, slash)) / den : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
 }
 
 }  // namespace
@@ -176,6 +199,46 @@ bool has_audio_stream(const std::string& path) {
   return rc == 0 && out.find_first_not_of(" \n\r\t") != std::string::npos;
 }
 
+namespace {
+
+// An ffprobe ratio ("34000/50000") in x265's units (`per` of them make 1).
+long long in_units(const nlohmann::json& value, double per) {
+  const std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+  return std::llround(parse_rate(text) * per);
+}
+
+// HDR10's mastering display and content light level of the first frame, in x265's notation.
+void read_hdr_metadata(const std::string& path, StreamProbe& p) {
+  std::string out;
+  if (run_capture({"ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1", "-show_frames",
+                   "-show_entries", "frame=side_data_list", "-of", "json", local_path_for_ffmpeg(path)},
+                  out) != 0) {
+    return;
+  }
+  try {
+    const auto j = nlohmann::json::parse(out);
+    for (const auto& frame : j.value("frames", nlohmann::json::array())) {
+      for (const auto& sd : frame.value("side_data_list", nlohmann::json::array())) {
+        const std::string type = sd.value("side_data_type", "");
+        if (type == "Mastering display metadata" && sd.contains("red_x")) {
+          auto xy = [&](const char* x, const char* y) {
+            return "(" + std::to_string(in_units(sd.at(x), 50000)) + "," + std::to_string(in_units(sd.at(y), 50000)) + ")";
+          };
+          p.mastering_display = "G" + xy("green_x", "green_y") + "B" + xy("blue_x", "blue_y") + "R" + xy("red_x", "red_y") +
+                                "WP" + xy("white_point_x", "white_point_y") + "L(" +
+                                std::to_string(in_units(sd.at("max_luminance"), 10000)) + "," +
+                                std::to_string(in_units(sd.at("min_luminance"), 10000)) + ")";
+        } else if (type == "Content light level metadata") {
+          p.content_light = std::to_string(sd.value("max_content", 0)) + "," + std::to_string(sd.value("max_average", 0));
+        }
+      }
+    }
+  } catch (const std::exception&) {
+  }
+}
+
+}  // namespace
+
 StreamProbe probe_stream(const std::string& path) {
   StreamProbe p;
   if (!on_path("ffprobe") || lower_ext(path) == ".yuv") return p;
@@ -183,14 +246,16 @@ StreamProbe probe_stream(const std::string& path) {
   // the job's first frame.  (One call cannot do both: packets are counted over all streams, so an
   // audio stream would crowd the video's timestamps out of the first 120.)
   auto has_audio = std::async(std::launch::async, [path] { return has_audio_stream(path); });
-  std::string out;
+  std::string out, messages;
   // Streams, and the timestamps of the first 120 video packets.
   if (run_capture({"ffprobe", "-v", "error", "-show_entries",
                    "stream=codec_type,color_range,color_space,color_primaries,color_transfer:packet=pts_time,duration_time",
                    "-read_intervals", "%+#120", "-select_streams", "v:0", "-of", "json", local_path_for_ffmpeg(path)},
-                  out) != 0) {
+                  out, &messages) != 0) {
     return p;
   }
+  // The container's index promises data the file does not hold (a download or copy cut short).
+  p.truncated = messages.find("partial file") != std::string::npos;
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(out);
@@ -201,6 +266,8 @@ StreamProbe probe_stream(const std::string& path) {
   for (const auto& st : j.value("streams", nlohmann::json::array())) {
     if (st.value("codec_type", "") != "video") continue;
     p.has_video = true;
+    const std::string transfer = st.value("color_transfer", "");
+    if (transfer == "smpte2084" || transfer == "arib-std-b67") read_hdr_metadata(path, p);
     const std::pair<const char*, const char*> keys[] = {{"color_range", "-color_range"}, {"color_space", "-colorspace"},
                                                         {"color_primaries", "-color_primaries"}, {"color_transfer", "-color_trc"}};
     for (const auto& [key, flag] : keys) {
@@ -220,6 +287,10 @@ StreamProbe probe_stream(const std::string& path) {
     }
   }
   std::sort(pts.begin(), pts.end());  // packets come in decode order (B-frames)
+  // A truncated file's last readable packets miss the pictures between them (the rest of their
+  // group of pictures is gone): their gaps are no frame durations.
+  constexpr size_t kReorderedTail = 16;
+  if (p.truncated) pts.resize(pts.size() > kReorderedTail ? pts.size() - kReorderedTail : 0);
   std::vector<double> d;
   for (size_t i = 1; i < pts.size(); ++i) d.push_back(pts[i] - pts[i - 1]);
   if (d.size() >= 4) {
@@ -234,6 +305,26 @@ StreamProbe probe_stream(const std::string& path) {
   }
   p.has_audio = has_audio.get();
   return p;
+}
+
+std::vector<double> frame_timestamps(const std::string& path) {
+  std::vector<double> pts;
+  std::string out;
+  if (!on_path("ffprobe") || run_capture({"ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                                          "packet=pts_time", "-of", "csv=p=0", local_path_for_ffmpeg(path)},
+                                         out) != 0) {
+    return pts;
+  }
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    try {
+      if (!line.empty() && line != "N/A") pts.push_back(std::stod(line));
+    } catch (const std::exception&) {
+    }
+  }
+  std::sort(pts.begin(), pts.end());  // packets come in decode order (B-frames)
+  return pts;
 }
 
 bool concat_videos(const std::vector<std::string>& parts, const std::string& audio_from, const std::string& output) {
@@ -319,14 +410,120 @@ RawYuvLayout raw_yuv_layout(const std::string& path) {
   return layout;
 }
 
+namespace {
+
+// How ffmpeg's scaler names a YUV matrix that ffprobe calls `space` (BT.601 for an untagged or
+// unknown one: the decoder and the encoder then agree, whatever the source meant).
+std::string scaler_matrix(const std::string& space) {
+  if (space == "bt709" || space == "smpte170m" || space == "smpte240m" || space == "fcc") return space;
+  if (space == "bt470bg") return "bt470";
+  if (space == "bt2020nc" || space == "bt2020c") return "bt2020";
+  return "bt601";
+}
+
+// One ffprobe of the first video stream: size, rotation, rate, count, pixel format, colour.
+struct ReaderProbe {
+  bool ok = false;
+  int width = 0, height = 0;
+  int rotation = 0;  // degrees, as ffprobe's display matrix says (ffmpeg turns the frames by it)
+  double fps = 0;
+  int64_t frame_count = 0;
+  std::string pix_fmt, color_range, color_space;
+  int bits = 8;  // per component
+  std::string field_order;  // "progressive", "tt", "bb", "tb", "bt", or "" (untagged)
+};
+
+// Bits per component of a pixel format by its name ("yuv420p10le": 10, "rgb48le": 16), else 8.
+int bits_of_pixel_format(const std::string& pix_fmt) {
+  std::smatch m;
+  if (std::regex_search(pix_fmt, m, std::regex(R"((9|10|12|14|16)(le|be)$)"))) return std::stoi(m[1]);
+  if (std::regex_search(pix_fmt, std::regex(R"(^(rgb|bgr)(48|64)|^p01[06])"))) return 16;
+  return 8;
+}
+
+ReaderProbe probe_for_reader(const std::string& path) {
+  ReaderProbe r;
+  std::string out;
+  if (run_capture({"ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                   "stream=width,height,r_frame_rate,avg_frame_rate,nb_frames,duration,pix_fmt,bits_per_raw_sample,color_range,"
+                   "color_space,field_order:"
+                   "stream_side_data=rotation:format=duration",
+                   "-of", "json", local_path_for_ffmpeg(path)},
+                  out) != 0) {
+    return r;
+  }
+  try {
+    const auto j = nlohmann::json::parse(out);
+    const auto& streams = j.at("streams");
+    if (streams.empty()) return r;
+    const auto& st = streams.at(0);
+    r.width = st.value("width", 0);
+    r.height = st.value("height", 0);
+    r.pix_fmt = st.value("pix_fmt", "");
+    r.color_range = st.value("color_range", "");
+    r.color_space = st.value("color_space", "");
+    r.field_order = st.value("field_order", "");
+    r.bits = bits_of_pixel_format(r.pix_fmt);
+    try {
+      r.bits = std::max(r.bits, std::stoi(st.value("bits_per_raw_sample", "8")));
+    } catch (const std::exception&) {
+    }
+    for (const auto& sd : st.value("side_data_list", nlohmann::json::array())) {
+      if (sd.contains("rotation")) r.rotation = sd.at("rotation").is_number() ? sd.at("rotation").get<int>()
+                                                                               : std::stoi(sd.at("rotation").get<std::string>());
+    }
+    // As libavformat guesses a rate (av_guess_frame_rate): the real base rate, unless it is far
+    // above an average that is plausible (field-rate timestamps).
+    const double real = parse_rate(st.value("r_frame_rate", "0/0"));
+    const double avg = parse_rate(st.value("avg_frame_rate", "0/0"));
+    r.fps = (avg > 0 && real > 0 && avg < 70 && real > 210) || !(real > 0) ? avg : real;
+    try {
+      r.frame_count = std::stoll(st.value("nb_frames", "0"));
+    } catch (const std::exception&) {
+    }
+    if (r.frame_count <= 0 && r.fps > 0) {
+      const double duration = parse_rate(st.value("duration", j.value("format", nlohmann::json::object()).value("duration", "0")));
+      r.frame_count = static_cast<int64_t>(std::llround(duration * r.fps));
+    }
+    r.ok = r.width > 0 && r.height > 0;
+  } catch (const std::exception&) {
+  }
+  return r;
+}
+
+}  // namespace
+
 struct VideoReader::Impl {
+  // Decoding through an `ffmpeg` process that writes raw BGR frames into a pipe: the frames are
+  // what ffmpeg and players show (rotation applied, full or limited range as tagged).
+  pid_t pid = -1;
+  int fd = -1;
+  int log_fd = -1;
+  size_t frame_bytes = 0;
+  int64_t frames_read = 0;
+  // Without an ffmpeg binary: OpenCV's capture (no rotation, BT.601 limited range).
   cv::VideoCapture capture;
   // Raw YUV input instead of the capture.
   std::ifstream raw;
   size_t raw_frame_bytes = 0;
+
+  void stop() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+    if (pid > 0) {
+      ::kill(pid, SIGTERM);  // our own child, still decoding frames nobody will read
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+    }
+    pid = -1;
+  }
+  ~Impl() {
+    stop();
+    if (log_fd >= 0) ::close(log_fd);
+  }
 };
 
-VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>()), path_(path) {
+VideoReader::VideoReader(const std::string& path, int max_width) : impl_(std::make_unique<Impl>()), path_(path) {
   if (!fs::exists(path)) throw FileError("video '" + path + "' does not exist");
   if (fs::is_directory(path)) throw FileError("'" + path + "' is a folder, not a video");
   if (lower_ext(path) == ".yuv") {
@@ -343,6 +540,58 @@ VideoReader::VideoReader(const std::string& path) : impl_(std::make_unique<Impl>
     info_.height = layout.height;
     info_.fps = layout.fps;
     info_.frame_count = static_cast<int64_t>(bytes / impl_->raw_frame_bytes);
+    return;
+  }
+  if (have_ffmpeg() && on_path("ffprobe")) {
+    const ReaderProbe probe = probe_for_reader(path);
+    if (!probe.ok) throw FileError("cannot decode '" + path + "' as a video (unknown format or corrupt file)");
+    // ffmpeg turns the frames as the display matrix says (its autorotation): a quarter turn swaps the sides.
+    const bool quarter = ((probe.rotation % 180) + 180) % 180 == 90;
+    info_.width = quarter ? probe.height : probe.width;
+    info_.height = quarter ? probe.width : probe.height;
+    info_.fps = probe.fps > 0 && std::isfinite(probe.fps) ? probe.fps : 25.0;
+    info_.frame_count = probe.frame_count;
+    info_.rotation = probe.rotation;
+    info_.full_range = probe.color_range == "pc" || probe.pix_fmt.rfind("yuvj", 0) == 0;
+    info_.matrix = scaler_matrix(probe.color_space);
+    info_.bits = probe.bits;
+    // More than 8 bits are kept: 16-bit BGR frames.
+    const std::string format = info_.bits > 8 ? "bgr48le" : "bgr24";
+    // The conversion to BGR named in full, so that the encoder can undo exactly this one (its
+    // scaler would otherwise assume BT.601 and limited range, whatever the tags say).
+    std::string size;
+    if (max_width > 0 && info_.width > max_width) {
+      const int height = std::max(2, static_cast<int>(std::lround(static_cast<double>(info_.height) * max_width / info_.width)));
+      size = "w=" + std::to_string(max_width) + ":h=" + std::to_string(height) + ":flags=area:";
+      info_.width = max_width;
+      info_.height = height;
+    }
+    std::string filter = "scale=" + size + "in_range=" + std::string(info_.full_range ? "full" : "limited") +
+                         ":in_color_matrix=" + info_.matrix + ",format=" + format;
+    // Interlaced (by the stream's field order): fields woven into frames would be interpolated as
+    // combs.  bwdif makes one frame per frame (the rate is kept).
+    const std::string& order = probe.field_order;
+    if (order == "tt" || order == "bb" || order == "tb" || order == "bt") {
+      info_.deinterlaced = true;
+      filter = "bwdif=mode=send_frame:parity=auto:deint=all," + filter;  // each frame's own field order
+    }
+    // Every decoded frame once, at its own time (no frame dropped or repeated to a nominal rate).
+    const std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
+                                           local_path_for_ffmpeg(path), "-map", "0:v:0", "-an", "-sn", "-dn",
+                                           "-vsync", "passthrough", "-vf", filter, "-f", "rawvideo", "-pix_fmt",
+                                           format, "-"};
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) throw FileError("cannot create a pipe from ffmpeg");
+    impl_->log_fd = open_message_file();
+    impl_->pid = spawn(argv, -1, fds[1], impl_->log_fd, fds[0]);
+    ::close(fds[1]);
+    if (impl_->pid < 0) {
+      ::close(fds[0]);
+      throw FileError("cannot start ffmpeg to decode '" + path + "'");
+    }
+    impl_->fd = fds[0];
+    impl_->frame_bytes = static_cast<size_t>(info_.width) * info_.height * 3 * (info_.bits > 8 ? 2 : 1);
+    ::signal(SIGPIPE, SIG_IGN);
     return;
   }
   // FFmpeg only (then OpenCV's own MJPEG reader): other backends (GStreamer) print lines of their
@@ -373,6 +622,33 @@ bool VideoReader::read(cv::Mat& bgr) {
     cv::cvtColor(yuv, bgr, cv::COLOR_YUV2BGR_I420);
     return true;
   }
+  if (impl_->frame_bytes) {
+    if (impl_->fd < 0) return false;
+    cv::Mat frame(info_.height, info_.width, info_.bits > 8 ? CV_16UC3 : CV_8UC3);
+    size_t got = 0;
+    while (got < impl_->frame_bytes) {
+      const ssize_t n = ::read(impl_->fd, frame.data + got, impl_->frame_bytes - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    if (got == impl_->frame_bytes) {
+      ++impl_->frames_read;
+      bgr = frame;
+      return true;
+    }
+    // The end: a decoder that gave no frame at all failed (a damaged file), one that gave some
+    // ended as OpenCV's reader did, at the last frame it could decode.
+    ::close(impl_->fd);
+    impl_->fd = -1;
+    int status = 0;
+    ::waitpid(impl_->pid, &status, 0);
+    impl_->pid = -1;
+    if (impl_->frames_read == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      throw FileError("cannot decode '" + path_ + "' as a video (unknown format or corrupt file)");
+    }
+    return false;
+  }
   cv::Mat frame;
   if (!impl_->capture.read(frame) || frame.empty()) return false;
   bgr = to_bgr8(frame, "a frame of '" + path_ + "'");
@@ -394,6 +670,13 @@ void check_encoder_preset(const std::string& codec, const std::string& preset) {
 
 namespace {
 
+// Frames go to the encoder as 16-bit BGR when the source has more than 8 bits and the codec keeps them.
+bool deep_frames(const VideoWriterOptions& options) {
+  return options.bits > 8 && codec_keeps_bit_depth(options.codec);
+}
+
+std::string raw_pixel_format(const VideoWriterOptions& options) { return deep_frames(options) ? "bgr48le" : "bgr24"; }
+
 // The encoder's output options: codec, preset, quality, pixel format, extra arguments.
 std::vector<std::string> encoder_args(const VideoWriterOptions& options, int width, int height) {
   std::vector<std::string> argv = {"-c:v", options.codec};
@@ -402,9 +685,23 @@ std::vector<std::string> encoder_args(const VideoWriterOptions& options, int wid
     argv.insert(argv.end(), {"-crf", std::to_string(options.crf)});
     if (options.codec == "libvpx-vp9") argv.insert(argv.end(), {"-b:v", "0"});
   }
+  // The reader's conversion to BGR undone: the same matrix and range (else the scaler assumes
+  // BT.601 limited range, and a full-range input comes out squeezed to 16..235).
+  if (!options.matrix.empty()) {
+    argv.insert(argv.end(), {"-vf", "scale=out_range=" + std::string(options.full_range ? "full" : "limited") +
+                                        ":out_color_matrix=" + options.matrix});
+    if (options.full_range &&
+        std::find(options.extra_args.begin(), options.extra_args.end(), "-color_range") == options.extra_args.end()) {
+      argv.insert(argv.end(), {"-color_range", "pc"});  // yuvj420p says it by its format alone
+    }
+  }
   // yuv420p needs even sizes; odd-sized frames keep a full-chroma format instead.
   const bool even = width % 2 == 0 && height % 2 == 0;
-  if (options.codec == "libx264" || options.codec == "libx265") {
+  if (deep_frames(options)) {
+    // 10 bits (12 where the source has them and x265 or FFV1 writes them).
+    const bool twelve = options.bits >= 12 && (options.codec == "libx265" || options.codec == "ffv1");
+    argv.insert(argv.end(), {"-pix_fmt", std::string(even ? "yuv420p" : "yuv444p") + (twelve ? "12le" : "10le")});
+  } else if (options.codec == "libx264" || options.codec == "libx265") {
     argv.insert(argv.end(), {"-pix_fmt", even ? "yuv420p" : "yuv444p"});
   }
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
@@ -461,7 +758,7 @@ void check_encoder_settings(const VideoWriterOptions& options, int width, int he
     char fps_text[64];
     std::snprintf(fps_text, sizeof fps_text, "%.6f", options.fps);
     std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
-                                     "-pix_fmt", "bgr24", "-s", std::to_string(width) + "x" + std::to_string(height),
+                                     "-pix_fmt", raw_pixel_format(options), "-s", std::to_string(width) + "x" + std::to_string(height),
                                      "-r", fps_text, "-i", "/dev/zero", "-frames:v", "2"};
     const auto encoder = encoder_args(trial_options, width, height);
     argv.insert(argv.end(), encoder.begin(), encoder.end());
@@ -485,8 +782,12 @@ void check_encoder_settings(const VideoWriterOptions& options, int width, int he
   }
 }
 
+bool codec_keeps_bit_depth(const std::string& codec) {
+  return codec == "libx264" || codec == "libx265" || codec == "libvpx-vp9" || codec == "ffv1";
+}
+
 VideoWriter::VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options)
-    : path_(path), width_(width), height_(height) {
+    : path_(path), width_(width), height_(height), deep_(deep_frames(options)) {
   check_encoder_preset(options.codec, options.preset);
   require(width > 0 && height > 0, "video size must be positive");
   require(options.fps > 0, "video fps must be positive");
@@ -510,7 +811,7 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, const V
     }
   }
   std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-                                   "-f", "rawvideo", "-pix_fmt", "bgr24", "-s",
+                                   "-f", "rawvideo", "-pix_fmt", raw_pixel_format(options), "-s",
                                    std::to_string(width) + "x" + std::to_string(height), "-r", fps_text, "-i", "-"};
   if (keeps_audio_) {
     argv.insert(argv.end(), {"-i", local_path_for_ffmpeg(options.audio_from), "-map", "0:v:0", "-map", "1:a?", "-c:a",
@@ -545,9 +846,17 @@ VideoWriter::~VideoWriter() {
 }
 
 void VideoWriter::write(const cv::Mat& bgr) {
-  require(bgr.type() == CV_8UC3 && bgr.cols == width_ && bgr.rows == height_,
+  require((bgr.type() == CV_8UC3 || bgr.type() == CV_16UC3) && bgr.cols == width_ && bgr.rows == height_,
           "frame of " + std::to_string(bgr.cols) + "x" + std::to_string(bgr.rows) + " does not match the video's " +
               std::to_string(width_) + "x" + std::to_string(height_));
+  // The depth the encoder was opened for (16-bit frames of a codec that keeps 8 bits are reduced here).
+  if ((bgr.depth() == CV_16U) != (deep_ && !fallback_)) {
+    cv::Mat converted;
+    if (bgr.depth() == CV_16U) bgr.convertTo(converted, CV_8U, 1.0 / 257.0);
+    else bgr.convertTo(converted, CV_16U, 257.0);
+    write(converted);
+    return;
+  }
   if (fallback_) {
     fallback_->write(bgr);
     return;

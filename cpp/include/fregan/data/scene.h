@@ -16,6 +16,11 @@ struct SceneOptions {
   int neighbourhood = 3;  // frame pairs on each side for the median
   // A triplet is near-static when its F0 and F2 thumbnails differ by less than this (0..255).
   double static_threshold = 0.5;
+  // A frame is held (a repeat of the one before, as in animation "on twos" or 12.5 fps content in
+  // 25 fps) when no 8x8 block of the two frames' 160-pixel-wide, lightly blurred grayscale copies
+  // differs by more than this on average (0..255).  Measured in benchmarks/README.md: repeats
+  // re-encoded at CRF 23..30 up to 2.4, moving pairs mostly 8 and more.
+  double held_threshold = 3.0;
 };
 
 // The 64x36 grayscale, slightly blurred thumbnail the measures use.
@@ -23,6 +28,17 @@ cv::Mat thumbnail(const cv::Mat& bgr);
 
 // Mean absolute difference of two thumbnails, 0..255.
 double thumbnail_difference(const cv::Mat& thumb_a, const cv::Mat& thumb_b);
+
+// The width of the copies held_difference compares.
+constexpr int kHeldProbeWidth = 160;
+
+// The 160-pixel-wide grayscale copy held_difference compares (made once per frame).
+cv::Mat held_probe(const cv::Mat& bgr);
+
+// The largest mean absolute difference of the 8x8 blocks of two held_probe copies, 0..255: small
+// for a repeated frame under compression noise, large wherever anything moved, however little of
+// the frame it covers.
+double held_difference(const cv::Mat& probe_a, const cv::Mat& probe_b);
 
 // Whether pair i is a cut, given the thumbnail differences of pairs 0..n-1 (only pairs within
 // `neighbourhood` of i are read, so a streaming caller needs that many pairs decoded ahead).

@@ -4,7 +4,9 @@
 //
 // Timing: output frame k shows source time k / output_fps, i.e. position p = k * input_fps /
 // output_fps in input frames.  A whole p copies input frame p; otherwise the frame at
-// t = p - floor(p) between frames floor(p) and floor(p) + 1 is interpolated.  N input frames
+// t = p - floor(p) between frames floor(p) and floor(p) + 1 is interpolated.  Where held frames
+// were removed (dedup) or the input has a variable frame rate, the two frames around p are the
+// kept frames whose times lie on either side of it, and t is p's place between their times.  N input frames
 // become ceil(N * output_fps / input_fps) output frames: the frames after the last input frame's
 // position hold it, so the output lasts exactly as long as the input (for --factor F: F * N
 // frames) and its audio stays in sync.
@@ -43,6 +45,8 @@ constexpr double kMinTargetFps = 0.1;
 constexpr double kMaxTargetFps = 1000;
 // The smallest frame side the models take (smaller ones fail inside the networks).
 constexpr int kMinFrameSide = 8;
+// dedup "auto" looks at this many frame pairs at the start of the input.
+constexpr int kDedupProbePairs = 48;
 
 struct VideoJobOptions {
   std::string input;   // a video, or a folder of frames
@@ -65,7 +69,16 @@ struct VideoJobOptions {
   // hardly change themselves (below scene.static_threshold), stay two-frame.
   // false: every pair two-frame.
   bool neighbours = true;
-  data::SceneOptions scene;
+  data::SceneOptions scene;  // scene.held_threshold: how different a held frame may be (--dedup-threshold)
+  // Held frames (repeats: animation drawn "on twos", 12.5 fps content in a 25 fps file, a paused
+  // screen recording) are removed before interpolation, and the motion is interpolated between the
+  // distinct frames at their true times, so the output moves smoothly instead of keeping the
+  // stutter.  "auto": on when at least a third of the first kDedupProbePairs frame pairs are held
+  // (and the model takes any t); "on"; "off".
+  std::string dedup = "auto";
+  // A run of more than this many repeats is a pause, not a lower drawing rate: its last repeat is
+  // kept, so the motion after the pause starts when it did instead of creeping through it.
+  int dedup_max_run = 3;
   double segment_seconds = 10;  // input seconds per resumable part
   bool resume = true;           // continue a matching interrupted job instead of starting over
   // Called after every input frame; return false to stop (the finished parts are kept for a
@@ -82,6 +95,8 @@ struct VideoJobResult {
   int width = 0, height = 0;
   bool audio_kept = false;
   int64_t scene_cuts = 0;        // input frame pairs with a hard cut (no frame blended across)
+  int64_t duplicates_removed = 0;  // held frames dropped (dedup), of input_frames
+  bool deinterlaced = false;       // the input was interlaced (by its field order) and deinterlaced first
   int64_t resumed_segments = 0;  // parts reused from an interrupted run
   bool completed = false;        // false when progress() stopped the job
   double seconds = 0;

@@ -1,6 +1,8 @@
 #pragma once
-// Video in and out.  Decoding goes through OpenCV's FFmpeg backend (any container/codec FFmpeg
-// reads: mp4, avi, mkv, webm, y4m, ...).  Encoding pipes raw frames into an `ffmpeg` process so
+// Video in and out.  Decoding goes through an `ffmpeg` process writing raw frames into a pipe (any
+// container/codec FFmpeg reads: mp4, avi, mkv, webm, y4m, ...), so that the frames are the ones
+// ffmpeg and players show: rotation applied, full or limited range and the matrix as tagged.
+// Without an ffmpeg binary, OpenCV's FFmpeg backend decodes (no rotation, BT.601 limited range).  Encoding pipes raw frames into an `ffmpeg` process so
 // that the audio of the source can be muxed back in and the codec/quality chosen; without an
 // ffmpeg binary it falls back to OpenCV's writer (no audio) and says so.
 #include <cstdio>
@@ -26,14 +28,27 @@ struct VideoInfo {
   int height = 0;
   double fps = 0;           // frames per second as the container reports it
   int64_t frame_count = 0;  // as the container reports it (may be an estimate)
+  int rotation = 0;         // degrees of the display matrix, already applied to the frames
+  // How the frames were converted to BGR, for the encoder to convert back the same way: full
+  // (0..255, "pc", yuvj420p) or limited range, and ffmpeg's scaler's name of the YUV matrix
+  // (bt601 when untagged).  Empty matrix: not known (raw .yuv, OpenCV's decoder).
+  bool full_range = false;
+  std::string matrix;
+  // Bits per component of the source; above 8, frames are read as 16-bit BGR (CV_16UC3).
+  int bits = 8;
+  // The stream says it is interlaced (field order tt/bb/tb/bt): its frames were deinterlaced
+  // (ffmpeg's bwdif, one frame per frame) before fregan sees them.
+  bool deinterlaced = false;
 };
 
 class VideoReader {
  public:
-  // Throws FileError naming the file if it does not exist or cannot be decoded.
-  explicit VideoReader(const std::string& path);
+  // Throws FileError naming the file if it does not exist or cannot be decoded.  A `max_width`
+  // above 0 makes ffmpeg shrink wider frames to it (area averaging, aspect kept): a cheap look at
+  // the content (info() then gives the shrunk size).
+  explicit VideoReader(const std::string& path, int max_width = 0);
   ~VideoReader();
-  // Next frame as 8-bit BGR; false at the end of the stream.
+  // Next frame as 8-bit BGR (16-bit for a source of more than 8 bits); false at the end of the stream.
   bool read(cv::Mat& bgr);
   const VideoInfo& info() const { return info_; }
   const std::string& path() const { return path_; }
@@ -54,7 +69,17 @@ struct VideoWriterOptions {
   std::string preset;
   std::string audio_from;           // mux the audio stream of this file, if it has one
   std::vector<std::string> extra_args;  // more ffmpeg output options (e.g. colour metadata)
+  // The conversion of BGR frames to YUV (VideoInfo's): empty matrix = the scaler's default
+  // (BT.601, limited range).
+  bool full_range = false;
+  std::string matrix;
+  // The source's bits per component: above 8, 16-bit frames are written at 10 bits (12 with
+  // libx265 and ffv1 for a 12-bit source) where the codec keeps them (codec_keeps_bit_depth).
+  int bits = 8;
 };
+
+// Whether the encoder writes more than 8 bits per component (libx264, libx265, libvpx-vp9, ffv1).
+bool codec_keeps_bit_depth(const std::string& codec);
 
 // Throws InvalidArgument for a preset the codec does not take (empty is always fine).
 void check_encoder_preset(const std::string& codec, const std::string& preset);
@@ -75,7 +100,8 @@ class VideoWriter {
   // Writes to `path` directly: callers wrap it in an AtomicOutput to get temp + rename.
   VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options);
   ~VideoWriter();  // closes without throwing
-  // Throws FileError "no space left on the device ..." as soon as the output's device is full.
+  // 8- or 16-bit BGR. Throws FileError "no space left on the device ..." as soon as the output's
+  // device is full.
   void write(const cv::Mat& bgr);
   // Flushes and waits for the encoder; throws FileError with ffmpeg's message if it failed, and
   // when the file is empty or holds fewer frames than were written (ffmpeg can exit 0 after "No
@@ -87,6 +113,7 @@ class VideoWriter {
  private:
   std::string path_;
   int width_, height_;
+  bool deep_ = false;  // 16-bit frames into the pipe
   bool keeps_audio_ = false;
   int pid_ = -1;
   FILE* pipe_ = nullptr;
@@ -117,15 +144,26 @@ struct StreamProbe {
   bool has_video = false;
   bool has_audio = false;
   // Frame durations of the first frames differ by more than 10% from each other: a variable
-  // frame rate stream (phone recordings, screen captures).
+  // frame rate stream (phone recordings, screen captures).  (A truncated file's last packets are
+  // left out: the pictures missing between them are not long frames.)
   bool variable_frame_rate = false;
   double min_frame_duration = 0, max_frame_duration = 0;  // seconds, over the first frames
   double typical_frame_rate = 0;  // 1 / the median frame duration (what a constant-rate copy should use)
+  // The container's index names more data than the file holds (an mp4 cut short): the frames end
+  // early, which is not a variable frame rate.
+  bool truncated = false;
   // ffmpeg output options that carry the input's colour description (range, matrix, primaries,
   // transfer) to an encoded output, so a full-range or BT.709 input stays so.
   std::vector<std::string> color_args;
+  // HDR10 (PQ or HLG transfer): the mastering display ("G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)", in
+  // x265's units) and content light level ("MaxCLL,MaxFALL") of the first frame; empty if absent.
+  std::string mastering_display, content_light;
 };
 StreamProbe probe_stream(const std::string& path);
+
+// The presentation time (seconds) of every video frame of `path`, in order, from its packets (no
+// decoding); empty when ffprobe is absent or cannot read them.
+std::vector<double> frame_timestamps(const std::string& path);
 
 // Joins video files of one codec and size end to end without re-encoding (ffmpeg's concat
 // demuxer), muxing in the audio of `audio_from` when it has one (AAC), into `output`.
