@@ -102,7 +102,7 @@ TEST(Trainer, RefusesToClobberARunAndBadOptions) {
   train::Trainer(o).fit();
   EXPECT_THROW(train::Trainer(o).fit(), InvalidArgument);  // run exists, no --resume/--overwrite
   auto bad = o;
-  bad.steps = 0;
+  bad.steps = -1;  // 0 is allowed: it saves the untrained model
   EXPECT_THROW(train::Trainer{bad}, InvalidArgument);
   bad = o;
   bad.model = "nope";
