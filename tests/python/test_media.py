@@ -271,6 +271,28 @@ def test_an_interlaced_video_is_deinterlaced_first(tiny_checkpoint, ffmpeg, tmp_
     assert _combing(out[4]) < 0.25 * _combing(woven) and _combing(out[5]) < 0.25 * _combing(woven)
 
 
+def test_untagged_interlacing_is_found_by_its_combing(tiny_checkpoint, ffmpeg, tmp_path):
+    # The same woven stripes in MJPEG, which carries no field order (old captures often have none):
+    # ffmpeg's idet finds the combing; the progressive clip with the same motion is left alone.
+    x = np.arange(128)
+    fields = [np.repeat(np.repeat((128 + 100 * np.sin(2 * np.pi * (x - 4 * i) / 32)).astype(np.uint8)[None, :, None],
+                                  96, axis=0), 3, axis=2) for i in range(48)]
+    raw = b"".join(f.tobytes() for f in fields)
+    woven_src, progressive_src = tmp_path / "woven.avi", tmp_path / "progressive.avi"
+    for path, vf, rate in ((woven_src, "tinterlace=mode=interleave_top,setfield=prog", "50"), (progressive_src, "null", "25")):
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "128x96", "-r",
+                        rate, "-i", "-", "-vf", vf, "-c:v", "mjpeg", "-q:v", "2", str(path)], input=raw, check=True)
+        assert _stream_field_order(path) in ("", "unknown")
+    woven = _frames(woven_src)[2]
+    assert _combing(woven) > 20
+    r = fregan.interpolate(woven_src, tmp_path / "out.mp4", weights=tiny_checkpoint)
+    assert r["deinterlaced"] and r["input_frames"] == 24 and r["output_frames"] == 48
+    out = _frames(tmp_path / "out.mp4")
+    assert _combing(out[10]) < 0.25 * _combing(woven) and _combing(out[11]) < 0.25 * _combing(woven)
+    r = fregan.interpolate(progressive_src, tmp_path / "progressive_out.mp4", weights=tiny_checkpoint)
+    assert not r["deinterlaced"] and r["input_frames"] == 48
+
+
 def _stream_field_order(path: Path) -> str:
     return subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=field_order",
                            "-of", "csv=p=0", str(path)], check=True, capture_output=True, text=True).stdout.strip()

@@ -4,15 +4,10 @@
 
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <functional>
 #include <future>
-#include <fstream>
-#include <mutex>
-#include <optional>
-#include <thread>
 
 #include <ATen/Parallel.h>
 #include <nlohmann/json.hpp>
@@ -21,9 +16,12 @@
 #include "fregan/data/frame_source.h"
 #include "fregan/device.h"
 #include "fregan/error.h"
+#include "fregan/infer/frame_input.h"
+#include "fregan/infer/pipeline.h"
+#include "fregan/infer/retiming.h"
+#include "fregan/infer/segmented_output.h"
 #include "fregan/io/atomic_file.h"
 #include "fregan/io/image.h"
-#include "fregan/io/job_lock.h"
 #include "fregan/io/output_guard.h"
 #include "fregan/io/video.h"
 #include "fregan/log.h"
@@ -35,227 +33,11 @@ namespace {
 
 using ReadFrame = std::function<bool(cv::Mat&)>;
 
-// Decodes on its own thread, at most `capacity` frames ahead of the consumer.
-class FrameQueue {
- public:
-  FrameQueue(ReadFrame read, size_t capacity) : read_(std::move(read)), capacity_(capacity), thread_([this] { run(); }) {}
-  ~FrameQueue() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // Next frame, or nullopt at the end of the input.
-  std::optional<cv::Mat> pop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return !frames_.empty() || done_; });
-    if (frames_.empty() && error_) std::rethrow_exception(error_);
-    if (frames_.empty()) return std::nullopt;
-    cv::Mat f = std::move(frames_.front());
-    frames_.pop_front();
-    cv_.notify_all();
-    return f;
-  }
-
- private:
-  void run() {
-    try {
-      cv::Mat frame;
-      while (true) {
-        {
-          std::unique_lock<std::mutex> lock(mutex_);
-          cv_.wait(lock, [&] { return stop_ || frames_.size() < capacity_; });
-          if (stop_) break;
-        }
-        if (!read_(frame)) break;
-        std::lock_guard<std::mutex> lock(mutex_);
-        frames_.push_back(frame.clone());
-        cv_.notify_all();
-      }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex_);
-      error_ = std::current_exception();
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    done_ = true;
-    cv_.notify_all();
-  }
-
-  ReadFrame read_;
-  size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<cv::Mat> frames_;
-  std::exception_ptr error_;
-  bool done_ = false, stop_ = false;
-  std::thread thread_;
-};
-
-// Runs tasks in submission order on its own thread, at most `capacity` waiting: converting and
-// encoding (or saving) finished frames overlaps the interpolation of the next pair instead of
-// stalling it whenever the encoder's pipe is full.  A failed task's exception is rethrown by the
-// next submit() or drain().
-class SerialWorker {
- public:
-  explicit SerialWorker(size_t capacity) : capacity_(capacity), thread_([this] { run(); }) {}
-  ~SerialWorker() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void submit(std::function<void()> task) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return tasks_.size() < capacity_ || error_; });
-    rethrow_locked();
-    tasks_.push_back(std::move(task));
-    cv_.notify_all();
-  }
-  // Waits until every submitted task has run.
-  void drain() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [&] { return (tasks_.empty() && !busy_) || error_; });
-    rethrow_locked();
-  }
-
- private:
-  void rethrow_locked() {
-    if (!error_) return;
-    auto e = error_;
-    error_ = nullptr;
-    tasks_.clear();
-    std::rethrow_exception(e);
-  }
-  void run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (true) {
-      cv_.wait(lock, [&] { return stop_ || !tasks_.empty(); });
-      if (tasks_.empty()) return;  // stopping with nothing left
-      auto task = std::move(tasks_.front());
-      tasks_.pop_front();
-      busy_ = true;
-      lock.unlock();
-      std::exception_ptr failure;
-      try {
-        task();
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      lock.lock();
-      busy_ = false;
-      if (failure && !error_) error_ = failure;
-      if (error_) tasks_.clear();
-      cv_.notify_all();
-    }
-  }
-
-  size_t capacity_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  std::exception_ptr error_;
-  bool busy_ = false, stop_ = false;
-  std::thread thread_;
-};
-
-// The input: a video through VideoReader, or the images of a folder in natural order.
-struct Input {
-  ReadFrame read;
-  int width = 0, height = 0;
-  double fps = 0;
-  int64_t frame_count = 0;
-  bool is_folder = false;
-  std::vector<std::string> color_args;  // the video's colour description, for the encoder
-  bool full_range = false;              // how the reader converted to BGR (io::VideoInfo)
-  std::string matrix;
-  int bits = 8;                         // bits per component of the source (frames are 16-bit above 8)
-  bool alpha = false;                   // BGRA frames (a folder of PNG frames with alpha)
-  std::string mastering_display, content_light;  // HDR10 metadata (io::StreamProbe)
-  std::shared_ptr<io::VideoReader> reader;
-  // A variable-frame-rate video: every frame's presentation time (seconds, in order), and the
-  // rate `fps` is its typical one (1 / the median frame duration).  Empty: frame n is at n / fps.
-  std::vector<double> timestamps;
-  double min_frame_duration = 0, max_frame_duration = 0;
-};
-
-Input open_input(const VideoJobOptions& o) {
-  Input in;
-  if (!fs::exists(o.input)) throw FileError("input '" + o.input + "' does not exist");
-  if (fs::is_directory(o.input)) {
-    auto files = std::make_shared<std::vector<std::string>>(data::list_frame_files(o.input));
-    if (files->empty()) throw FileError("folder '" + o.input + "' holds no images");
-    const cv::Mat first = io::read_frame(files->front());
-    in.width = first.cols;
-    in.height = first.rows;
-    in.fps = o.input_fps > 0 ? o.input_fps : 25.0;
-    in.frame_count = static_cast<int64_t>(files->size());
-    in.is_folder = true;
-    in.bits = first.depth() == CV_16U ? 16 : 8;
-    in.alpha = first.channels() == 4;
-    auto next = std::make_shared<size_t>(0);
-    in.read = [files, next](cv::Mat& out) {
-      if (*next >= files->size()) return false;
-      out = io::read_frame((*files)[(*next)++]);
-      return true;
-    };
-    return in;
-  }
-  if (io::is_image_file(o.input)) throw InvalidArgument("'" + o.input + "' is an image: pass a video or a folder of frames");
-  const auto probe = io::probe_stream(o.input);
-  if (probe.probed && !probe.has_video) {
-    throw FileError("'" + o.input + "' has no video stream" + std::string(probe.has_audio ? " (it is audio only)" : ""));
-  }
-  in.color_args = probe.color_args;
-  if (probe.truncated) {
-    log::warn("'" + o.input + "' is cut short (its index names more data than the file holds): the output covers the "
-              "frames it has");
-  }
-  if (probe.variable_frame_rate && o.input_fps <= 0) {
-    // Each frame at its own time: the output frames between two of them are interpolated at the
-    // times that fall between theirs.
-    in.timestamps = io::frame_timestamps(o.input);
-    in.min_frame_duration = probe.min_frame_duration;
-    in.max_frame_duration = probe.max_frame_duration;
-  }
-  in.reader = std::make_shared<io::VideoReader>(o.input);
-  in.width = in.reader->info().width;
-  in.height = in.reader->info().height;
-  in.fps = o.input_fps > 0 ? o.input_fps : in.reader->info().fps;
-  if (!in.timestamps.empty() && probe.typical_frame_rate > 0) in.fps = probe.typical_frame_rate;
-  in.frame_count = in.reader->info().frame_count;
-  in.full_range = in.reader->info().full_range;
-  in.bits = in.reader->info().bits;
-  if (in.reader->info().deinterlaced) {
-    log::info("'" + o.input + "' is interlaced: deinterlaced (bwdif) before interpolation; the output is progressive");
-  }
-  in.mastering_display = probe.mastering_display;
-  in.content_light = probe.content_light;
-  in.matrix = in.reader->info().matrix;
-  auto reader = in.reader;
-  in.read = [reader](cv::Mat& out) { return reader->read(out); };
-  return in;
-}
-
-// Through the checked atomic writer: a full disk fails here, never leaves a 0-byte job.json.
-void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
-  io::write_file_atomically(path.string(), j.dump(2) + "\n");
-}
-
 // Nanoseconds since 1970 (std::filesystem's clock counts from another epoch, giving negative numbers).
 int64_t modification_time_ns(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0;
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-// First index k with k / ratio >= position (in input frames), i.e. ceil(position * ratio), robust
-// to rounding.
-int64_t first_output_at_or_after(double position, double ratio) {
-  return static_cast<int64_t>(std::ceil(position * ratio - 1e-6));
 }
 
 // How many of the first pairs of `read`'s frames (at most `pairs`) are held frames, and how many
@@ -276,20 +58,6 @@ std::pair<int, int> count_held_pairs(const ReadFrame& read, int pairs, double th
 
 }  // namespace
 
-std::string video_job_work_dir(const std::string& output) {
-  fs::path p(output);
-  if (!p.has_filename()) p = p.parent_path();  // "out/" -> "out.fregan-job"
-  std::string name = p.filename().string() + ".fregan-job";
-  // A file name may have 255 bytes: a long output name is shortened, with a hash of it kept unique.
-  constexpr size_t kMaxName = 255;
-  if (name.size() > kMaxName) {
-    char tag[24];
-    std::snprintf(tag, sizeof tag, "-%016zx", std::hash<std::string>{}(p.filename().string()));
-    name = p.filename().string().substr(0, kMaxName - 11 - 17) + tag + ".fregan-job";
-  }
-  return (p.parent_path() / name).string();
-}
-
 VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptions& o) {
   require(!o.input.empty() && !o.output.empty(), "video job needs an input and an output path");
   require(o.output.find_first_of("\n\r") == std::string::npos,
@@ -308,7 +76,6 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
             "flow-guided model (fregan-flow) for --fps and other factors");
   }
   const auto start = std::chrono::steady_clock::now();
-  std::error_code ec;
   // Neither the output nor the job's work folder (removed at the end) may be or hold the input.
   io::check_output_is_not_an_input(o.output, {o.input});
   io::check_output_is_not_an_input(video_job_work_dir(o.output), {o.input});
@@ -316,7 +83,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   if (!video_out && fs::path(o.output).has_extension() && !fs::is_directory(o.output)) {
     throw InvalidArgument("output '" + o.output + "' is neither a video (.mp4, .mkv, ...) nor a folder for frames");
   }
-  Input in = open_input(o);
+  FrameInput in = open_frame_input(o.input, o.input_fps);
   if (in.width < kMinFrameSide || in.height < kMinFrameSide) {
     throw InvalidArgument("'" + o.input + "' is " + std::to_string(in.width) + "x" + std::to_string(in.height) +
                           " (WxH): fregan needs frames of at least " + std::to_string(kMinFrameSide) + "x" +
@@ -347,7 +114,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   if (o.dedup == "auto" && interpolator.supports_any_time()) {
     // A fresh pass over the first frames, one frame in memory at a time (a video's shrunk by ffmpeg
     // to the width the measure looks at: no full-size frames converted and piped for this look).
-    ReadFrame first_frames = in.is_folder ? open_input(o).read : ReadFrame();
+    ReadFrame first_frames = in.is_folder ? open_frame_input(o.input, o.input_fps).read : ReadFrame();
     if (!in.is_folder) {
       auto reader = std::make_shared<io::VideoReader>(o.input, data::kHeldProbeWidth);
       first_frames = [reader](cv::Mat& frame) { return reader->read(frame); };
@@ -408,7 +175,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
 
   VideoJobResult result;
   result.input_fps = in.fps;
-  result.deinterlaced = in.reader && in.reader->info().deinterlaced;
+  result.deinterlaced = in.deinterlaced;
   result.output_fps = o.target_fps > 0 ? o.target_fps : in.fps * o.factor;
   result.width = in.width;
   result.height = in.height;
@@ -416,7 +183,6 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   const int64_t segment_frames = std::max<int64_t>(2, std::llround(o.segment_seconds * in.fps));
 
   // The work folder: parts of a previous run are reused only if they were made the same way.
-  const fs::path work = video_job_work_dir(o.output);
   nlohmann::json fingerprint = {
       {"input", fs::absolute(o.input).string()},
       {"input_bytes", in.is_folder ? 0 : static_cast<int64_t>(fs::file_size(o.input))},
@@ -429,53 +195,16 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       {"dedup_max_run", o.dedup_max_run}, {"timestamps", !in.timestamps.empty()}};
   // One job per output, for the whole job (released however this process ends); a job refused
   // before it finished a part leaves no work folder behind.
-  io::JobLock job_lock(work.string(), o.output);
-  struct RemoveUnusedWorkDir {
-    io::JobLock& lock;
-    bool keep = false;
-    ~RemoveUnusedWorkDir() {
-      if (!keep) lock.remove_work_dir();
-    }
-  } unused_work_dir{job_lock};
-  int64_t segments_done = 0, frames_in_done_segments = 0;
-  const fs::path state_path = work / "job.json";
-  if (fs::exists(state_path) && o.resume) {
-    try {
-      std::ifstream f(state_path);
-      const auto state = nlohmann::json::parse(f);
-      if (state.at("fingerprint") == fingerprint) {
-        segments_done = state.at("segments_done").get<int64_t>();
-        frames_in_done_segments = state.at("output_frames").get<int64_t>();
-      } else if (state.value("segments_done", int64_t{0}) > 0) {
-        log::warn("the interrupted run in '" + work.string() + "' used other options or another input: starting over");
-      }
-    } catch (const std::exception&) {
-      log::warn("the state of the interrupted run in '" + work.string() + "' is unreadable: starting over");
-      segments_done = 0;
-    }
-  }
-  if (segments_done == 0) {
-    job_lock.clear_work_dir();
-    fs::create_directories(work / (video_out ? "" : "frames"));
-  } else {
-    unused_work_dir.keep = true;
+  SegmentedOutput parts(o.output, video_out, fingerprint, o.resume);
+  const int64_t segments_done = parts.parts_done();
+  if (segments_done > 0) {
     log::info("resuming '" + o.output + "': " + std::to_string(segments_done) + " finished part(s) of " +
               std::to_string(segment_frames) + " input frames reused");
   }
   result.resumed_segments = segments_done;
-  auto save_state = [&](int64_t done, int64_t frames) {
-    write_json_atomically(state_path, {{"fingerprint", fingerprint}, {"segments_done", done}, {"output_frames", frames}});
-  };
-  if (segments_done == 0) save_state(0, 0);
-
   wo.fps = result.output_fps;
-  auto segment_path = [&](int64_t s, bool temp) {
-    char name[64];
-    std::snprintf(name, sizeof name, temp ? "part_%05lld.tmp.mkv" : "part_%05lld.mkv", static_cast<long long>(s));
-    return (work / name).string();
-  };
 
-  FrameQueue queue(in.read, 8);
+  ReadAhead<cv::Mat> queue(in.read, 8, [](const cv::Mat& frame) { return frame.clone(); });
   const bool four_frame = o.neighbours && interpolator.uses_neighbours();
   // A window of decoded frames: pair i needs frames i and i + 1 (and i - 1, i + 2 as its
   // neighbours), and its cut decision the thumbnail differences of `neighbourhood` pairs on each
@@ -492,15 +221,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   std::vector<int64_t> source_index;  // each kept frame's index among all decoded frames
   int64_t source_frames = 0;          // frames decoded, held ones included
   double end_position = 0;
-  auto position_of = [&](int64_t n) {
-    if (in.timestamps.empty()) return static_cast<double>(n);
-    const auto& ts = in.timestamps;
-    if (n < static_cast<int64_t>(ts.size())) return (ts[static_cast<size_t>(n)] - ts.front()) * in.fps;
-    return (ts.back() - ts.front()) * in.fps + static_cast<double>(n + 1 - static_cast<int64_t>(ts.size()));
-  };
-  // Held frames being skipped: the last of them, kept if the run turns out to be a pause.
-  cv::Mat held_probe_of_kept, last_held;
-  int64_t held_run = 0, last_held_index = -1;
+  auto position_of = [&](int64_t n) { return input_position(n, in.timestamps, in.fps); };
+  HeldFrameRemover held_frames(o.scene.held_threshold, o.dedup_max_run);
   auto keep = [&](cv::Mat frame, int64_t n) {
     if (o.detect_cuts || four_frame) {
       cv::Mat thumb = data::thumbnail(frame);
@@ -527,18 +249,10 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
                               std::to_string(in.width) + "x" + std::to_string(in.height) + ")");
       }
       if (dedup) {
-        cv::Mat probe = data::held_probe(*f);
-        if (!held_probe_of_kept.empty() && data::held_difference(held_probe_of_kept, probe) < o.scene.held_threshold) {
-          ++held_run;
-          last_held = std::move(*f);
-          last_held_index = n;
-          continue;  // a repeat: the next distinct frame decides where the motion goes
-        }
-        // A hold longer than dedup_max_run is a pause, not a lower drawing rate: its last repeat is
-        // kept, so that the motion after it starts when it did.
-        if (held_run > o.dedup_max_run) keep(std::move(last_held), last_held_index);
-        held_run = 0;
-        held_probe_of_kept = probe;
+        auto kept = held_frames.push(std::move(*f), n);
+        if (kept.empty()) continue;  // a repeat: the next distinct frame decides where the motion goes
+        for (auto& [frame, index] : kept) keep(std::move(frame), index);
+        return;
       }
       keep(std::move(*f), n);
       return;
@@ -550,41 +264,27 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   decode_one();
   if (source_frames < 2) throw InvalidArgument("'" + o.input + "' has only 1 frame: at least 2 are needed to interpolate");
 
-  std::unique_ptr<io::VideoWriter> writer;
-  // Declared after the writer so that it stops (and finishes its tasks) first.
+  // Declared after the parts (and their encoder) so that it stops (and finishes its tasks) first.
   const size_t pairs_in_flight = interpolator.supports_concurrent_calls() ? 2 : 1;
   SerialWorker output_worker(4);
-  bool segment_open = false;
-  int64_t current_segment = -1, output_frames = frames_in_done_segments, work_started_at = -1;
+  int64_t current_segment = -1, output_frames = parts.output_frames_done(), work_started_at = -1;
   auto work_start = std::chrono::steady_clock::now();
   auto finish_segment = [&]() {
-    if (!segment_open) return;
+    if (!parts.part_open()) return;
     output_worker.drain();
-    if (writer) {
-      writer->close();
-      writer.reset();
-      fs::rename(segment_path(current_segment, true), segment_path(current_segment, false));
-    }
-    segment_open = false;
-    save_state(current_segment + 1, output_frames);
-    unused_work_dir.keep = true;  // a finished part: kept for a rerun
+    parts.finish_part(output_frames);
   };
   // Output frame k: an input frame or an interpolated one (converted on the worker thread).
   auto write = [&](cv::Mat frame, torch::Tensor made, cv::Mat alpha, int64_t k) {
-    io::VideoWriter* sink = writer.get();
+    io::VideoWriter* sink = parts.writer();
     const int depth = in.bits > 8 ? CV_16U : CV_8U;
-    output_worker.submit([&work, sink, frame = std::move(frame), made = std::move(made), alpha = std::move(alpha), k,
-                          pairs_in_flight, depth]() {
+    output_worker.submit([path = sink ? std::string() : parts.frame_path(k), sink, frame = std::move(frame),
+                          made = std::move(made), alpha = std::move(alpha), pairs_in_flight, depth]() {
       // Beside two pairs in flight on one thread each, a parallel conversion only oversubscribes.
       if (pairs_in_flight > 1) set_loop_threads_of_this_thread(1);
       const cv::Mat image = made.defined() ? io::with_alpha(io::tensor_to_image(made, depth), alpha) : frame;
-      if (sink) {
-        sink->write(io::colour_of(image));
-      } else {
-        char name[64];
-        std::snprintf(name, sizeof name, "frame_%06lld.png", static_cast<long long>(k));
-        io::write_image((work / "frames" / name).string(), image, true);
-      }
+      if (sink) sink->write(io::colour_of(image));
+      else io::write_image(path, image, true);
     });
     ++output_frames;
   };
@@ -676,9 +376,6 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     const int64_t segment = i / segment_frames;
     const double position = positions[static_cast<size_t>(i)];
     const double next_position = has_next ? positions[static_cast<size_t>(i + 1)] : end_position;
-    const int64_t k_begin = first_output_at_or_after(position, ratio);
-    // (For the last frame, [k_begin, k_end) are the frames that hold it to the end.)
-    const int64_t k_end = first_output_at_or_after(next_position, ratio);
     const bool cut = has_next && cut_between(i);
     if (cut) ++result.scene_cuts;
     if (segment >= segments_done) {
@@ -690,24 +387,24 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
           work_started_at = i;
           work_start = std::chrono::steady_clock::now();
         }
-        if (video_out) writer = std::make_unique<io::VideoWriter>(segment_path(segment, true), in.width, in.height, wo);
-        segment_open = true;
+        parts.open_part(segment, in.width, in.height, wo);
       }
+      // (For the last frame: the output frames that hold it to the input's end.)
+      const auto sources = output_frames_of_pair(position, next_position, ratio, has_next, cut);
       PendingPair pair;
-      pair.k_begin = k_begin;
-      pair.frames.resize(static_cast<size_t>(std::max<int64_t>(0, k_end - k_begin)));
+      pair.k_begin = sources.empty() ? 0 : sources.front().k;
+      pair.frames.resize(sources.size());
       std::vector<double> times;
-      for (int64_t k = k_begin; k < k_end; ++k) {
-        const double t = (static_cast<double>(k) / ratio - position) / (next_position - position);
-        auto& slot = pair.frames[static_cast<size_t>(k - k_begin)];
-        if (t < 1e-6 || !has_next) slot = frame;
-        else if (cut) slot = t < 0.5 ? frame : window[static_cast<size_t>(i + 1 - window_start)];
+      for (size_t slot = 0; slot < sources.size(); ++slot) {
+        const auto& source = sources[slot];
+        if (source.kind == OutputFrameSource::Kind::first) pair.frames[slot] = frame;
+        else if (source.kind == OutputFrameSource::Kind::second) pair.frames[slot] = window[static_cast<size_t>(i + 1 - window_start)];
         else {
-          times.push_back(t);
-          pair.slots.push_back(k - k_begin);
+          times.push_back(source.t);
+          pair.slots.push_back(static_cast<int64_t>(slot));
           if (in.alpha) {
             pair.alphas.push_back(io::alpha_between(io::alpha_of(frame),
-                                                    io::alpha_of(window[static_cast<size_t>(i + 1 - window_start)]), t));
+                                                    io::alpha_of(window[static_cast<size_t>(i + 1 - window_start)]), source.t));
           }
         }
       }
@@ -744,14 +441,11 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
         } catch (const std::exception&) {
           // The part in progress is dropped anyway.
         }
-        if (writer) {
-          writer.reset();
-          fs::remove(segment_path(current_segment, true), ec);
-        }
+        parts.drop_part();
         result.input_frames = source_index[static_cast<size_t>(i)] + 1;
         result.output_frames = output_frames;
         result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        log::info("stopped: rerun the same command to continue from the finished parts in '" + work.string() + "'");
+        log::info("stopped: rerun the same command to continue from the finished parts in '" + parts.work_dir() + "'");
         return result;
       }
     }
@@ -763,23 +457,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   result.output_frames = output_frames;
 
   // Assemble the output.
-  if (video_out) {
-    std::vector<std::string> parts;
-    for (int64_t s = 0; s * segment_frames < decoded; ++s) {
-      if (!fs::exists(segment_path(s, false))) throw FileError("part " + segment_path(s, false) + " is missing: rerun the job");
-      parts.push_back(segment_path(s, false));
-    }
-    io::AtomicOutput output(o.output, o.overwrite);
-    result.audio_kept = io::concat_videos(parts, o.keep_audio && !in.is_folder ? o.input : "", output.temp_path());
-    io::check_video_file(output.temp_path(), output_frames);  // complete before it replaces anything
-    output.commit();
-  } else {
-    // Frames of the parts are already under their final names: move them into place (the frames
-    // of an earlier run in a folder fregan made are replaced only now; no other file is touched).
-    io::install_output_folder((work / "frames").string(), o.output);
-  }
-  unused_work_dir.keep = true;
-  job_lock.remove_work_dir();
+  const int64_t part_count = (decoded + segment_frames - 1) / segment_frames;
+  result.audio_kept = parts.assemble(part_count, o.overwrite, o.keep_audio && !in.is_folder ? o.input : "", output_frames);
   result.completed = true;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

@@ -491,6 +491,27 @@ ReaderProbe probe_for_reader(const std::string& path) {
   return r;
 }
 
+// The field order that ffmpeg's idet filter reads off the first frames of a video whose stream does
+// not say ("tt" top field first, "bb" bottom field first), or "" for progressive or too few frames
+// to tell.  Old captures (DV, MJPEG, VHS transfers) are often interlaced without a tag.
+std::string detect_field_order(const std::string& path) {
+  std::string out, messages;
+  if (run_capture({"ffmpeg", "-hide_banner", "-nostdin", "-i", local_path_for_ffmpeg(path), "-map", "0:v:0", "-an",
+                   "-sn", "-dn", "-frames:v", std::to_string(kInterlaceProbeFrames), "-vf", "idet", "-f", "null", "-"},
+                  out, &messages) != 0) {
+    return "";
+  }
+  std::smatch m;
+  if (!std::regex_search(messages, m,
+                         std::regex(R"(Multi frame detection: TFF:\s*(\d+)\s*BFF:\s*(\d+)\s*Progressive:\s*(\d+))"))) {
+    return "";
+  }
+  const int tff = std::stoi(m[1]), bff = std::stoi(m[2]), progressive = std::stoi(m[3]);
+  // Combing in most frames that idet could classify, and enough of them to trust it.
+  if (tff + bff < kInterlaceMinFrames || tff + bff <= 2 * progressive) return "";
+  return tff >= bff ? "tt" : "bb";
+}
+
 }  // namespace
 
 struct VideoReader::Impl {
@@ -570,10 +591,14 @@ VideoReader::VideoReader(const std::string& path, int max_width) : impl_(std::ma
                          ":in_color_matrix=" + info_.matrix + ",format=" + format;
     // Interlaced (by the stream's field order): fields woven into frames would be interpolated as
     // combs.  bwdif makes one frame per frame (the rate is kept).
-    const std::string& order = probe.field_order;
+    std::string order = probe.field_order;
+    // Untagged: the content decides (not for a shrunk look, whose caller only measures motion).
+    if ((order.empty() || order == "unknown") && max_width <= 0) order = detect_field_order(path);
     if (order == "tt" || order == "bb" || order == "tb" || order == "bt") {
       info_.deinterlaced = true;
-      filter = "bwdif=mode=send_frame:parity=auto:deint=all," + filter;  // each frame's own field order
+      // A tagged stream: each frame's own field order; a detected one: the order idet found.
+      const std::string parity = probe.field_order == order ? "auto" : (order == "tt" ? "tff" : "bff");
+      filter = "bwdif=mode=send_frame:parity=" + parity + ":deint=all," + filter;
     }
     // Every decoded frame once, at its own time (no frame dropped or repeated to a nominal rate).
     const std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i",

@@ -1,15 +1,14 @@
 #pragma once
 // Raises a video's frame rate with an Interpolator, streaming with bounded memory: frames are
-// decoded on a reader thread into a bounded queue, interpolated, and piped to an encoder process.
+// decoded ahead on a reader thread (frame_input.h, pipeline.h), interpolated (two pairs at once
+// where the model allows it), and converted and encoded on a worker thread into resumable parts
+// (segmented_output.h).
 //
-// Timing: output frame k shows source time k / output_fps, i.e. position p = k * input_fps /
-// output_fps in input frames.  A whole p copies input frame p; otherwise the frame at
-// t = p - floor(p) between frames floor(p) and floor(p) + 1 is interpolated.  Where held frames
-// were removed (dedup) or the input has a variable frame rate, the two frames around p are the
-// kept frames whose times lie on either side of it, and t is p's place between their times.  N input frames
-// become ceil(N * output_fps / input_fps) output frames: the frames after the last input frame's
-// position hold it, so the output lasts exactly as long as the input (for --factor F: F * N
-// frames) and its audio stays in sync.
+// Timing (retiming.h): output frame k shows source time k / output_fps.  Each output frame copies
+// an input frame or is interpolated between the two kept frames around its time; N input frames
+// become ceil(N * output_fps / input_fps) output frames, so the output lasts exactly as long as the
+// input (for --factor F: F * N frames) and its audio stays in sync.  Held frames removed (dedup)
+// and a variable frame rate only move where the kept frames stand in time.
 //
 // Scene cuts: no frame is blended across a hard cut; the nearer of the two frames is repeated.
 //
@@ -17,17 +16,16 @@
 // they exist (see VideoJobOptions::neighbours); the model keeps each pair's flows for the pairs
 // beside it, so every pair's optical flow is still computed once.
 //
-// Resumable: the output is encoded in parts (one per `segment_seconds` of input) in a work folder
-// beside the output ("<output>.fregan-job"); every finished part is recorded there.  Running the
-// same job again after an interruption (Ctrl-C, kill, crash) skips the finished parts, and the
-// result is identical to an uninterrupted run.  The parts are joined (with the input's audio) into
-// a temporary file renamed onto the output only when complete; the work folder is then removed.
+// Resumable: running the same job again after an interruption (Ctrl-C, kill, crash) skips the
+// finished parts, and the result is identical to an uninterrupted run; the output is replaced
+// only when complete.
 #include <cstdint>
 #include <functional>
 #include <string>
 
 #include "fregan/data/scene.h"
 #include "fregan/infer/interpolator.h"
+#include "fregan/infer/segmented_output.h"  // video_job_work_dir
 
 namespace fregan::infer {
 
@@ -106,8 +104,5 @@ struct VideoJobResult {
 // input, no video stream, a single frame, variable frame rate, an unwritable output, ...).  The
 // input is never modified, and the output never half-written.
 VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptions& options);
-
-// The work folder a job on `output` keeps its parts in.
-std::string video_job_work_dir(const std::string& output);
 
 }  // namespace fregan::infer

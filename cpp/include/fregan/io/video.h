@@ -36,10 +36,16 @@ struct VideoInfo {
   std::string matrix;
   // Bits per component of the source; above 8, frames are read as 16-bit BGR (CV_16UC3).
   int bits = 8;
-  // The stream says it is interlaced (field order tt/bb/tb/bt): its frames were deinterlaced
-  // (ffmpeg's bwdif, one frame per frame) before fregan sees them.
+  // The stream is interlaced — by its field order (tt/bb/tb/bt), or, when it has none, by the
+  // combing ffmpeg's idet filter finds in its first kInterlaceProbeFrames frames: its frames were
+  // deinterlaced (ffmpeg's bwdif, one frame per frame) before fregan sees them.
   bool deinterlaced = false;
 };
+
+// An untagged stream is interlaced when idet calls at least kInterlaceMinFrames of its first
+// kInterlaceProbeFrames frames interlaced, and more than twice as many as it calls progressive.
+constexpr int kInterlaceProbeFrames = 60;
+constexpr int kInterlaceMinFrames = 8;
 
 class VideoReader {
  public:
