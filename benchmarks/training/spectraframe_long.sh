@@ -50,7 +50,7 @@ ARGS=(--model spectraframe
   --checkpoint-every 50 --log-every 25 --seed 0 --threads 1)
 # Sittings: (last step, generator learning rate).  A sitting whose step is already reached does
 # nothing, so re-running the script continues in the sitting where it stopped.
-SITTINGS=("3000 5e-4" "4500 2.5e-4" "6000 1e-4" "7000 5e-5")
+SITTINGS=("1200 5e-4" "1800 2.5e-4" "2400 1.2e-4" "3000 6e-5")
 for sitting in "${SITTINGS[@]}"; do
   read -r steps lr <<<"$sitting"
   RESUME=()

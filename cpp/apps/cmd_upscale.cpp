@@ -56,8 +56,10 @@ void add_upscale(CLI::App& app) {
       return;
     }
     char line[512];
-    std::snprintf(line, sizeof line, "%lld frames %dx%d -> %dx%d in %.1f s (%.0f ms/frame)%s", (long long)r.frames,
-                  r.lr_width, r.lr_height, r.width, r.height, r.seconds, 1000.0 * r.seconds / r.frames,
+    std::snprintf(line, sizeof line, "%lld frames %dx%d -> %dx%d in %.1f s (%.0f ms/frame: model %.0f, scores %.0f)%s",
+                  (long long)r.frames, r.lr_width, r.lr_height, r.width, r.height, r.seconds,
+                  1000.0 * r.seconds / r.frames, 1000.0 * r.upscale_seconds / r.frames,
+                  1000.0 * r.score_seconds / r.frames,
                   o->output.empty() ? "" : (", wrote " + o->output + (r.audio_kept ? " with audio" : "")).c_str());
     std::cout << line << std::endl;
     if (r.evaluated) {

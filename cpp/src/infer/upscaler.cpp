@@ -209,7 +209,7 @@ nlohmann::json to_json(const SrEvaluation& e) {
 nlohmann::json to_json(const UpscaleVideoResult& r) {
   nlohmann::json j{{"frames", r.frames}, {"lr_width", r.lr_width}, {"lr_height", r.lr_height}, {"width", r.width},
                    {"height", r.height}, {"fps", r.fps}, {"evaluated", r.evaluated}, {"audio_kept", r.audio_kept},
-                   {"seconds", r.seconds}};
+                   {"seconds", r.seconds}, {"upscale_seconds", r.upscale_seconds}, {"score_seconds", r.score_seconds}};
   if (r.evaluated) j["scores"] = to_json(r.scores);
   return j;
 }
@@ -304,8 +304,14 @@ UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& 
       neighbours.push_back(window[static_cast<size_t>(j - window_start)].lr);
     }
     const Item& current = window[static_cast<size_t>(t - window_start)];
+    const auto before_upscale = std::chrono::steady_clock::now();
     const cv::Mat sr = upscaler.upscale(current.lr, neighbours);
-    if (!o.upscale_only) sums.add(sr, bicubic_upscale(current.lr, s), current.hr);
+    const auto after_upscale = std::chrono::steady_clock::now();
+    result.upscale_seconds += std::chrono::duration<double>(after_upscale - before_upscale).count();
+    if (!o.upscale_only) {
+      sums.add(sr, bicubic_upscale(current.lr, s), current.hr);
+      result.score_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - after_upscale).count();
+    }
     if (output && !writer) {
       io::VideoWriterOptions wo;
       wo.fps = result.fps;

@@ -137,7 +137,9 @@ double ssim_on_cpu(const cv::Mat& x, const cv::Mat& y, double data_range) {
   const cv::Mat mx = blur(x), my = blur(y);
   const cv::Mat mxx = mx.mul(mx), myy = my.mul(my), mxy = mx.mul(my);
   const cv::Mat sxx = blur(x.mul(x)) - mxx, syy = blur(y.mul(y)) - myy, sxy = blur(x.mul(y)) - mxy;
-  cv::Mat numerator = (2 * mxy + c1).mul(2 * sxy + c2), denominator = (mxx + myy + c1).mul(sxx + syy + c2), map;
+  // Scalar::all: a bare double added to a multi-channel Mat would go to the first channel only.
+  const cv::Scalar k1 = cv::Scalar::all(c1), k2 = cv::Scalar::all(c2);
+  cv::Mat numerator = (2 * mxy + k1).mul(2 * sxy + k2), denominator = (mxx + myy + k1).mul(sxx + syy + k2), map;
   cv::divide(numerator, denominator, map);
   const cv::Scalar means = cv::mean(map);
   double sum = 0;
@@ -151,7 +153,7 @@ cv::Mat y601_on_cpu(const cv::Mat& bgr, int border) {
   bgr.convertTo(rgb01, CV_64FC3, 1.0 / 255.0);
   const cv::Matx13d weights(24.966, 128.553, 65.481);  // B, G, R
   cv::transform(rgb01, y, weights);
-  y += 16.0;
+  y += cv::Scalar::all(16.0);
   return y(cv::Rect(border, border, bgr.cols - 2 * border, bgr.rows - 2 * border));
 }
 

@@ -120,6 +120,9 @@ struct UpscaleVideoResult {
   SrEvaluation scores;
   bool audio_kept = false;
   double seconds = 0;
+  // Where the time went: flows + model (Upscaler::upscale) and the scores; the rest of `seconds`
+  // is reading, decoding, downscaling and encoding.
+  double upscale_seconds = 0, score_seconds = 0;
 };
 nlohmann::json to_json(const UpscaleVideoResult& r);
 
