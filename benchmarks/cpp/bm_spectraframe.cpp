@@ -1,10 +1,13 @@
 // SpectraFrame speed on this machine: milliseconds per x4 upscaled frame (DIS flows to the
-// neighbours + the generator, eval mode, default threads) from 180p (320x180 -> 1280x720) and
-// 270p (480x270 -> 1920x1080) LR frames, for the default (shipped) options and the seed's
-// ConvTranspose2d back-projection.  Weights are random: speed does not depend on their values.
+// neighbours + the generator, eval mode, default threads = OMP_NUM_THREADS or every core) from
+// 180x144 (-> 720x576, PAL) and 480x270 (-> 1920x1080) LR frames, for three generators: the seed's
+// RBPN form with sub-pixel up-projections (0, the old shipped options), the same with DBPN's
+// ConvTranspose2d (1), and the shipped lr_fusion configuration (2: 48 channels x 6 blocks at LR
+// size).  Weights are random: speed does not depend on their values.  The Upscaler tiles frames
+// larger than its default tile (256 LR px + 16 overlap), as `fregan upscale` does.
 // The max_rss_MB counter is the process's peak resident memory so far (getrusage): run one case
 // per process (--benchmark_filter) to read a case's own peak.
-// Run: build/dev/benchmarks/cpp/bm_spectraframe --benchmark_filter='BM_SpectraFrameUpscale/320/180/0'
+// Run: build/release/benchmarks/cpp/bm_spectraframe --benchmark_filter='BM_SpectraFrameUpscale/180/144/2'
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -18,11 +21,16 @@ using namespace fregan;
 
 using bench::max_rss_mb;
 
-// Args: LR width, LR height, transposed (0/1).
+// Args: LR width, LR height, generator (0 = rbpn subpixel, 1 = rbpn transposed, 2 = lr_fusion).
 static void BM_SpectraFrameUpscale(benchmark::State& state) {
   set_num_threads(0);
   models::SpectraFrameGeneratorOptions o;
-  if (state.range(2)) o.upsampling = "transposed";
+  if (state.range(2) == 1) o.upsampling = "transposed";
+  if (state.range(2) == 2) {
+    o.architecture = "lr_fusion";
+    o.base_channels = 48;
+    o.residual_blocks = 6;
+  }
   infer::Upscaler upscaler(models::SpectraFrameGenerator(o), torch::kCPU);
   torch::manual_seed(0);
   const int64_t w = state.range(0), h = state.range(1);
@@ -37,9 +45,11 @@ static void BM_SpectraFrameUpscale(benchmark::State& state) {
   state.counters["max_rss_MB"] = max_rss_mb();
 }
 BENCHMARK(BM_SpectraFrameUpscale)
-    ->Args({320, 180, 0})
+    ->Args({180, 144, 2})
+    ->Args({480, 270, 2})
+    ->Args({180, 144, 0})
     ->Args({480, 270, 0})
-    ->Args({320, 180, 1})
+    ->Args({180, 144, 1})
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3);
 
@@ -50,6 +60,6 @@ static void BM_BicubicUpscale(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(infer::bicubic_upscale(lr, 4));
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_BicubicUpscale)->Args({320, 180})->Args({480, 270})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_BicubicUpscale)->Args({180, 144})->Args({480, 270})->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

@@ -19,18 +19,9 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 RUNS=${RUNS:-$ROOT/../runs}
 FREGAN=${FREGAN:-$ROOT/.venv/bin/fregan}
-CLIPS=../shared/data/clips
-VAL=(cotracker_cat.mp4 intel_car_detection.mp4 sam2_02_cups.mp4)
+# shellcheck source=benchmarks/training/clip_split.sh
+source benchmarks/training/clip_split.sh
 mkdir -p "$RUNS"
-mapfile -t HELD < <(/usr/bin/python3 -c "import json; [print(c['file']) for c in json.load(open('benchmarks/heldout_clips.json'))['clips']]")
-TRAIN=()
-for f in "$CLIPS"/*.*; do
-  name=$(basename "$f")
-  [[ "$name" == SOURCES.md ]] && continue
-  [[ " ${HELD[*]} ${VAL[*]} " == *" $name "* ]] && continue
-  TRAIN+=("$f")
-done
-TRAIN+=("$CLIPS/frames/realbasicvsr_hk_night")
 [[ -f "$RUNS/ff4s-train/manifest.json" ]] || "$FREGAN" prepare --videos "${TRAIN[@]}" --out "$RUNS/ff4s-train" \
   --max-side 320 --val-fraction 0 --test-fraction 0
 [[ -f "$RUNS/ff4s-val/manifest.json" ]] || "$FREGAN" prepare --videos "${VAL[@]/#/$CLIPS/}" --out "$RUNS/ff4s-val" \

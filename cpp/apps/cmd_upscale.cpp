@@ -16,6 +16,7 @@ void add_upscale(CLI::App& app) {
   struct Args {
     std::string weights, device = "auto";
     bool json = false;
+    infer::SrTilingOptions tiling;
   };
   auto a = std::make_shared<Args>();
   auto o = std::make_shared<infer::UpscaleVideoOptions>();
@@ -32,11 +33,16 @@ void add_upscale(CLI::App& app) {
   cmd->add_option("--crf", o->crf, "Encoder quality (lower = better)")->capture_default_str();
   cmd->add_flag("--no-audio", [o](int64_t) { o->keep_audio = false; }, "Do not copy the input's audio");
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--tile", a->tiling.tile,
+                  "Run the model on tiles of at most this many LR pixels a side, with context around each, so "
+                  "memory stays bounded at any frame size (0 = whole frames)")
+      ->capture_default_str();
   cmd->add_flag("--overwrite", o->overwrite, "Replace an existing output");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   cmd->callback([a, o] {
     require(!o->upscale_only || !o->output.empty(), "upscale --upscale-only needs an output (-o out.mp4)");
     infer::Upscaler upscaler(a->weights, a->device);
+    upscaler.set_tiling(a->tiling);
     o->progress = [](const infer::UpscaleVideoProgress& p) {
       if (p.frames_done % 10 == 0) {
         log::info("upscaled " + std::to_string(p.frames_done) +
@@ -50,8 +56,10 @@ void add_upscale(CLI::App& app) {
       return;
     }
     char line[512];
-    std::snprintf(line, sizeof line, "%lld frames %dx%d -> %dx%d in %.1f s (%.0f ms/frame)%s", (long long)r.frames,
-                  r.lr_width, r.lr_height, r.width, r.height, r.seconds, 1000.0 * r.seconds / r.frames,
+    std::snprintf(line, sizeof line, "%lld frames %dx%d -> %dx%d in %.1f s (%.0f ms/frame: model %.0f, scores %.0f)%s",
+                  (long long)r.frames, r.lr_width, r.lr_height, r.width, r.height, r.seconds,
+                  1000.0 * r.seconds / r.frames, 1000.0 * r.upscale_seconds / r.frames,
+                  1000.0 * r.score_seconds / r.frames,
                   o->output.empty() ? "" : (", wrote " + o->output + (r.audio_kept ? " with audio" : "")).c_str());
     std::cout << line << std::endl;
     if (r.evaluated) {

@@ -118,13 +118,59 @@ Upscaler::Upscaler(const std::string& weights, const std::string& device) : devi
 Upscaler::Upscaler(models::SpectraFrameGenerator generator, torch::Device device)
     : device_(device), generator_(std::move(generator)) {}
 
+void validate(const SrTilingOptions& o) {
+  require(o.tile >= 0, "sr tiling: tile must be >= 0 (0 = off), got " + std::to_string(o.tile));
+  require(o.tile == 0 || o.tile >= 16, "sr tiling: tile must be 0 or >= 16 LR pixels, got " + std::to_string(o.tile));
+  require(o.overlap >= 0, "sr tiling: overlap must be >= 0, got " + std::to_string(o.overlap));
+}
+
+void Upscaler::set_tiling(const SrTilingOptions& tiling) {
+  validate(tiling);
+  tiling_ = tiling;
+}
+
+namespace {
+
+// The parts an axis of `length` LR pixels is cut into: [begin, end) each, equal within a pixel.
+std::vector<std::pair<int64_t, int64_t>> tile_cells(int64_t length, const SrTilingOptions& o) {
+  const int64_t parts =
+      o.tile == 0 || length <= o.tile + 2 * static_cast<int64_t>(o.overlap) ? 1 : (length + o.tile - 1) / o.tile;
+  std::vector<std::pair<int64_t, int64_t>> cells;
+  for (int64_t i = 0; i < parts; ++i) cells.emplace_back(i * length / parts, (i + 1) * length / parts);
+  return cells;
+}
+
+}  // namespace
+
 torch::Tensor Upscaler::upscale(const torch::Tensor& lr, const torch::Tensor& neighbours) {
   torch::NoGradGuard no_grad;
   const bool was_training = generator_->is_training();
   generator_->eval();
   const auto x = lr.to(device_, torch::kFloat32), nb = neighbours.to(device_, torch::kFloat32);
   const auto flows = models::spectraframe_flows(x, nb);
-  auto out = generator_->forward(x, nb, flows).clamp(0.0, 1.0);
+  const int64_t h = x.size(2), w = x.size(3), s = scale(), overlap = tiling_.overlap;
+  const auto rows = tile_cells(h, tiling_), cols = tile_cells(w, tiling_);
+  torch::Tensor out;
+  if (rows.size() == 1 && cols.size() == 1) {
+    out = generator_->forward(x, nb, flows);
+  } else {
+    out = torch::empty({x.size(0), 3, s * h, s * w}, x.options());
+    for (const auto& [y0, y1] : rows) {
+      for (const auto& [x0, x1] : cols) {
+        // The cell with its context, clamped to the frame.
+        const int64_t cy0 = std::max<int64_t>(y0 - overlap, 0), cy1 = std::min(y1 + overlap, h);
+        const int64_t cx0 = std::max<int64_t>(x0 - overlap, 0), cx1 = std::min(x1 + overlap, w);
+        auto region = [&](const torch::Tensor& t) {
+          return t.narrow(-2, cy0, cy1 - cy0).narrow(-1, cx0, cx1 - cx0);
+        };
+        const auto tile = generator_->forward(region(x).contiguous(), region(nb).contiguous(), region(flows).contiguous());
+        out.narrow(2, s * y0, s * (y1 - y0))
+            .narrow(3, s * x0, s * (x1 - x0))
+            .copy_(tile.narrow(2, s * (y0 - cy0), s * (y1 - y0)).narrow(3, s * (x0 - cx0), s * (x1 - x0)));
+      }
+    }
+  }
+  out.clamp_(0.0, 1.0);
   if (was_training) generator_->train();
   return out.to(lr.device());
 }
@@ -163,7 +209,7 @@ nlohmann::json to_json(const SrEvaluation& e) {
 nlohmann::json to_json(const UpscaleVideoResult& r) {
   nlohmann::json j{{"frames", r.frames}, {"lr_width", r.lr_width}, {"lr_height", r.lr_height}, {"width", r.width},
                    {"height", r.height}, {"fps", r.fps}, {"evaluated", r.evaluated}, {"audio_kept", r.audio_kept},
-                   {"seconds", r.seconds}};
+                   {"seconds", r.seconds}, {"upscale_seconds", r.upscale_seconds}, {"score_seconds", r.score_seconds}};
   if (r.evaluated) j["scores"] = to_json(r.scores);
   return j;
 }
@@ -258,8 +304,14 @@ UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& 
       neighbours.push_back(window[static_cast<size_t>(j - window_start)].lr);
     }
     const Item& current = window[static_cast<size_t>(t - window_start)];
+    const auto before_upscale = std::chrono::steady_clock::now();
     const cv::Mat sr = upscaler.upscale(current.lr, neighbours);
-    if (!o.upscale_only) sums.add(sr, bicubic_upscale(current.lr, s), current.hr);
+    const auto after_upscale = std::chrono::steady_clock::now();
+    result.upscale_seconds += std::chrono::duration<double>(after_upscale - before_upscale).count();
+    if (!o.upscale_only) {
+      sums.add(sr, bicubic_upscale(current.lr, s), current.hr);
+      result.score_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - after_upscale).count();
+    }
     if (output && !writer) {
       io::VideoWriterOptions wo;
       wo.fps = result.fps;

@@ -16,7 +16,7 @@ namespace fregan::losses {
 
 FREGAN_DEFINE_OPTIONS_JSON(GeneratorLossWeights, "loss", smooth_l1, smooth_l1_beta, l1, ms_ssim, clipping, adversarial,
                            intermediate)
-FREGAN_DEFINE_OPTIONS_JSON(SrLossWeights, "sr loss", mse, perceptual, adversarial, tv)
+FREGAN_DEFINE_OPTIONS_JSON(SrLossWeights, "sr loss", mse, charbonnier, charbonnier_epsilon, perceptual, adversarial, tv)
 FREGAN_DEFINE_OPTIONS_JSON(LabelSmoothing, "label smoothing", real_low, real_high, fake_low, fake_high)
 
 namespace {
@@ -101,6 +101,12 @@ torch::Tensor r1_penalty(const torch::Tensor& real_logits, const torch::Tensor& 
   const auto grads = torch::autograd::grad({real_logits.sum()}, {real_inputs}, /*grad_outputs=*/{},
                                            /*retain_graph=*/true, /*create_graph=*/true)[0];
   return grads.pow(2).flatten(1).sum(1).mean();
+}
+
+torch::Tensor charbonnier(const torch::Tensor& prediction, const torch::Tensor& target, double epsilon) {
+  check_same_shape(prediction, target, "charbonnier");
+  require(epsilon > 0, "charbonnier: epsilon must be > 0, got " + std::to_string(epsilon));
+  return ((prediction - target).square() + epsilon * epsilon).sqrt().mean();
 }
 
 torch::Tensor total_variation(const torch::Tensor& x) {

@@ -13,7 +13,7 @@ namespace fregan::models {
 namespace nn = torch::nn;
 
 FREGAN_DEFINE_OPTIONS_JSON(SpectraFrameGeneratorOptions, "spectraframe generator", scale, neighbours, base_channels,
-                           feature_channels, residual_blocks, upsampling, bicubic_residual)
+                           feature_channels, residual_blocks, upsampling, bicubic_residual, architecture)
 FREGAN_DEFINE_OPTIONS_JSON(SpectraFrameDiscriminatorOptions, "spectraframe discriminator", base_channels, max_channels,
                            levels, dense_channels, leaky_slope)
 
@@ -57,6 +57,10 @@ void validate(const SpectraFrameGeneratorOptions& o) {
   require(o.residual_blocks >= 0, "spectraframe generator: residual_blocks must be >= 0");
   require(o.upsampling == "subpixel" || o.upsampling == "transposed",
           "spectraframe generator: upsampling must be 'subpixel' or 'transposed', got '" + o.upsampling + "'");
+  require(o.architecture == "rbpn" || o.architecture == "lr_fusion",
+          "spectraframe generator: architecture must be 'rbpn' or 'lr_fusion', got '" + o.architecture + "'");
+  require(o.architecture != "lr_fusion" || o.residual_blocks >= 1,
+          "spectraframe generator: the lr_fusion architecture needs residual_blocks >= 1");
 }
 
 void validate(const SpectraFrameDiscriminatorOptions& o) {
@@ -108,6 +112,14 @@ SpectraFrameGeneratorImpl::SpectraFrameGeneratorImpl(const SpectraFrameGenerator
   const int base = o.base_channels, feat = o.feature_channels;
   current_features_ = register_module("current_features", conv_prelu(3, base, 3, 1, 1));
   pair_features_ = register_module("pair_features", conv_prelu(3 + 3 + 2, base, 3, 1, 1));
+  if (o.architecture == "lr_fusion") {
+    fuse_ = register_module("fuse", conv_prelu((o.neighbours + 1) * base, base, 1, 1, 0));
+    body_ = register_module("body", resnet(base, o.residual_blocks));
+    reconstruct_ = register_module(
+        "reconstruct", nn::Conv2d(nn::Conv2dOptions(base, 3 * kStride * kStride, 3).padding(1)));
+    zero_reconstruction();
+    return;
+  }
   single_in_ = register_module("single_in", conv_prelu(base, feat, 1, 1, 0));
   single_up1_ = register_module("single_up1", UpProjection(feat, o.upsampling));
   single_down_ = register_module("single_down", DownProjection(feat, o.upsampling));
@@ -124,16 +136,19 @@ SpectraFrameGeneratorImpl::SpectraFrameGeneratorImpl(const SpectraFrameGenerator
   register_module("encoder", encoder_);
   reconstruct_ = register_module("reconstruct",
                                  nn::Conv2d(nn::Conv2dOptions(o.neighbours * feat, 3, 3).padding(1)));
-  if (o.bicubic_residual) {
-    // Start exactly at bicubic; the weights still get gradients (from the features they see).
-    torch::NoGradGuard no_grad;
-    reconstruct_->weight.zero_();
-    reconstruct_->bias.zero_();
-  }
+  zero_reconstruction();
 }
 
-torch::Tensor SpectraFrameGeneratorImpl::pair_inputs(const torch::Tensor& lr, const torch::Tensor& neighbours,
-                                                     const torch::Tensor& flows) const {
+void SpectraFrameGeneratorImpl::zero_reconstruction() {
+  if (!options_.bicubic_residual) return;
+  // Start exactly at bicubic; the weights still get gradients (from the features they see).
+  torch::NoGradGuard no_grad;
+  reconstruct_->weight.zero_();
+  reconstruct_->bias.zero_();
+}
+
+void SpectraFrameGeneratorImpl::check_inputs(const torch::Tensor& lr, const torch::Tensor& neighbours,
+                                             const torch::Tensor& flows) const {
   const int64_t n = options_.neighbours;
   FREGAN_CHECK(lr.dim() == 4 && lr.size(1) == 3, "spectraframe: expected the current frame as [B, 3, h, w], got ",
                lr.sizes());
@@ -144,12 +159,45 @@ torch::Tensor SpectraFrameGeneratorImpl::pair_inputs(const torch::Tensor& lr, co
   FREGAN_CHECK(flows.dim() == 5 && flows.sizes() == torch::IntArrayRef({b, n, 2, h, w}),
                "spectraframe: expected flows [B, ", n, ", 2, h, w] = [", b, ", ", n, ", 2, ", h, ", ", w, "], got ",
                flows.sizes());
+}
+
+torch::Tensor SpectraFrameGeneratorImpl::pair_inputs(const torch::Tensor& lr, const torch::Tensor& neighbours,
+                                                     const torch::Tensor& flows) const {
+  check_inputs(lr, neighbours, flows);
+  const int64_t b = lr.size(0), n = options_.neighbours, h = lr.size(2), w = lr.size(3);
   return torch::cat({lr.unsqueeze(1).expand({b, n, 3, h, w}), neighbours, flows}, 2);
 }
 
 torch::Tensor SpectraFrameGeneratorImpl::forward(const torch::Tensor& lr, const torch::Tensor& neighbours,
                                                  const torch::Tensor& flows) {
-  const auto pairs = pair_inputs(lr, neighbours, flows);
+  auto out = options_.architecture == "lr_fusion" ? forward_lr_fusion(lr, neighbours, flows)
+                                                   : forward_rbpn(lr, pair_inputs(lr, neighbours, flows));
+  if (options_.bicubic_residual) {
+    namespace F = torch::nn::functional;
+    out = out + F::interpolate(lr, F::InterpolateFuncOptions()
+                                       .size(std::vector<int64_t>{4 * lr.size(2), 4 * lr.size(3)})
+                                       .mode(torch::kBicubic)
+                                       .align_corners(false));
+  }
+  return out;
+}
+
+torch::Tensor SpectraFrameGeneratorImpl::forward_lr_fusion(const torch::Tensor& lr, const torch::Tensor& neighbours,
+                                                           const torch::Tensor& flows) {
+  check_inputs(lr, neighbours, flows);
+  const int64_t b = lr.size(0), n = options_.neighbours, h = lr.size(2), w = lr.size(3);
+  // The neighbours aligned to the current frame: the flow points from the current frame into them.
+  const auto warped = flow::backward_warp(neighbours.reshape({b * n, 3, h, w}), flows.reshape({b * n, 2, h, w}))
+                          .reshape({b, n, 3, h, w});
+  const auto pairs = pair_inputs(lr, warped, flows);
+  const auto pair_feats = pair_features_->forward(pairs.reshape({b * n, 8, h, w})).reshape({b, -1, h, w});
+  const auto fused = fuse_->forward(torch::cat({current_features_->forward(lr), pair_feats}, 1));
+  const auto features = body_->forward(fused) + fused;
+  namespace F = torch::nn::functional;
+  return F::pixel_shuffle(reconstruct_->forward(features), kStride);
+}
+
+torch::Tensor SpectraFrameGeneratorImpl::forward_rbpn(const torch::Tensor& lr, const torch::Tensor& pairs) {
   const int64_t b = lr.size(0), n = options_.neighbours, h = lr.size(2), w = lr.size(3);
   // All neighbours' multi-image features in one batch: they do not depend on the recurrence.
   const auto pair_feats = pair_features_->forward(pairs.reshape({b * n, 8, h, w}));
@@ -168,15 +216,7 @@ torch::Tensor SpectraFrameGeneratorImpl::forward(const torch::Tensor& lr, const 
     hidden.push_back(h_j);
     if (j + 1 < n) current = encoder_->forward(h_j);
   }
-  auto out = reconstruct_->forward(torch::cat(hidden, 1));
-  if (options_.bicubic_residual) {
-    namespace F = torch::nn::functional;
-    out = out + F::interpolate(lr, F::InterpolateFuncOptions()
-                                       .size(std::vector<int64_t>{4 * h, 4 * w})
-                                       .mode(torch::kBicubic)
-                                       .align_corners(false));
-  }
-  return out;
+  return reconstruct_->forward(torch::cat(hidden, 1));
 }
 
 // --- discriminator -----------------------------------------------------------------------------

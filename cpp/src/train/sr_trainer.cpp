@@ -49,8 +49,10 @@ SrTrainer::SrTrainer(const SrTrainerOptions& options) : options_(options) {
   loss.update(options_.loss);
   loss_weights_ = loss.get<losses::SrLossWeights>();
   const auto& w = loss_weights_;
-  require(w.mse >= 0 && w.perceptual >= 0 && w.adversarial >= 0 && w.tv >= 0, "loss weights must be >= 0");
-  require(w.mse + w.perceptual > 0, "the loss needs a reconstruction term (mse or perceptual > 0)");
+  require(w.mse >= 0 && w.charbonnier >= 0 && w.perceptual >= 0 && w.adversarial >= 0 && w.tv >= 0,
+          "loss weights must be >= 0");
+  require(w.mse + w.charbonnier + w.perceptual > 0,
+          "the loss needs a reconstruction term (mse, charbonnier or perceptual > 0)");
   if (!options_.perceptual_model.empty()) {
     perceptual_ = std::make_unique<losses::TorchScriptFeatures>(options_.perceptual_model);
     perceptual_->to(*device_);
@@ -99,6 +101,7 @@ SrStepStats SrTrainer::step(const data::SrBatch& batch) {
   };
   torch::Tensor g_loss;
   if (w.mse > 0) add(g_loss, "mse", w.mse, torch::mse_loss(sr, hr));
+  if (w.charbonnier > 0) add(g_loss, "charbonnier", w.charbonnier, losses::charbonnier(sr, hr, w.charbonnier_epsilon));
   if (w.tv > 0) add(g_loss, "tv", w.tv, losses::total_variation(sr));
   // The discriminator's features of the SR frame serve feature matching and the GAN term alike.
   std::vector<torch::Tensor> fake_features;
@@ -144,6 +147,10 @@ void SrTrainer::load(const std::string& path) {
   auto loaded = models::load_spectraframe(path, *device_, &meta);
   models::resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
               *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
+  // Adam's saved state carries the learning rates it ran with: this run's options win, so a
+  // sitting resumed with a lower --lr-g is the learning-rate schedule.
+  for (auto& group : optimizer_g_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_g);
+  for (auto& group : optimizer_d_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_d);
   step_ = meta.step;
 }
 

@@ -23,6 +23,20 @@ std::string default_upscaler_weights_path();
 // The baseline: OpenCV bicubic (INTER_CUBIC) upscaling of an 8-bit image by `scale`.
 cv::Mat bicubic_upscale(const cv::Mat& lr, int scale);
 
+// How Upscaler bounds its memory: the generator runs on tiles of the LR frame, each with `overlap`
+// LR pixels of context on every side that is cut away again from its output, so a frame of any
+// size needs the memory of one tile (the flows are computed on the whole LR frame first: DIS
+// needs little memory and sees the whole motion).  With overlap >= the generator's receptive
+// field the tiles give the whole-frame result; 16 LR pixels keep the difference below one grey
+// level for the shipped model (tests/cpp/test_upscaler).
+struct SrTilingOptions {
+  // Largest tile side in LR pixels (0 = never tile).  An axis no longer than tile + 2 * overlap is
+  // not split; a longer one is cut into equal parts of at most `tile`.
+  int tile = 256;
+  int overlap = 16;
+};
+void validate(const SrTilingOptions& o);
+
 class Upscaler {
  public:
   // Loads the generator of a SpectraFrame checkpoint (empty = default_upscaler_weights_path()) on
@@ -42,6 +56,10 @@ class Upscaler {
   // (data::make_sr_batch).
   std::vector<int64_t> neighbour_indices(int64_t t, int64_t count) const;
 
+  // Tiling for frames of any size (default SrTilingOptions{}).
+  void set_tiling(const SrTilingOptions& tiling);
+  const SrTilingOptions& tiling() const { return tiling_; }
+
   int scale() const { return generator_->options().scale; }
   int neighbours() const { return generator_->options().neighbours; }
   torch::Device device() const { return device_; }
@@ -51,6 +69,7 @@ class Upscaler {
   torch::Device device_;
   models::SpectraFrameGenerator generator_{nullptr};
   int64_t step_ = 0;
+  SrTilingOptions tiling_;
 };
 
 struct SrScores {
@@ -101,6 +120,9 @@ struct UpscaleVideoResult {
   SrEvaluation scores;
   bool audio_kept = false;
   double seconds = 0;
+  // Where the time went: flows + model (Upscaler::upscale) and the scores; the rest of `seconds`
+  // is reading, decoding, downscaling and encoding.
+  double upscale_seconds = 0, score_seconds = 0;
 };
 nlohmann::json to_json(const UpscaleVideoResult& r);
 

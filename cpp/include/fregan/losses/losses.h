@@ -91,6 +91,10 @@ torch::Tensor r1_penalty(const torch::Tensor& real_logits, const torch::Tensor& 
 
 // --- super-resolution (SpectraFrame) ----------------------------------------------------------
 
+// Charbonnier penalty: mean over all elements of sqrt((prediction - target)^2 + epsilon^2); same
+// shapes; epsilon > 0.
+torch::Tensor charbonnier(const torch::Tensor& prediction, const torch::Tensor& target, double epsilon = 1e-3);
+
 // Total variation, SRGAN's smoothness regulariser: the mean squared difference between vertically
 // adjacent pixels plus the mean squared difference between horizontally adjacent pixels, over
 // batch and channels.  images [B, C, H, W] with H, W >= 2.
@@ -124,6 +128,10 @@ torch::Tensor feature_distance(const std::vector<torch::Tensor>& a, const std::v
 // adversarial and perceptual terms trade PSNR for texture.
 struct SrLossWeights {
   double mse = 1.0;            // pixel MSE on [0, 1]
+  // Charbonnier (a smooth L1) on [0, 1]: trains PSNR-oriented SR faster than MSE (EDSR, LapSRN,
+  // BasicVSR use L1 / Charbonnier), since small errors keep a gradient that MSE's shrinks.
+  double charbonnier = 0;
+  double charbonnier_epsilon = 1e-3;
   double perceptual = 6e-3;    // feature_distance on the TorchScript extractor, else on D's features
   double adversarial = 1e-3;   // non-saturating GAN term (0 = no discriminator updates at all)
   double tv = 2e-8;            // total_variation of the SR frame (SRGAN's weight)

@@ -59,6 +59,17 @@ struct SpectraFrameGeneratorOptions {
   // Output = bicubic upsampling of the current frame + the network's residual (the reconstruction
   // conv starts at zero).  False: the network outputs the frame itself, as in RBPN.
   bool bicubic_residual = true;
+  // How the frames are fused:
+  //  "rbpn":      the seed's recurrent back-projection network (above), with SR-size features;
+  //  "lr_fusion": every neighbour is warped onto the current frame by its flow; the features of
+  //               (current frame, warped neighbour, flow) for each neighbour and of the current
+  //               frame are fused by a 1x1 conv, refined by `residual_blocks` residual blocks of
+  //               base_channels at LR size, and one 3x3 conv to 16 x 3 channels + PixelShuffle(4)
+  //               gives the residual (early fusion as in VESPCN, an EDSR-style LR body).  Nothing
+  //               runs at SR size, so it costs several times fewer operations per pixel and
+  //               trains many more steps on a CPU in the same time (MODELS.md has the
+  //               comparison).  feature_channels and upsampling are unused.
+  std::string architecture = "rbpn";
 };
 
 struct SpectraFrameDiscriminatorOptions {
@@ -135,6 +146,12 @@ class SpectraFrameGeneratorImpl : public torch::nn::Module {
   const SpectraFrameGeneratorOptions& options() const { return options_; }
 
  private:
+  torch::Tensor forward_rbpn(const torch::Tensor& lr, const torch::Tensor& pairs);
+  torch::Tensor forward_lr_fusion(const torch::Tensor& lr, const torch::Tensor& neighbours, const torch::Tensor& flows);
+  void zero_reconstruction();
+  // Throws unless lr is [B, 3, h, w], neighbours [B, n, 3, h, w] and flows [B, n, 2, h, w].
+  void check_inputs(const torch::Tensor& lr, const torch::Tensor& neighbours, const torch::Tensor& flows) const;
+
   SpectraFrameGeneratorOptions options_;
   torch::nn::Sequential current_features_{nullptr};  // feat0: current frame -> LR features
   torch::nn::Sequential pair_features_{nullptr};     // feat1: (frame, neighbour, flow) -> LR features
@@ -149,6 +166,8 @@ class SpectraFrameGeneratorImpl : public torch::nn::Module {
   torch::nn::Sequential decoder_{nullptr};      // ResNet(feature) on the back-projected residual
   torch::nn::Sequential encoder_{nullptr};      // ResNet(feature) + conv back to LR size
   torch::nn::Conv2d reconstruct_{nullptr};      // n * feature channels -> RGB (residual)
+  // lr_fusion only: (n + 1) * base -> base (1x1), then the LR-size residual body.
+  torch::nn::Sequential fuse_{nullptr}, body_{nullptr};
 };
 TORCH_MODULE(SpectraFrameGenerator);
 
