@@ -14,20 +14,20 @@ using namespace fregan;
 // Args: height, width, levels, base_channels, transposed (0/1); batch 32, max_channels 8 x base.
 static void BM_DcganTrainStep(benchmark::State& state) {
   train::DcganTrainerOptions o;
-  o.device = "cpu";
-  o.threads = 1;
-  o.batch_size = 32;
+  o.run.device = "cpu";
+  o.run.threads = 1;
+  o.run.batch_size = 32;
   const auto base = static_cast<int>(state.range(3));
-  o.generator_options = {{"height", state.range(0)}, {"width", state.range(1)}, {"levels", state.range(2)},
+  o.run.generator_options = {{"height", state.range(0)}, {"width", state.range(1)}, {"levels", state.range(2)},
                          {"base_channels", base}, {"max_channels", 8 * base},
                          {"upsampling", state.range(4) ? "transposed" : "subpixel"}};
-  o.discriminator_options = {{"base_channels", base}, {"max_channels", 8 * base}};
+  o.run.discriminator_options = {{"base_channels", base}, {"max_channels", 8 * base}};
   train::DcganTrainer trainer(o);
   torch::manual_seed(0);
-  const auto real = torch::rand({o.batch_size, 3, state.range(0), state.range(1)});
+  const auto real = torch::rand({o.run.batch_size, 3, state.range(0), state.range(1)});
   trainer.step(real);  // warm-up
   for (auto _ : state) trainer.step(real);
-  state.SetItemsProcessed(state.iterations() * o.batch_size);
+  state.SetItemsProcessed(state.iterations() * o.run.batch_size);
   state.counters["threads"] = set_num_threads(1);
 }
 BENCHMARK(BM_DcganTrainStep)

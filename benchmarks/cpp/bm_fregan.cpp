@@ -14,17 +14,17 @@ using namespace fregan;
 // One G + D step at the default options (batch 9, 256x256 crops), as `fregan train` runs it.
 static void BM_TrainStep(benchmark::State& state) {
   train::TrainerOptions o;
-  o.device = "cpu";
-  o.batch_size = static_cast<int>(state.range(0));
+  o.run.device = "cpu";
+  o.run.batch_size = static_cast<int>(state.range(0));
   o.crop = static_cast<int>(state.range(1));
   train::Trainer trainer(o);
   torch::manual_seed(0);
-  data::TripletBatch batch{torch::rand({o.batch_size, 3, o.crop, o.crop}), torch::rand({o.batch_size, 3, o.crop, o.crop}),
-                           torch::rand({o.batch_size, 3, o.crop, o.crop})};
+  data::TripletBatch batch{torch::rand({o.run.batch_size, 3, o.crop, o.crop}), torch::rand({o.run.batch_size, 3, o.crop, o.crop}),
+                           torch::rand({o.run.batch_size, 3, o.crop, o.crop})};
   trainer.step(batch);  // warm-up
   for (auto _ : state) trainer.step(batch);
-  state.SetItemsProcessed(state.iterations() * o.batch_size);
-  state.counters["threads"] = set_num_threads(o.threads);
+  state.SetItemsProcessed(state.iterations() * o.run.batch_size);
+  state.counters["threads"] = set_num_threads(o.run.threads);
 }
 BENCHMARK(BM_TrainStep)->Args({9, 256})->Args({8, 128})->Unit(benchmark::kMillisecond)->MinTime(20.0);
 

@@ -89,17 +89,17 @@ BENCHMARK(BM_SepConvInterpolate)
 // One training step (batch 8, 128x128 crops, L1 only) as `fregan train --model sepconv` runs it.
 static void BM_SepConvTrainStep(benchmark::State& state) {
   train::TrainerOptions o;
-  o.device = "cpu";
+  o.run.device = "cpu";
   o.model = "sepconv";
-  o.batch_size = 8;
+  o.run.batch_size = 8;
   o.crop = 128;
   train::Trainer trainer(o);
   torch::manual_seed(0);
   data::TripletBatch batch{torch::rand({8, 3, 128, 128}), torch::rand({8, 3, 128, 128}), torch::rand({8, 3, 128, 128})};
   trainer.step(batch);  // warm-up
   for (auto _ : state) trainer.step(batch);
-  state.SetItemsProcessed(state.iterations() * o.batch_size);
-  state.counters["threads"] = set_num_threads(o.threads);
+  state.SetItemsProcessed(state.iterations() * o.run.batch_size);
+  state.counters["threads"] = set_num_threads(o.run.threads);
 }
 BENCHMARK(BM_SepConvTrainStep)->Unit(benchmark::kMillisecond)->Iterations(5);
 

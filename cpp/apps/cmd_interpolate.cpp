@@ -57,54 +57,54 @@ void show_progress(const infer::VideoJobProgress& p) {
 void add_interpolate(CLI::App& app) {
   struct Args {
     std::vector<std::string> inputs;
-    std::string output, weights, device = "auto", codec, preset;  // codec: empty = fits the container
-    std::string dedup = "auto";
-    double dedup_threshold = data::SceneOptions{}.held_threshold;
-    int factor = 2, crf = 18, threads = 0;                           // threads: 0 = torch's default (all cores)
+    std::string output, weights, device = "auto";
+    int threads = 0;  // 0 = torch's default (all cores)
     infer::TilingOptions tiling;
-    double t = 0.5, fps = 0, input_fps = 0, segment_seconds = 10;
-    bool overwrite = false, no_audio = false, no_cuts = false, two_frame = false, restart = false, quiet = false;
+    double t = 0.5;
+    bool quiet = false;
   };
   auto a = std::make_shared<Args>();
+  // A video's flags go straight into the job's options (their defaults are VideoJobOptions').
+  auto job = std::make_shared<infer::VideoJobOptions>();
   auto* cmd = app.add_subcommand("interpolate",
                                  "Make the frame between two images (a.png b.png -o mid.png) or raise a video's frame rate "
                                  "(in.mp4 -o out.mp4 --factor 2 | --fps 60)");
   cmd->add_option("inputs", a->inputs, "Two images, or one video or folder of frames")->required()->expected(1, 2);
   cmd->add_option("-o,--output", a->output, "Output image, video, or folder for frames")->required();
   cmd->add_option("--weights", a->weights, "Checkpoint (default: the shipped model)");
-  cmd->add_option("--factor", a->factor, "Video: frame-rate multiplier")->capture_default_str();
-  auto* fps_option = cmd->add_option("--fps", a->fps, "Video: target frame rate instead of --factor (needs a model that "
+  cmd->add_option("--factor", job->factor, "Video: frame-rate multiplier")->capture_default_str();
+  auto* fps_option = cmd->add_option("--fps", job->target_fps, "Video: target frame rate instead of --factor (needs a model that "
                                      "takes any t; 0.1 to 1000)");
-  cmd->add_option("--input-fps", a->input_fps, "Frame rate of a folder of frames (default 25) or override of the video's");
+  cmd->add_option("--input-fps", job->input_fps, "Frame rate of a folder of frames (default 25) or override of the video's");
   cmd->add_option("-t,--time", a->t, "Images: time of the new frame in (0, 1)")->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--codec", a->codec, "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9; default: the one "
+  cmd->add_option("--codec", job->codec, "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9; default: the one "
                   "that fits the container: libx264 for .mp4/.mkv/.mov, libvpx-vp9 for .webm, gif for .gif)");
   cmd->add_option("--threads", a->threads, "CPU threads for the model (0 = all cores)")->capture_default_str();
-  cmd->add_option("--crf", a->crf, "Video quality (x264/x265/vp9 CRF, lower is better)")->capture_default_str();
-  cmd->add_option("--preset", a->preset, "x264/x265 speed preset: ultrafast ... veryslow (default: the encoder's, medium); "
+  cmd->add_option("--crf", job->crf, "Video quality (x264/x265/vp9 CRF, lower is better)")->capture_default_str();
+  cmd->add_option("--preset", job->preset, "x264/x265 speed preset: ultrafast ... veryslow (default: the encoder's, medium); "
                   "faster presets make bigger files at the same CRF");
-  cmd->add_option("--segment-seconds", a->segment_seconds, "Input seconds per resumable part")->capture_default_str();
+  cmd->add_option("--segment-seconds", job->segment_seconds, "Input seconds per resumable part")->capture_default_str();
   cmd->add_option("--tile", a->tiling.tile, "Run the model on overlapping tiles of this size (pixels; 0 = whole frames) "
                   "to bound memory on large frames")->capture_default_str();
   cmd->add_option("--tile-overlap", a->tiling.overlap, "Pixels shared by neighbouring tiles")->capture_default_str();
-  cmd->add_option("--dedup", a->dedup, "Video: remove held (repeated) frames and interpolate the motion between the "
+  cmd->add_option("--dedup", job->dedup, "Video: remove held (repeated) frames and interpolate the motion between the "
                   "distinct ones at their true times: auto (when a third of the first 48 pairs are held), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
-  cmd->add_option("--dedup-threshold", a->dedup_threshold, "Video: how different a held frame may be (largest 8x8-block "
+  cmd->add_option("--dedup-threshold", job->scene.held_threshold, "Video: how different a held frame may be (largest 8x8-block "
                   "mean difference of 160-px-wide copies, 0..255)")->capture_default_str();
-  cmd->add_flag("--no-audio", a->no_audio, "Do not copy the input's audio");
-  cmd->add_flag("--no-cut-detection", a->no_cuts, "Interpolate across scene cuts too");
-  cmd->add_flag("--two-frame", a->two_frame, "Video: flows from each pair alone (linear motion), not from the pair and "
+  cmd->add_flag("--no-audio", [job](int64_t) { job->keep_audio = false; }, "Do not copy the input's audio");
+  cmd->add_flag("--no-cut-detection", [job](int64_t) { job->detect_cuts = false; }, "Interpolate across scene cuts too");
+  cmd->add_flag("--two-frame", [job](int64_t) { job->neighbours = false; }, "Video: flows from each pair alone (linear motion), not from the pair and "
                 "the frames before and after it (acceleration-aware, the default for fregan-flow)");
-  cmd->add_flag("--restart", a->restart, "Ignore the finished parts of an interrupted run of this job");
-  cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output");
+  cmd->add_flag("--restart", [job](int64_t) { job->resume = false; }, "Ignore the finished parts of an interrupted run of this job");
+  cmd->add_flag("--overwrite", job->overwrite, "Replace an existing output");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
-  cmd->callback([a, fps_option] {
+  cmd->callback([a, job, fps_option] {
     // --fps 0 (or below) given on purpose is a mistake, not "use --factor".
-    if (fps_option->count() && !(a->fps > 0)) {
-      throw InvalidArgument("--fps must be a positive frame rate (0.1 to 1000), got " + std::to_string(a->fps));
+    if (fps_option->count() && !(job->target_fps > 0)) {
+      throw InvalidArgument("--fps must be a positive frame rate (0.1 to 1000), got " + std::to_string(job->target_fps));
     }
     require(a->threads >= 0, "--threads must be >= 0, got " + std::to_string(a->threads));
     if (a->threads > 0) at::set_num_threads(a->threads);
@@ -117,7 +117,7 @@ void add_interpolate(CLI::App& app) {
                                           " but '" + a->inputs[1] + "' is " + std::to_string(f1.cols) + "x" +
                                           std::to_string(f1.rows) + ": the two frames must have the same size");
       io::check_output_is_not_an_input(a->output, a->inputs);  // --overwrite never replaces a source frame
-      io::check_output_path(a->output, a->overwrite);
+      io::check_output_path(a->output, job->overwrite);
       infer::Interpolator interpolator(a->weights, a->device);
       interpolator.set_tiling(a->tiling);
       const int depth = f0.depth() == CV_16U || f1.depth() == CV_16U ? CV_16U : CV_8U;
@@ -131,31 +131,16 @@ void add_interpolate(CLI::App& app) {
       };
       const bool has_alpha = f0.channels() == 4 || f1.channels() == 4;
       io::write_image(a->output, has_alpha ? io::with_alpha(colour, io::alpha_between(alpha(f0), alpha(f1), a->t)) : colour,
-                      a->overwrite);
+                      job->overwrite);
       log::info("wrote " + a->output);
       return;
     }
     const std::string& input = a->inputs[0];
     if (io::is_image_file(input)) throw InvalidArgument("one image given: pass two images, or a video");
-    infer::VideoJobOptions job;
-    job.input = input;
-    job.output = a->output;
-    job.factor = a->factor;
-    job.target_fps = a->fps;
-    job.input_fps = a->input_fps;
-    job.overwrite = a->overwrite;
-    job.codec = a->codec;
-    job.crf = a->crf;
-    job.preset = a->preset;
-    job.keep_audio = !a->no_audio;
-    job.detect_cuts = !a->no_cuts;
-    job.neighbours = !a->two_frame;
-    job.dedup = a->dedup;
-    job.scene.held_threshold = a->dedup_threshold;
-    job.segment_seconds = a->segment_seconds;
-    job.resume = !a->restart;
+    job->input = input;
+    job->output = a->output;
     const bool quiet = a->quiet;
-    job.progress = [quiet](const infer::VideoJobProgress& p) {
+    job->progress = [quiet](const infer::VideoJobProgress& p) {
       if (!quiet) show_progress(p);
       return !g_interrupted.load();
     };
@@ -163,7 +148,7 @@ void add_interpolate(CLI::App& app) {
     interpolator.set_tiling(a->tiling);
     // Ctrl-C: finish the current frame, keep the finished parts, exit non-zero.
     std::signal(SIGINT, [](int) { g_interrupted = true; });
-    const auto r = infer::interpolate_video(interpolator, job);
+    const auto r = infer::interpolate_video(interpolator, *job);
     std::signal(SIGINT, SIG_DFL);
     if (!quiet && ::isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
     if (!r.completed) throw Interrupted("interrupted: run the same command again to continue where it stopped");

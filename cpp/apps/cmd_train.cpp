@@ -1,6 +1,12 @@
+// `fregan train`: one subcommand for every family; --model picks the trainer by the model's task.
+// Each flag says which families take it and where its value goes in their options JSON; the
+// chosen family's options are its defaults with those values applied, read strictly (the route
+// fregan.train's keyword arguments take too).
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -14,6 +20,21 @@
 namespace fregan::cli {
 namespace {
 
+// The trainers, as bits of a flag's set of families.
+enum Family : unsigned { kInterpolation = 1, kUpscale = 2, kGenerate = 4 };
+
+Family family_of(models::Task task) {
+  switch (task) {
+    case models::Task::kGenerate:
+      return kGenerate;
+    case models::Task::kUpscale:
+      return kUpscale;
+    case models::Task::kInterpolate:
+      break;
+  }
+  return kInterpolation;
+}
+
 nlohmann::json parse_json_option(const std::string& text, const std::string& flag) {
   if (text.empty()) return nlohmann::json::object();
   try {
@@ -23,251 +44,285 @@ nlohmann::json parse_json_option(const std::string& text, const std::string& fla
   }
 }
 
-// Flags of `fregan train` that only interpolation models use, and those only DCGAN uses.
-const char* const kInterpolationOnlyFlags[] = {"--val-data", "--val-fraction", "--crop", "--max-triplets",
-                                               "--val-triplets", "--neighbours", "--loss", "--adv-weight", "--no-flip", "--no-hflip",
-                                               "--no-vflip", "--rotate", "--no-reverse", "--val-every",
-                                               "--world-size", "--rank", "--local-rank", "--master-addr",
-                                               "--master-port", "--dist-backend", "--dist-timeout"};
-const char* const kDcganOnlyFlags[] = {"--latent-dim", "--height", "--width", "--target-frames", "--temporal-order",
-                                       "--hflip", "--sample-every", "--sample-count", "--divergence",
-                                       "--collapse", "--stabilisers"};
-// Flags only SpectraFrame uses, and the interpolation ones it has no use for.
-const char* const kSrOnlyFlags[] = {"--perceptual-model", "--val-frames", "--val-crop"};
-const char* const kNotForSrFlags[] = {"--frame-skip", "--max-triplets", "--val-triplets", "--neighbours", "--no-reverse", "--workers",
-                                      "--no-hflip", "--no-vflip"};
-
-// Throws for the first of `flags` the user gave, "<flag><why>".
-template <size_t N>
-void refuse_flags(const CLI::App& cmd, const char* const (&flags)[N], const std::string& why) {
-  for (const char* flag : flags) {
-    if (cmd.count(flag) > 0) throw InvalidArgument(std::string(flag) + why);
-  }
-}
-
-// Extra settings of `--model spectraframe`.
-struct SrFlags {
-  std::string perceptual_model;
-  int64_t val_frames = 0;  // 0 = the trainer's default
-  int val_crop = -1;       // -1 = the trainer's default
+// Where a flag's value goes: the options of `families`, at `key` (a JSON pointer; "*": its keys
+// into the options' own; empty: the family takes the flag and has no use for it, as before).
+struct Target {
+  unsigned families;
+  std::string key;
 };
 
-// `fregan train --model spectraframe`: the shared flags the user gave, then the SR ones.
-void train_spectraframe(const CLI::App& cmd, const train::TrainerOptions& o, const SrFlags& f, const std::string& g_json,
-                        const std::string& d_json, const std::string& loss_json, double adv_weight) {
-  refuse_flags(cmd, kDcganOnlyFlags, " does not apply to --model spectraframe");
-  refuse_flags(cmd, kNotForSrFlags, " does not apply to --model spectraframe");
-  train::SrTrainerOptions s;
-  s.data = o.data;
-  s.val_data = o.val_data;
-  s.out_dir = o.out_dir;
-  s.resume = o.resume;
-  s.overwrite = o.overwrite;
-  s.threads = o.threads;
-  s.device = o.device;
-  s.seed = o.seed;
-  s.max_frames_per_source = o.max_frames_per_source;
-  s.rotate = o.rotate;
-  s.flip = o.hflip || o.vflip;
-  if (cmd.count("--val-fraction")) s.val_fraction = o.val_fraction;
-  if (cmd.count("--steps")) s.steps = o.steps;
-  if (cmd.count("--batch-size")) s.batch_size = o.batch_size;
-  if (cmd.count("--crop")) s.hr_crop = o.crop;
-  if (cmd.count("--lr-g")) s.lr_g = o.lr_g;
-  if (cmd.count("--lr-d")) s.lr_d = o.lr_d;
-  if (cmd.count("--log-every")) s.log_every = o.log_every;
-  if (cmd.count("--val-every")) s.val_every = o.val_every;
-  if (cmd.count("--checkpoint-every")) s.checkpoint_every = o.checkpoint_every;
-  s.generator_options = parse_json_option(g_json, "--generator-options");
-  s.discriminator_options = parse_json_option(d_json, "--discriminator-options");
-  s.loss = parse_json_option(loss_json, "--loss");
-  if (adv_weight >= 0) s.loss["adversarial"] = adv_weight;
-  s.perceptual_model = f.perceptual_model;
-  if (f.val_frames > 0) s.val_frames = f.val_frames;
-  if (f.val_crop >= 0) s.val_crop = f.val_crop;
-  train::SrTrainer trainer(s);
-  trainer.fit();
-}
+// The flags of `fregan train` with the values given, in the order given to the families.
+class TrainFlags {
+ public:
+  explicit TrainFlags(CLI::App* cmd) : cmd_(cmd) {}
 
-// Extra settings of `--model dcgan` (the shared flags go through TrainerOptions).
-struct DcganFlags {
-  int latent_dim = 0, height = 0, width = 0;  // 0 = the model's default / --generator-options
-  int64_t target_frames = 0;
-  bool temporal_order = false, hflip = false;
-  int64_t sample_every = -1;
-  int sample_count = 0;
-  std::string divergence, collapse, stabilisers;
-};
-
-// `fregan train --model dcgan`: the shared flags the user gave, then the DCGAN ones.
-void train_dcgan(const CLI::App& cmd, const train::TrainerOptions& o, const DcganFlags& f, const std::string& g_json,
-                 const std::string& d_json) {
-  refuse_flags(cmd, kInterpolationOnlyFlags, " does not apply to --model dcgan");
-  const char* world_size = std::getenv("WORLD_SIZE");
-  if (world_size && std::atoi(world_size) > 1) {
-    throw InvalidArgument("--model dcgan trains in one process only (WORLD_SIZE=" + std::string(world_size) + ")");
+  // A flag with a value of type T.
+  template <typename T>
+  CLI::Option* value(const std::string& name, const std::string& help, std::vector<Target> targets) {
+    declare(name, targets);
+    return cmd_->add_option_function<T>(
+        name, [this, targets](const T& v) { set(targets, [v] { return nlohmann::json(v); }); }, help);
   }
-  train::DcganTrainerOptions d;
-  d.data = o.data;
-  d.out_dir = o.out_dir;
-  d.resume = o.resume;
-  d.overwrite = o.overwrite;
-  d.threads = o.threads;
-  d.device = o.device;
-  d.seed = o.seed;
-  d.frame_skip = o.frame_skip;
-  d.max_frames_per_source = o.max_frames_per_source;
-  if (cmd.count("--steps")) d.steps = o.steps;
-  if (cmd.count("--batch-size")) d.batch_size = o.batch_size;
-  if (cmd.count("--lr-g")) d.lr_g = o.lr_g;
-  if (cmd.count("--lr-d")) d.lr_d = o.lr_d;
-  if (cmd.count("--log-every")) d.log_every = o.log_every;
-  if (cmd.count("--checkpoint-every")) d.checkpoint_every = o.checkpoint_every;
-  d.generator_options = parse_json_option(g_json, "--generator-options");
-  d.discriminator_options = parse_json_option(d_json, "--discriminator-options");
-  if (f.latent_dim) d.generator_options["latent_dim"] = f.latent_dim;
-  if (f.height) d.generator_options["height"] = f.height;
-  if (f.width) d.generator_options["width"] = f.width;
-  d.target_frames = f.target_frames;
-  d.temporal_order = f.temporal_order;
-  d.hflip = f.hflip;
-  if (f.sample_every >= 0) d.sample_every = f.sample_every;
-  if (f.sample_count > 0) d.sample_count = f.sample_count;
-  if (!f.divergence.empty()) d.divergence = parse_json_option(f.divergence, "--divergence").get<train::DivergenceOptions>();
-  if (!f.collapse.empty()) d.collapse = parse_json_option(f.collapse, "--collapse").get<train::CollapseOptions>();
-  if (!f.stabilisers.empty()) {
-    const nlohmann::json given = parse_json_option(f.stabilisers, "--stabilisers");
-    for (const auto& [key, value] : given.items()) {
-      if (key != "loss" && key != "r1_gamma" && key != "r1_every" && key != "diff_augment" && key != "ema_decay") {
-        throw InvalidArgument("--stabilisers: unknown key '" + key +
-                              "' (use loss, r1_gamma, r1_every, diff_augment, ema_decay; spectral normalisation is "
-                              "--discriminator-options '{\"spectral_norm\": true}')");
+  // A flag whose value is JSON text (checked by `check`, when given, once the family is known).
+  CLI::Option* json(const std::string& name, const std::string& help, std::vector<Target> targets,
+                    std::function<void(const nlohmann::json&)> check = {}) {
+    declare(name, targets);
+    return cmd_->add_option_function<std::string>(
+        name, [this, name, targets, check](const std::string& text) {
+          set(targets, [text, name, check] {
+            auto j = parse_json_option(text, name);
+            if (check) check(j);
+            return j;
+          });
+        },
+        help);
+  }
+  // A flag without a value: sets `value` where given.
+  CLI::Option* flag(const std::string& name, const std::string& help, std::vector<Target> targets, bool value = true) {
+    declare(name, targets);
+    return cmd_->add_flag_callback(name, [this, targets, value] { set(targets, [value] { return nlohmann::json(value); }); },
+                                   help);
+  }
+  // A value written into a family's options whatever the flags (that family's defaults on the
+  // command line), before the flags'.
+  void base(Family family, const std::string& key, nlohmann::json value) {
+    base_.push_back({{family, key}, [value] { return value; }});
+  }
+
+  // Refuses the first flag given that `family` (chosen as `model`) does not take.
+  void refuse_others(Family family, const std::string& model) const {
+    for (const auto& [name, families] : declared_) {
+      if ((families & family) || cmd_->count(name) == 0) continue;
+      // A flag of one single-model family names it; others say what they do not apply to.
+      for (const Family only : {kUpscale, kGenerate}) {
+        if (families == only) {
+          const auto names = models::model_names(only == kUpscale ? models::Task::kUpscale : models::Task::kGenerate);
+          if (names.size() == 1) throw InvalidArgument(name + " applies only to --model " + names.front());
+        }
+      }
+      throw InvalidArgument(name + " does not apply to --model " + model);
+    }
+  }
+
+  // `Options` (the family's defaults) with the given values applied, read strictly.
+  template <typename Options>
+  Options options(Family family) const {
+    nlohmann::json j = Options{};
+    for (const auto* list : {&base_, &given_}) {
+      for (const auto& [target, make] : *list) {
+        if (!(target.families & family) || target.key.empty()) continue;
+        if (target.key == "*") {
+          j.update(make());
+        } else {
+          j[nlohmann::json::json_pointer(target.key)] = make();
+        }
       }
     }
-    nlohmann::json all = d;
-    all.update(given);
-    d = all.get<train::DcganTrainerOptions>();
+    return j.get<Options>();
   }
-  train::DcganTrainer trainer(d);
-  trainer.fit();
+
+ private:
+  struct Given {
+    Target target;
+    std::function<nlohmann::json()> make;  // the value, parsed once the family is known
+  };
+  void declare(const std::string& name, const std::vector<Target>& targets) {
+    unsigned families = 0;
+    for (const auto& t : targets) families |= t.families;
+    declared_.push_back({name, families});
+  }
+  void set(const std::vector<Target>& targets, const std::function<nlohmann::json()>& make) {
+    for (const auto& t : targets) given_.push_back({t, make});
+  }
+
+  CLI::App* cmd_;
+  std::vector<std::pair<std::string, unsigned>> declared_;
+  std::vector<Given> base_, given_;
+};
+
+// --stabilisers: DCGAN's stabiliser options as one JSON object.
+void check_stabilisers(const nlohmann::json& given) {
+  for (const auto& [key, value] : given.items()) {
+    if (key != "loss" && key != "r1_gamma" && key != "r1_every" && key != "diff_augment" && key != "ema_decay") {
+      throw InvalidArgument("--stabilisers: unknown key '" + key +
+                            "' (use loss, r1_gamma, r1_every, diff_augment, ema_decay; spectral normalisation is "
+                            "--discriminator-options '{\"spectral_norm\": true}')");
+    }
+  }
+}
+
+// A default as --help shows it ("0.2", not "0.200000").
+template <typename T>
+std::string shown(const T& value) {
+  return nlohmann::json(value).dump();
 }
 
 }  // namespace
 
 void add_train(CLI::App& app) {
-  auto o = std::make_shared<train::TrainerOptions>();
-  auto g_json = std::make_shared<std::string>(), d_json = std::make_shared<std::string>();
   auto* cmd = app.add_subcommand("train", "Train an interpolation GAN on videos or frame folders");
-  cmd->add_option("--model", o->model, "Model name (see fregan info --models), dcgan (frame generation) or spectraframe (x4 super-resolution)")
+  auto flags = std::make_shared<TrainFlags>(cmd);
+  auto model = std::make_shared<std::string>(train::TrainerOptions{}.model);
+  constexpr unsigned all = kInterpolation | kUpscale | kGenerate;
+  constexpr unsigned validating = kInterpolation | kUpscale;
+  // Defaults shown in --help are the interpolation trainer's.
+  const train::TrainerOptions defaults;
+  const auto& run = defaults.run;
+  cmd->add_option("--model", *model, "Model name (see fregan info --models), dcgan (frame generation) or spectraframe (x4 super-resolution)")
       ->capture_default_str();
-  cmd->add_option("--data", o->data, "Training videos / frame folders / folders of them")->required();
-  cmd->add_option("--val-data", o->val_data, "Validation clips (default: hold out --val-fraction of the clips)");
-  cmd->add_option("--val-fraction", o->val_fraction, "Fraction of clips held out for validation")->capture_default_str();
-  cmd->add_option("--out", o->out_dir, "Output folder: last.pt, best.pt, log.jsonl")->required();
-  cmd->add_option("--steps", o->steps, "Total optimizer steps (interpolation: 0 validates and saves the untrained model)")->capture_default_str();
-  cmd->add_option("--batch-size", o->batch_size, "Batch size (distributed: the global batch, split over the ranks)")
-      ->capture_default_str();
-  cmd->add_option("--crop", o->crop, "Square training crop size")->capture_default_str();
-  cmd->add_option("--frame-skip", o->frame_skip, "Triplets (n, n+k, n+2k)")->capture_default_str();
-  cmd->add_option("--max-frames", o->max_frames_per_source, "Decode at most this many frames per clip (0 = all)");
-  cmd->add_option("--max-triplets", o->max_triplets_per_source, "Keep at most this many triplets per clip (0 = all)");
-  cmd->add_option("--val-triplets", o->val_max_triplets, "Triplets scored at each validation")->capture_default_str();
-  cmd->add_flag("--neighbours", o->neighbours,
-                "Give the model each pair's neighbours too (four-frame models: fregan-flow); triplets at clip ends and cuts are left out");
-  cmd->add_option("--lr-g", o->lr_g, "Generator learning rate")->capture_default_str();
-  cmd->add_option("--lr-d", o->lr_d, "Discriminator learning rate")->capture_default_str();
-  auto loss_json = std::make_shared<std::string>();
-  auto adv_weight = std::make_shared<double>(-1);
-  cmd->add_option("--loss", *loss_json,
-                  "Generator loss weights as JSON over the model's defaults, e.g. '{\"l1\":1,\"ms_ssim\":1}' "
-                  "(keys: smooth_l1, smooth_l1_beta, l1, ms_ssim, clipping, adversarial, intermediate)");
-  cmd->add_option("--adv-weight", *adv_weight, "Weight of the adversarial term (0 = no GAN; default: the model's)");
-  cmd->add_option("--generator-options", *g_json, "Generator options as JSON, e.g. '{\"base_channels\":16}'");
-  cmd->add_option("--discriminator-options", *d_json, "Discriminator options as JSON");
-  cmd->add_flag("--no-flip", [o](int64_t) { o->hflip = o->vflip = false; }, "No random flips at all");
-  cmd->add_flag("--no-hflip", [o](int64_t) { o->hflip = false; }, "No random horizontal flips");
-  cmd->add_flag("--no-vflip", [o](int64_t) { o->vflip = false; }, "No random vertical flips");
-  cmd->add_flag("--rotate", o->rotate, "Random 90-degree rotations");
-  cmd->add_flag("--no-reverse", [o](int64_t) { o->temporal_reverse = false; }, "No random temporal reversal");
-  cmd->add_option("--log-every", o->log_every, "Steps between progress lines")->capture_default_str();
-  cmd->add_option("--val-every", o->val_every, "Steps between validations (0 = at the end)")->capture_default_str();
-  cmd->add_option("--checkpoint-every", o->checkpoint_every, "Steps between checkpoints")->capture_default_str();
-  cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Intra-op threads (0 = default)");
-  cmd->add_option("--workers", o->workers, "Data loader threads")->capture_default_str();
-  cmd->add_flag("--resume", o->resume, "Continue the run in --out from last.pt");
-  cmd->add_flag("--overwrite", o->overwrite, "Start afresh even if --out holds a run");
+  flags->value<std::vector<std::string>>("--data", "Training videos / frame folders / folders of them", {{all, "/data"}})
+      ->required();
+  flags->value<std::vector<std::string>>("--val-data", "Validation clips (default: hold out --val-fraction of the clips)",
+                                         {{validating, "/val_data"}});
+  flags->value<double>("--val-fraction", "Fraction of clips held out for validation", {{validating, "/val_fraction"}})
+      ->default_str(shown(defaults.val_fraction));
+  flags->value<std::string>("--out", "Output folder: last.pt, best.pt, log.jsonl", {{all, "/out_dir"}})->required();
+  flags->value<int64_t>("--steps", "Total optimizer steps (interpolation: 0 validates and saves the untrained model)",
+                        {{all, "/steps"}})
+      ->default_str(shown(run.steps));
+  flags->value<int>("--batch-size", "Batch size (distributed: the global batch, split over the ranks)", {{all, "/batch_size"}})
+      ->default_str(shown(run.batch_size));
+  flags->value<int>("--crop", "Square training crop size", {{kInterpolation, "/crop"}, {kUpscale, "/hr_crop"}})
+      ->default_str(shown(defaults.crop));
+  flags->value<int>("--frame-skip", "Triplets (n, n+k, n+2k)", {{kInterpolation | kGenerate, "/frame_skip"}})
+      ->default_str(shown(defaults.frame_skip));
+  flags->value<int64_t>("--max-frames", "Decode at most this many frames per clip (0 = all)", {{all, "/max_frames_per_source"}});
+  flags->value<int64_t>("--max-triplets", "Keep at most this many triplets per clip (0 = all)",
+                        {{kInterpolation, "/max_triplets_per_source"}});
+  flags->value<int64_t>("--val-triplets", "Triplets scored at each validation", {{kInterpolation, "/val_max_triplets"}})
+      ->default_str(shown(defaults.val_max_triplets));
+  flags->flag("--neighbours",
+              "Give the model each pair's neighbours too (four-frame models: fregan-flow); triplets at clip ends and cuts are left out",
+              {{kInterpolation, "/neighbours"}});
+  flags->value<double>("--lr-g", "Generator learning rate", {{all, "/lr_g"}})->default_str(shown(run.lr_g));
+  flags->value<double>("--lr-d", "Discriminator learning rate", {{all, "/lr_d"}})->default_str(shown(run.lr_d));
+  flags->json("--loss",
+              "Generator loss weights as JSON over the model's defaults, e.g. '{\"l1\":1,\"ms_ssim\":1}' "
+              "(keys: smooth_l1, smooth_l1_beta, l1, ms_ssim, clipping, adversarial, intermediate)",
+              {{validating, "/loss"}});
+  flags->value<double>("--adv-weight", "Weight of the adversarial term (0 = no GAN; default: the model's)",
+                       {{validating, "/loss/adversarial"}});
+  flags->json("--generator-options", "Generator options as JSON, e.g. '{\"base_channels\":16}'", {{all, "/generator_options"}});
+  flags->json("--discriminator-options", "Discriminator options as JSON", {{all, "/discriminator_options"}});
+  flags->flag("--no-flip", "No random flips at all",
+              {{kInterpolation, "/hflip"}, {kInterpolation, "/vflip"}, {kUpscale, "/flip"}}, false);
+  flags->flag("--no-hflip", "No random horizontal flips", {{kInterpolation, "/hflip"}}, false);
+  flags->flag("--no-vflip", "No random vertical flips", {{kInterpolation, "/vflip"}}, false);
+  // On the command line SpectraFrame trains without rotations unless asked (SrTrainerOptions,
+  // and fregan.train, rotate by default).
+  flags->base(kUpscale, "/rotate", false);
+  flags->flag("--rotate", "Random 90-degree rotations", {{validating, "/rotate"}});
+  flags->flag("--no-reverse", "No random temporal reversal", {{kInterpolation, "/temporal_reverse"}}, false);
+  flags->value<int64_t>("--log-every", "Steps between progress lines", {{all, "/log_every"}})
+      ->default_str(shown(run.log_every));
+  flags->value<int64_t>("--val-every", "Steps between validations (0 = at the end)", {{validating, "/val_every"}})
+      ->default_str(shown(defaults.val_every));
+  flags->value<int64_t>("--checkpoint-every", "Steps between checkpoints", {{all, "/checkpoint_every"}})
+      ->default_str(shown(run.checkpoint_every));
+  flags->value<uint64_t>("--seed", "Random seed", {{all, "/seed"}})->default_str(shown(run.seed));
+  flags->value<std::string>("--device", "auto, cpu, cuda or cuda:N", {{all, "/device"}})->default_str(run.device);
+  flags->value<int>("--threads", "Intra-op threads (0 = default)", {{all, "/threads"}});
+  // DCGAN has always taken --workers (it loads in the training thread).
+  flags->value<int>("--workers", "Data loader threads", {{kInterpolation, "/workers"}, {kGenerate, ""}})
+      ->default_str(shown(defaults.workers));
+  flags->flag("--resume", "Continue the run in --out from last.pt", {{all, "/resume"}});
+  flags->flag("--overwrite", "Start afresh even if --out holds a run", {{all, "/overwrite"}});
+
+  // Distributed training is the interpolation trainer's; SpectraFrame has always taken these flags
+  // and trains in one process.
   const std::string dist_group = "Distributed (default: the launcher's WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, "
                                  "MASTER_PORT; --batch-size is the global batch)";
-  cmd->add_option("--world-size", o->world_size, "Processes in the job (default $WORLD_SIZE, else 1)")->group(dist_group);
-  cmd->add_option("--rank", o->rank, "This process's rank, 0..world-size-1 (default $RANK)")->group(dist_group);
-  cmd->add_option("--local-rank", o->local_rank, "Its rank on this machine: picks cuda:N (default $LOCAL_RANK, else --rank)")
+  const auto dist = [](const char* key) { return std::vector<Target>{{kInterpolation, key}, {kUpscale, ""}}; };
+  flags->value<int>("--world-size", "Processes in the job (default $WORLD_SIZE, else 1)", dist("/world_size"))->group(dist_group);
+  flags->value<int>("--rank", "This process's rank, 0..world-size-1 (default $RANK)", dist("/rank"))->group(dist_group);
+  flags->value<int>("--local-rank", "Its rank on this machine: picks cuda:N (default $LOCAL_RANK, else --rank)",
+                    dist("/local_rank"))
       ->group(dist_group);
-  cmd->add_option("--master-addr", o->master_addr, "Host of rank 0 (default $MASTER_ADDR, else 127.0.0.1)")->group(dist_group);
-  cmd->add_option("--master-port", o->master_port, "Free TCP port on rank 0's host (default $MASTER_PORT, else 29500)")
+  flags->value<std::string>("--master-addr", "Host of rank 0 (default $MASTER_ADDR, else 127.0.0.1)", dist("/master_addr"))
       ->group(dist_group);
-  cmd->add_option("--dist-backend", o->dist_backend, "auto (NCCL on CUDA when built in, else Gloo), gloo or nccl")
-      ->capture_default_str()->group(dist_group);
-  cmd->add_option("--dist-timeout", o->dist_timeout, "Seconds a rank waits for the others before failing")
-      ->capture_default_str()->group(dist_group);
-  auto dc = std::make_shared<DcganFlags>();
+  flags->value<int>("--master-port", "Free TCP port on rank 0's host (default $MASTER_PORT, else 29500)", dist("/master_port"))
+      ->group(dist_group);
+  flags->value<std::string>("--dist-backend", "auto (NCCL on CUDA when built in, else Gloo), gloo or nccl",
+                            dist("/dist_backend"))
+      ->default_str(defaults.dist_backend)
+      ->group(dist_group);
+  flags->value<double>("--dist-timeout", "Seconds a rank waits for the others before failing", dist("/dist_timeout"))
+      ->default_str(shown(defaults.dist_timeout))
+      ->group(dist_group);
+
   const std::string dcgan_group = "DCGAN (--model dcgan; also uses --data --out --steps --batch-size --lr-g --lr-d "
                                   "--frame-skip --max-frames --seed --threads --generator-options ...)";
-  cmd->add_option("--latent-dim", dc->latent_dim, "Latent vector size (default 100)")->group(dcgan_group);
-  cmd->add_option("--height", dc->height, "Generated frame height (default 160; a multiple of 2^levels)")->group(dcgan_group);
-  cmd->add_option("--width", dc->width, "Generated frame width (default 320; a multiple of 2^levels)")->group(dcgan_group);
-  cmd->add_option("--target-frames", dc->target_frames, "Raise the frame skip so about this many frames are used")
+  flags->value<int>("--latent-dim", "Latent vector size (default 100)", {{kGenerate, "/generator_options/latent_dim"}})
       ->group(dcgan_group);
-  cmd->add_option("--collapse", dc->collapse,
-                  "Collapse detection/rollback settings as JSON (min_ratio, start_step, lr_factor, d_lr_factor, "
-                  "max_rollbacks, feature_height, feature_width, enabled)")
+  flags->value<int>("--height", "Generated frame height (default 160; a multiple of 2^levels)",
+                    {{kGenerate, "/generator_options/height"}})
       ->group(dcgan_group);
-  cmd->add_option("--stabilisers", dc->stabilisers,
-                  "Stabilisers as JSON: loss (bce|hinge), r1_gamma, r1_every, diff_augment "
-                  "(\"color,translation,cutout,flip\"), ema_decay")
+  flags->value<int>("--width", "Generated frame width (default 320; a multiple of 2^levels)",
+                    {{kGenerate, "/generator_options/width"}})
       ->group(dcgan_group);
-  cmd->add_flag("--temporal-order", dc->temporal_order, "Batches of consecutive frames in order (default: shuffled)")
+  flags->value<int64_t>("--target-frames", "Raise the frame skip so about this many frames are used",
+                        {{kGenerate, "/target_frames"}})
       ->group(dcgan_group);
-  cmd->add_flag("--hflip", dc->hflip, "Random horizontal flips")->group(dcgan_group);
-  cmd->add_option("--sample-every", dc->sample_every, "Steps between fixed-noise sample grids (default 250; 0 = at the end)")
+  flags->json("--collapse",
+              "Collapse detection/rollback settings as JSON (min_ratio, start_step, lr_factor, d_lr_factor, "
+              "max_rollbacks, feature_height, feature_width, enabled)",
+              {{kGenerate, "/collapse"}})
       ->group(dcgan_group);
-  cmd->add_option("--sample-count", dc->sample_count, "Frames per sample grid (default 64)")->group(dcgan_group);
-  cmd->add_option("--divergence", dc->divergence,
-                  "Divergence/rollback settings as JSON (d_loss_floor, d_floor_steps, g_loss_ceiling, g_ceiling_steps, "
-                  "lr_factor, max_rollbacks, enabled)")
+  flags->flag("--temporal-order", "Batches of consecutive frames in order (default: shuffled)",
+              {{kGenerate, "/temporal_order"}})
       ->group(dcgan_group);
-  auto sr = std::make_shared<SrFlags>();
+  flags->flag("--hflip", "Random horizontal flips", {{kGenerate, "/hflip"}})->group(dcgan_group);
+  flags->value<int64_t>("--sample-every", "Steps between fixed-noise sample grids (default 250; 0 = at the end)",
+                        {{kGenerate, "/sample_every"}})
+      ->group(dcgan_group);
+  flags->value<int>("--sample-count", "Frames per sample grid (default 64)", {{kGenerate, "/sample_count"}})->group(dcgan_group);
+  flags->json("--divergence",
+              "Divergence/rollback settings as JSON (d_loss_floor, d_floor_steps, g_loss_ceiling, g_ceiling_steps, "
+              "lr_factor, max_rollbacks, enabled)",
+              {{kGenerate, "/divergence"}})
+      ->group(dcgan_group);
+  flags->json("--stabilisers",
+              "Stabilisers as JSON: loss (bce|hinge), r1_gamma, r1_every, diff_augment "
+              "(\"color,translation,cutout,flip\"), ema_decay",
+              {{kGenerate, "*"}}, check_stabilisers)
+      ->group(dcgan_group);
+
   const std::string sr_group = "SpectraFrame (--model spectraframe, x4 super-resolution; also uses --data --val-data "
                                "--val-fraction --out --steps --batch-size --crop (HR crop, default 96) --lr-g --lr-d "
                                "--loss (keys mse, perceptual, adversarial, tv) --adv-weight --no-flip --rotate ...)";
-  cmd->add_option("--perceptual-model", sr->perceptual_model,
-                  "TorchScript feature extractor for the perceptual loss (default: the discriminator's features)")
+  flags->value<std::string>("--perceptual-model",
+                            "TorchScript feature extractor for the perceptual loss (default: the discriminator's features)",
+                            {{kUpscale, "/perceptual_model"}})
       ->group(sr_group);
-  cmd->add_option("--val-frames", sr->val_frames, "Frames scored at each validation (default 8)")->group(sr_group);
-  cmd->add_option("--val-crop", sr->val_crop, "Centre HR crop of validation frames (default 256; 0 = whole frames)")
+  flags->value<int64_t>("--val-frames", "Frames scored at each validation (default 8)", {{kUpscale, "/val_frames"}})
       ->group(sr_group);
-  cmd->callback([cmd, o, g_json, d_json, loss_json, adv_weight, dc, sr] {
+  flags->value<int>("--val-crop", "Centre HR crop of validation frames (default 256; 0 = whole frames)",
+                    {{kUpscale, "/val_crop"}})
+      ->group(sr_group);
+
+  cmd->callback([flags, model] {
     // The family's task chooses the trainer (an unknown --model is refused here, naming the known ones).
-    switch (models::model_task(o->model)) {
-      case models::Task::kGenerate:
-        refuse_flags(*cmd, kSrOnlyFlags, " applies only to --model spectraframe");
-        train_dcgan(*cmd, *o, *dc, *g_json, *d_json);
+    const Family family = family_of(models::model_task(*model));
+    flags->refuse_others(family, *model);
+    switch (family) {
+      case kGenerate: {
+        const char* world_size = std::getenv("WORLD_SIZE");
+        if (world_size && std::atoi(world_size) > 1) {
+          throw InvalidArgument("--model dcgan trains in one process only (WORLD_SIZE=" + std::string(world_size) + ")");
+        }
+        train::DcganTrainer(flags->options<train::DcganTrainerOptions>(kGenerate)).fit();
         return;
-      case models::Task::kUpscale:
-        train_spectraframe(*cmd, *o, *sr, *g_json, *d_json, *loss_json, *adv_weight);
+      }
+      case kUpscale:
+        train::SrTrainer(flags->options<train::SrTrainerOptions>(kUpscale)).fit();
         return;
-      case models::Task::kInterpolate:
-        break;
+      case kInterpolation: {
+        auto options = flags->options<train::TrainerOptions>(kInterpolation);
+        options.model = *model;
+        train::Trainer(options).fit();
+        return;
+      }
     }
-    refuse_flags(*cmd, kSrOnlyFlags, " applies only to --model spectraframe");
-    refuse_flags(*cmd, kDcganOnlyFlags, " applies only to --model dcgan");
-    o->loss = parse_json_option(*loss_json, "--loss");
-    if (*adv_weight >= 0) o->loss["adversarial"] = *adv_weight;
-    o->generator_options = parse_json_option(*g_json, "--generator-options");
-    o->discriminator_options = parse_json_option(*d_json, "--discriminator-options");
-    train::Trainer trainer(*o);
-    trainer.fit();
   });
 }
 

@@ -175,18 +175,19 @@ def _task_of(model: str) -> str:
         return "interpolate"
 
 
-def export(weights: PathLike, output: PathLike, *, size: Sequence[int] = (256, 256), batch: int = 1,
-           overwrite: bool = False, check_tolerance: float = 1e-4) -> Dict[str, Any]:
+def export(weights: PathLike, output: PathLike, *, size: Optional[Sequence[int]] = None,
+           **options: Any) -> Dict[str, Any]:
     """Writes an interpolation generator (shipped name or checkpoint) as a TorchScript module for use
     without fregan: ``torch.jit.load(output)(frame0, frame2)`` on [B, 3, H, W] float frames in [0, 1]
     gives the middle frame.  Traced for [``batch``, 3, H, W] with ``size`` = (H, W) (multiples of 16:
     other shapes may fail), with the weights baked in;
     fregan-flow cannot be exported (its optical flow is OpenCV's).  The written module is loaded back
     and checked against the native model (max difference <= ``check_tolerance``); returns model,
-    path and that difference."""
-    height, width = size
-    return _core.export_torchscript(os.fspath(weights), os.fspath(output), int(height), int(width), int(batch),
-                                    float(check_tolerance), overwrite)
+    path and that difference.  ``options`` are the other fields of the C++ ExportOptions (batch,
+    check_tolerance, overwrite), with its defaults (256x256, batch 1, tolerance 1e-4)."""
+    if size is not None:
+        options["height"], options["width"] = (int(s) for s in size)
+    return _core.export_torchscript(os.fspath(weights), os.fspath(output), options)
 
 
 def flow_warp(a: np.ndarray, b: np.ndarray, t: float = 0.5, preset: str = "medium",
@@ -294,11 +295,12 @@ class Interpolator:
         """True for flow-guided models (any t, any --fps); False for middle-frame models (t = k/2^d)."""
         return self._native.supports_any_time
 
-    def video(self, input: PathLike, output: PathLike, factor: int = 2, *, fps: Optional[float] = None,
-              overwrite: bool = False, codec: Optional[str] = None, crf: int = 18, preset: Optional[str] = None,
-              keep_audio: bool = True, detect_cuts: bool = True, input_fps: Optional[float] = None, segment_seconds: float = 10.0,
-              resume: bool = True, neighbours: bool = True, progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None,
-              dedup: str = "auto", dedup_threshold: float = 3.0) -> Dict[str, Any]:
+    def video(self, input: PathLike, output: PathLike, factor: Optional[int] = None, *, fps: Optional[float] = None,
+              overwrite: bool = False, codec: Optional[str] = None, crf: Optional[int] = None, preset: Optional[str] = None,
+              keep_audio: bool = True, detect_cuts: bool = True, input_fps: Optional[float] = None,
+              segment_seconds: Optional[float] = None, resume: bool = True, neighbours: bool = True,
+              progress: Union[bool, Callable[[Dict[str, Any]], Optional[bool]], None] = None,
+              dedup: Optional[str] = None, dedup_threshold: Optional[float] = None) -> Dict[str, Any]:
         """Raises a video's frame rate: ``factor`` times, or to ``fps``; returns what was done.
 
         ``input`` is a video or a folder of frames (rate ``input_fps``, default 25); ``output`` is a
@@ -314,17 +316,23 @@ class Interpolator:
         ("auto", "on", "off"): held (repeated) frames are removed and the motion interpolated between
         the distinct frames at their true times; "auto" does so when a third of the first 48 frame
         pairs are held.  ``dedup_threshold``: how different a held frame may be (0..255).  A
-        variable-frame-rate input gives a constant-rate output, each frame at its own time.
+        variable-frame-rate input gives a constant-rate output, each frame at its own time.  An
+        option left at None takes the C++ VideoJobOptions default (factor 2, crf 18, 10-second
+        segments, dedup "auto", held threshold 3.0, the codec that fits the container).
         """
-        factor = _whole_number(factor, "factor", 2)
+        if factor is not None:
+            factor = _whole_number(factor, "factor", 2)
         fps, input_fps = _rate(fps, "fps"), _rate(input_fps, "input_fps")
-        crf = _whole_number(crf, "crf", 0)
+        if crf is not None:
+            crf = _whole_number(crf, "crf", 0)
         if codec is not None and not isinstance(codec, str):
             raise InvalidType(f"codec must be an ffmpeg encoder name or None, got {codec!r}")
-        codec = codec or ""  # empty: the codec that fits the container
-        options = dict(factor=factor, fps=fps, input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf,
-                       preset=preset, keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds,
-                       resume=resume, neighbours=neighbours, dedup=dedup, dedup_threshold=float(dedup_threshold))
+        scene = None if dedup_threshold is None else {"held_threshold": float(dedup_threshold)}
+        options = dict(input=os.fspath(input), output=os.fspath(output), factor=factor, target_fps=fps,
+                       input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf, preset=preset,
+                       keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds, resume=resume,
+                       neighbours=neighbours, dedup=dedup, scene=scene)
+        options = {key: value for key, value in options.items() if value is not None}
         bar = None
         # Always a callback: the native job then checks for Ctrl-C after every frame (and stops
         # within about a second, keeping its finished parts) even when no progress is wanted.
@@ -343,7 +351,7 @@ class Interpolator:
                     bar.refresh()
                     return True
         try:
-            result = self._native.interpolate_video(os.fspath(input), os.fspath(output), options, callback)
+            result = self._native.interpolate_video(options, callback)
         finally:
             if bar is not None:
                 bar.close()
@@ -445,7 +453,8 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     loss (``{"mse", "perceptual", "adversarial", "tv"}`` weights), perceptual_model (a TorchScript
     feature extractor; default: the discriminator's features), val_data, val_fraction, val_frames,
     val_crop, flip, rotate, max_frames_per_source, generator_options / discriminator_options, ... .
-    It returns the last validation (model and bicubic PSNR/SSIM).
+    Its callback dicts have step, d_loss, g_loss, terms and 'validation' on validation steps; it
+    returns the last validation (model and bicubic PSNR/SSIM).
 
     ``options`` are the fields of the C++ TrainerOptions: steps, batch_size, crop, lr_g, lr_d,
     loss (generator loss weights over the model's defaults, e.g. ``{"l1": 1, "ms_ssim": 1,
@@ -464,11 +473,9 @@ def train(data: Union[PathLike, Sequence[PathLike]], out: PathLike, *, model: st
     if task == "generate":
         return _core.train_dcgan(_dcgan_train_options(data, out, options), callback)
     if task == "upscale":
-        if callback is not None:
-            raise InvalidArgument(f"train(model={model!r}) takes no callback (its progress goes to the log)")
         opts = _train_options(data, out, model, options)
         del opts["model"]
-        return _core.train_spectraframe(opts)
+        return _core.train_spectraframe(opts, callback)
     return _core.train(_train_options(data, out, model, options), callback)
 
 
@@ -586,22 +593,19 @@ class Upscaler:
         nb = [frame] * self.neighbours if neighbours is None else list(neighbours)
         return self._native.upscale_array(frame, nb)
 
-    def video(self, input: PathLike, output: Optional[PathLike] = None, *, upscale_only: bool = False,
-              max_frames: int = 0, overwrite: bool = False, codec: str = "libx264", crf: int = 18,
-              keep_audio: bool = True) -> Dict[str, Any]:
+    def video(self, input: PathLike, output: Optional[PathLike] = None, **options: Any) -> Dict[str, Any]:
         """See :func:`upscale`."""
-        if upscale_only and output is None:
+        if options.get("upscale_only") and output is None:
             raise InvalidArgument("upscale(upscale_only=True) needs an output video")
-        return self._native.upscale_video(os.fspath(input), os.fspath(output) if output is not None else "",
-                                          upscale_only, max_frames, overwrite, codec, crf, keep_audio)
+        job = {"input": os.fspath(input), "output": os.fspath(output) if output is not None else ""}
+        return self._native.upscale_video({**options, **job})
 
 
 _upscalers: Dict[tuple, Upscaler] = {}
 
 
-def upscale(input: PathLike, output: Optional[PathLike] = None, *, upscale_only: bool = False,
-            weights: Optional[PathLike] = None, device: str = "auto", max_frames: int = 0, overwrite: bool = False,
-            codec: str = "libx264", crf: int = 18, keep_audio: bool = True) -> Dict[str, Any]:
+def upscale(input: PathLike, output: Optional[PathLike] = None, *, weights: Optional[PathLike] = None,
+            device: str = "auto", **options: Any) -> Dict[str, Any]:
     """x4 video super-resolution with SpectraFrame (the same as ``fregan upscale``).
 
     ``input`` is a video or a folder of frames.  By default (evaluation) every frame, cut to
@@ -610,10 +614,11 @@ def upscale(input: PathLike, output: Optional[PathLike] = None, *, upscale_only:
     "frames"}.  ``upscale_only=True`` takes the input as the low-resolution video (``output``
     required).  ``output`` (a video file) receives the upscaled frames, with the input's audio.
     The model is the shipped ``spectraframe.pt`` (or $FREGAN_SR_WEIGHTS) unless ``weights`` names a
-    SpectraFrame checkpoint; it is loaded once and cached.
+    SpectraFrame checkpoint; it is loaded once and cached.  ``options`` are the fields of the C++
+    UpscaleVideoOptions (upscale_only, max_frames, overwrite, codec, crf, keep_audio), with its
+    defaults (libx264, crf 18, audio kept); an unknown one is InvalidArgument.
     """
     key = (os.fspath(weights) if weights else "", device)
     if key not in _upscalers:
         _upscalers[key] = Upscaler(key[0], device)
-    return _upscalers[key].video(input, output, upscale_only=upscale_only, max_frames=max_frames, overwrite=overwrite,
-                                 codec=codec, crf=crf, keep_audio=keep_audio)
+    return _upscalers[key].video(input, output, **options)

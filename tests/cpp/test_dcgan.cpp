@@ -51,13 +51,13 @@ bool same_tensors(const std::vector<torch::Tensor>& a, const std::vector<torch::
 
 train::DcganTrainerOptions tiny_trainer_options() {
   train::DcganTrainerOptions o;
-  o.generator_options = tiny_generator();
-  o.discriminator_options = tiny_discriminator();
-  o.batch_size = 4;
-  o.device = "cpu";
-  o.threads = 1;
-  o.seed = 5;
-  o.log_every = 1;
+  o.run.generator_options = tiny_generator();
+  o.run.discriminator_options = tiny_discriminator();
+  o.run.batch_size = 4;
+  o.run.device = "cpu";
+  o.run.threads = 1;
+  o.run.seed = 5;
+  o.run.log_every = 1;
   o.sample_count = 6;
   return o;
 }
@@ -518,7 +518,7 @@ TEST(DcganStabilisers, EmaIsTheRunningAverageAndWhatCheckpointsHold) {
 
 TEST(DcganStabilisers, AllTogetherTrainAndAreReadFromJson) {
   auto o = tiny_trainer_options();
-  o.discriminator_options["spectral_norm"] = true;
+  o.run.discriminator_options["spectral_norm"] = true;
   o.loss = "hinge";
   o.r1_gamma = 1.0;
   o.r1_every = 2;
@@ -555,11 +555,11 @@ TEST(DcganTrainer, FitWritesSamplesAndResumesExactly) {
     cv::imwrite(frames + "/" + std::to_string(i) + ".png", test::moving_square(96, 48, 4 + 10 * i));
   }
   auto o = tiny_trainer_options();
-  o.data = {frames};
-  o.steps = 4;
-  o.checkpoint_every = 2;
+  o.run.data = {frames};
+  o.run.steps = 4;
+  o.run.checkpoint_every = 2;
   o.sample_every = 2;
-  o.out_dir = dir / "straight";
+  o.run.out_dir = dir / "straight";
   std::vector<std::string> grids;
   train::DcganTrainer straight(o);
   straight.fit([&](const train::DcganProgress& p) {
@@ -567,24 +567,24 @@ TEST(DcganTrainer, FitWritesSamplesAndResumesExactly) {
     return true;
   });
   ASSERT_EQ(grids.size(), 2u);
-  EXPECT_TRUE(fs::exists(o.out_dir + "/samples/step_000002.png"));
-  EXPECT_TRUE(fs::exists(o.out_dir + "/samples/step_000004.png"));
+  EXPECT_TRUE(fs::exists(o.run.out_dir + "/samples/step_000002.png"));
+  EXPECT_TRUE(fs::exists(o.run.out_dir + "/samples/step_000004.png"));
   // 6 samples -> a 3x2 grid of 64x32 frames with 2 px padding.
-  const auto grid = io::read_image(o.out_dir + "/samples/step_000004.png");
+  const auto grid = io::read_image(o.run.out_dir + "/samples/step_000004.png");
   EXPECT_EQ(grid.cols, 3 * 64 + 4 * 2);
   EXPECT_EQ(grid.rows, 2 * 32 + 3 * 2);
   // The grid holds what sample() gives (fixed latents of the run's seed; a batch of 1 may round
   // differently in the last bit, hence 1 grey level).
-  const auto first = io::tensor_to_image(straight.sample(1, o.seed)[0]);
+  const auto first = io::tensor_to_image(straight.sample(1, o.run.seed)[0]);
   EXPECT_LE(cv::norm(grid(cv::Rect(2, 2, 64, 32)), first, cv::NORM_INF), 1.0);
   EXPECT_EQ(straight.current_step(), 4);
 
   // Stop at step 2, then resume to 4 in a new trainer: identical weights.
-  o.out_dir = dir / "resumed";
-  o.steps = 2;
+  o.run.out_dir = dir / "resumed";
+  o.run.steps = 2;
   train::DcganTrainer(o).fit();
-  o.steps = 4;
-  o.resume = true;
+  o.run.steps = 4;
+  o.run.resume = true;
   train::DcganTrainer resumed(o);
   resumed.fit();
   EXPECT_EQ(resumed.current_step(), 4);
@@ -592,7 +592,7 @@ TEST(DcganTrainer, FitWritesSamplesAndResumesExactly) {
   EXPECT_TRUE(
       same_tensors(parameters_copy(*resumed.model().discriminator), parameters_copy(*straight.model().discriminator)));
   // An existing run is not overwritten by accident.
-  o.resume = false;
+  o.run.resume = false;
   EXPECT_THROW(train::DcganTrainer(o).fit(), InvalidArgument);
 }
 
@@ -602,10 +602,10 @@ TEST(DcganTrainer, FitRollsBackLogsAndGivesUp) {
   fs::create_directories(frames);
   for (int i = 0; i < 4; ++i) cv::imwrite(frames + "/" + std::to_string(i) + ".png", test::moving_square(64, 32, 4 + 8 * i));
   auto o = tiny_trainer_options();
-  o.data = {frames};
-  o.steps = 20;
+  o.run.data = {frames};
+  o.run.steps = 20;
   o.sample_every = 0;
-  o.out_dir = dir / "run";
+  o.run.out_dir = dir / "run";
   // Every D loss counts as "collapsed": two steps in a row trigger a rollback to the checkpoint
   // written at step 0.
   o.divergence.d_loss_floor = 100;
@@ -629,13 +629,13 @@ TEST(DcganTrainer, FitRollsBackLogsAndGivesUp) {
   EXPECT_NE(events[1].find("rollback 2 of at most 2"), std::string::npos) << events[1];
   EXPECT_DOUBLE_EQ(trainer.lr_scale(), 0.25);
   // log.jsonl records both rollbacks; last.pt holds the step-0 weights with the lowered rates.
-  std::ifstream log(o.out_dir + "/log.jsonl");
+  std::ifstream log(o.run.out_dir + "/log.jsonl");
   int rollbacks_logged = 0;
   for (std::string line; std::getline(log, line);) {
     if (nlohmann::json::parse(line).value("event", "") == "rollback") ++rollbacks_logged;
   }
   EXPECT_EQ(rollbacks_logged, 2);
-  const auto meta = models::read_checkpoint_meta(o.out_dir + "/last.pt");
+  const auto meta = models::read_checkpoint_meta(o.run.out_dir + "/last.pt");
   EXPECT_EQ(meta.step, 0);
   EXPECT_DOUBLE_EQ(meta.trainer_state.at("lr_scale").get<double>(), 0.25);
 }
@@ -643,14 +643,14 @@ TEST(DcganTrainer, FitRollsBackLogsAndGivesUp) {
 TEST(DcganTrainer, OptionsAreReadStrictly) {
   nlohmann::json j = {{"steps", 10}, {"divergence", {{"lr_factor", 0.25}}}, {"temporal_order", true}};
   const auto o = j.get<train::DcganTrainerOptions>();
-  EXPECT_EQ(o.steps, 10);
+  EXPECT_EQ(o.run.steps, 10);
   EXPECT_DOUBLE_EQ(o.divergence.lr_factor, 0.25);
   EXPECT_TRUE(o.temporal_order);
-  EXPECT_EQ(o.batch_size, 64);
+  EXPECT_EQ(o.run.batch_size, 64);
   EXPECT_THROW((nlohmann::json{{"crop", 256}}.get<train::DcganTrainerOptions>()), InvalidArgument);
   EXPECT_THROW((nlohmann::json{{"divergence", {{"patience", 3}}}}.get<train::DcganTrainerOptions>()), InvalidArgument);
   auto bad = tiny_trainer_options();
-  bad.batch_size = 1;
+  bad.run.batch_size = 1;
   EXPECT_THROW(train::DcganTrainer{bad}, InvalidArgument);
 }
 

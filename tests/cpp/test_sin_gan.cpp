@@ -212,27 +212,27 @@ TEST(SinGanTrainer, StepsOnOneTripletBeatTheAverageAndLogEveryTerm) {
   test::write_moving_clip(dir / "clip", 3);  // exactly one triplet
   train::TrainerOptions o;
   o.model = "sin-gan";
-  o.data = {dir / "clip"};
+  o.run.data = {dir / "clip"};
   o.val_fraction = 0;
-  o.out_dir = dir / "run";
-  o.generator_options = {{"encoder_channels", {8, 16, 16, 32}}, {"decoder_channels", {32, 16, 16, 8}}, {"refine", true},
+  o.run.out_dir = dir / "run";
+  o.run.generator_options = {{"encoder_channels", {8, 16, 16, 32}}, {"decoder_channels", {32, 16, 16, 8}}, {"refine", true},
                          {"refine_channels", 8}};
-  o.batch_size = 2;
+  o.run.batch_size = 2;
   o.crop = 64;
   o.hflip = o.vflip = false;
   o.temporal_reverse = false;
-  o.lr_g = 2e-3;
-  o.steps = 40;
+  o.run.lr_g = 2e-3;
+  o.run.steps = 40;
   o.workers = 1;
-  o.log_every = 1;
-  o.checkpoint_every = 1000;
-  o.device = "cpu";
+  o.run.log_every = 1;
+  o.run.checkpoint_every = 1000;
+  o.run.device = "cpu";
   train::Trainer trainer(o);
   EXPECT_EQ(trainer.loss_weights().l1, 1.0);
   EXPECT_EQ(trainer.loss_weights().ms_ssim, 1.0);
   EXPECT_EQ(trainer.loss_weights().clipping, 1.0);
   data::TripletDatasetOptions dopt;
-  dopt.sources = o.data;
+  dopt.sources = o.run.data;
   data::TripletDataset ds(dopt);
   data::TripletLoaderOptions lo;
   lo.batch_size = 2;
@@ -251,7 +251,7 @@ TEST(SinGanTrainer, StepsOnOneTripletBeatTheAverageAndLogEveryTerm) {
   // The untrained model is the average frame (zero-initialised residual head and refiner).
   EXPECT_NEAR(before.model.psnr, before.average.psnr, 1e-3);
   train::StepStats first, last;
-  for (int s = 0; s < o.steps; ++s) {
+  for (int s = 0; s < o.run.steps; ++s) {
     last = trainer.step(data::TripletLoader::make_batch(ds, lo, s));
     if (s == 0) first = last;
   }
@@ -263,7 +263,7 @@ TEST(SinGanTrainer, StepsOnOneTripletBeatTheAverageAndLogEveryTerm) {
   EXPECT_LT(l1_after, 0.85 * l1_before) << l1_before;  // measured 0.0142 -> 0.0107 (MS-SSIM drives most of the gain)
   const auto after = trainer.validate(ds, 0);
   std::printf("one triplet, %lld steps: eval L1 %.4f -> %.4f, PSNR %.2f -> %.2f dB (average %.2f dB)\n",
-              static_cast<long long>(o.steps), l1_before, l1_after, before.model.psnr, after.model.psnr, after.average.psnr);
+              static_cast<long long>(o.run.steps), l1_before, l1_after, before.model.psnr, after.model.psnr, after.average.psnr);
   EXPECT_GT(after.model.psnr, after.average.psnr + 2.0) << "before " << before.model.psnr << ", L1 " << l1_before << " -> " << l1_after;
 }
 
@@ -272,19 +272,19 @@ TEST(SinGanTrainer, FitLogsTheTermsAndTheCheckpointRoundTrips) {
   test::write_moving_clip(dir / "clip", 5, 48, 40);
   train::TrainerOptions o;
   o.model = "sin-gan";
-  o.data = {dir / "clip"};
+  o.run.data = {dir / "clip"};
   o.val_data = {dir / "clip"};
-  o.out_dir = dir / "run";
-  o.generator_options = small_generator(true);
-  o.discriminator_options = {{"channels", {4, 8, 8, 8}}};
-  o.batch_size = 2;
+  o.run.out_dir = dir / "run";
+  o.run.generator_options = small_generator(true);
+  o.run.discriminator_options = {{"channels", {4, 8, 8, 8}}};
+  o.run.batch_size = 2;
   o.crop = 32;
-  o.steps = 3;
+  o.run.steps = 3;
   o.workers = 1;
-  o.log_every = 1;
+  o.run.log_every = 1;
   o.val_every = 0;
-  o.checkpoint_every = 3;
-  o.device = "cpu";
+  o.run.checkpoint_every = 3;
+  o.run.device = "cpu";
   train::Trainer trainer(o);
   trainer.fit();
   std::ifstream log(dir / "run/log.jsonl");

@@ -237,18 +237,18 @@ TEST(SpectraFrameTrainer, TrainsSavesAndResumes) {
   write_clip(dir / "data/a", 6, 64, 64, 1);
   write_clip(dir / "data/b", 6, 64, 64, 2);
   train::SrTrainerOptions o;
-  o.generator_options = kSmallGenerator;
-  o.discriminator_options = kSmallDiscriminator;
-  o.data = {dir / "data/a"};
+  o.run.generator_options = kSmallGenerator;
+  o.run.discriminator_options = kSmallDiscriminator;
+  o.run.data = {dir / "data/a"};
   o.val_data = {dir / "data/b"};
-  o.steps = 2;
-  o.batch_size = 2;
+  o.run.steps = 2;
+  o.run.batch_size = 2;
   o.hr_crop = 32;
   o.val_frames = 2;
   o.val_crop = 32;
-  o.checkpoint_every = 1;
-  o.out_dir = dir / "run";
-  o.threads = 1;
+  o.run.checkpoint_every = 1;
+  o.run.out_dir = dir / "run";
+  o.run.threads = 1;
   {
     train::SrTrainer t(o);
     EXPECT_EQ(t.perceptual_source(), "discriminator features");
@@ -265,8 +265,8 @@ TEST(SpectraFrameTrainer, TrainsSavesAndResumes) {
   EXPECT_TRUE(meta.has_discriminator && meta.has_optimizers);
   // Without --resume / --overwrite the run is not clobbered; with --resume it continues.
   EXPECT_THROW(train::SrTrainer(o).fit(), InvalidArgument);
-  o.resume = true;
-  o.steps = 3;
+  o.run.resume = true;
+  o.run.steps = 3;
   train::SrTrainer resumed(o);
   resumed.fit();
   EXPECT_EQ(resumed.current_step(), 3);

@@ -11,6 +11,8 @@
 
 #include "fregan/data/scene.h"
 #include "fregan/error.h"
+#include "fregan/infer/export.h"
+#include "fregan/infer/upscaler.h"
 #include "fregan/infer/video_job.h"
 #include "fregan/io/video.h"
 #include "fregan/models/flow_guided.h"
@@ -395,4 +397,37 @@ TEST(VideoJob, EncoderPresetsAreCheckedUpFront) {
   o.output = dir / "out.mp4";
   EXPECT_EQ(infer::interpolate_video(*interp, o).output_frames, 8);
   EXPECT_EQ(read_all(dir / "out.mp4").size(), 8u);
+}
+
+// The jobs' options read from JSON (the binding's route): missing keys keep the struct's defaults,
+// unknown keys and wrong types are refused, and what is written reads back the same.
+TEST(JobOptionsJson, DefaultsLiveInTheStructsAndReadingIsStrict) {
+  const auto video = nlohmann::json{{"input", "in.mp4"}, {"output", "out.mp4"}, {"target_fps", 60},
+                                    {"scene", {{"held_threshold", 2.5}}}}
+                         .get<infer::VideoJobOptions>();
+  EXPECT_EQ(video.input, "in.mp4");
+  EXPECT_DOUBLE_EQ(video.target_fps, 60.0);
+  EXPECT_DOUBLE_EQ(video.scene.held_threshold, 2.5);
+  EXPECT_DOUBLE_EQ(video.scene.cut_threshold, data::SceneOptions{}.cut_threshold);
+  EXPECT_EQ(video.crf, 18);
+  EXPECT_EQ(video.codec, "");
+  EXPECT_EQ(video.factor, 2);
+  EXPECT_EQ(video.dedup, "auto");
+  EXPECT_EQ(nlohmann::json(nlohmann::json(video).get<infer::VideoJobOptions>()), nlohmann::json(video));
+  EXPECT_THROW((nlohmann::json{{"fps", 60}}.get<infer::VideoJobOptions>()), InvalidArgument);
+  EXPECT_THROW((nlohmann::json{{"crf", "high"}}.get<infer::VideoJobOptions>()), InvalidArgument);
+  EXPECT_THROW((nlohmann::json{{"scene", {{"held", 1}}}}.get<infer::VideoJobOptions>()), InvalidArgument);
+
+  const auto upscale = nlohmann::json{{"input", "lr.mp4"}, {"upscale_only", true}}.get<infer::UpscaleVideoOptions>();
+  EXPECT_TRUE(upscale.upscale_only);
+  EXPECT_EQ(upscale.codec, "libx264");
+  EXPECT_EQ(upscale.crf, 18);
+  EXPECT_TRUE(upscale.keep_audio);
+  EXPECT_THROW((nlohmann::json{{"factor", 2}}.get<infer::UpscaleVideoOptions>()), InvalidArgument);
+
+  const auto exported = nlohmann::json{{"batch", 2}}.get<infer::ExportOptions>();
+  EXPECT_EQ(exported.batch, 2);
+  EXPECT_EQ(exported.height, 256);
+  EXPECT_DOUBLE_EQ(exported.check_tolerance, 1e-4);
+  EXPECT_THROW((nlohmann::json{{"size", 64}}.get<infer::ExportOptions>()), InvalidArgument);
 }

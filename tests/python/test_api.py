@@ -202,3 +202,18 @@ def test_neighbours_make_the_default_model_follow_acceleration(tiny_checkpoint):
         interp(a, b, before=before[:64])
     with pytest.raises(TypeError):
         interp(a, b, before=to_t(before))
+
+
+def test_train_cli_flags_go_into_the_interpolation_trainers_options(clip_folder, tmp_path):
+    from conftest import run_cli
+    # --steps 0 saves the untrained model at once: its header shows what the flags set.
+    r = run_cli("train", "--model", "fregan", "--data", clip_folder, "--out", tmp_path / "run", "--steps", "0",
+                "--val-fraction", "0", "--device", "cpu", "--threads", "1", "--crop", "48", "--no-hflip",
+                "--no-reverse", "--adv-weight", "0.5", "--loss", '{"l1": 2}', "--max-triplets", "5", "--workers", "1",
+                "--generator-options", '{"base_channels": 8, "levels": 2}')
+    assert r.returncode == 0, r.stderr
+    o = fregan.checkpoint_info(tmp_path / "run" / "last.pt")["trainer_options"]
+    assert (o["model"], o["crop"], o["hflip"], o["vflip"], o["temporal_reverse"]) == ("fregan", 48, False, True, False)
+    assert o["loss"] == {"l1": 2, "adversarial": 0.5}
+    assert (o["max_triplets_per_source"], o["workers"], o["steps"], o["batch_size"]) == (5, 1, 0, 9)
+    assert o["generator_options"] == {"base_channels": 8, "levels": 2}

@@ -158,3 +158,42 @@ def test_shipped_checkpoint_beats_bicubic_on_held_out_frames(shared_data):
     report = fregan.upscale(walk, max_frames=3)
     scores = report["scores"]
     assert scores["model"]["psnr"] > scores["bicubic"]["psnr"]
+
+
+def test_training_calls_back_with_the_shared_progress_record(sr_frames, tmp_path):
+    seen = []
+    fregan.set_log_level(2)
+    result = fregan.train(sr_frames, tmp_path / "run", model="spectraframe", steps=3, batch_size=2, hr_crop=32,
+                          val_fraction=0, device="cpu", threads=1, generator_options=SMALL_G,
+                          discriminator_options=SMALL_D, callback=lambda p: seen.append(p) or len(seen) < 2)
+    fregan.set_log_level(1)
+    # The callback's False after step 2 stops the run there, with a checkpoint.
+    assert [p["step"] for p in seen] == [1, 2] and result["step"] == 2
+    assert all(p["total_steps"] == 3 and p["samples_per_second"] > 0 for p in seen)
+    assert set(seen[0]["terms"]) >= {"mse"} and "validation" not in seen[0]
+    header = fregan.checkpoint_info(tmp_path / "run" / "last.pt")
+    assert header["step"] == 2
+    # The header's trainer options stay flat: the shared fields beside SpectraFrame's own.
+    assert header["trainer_options"]["steps"] == 3 and header["trainer_options"]["hr_crop"] == 32
+    assert "run" not in header["trainer_options"]
+
+
+def test_cli_flags_go_into_spectraframes_options(sr_frames, tmp_path):
+    import json
+    from conftest import run_cli
+    common = ("train", "--model", "spectraframe", "--data", sr_frames, "--steps", "1", "--batch-size", "2",
+              "--val-fraction", "0", "--device", "cpu", "--threads", "1", "--generator-options", json.dumps(SMALL_G),
+              "--discriminator-options", json.dumps(SMALL_D))
+    r = run_cli(*common, "--out", tmp_path / "a", "--crop", "32", "--no-flip", "--rotate", "--val-frames", "3")
+    assert r.returncode == 0, r.stderr
+    o = fregan.checkpoint_info(tmp_path / "a" / "last.pt")["trainer_options"]
+    assert (o["hr_crop"], o["flip"], o["rotate"], o["val_frames"], o["val_fraction"]) == (32, False, True, 3, 0.0)
+    assert (o["steps"], o["batch_size"], o["lr_g"], o["checkpoint_every"]) == (1, 2, 1e-4, 100)  # SpectraFrame's defaults
+    r = run_cli(*common, "--out", tmp_path / "b", "--crop", "32")
+    assert r.returncode == 0, r.stderr
+    o = fregan.checkpoint_info(tmp_path / "b" / "last.pt")["trainer_options"]
+    assert (o["flip"], o["rotate"]) == (True, False)  # the command line rotates only when asked
+    r = run_cli(*common, "--out", tmp_path / "c", "--frame-skip", "2")
+    assert r.returncode != 0 and "--frame-skip does not apply to --model spectraframe" in r.stderr
+    r = run_cli("train", "--data", sr_frames, "--out", tmp_path / "d", "--val-frames", "3")
+    assert r.returncode != 0 and "--val-frames applies only to --model spectraframe" in r.stderr

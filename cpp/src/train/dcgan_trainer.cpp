@@ -1,10 +1,8 @@
 #include "fregan/train/dcgan_trainer.h"
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include <torch/torch.h>
 
@@ -27,11 +25,9 @@ FREGAN_DEFINE_OPTIONS_JSON(DivergenceOptions, "divergence", enabled, d_loss_floo
                            g_ceiling_steps, lr_factor, max_rollbacks)
 FREGAN_DEFINE_OPTIONS_JSON(CollapseOptions, "collapse", enabled, min_ratio, start_step, feature_height, feature_width,
                            lr_factor, d_lr_factor, max_rollbacks)
-FREGAN_DEFINE_OPTIONS_JSON(DcganTrainerOptions, "dcgan training", generator_options, discriminator_options, data,
-                           frame_skip, target_frames, max_frames_per_source, temporal_order, hflip, steps, batch_size,
-                           lr_g, lr_d, beta1, beta2, label_smoothing, divergence, collapse, loss, r1_gamma, r1_every,
-                           diff_augment, ema_decay, out_dir, resume, overwrite, log_every,
-                           checkpoint_every, sample_every, sample_count, seed, device, threads)
+FREGAN_DEFINE_TRAINER_OPTIONS_JSON(DcganTrainerOptions, "dcgan training", frame_skip, target_frames, temporal_order,
+                                   hflip, divergence, collapse, loss, r1_gamma, r1_every, diff_augment, ema_decay,
+                                   sample_every, sample_count)
 
 // --- divergence detector ---------------------------------------------------------------------
 
@@ -100,19 +96,20 @@ CollapseVerdict CollapseDetector::measure(const torch::Tensor& frames) const {
 namespace {
 
 void check_options(const DcganTrainerOptions& o) {
-  require(o.steps >= 1, "steps must be >= 1");
-  require(o.batch_size >= 2, "batch_size must be >= 2 (BatchNorm needs more than one sample)");
-  require(o.lr_g > 0 && o.lr_d > 0, "learning rates must be > 0");
-  require(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "Adam betas must be in [0, 1)");
+  const auto& r = o.run;
+  require(r.steps >= 1, "steps must be >= 1");
+  require(r.batch_size >= 2, "batch_size must be >= 2 (BatchNorm needs more than one sample)");
+  require(r.lr_g > 0 && r.lr_d > 0, "learning rates must be > 0");
+  require(r.beta1 >= 0 && r.beta1 < 1 && r.beta2 >= 0 && r.beta2 < 1, "Adam betas must be in [0, 1)");
   require(o.frame_skip >= 1, "frame_skip must be >= 1");
-  require(o.target_frames >= 0 && o.max_frames_per_source >= 0, "target_frames and max_frames must be >= 0");
-  require(o.log_every >= 1 && o.checkpoint_every >= 1 && o.sample_every >= 0,
+  require(o.target_frames >= 0 && r.max_frames_per_source >= 0, "target_frames and max_frames must be >= 0");
+  require(r.log_every >= 1 && r.checkpoint_every >= 1 && o.sample_every >= 0,
           "log/checkpoint/sample intervals must be positive (sample_every may be 0)");
   require(o.sample_count >= 1, "sample_count must be >= 1");
   require(o.loss == "bce" || o.loss == "hinge", "loss must be 'bce' or 'hinge', got '" + o.loss + "'");
   require(o.r1_gamma >= 0 && o.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1");
   require(o.ema_decay >= 0 && o.ema_decay < 1, "ema_decay must be in [0, 1) (0 = no EMA)");
-  require(o.label_smoothing.real_low <= o.label_smoothing.real_high && o.label_smoothing.fake_low <= o.label_smoothing.fake_high,
+  require(r.label_smoothing.real_low <= r.label_smoothing.real_high && r.label_smoothing.fake_low <= r.label_smoothing.fake_high,
           "label smoothing ranges must have low <= high");
 }
 
@@ -128,10 +125,11 @@ uint64_t mix(uint64_t a, uint64_t b) {
 DcganTrainer::DcganTrainer(const DcganTrainerOptions& options)
     : options_(options), detector_(options.divergence) {
   check_options(options_);
-  set_num_threads(options_.threads);
-  device_ = std::make_unique<torch::Device>(select_device(options_.device));
-  torch::manual_seed(options_.seed);
-  model_ = models::create_dcgan(options_.generator_options, options_.discriminator_options);
+  const auto& run = options_.run;
+  set_num_threads(run.threads);
+  device_ = std::make_unique<torch::Device>(select_device(run.device));
+  torch::manual_seed(run.seed);
+  model_ = models::create_dcgan(run.generator_options, run.discriminator_options);
   generator_options_ = model_.generator_options.get<models::DcganGeneratorOptions>();
   model_.generator->to(*device_);
   model_.discriminator->to(*device_);
@@ -144,9 +142,9 @@ DcganTrainer::DcganTrainer(const DcganTrainerOptions& options)
     for (auto& p : ema_->parameters()) p.set_requires_grad(false);
   }
   optimizer_g_ = std::make_unique<torch::optim::Adam>(
-      model_.generator->parameters(), torch::optim::AdamOptions(options_.lr_g).betas({options_.beta1, options_.beta2}));
+      model_.generator->parameters(), torch::optim::AdamOptions(run.lr_g).betas({run.beta1, run.beta2}));
   optimizer_d_ = std::make_unique<torch::optim::Adam>(
-      model_.discriminator->parameters(), torch::optim::AdamOptions(options_.lr_d).betas({options_.beta1, options_.beta2}));
+      model_.discriminator->parameters(), torch::optim::AdamOptions(run.lr_d).betas({run.beta1, run.beta2}));
 }
 
 DcganTrainer::~DcganTrainer() = default;
@@ -155,10 +153,10 @@ torch::Device DcganTrainer::device() const { return *device_; }
 
 void DcganTrainer::apply_lr_scale() {
   for (auto& group : optimizer_g_->param_groups()) {
-    static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_g * lr_scale_);
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.run.lr_g * lr_scale_);
   }
   for (auto& group : optimizer_d_->param_groups()) {
-    static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_d * lr_scale_ * d_lr_scale_);
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.run.lr_d * lr_scale_ * d_lr_scale_);
   }
 }
 
@@ -170,7 +168,7 @@ DcganStepStats DcganTrainer::step(const torch::Tensor& real_01) {
   // Each step draws its randomness (latents, label targets) from a seed of its own, so a resumed
   // run repeats exactly what the uninterrupted run would have done; after a rollback the replayed
   // steps draw other latents.
-  torch::manual_seed(mix(mix(options_.seed, static_cast<uint64_t>(step_)),
+  torch::manual_seed(mix(mix(options_.run.seed, static_cast<uint64_t>(step_)),
                          static_cast<uint64_t>(rollbacks_) + (static_cast<uint64_t>(collapse_rollbacks_) << 32)));
   model_.generator->train();
   model_.discriminator->train();
@@ -188,7 +186,7 @@ DcganStepStats DcganTrainer::step(const torch::Tensor& real_01) {
   const auto real_logits = model_.discriminator->forward(real_in);
   const auto fake_logits = model_.discriminator->forward(augment(fake.detach()));
   const auto d_loss = hinge_ ? losses::hinge_discriminator_loss(real_logits, fake_logits)
-                             : losses::discriminator_loss(real_logits, fake_logits, options_.label_smoothing);
+                             : losses::discriminator_loss(real_logits, fake_logits, options_.run.label_smoothing);
   auto d_total = d_loss;
   torch::Tensor r1_term;
   if (r1) {
@@ -279,8 +277,8 @@ std::optional<std::string> DcganTrainer::check_divergence(const DcganStepStats& 
   save(good_checkpoint);  // a crash now resumes with the lowered rates
   char what[512];
   std::snprintf(what, sizeof what, "step %lld: %s; rolled back to step %lld, learning rates x%g (now G %.3g, D %.3g), rollback %d of at most %d",
-                (long long)stats.step, reason->c_str(), (long long)step_, d.lr_factor, options_.lr_g * lr_scale_,
-                options_.lr_d * lr_scale_, rollbacks_, d.max_rollbacks);
+                (long long)stats.step, reason->c_str(), (long long)step_, d.lr_factor, options_.run.lr_g * lr_scale_,
+                options_.run.lr_d * lr_scale_, rollbacks_, d.max_rollbacks);
   return std::string(what);
 }
 
@@ -319,7 +317,7 @@ CollapseVerdict DcganTrainer::check_collapse(const torch::Tensor& samples, const
   save(last_checkpoint);  // a crash now resumes from the rolled-back state
   char what[512];
   std::snprintf(what, sizeof what, "step %lld: %s; rolled back to step %lld, learning rates now G %.3g, D %.3g, collapse rollback %d of at most %d",
-                (long long)at, why, (long long)step_, options_.lr_g * lr_scale_, options_.lr_d * lr_scale_ * d_lr_scale_,
+                (long long)at, why, (long long)step_, options_.run.lr_g * lr_scale_, options_.run.lr_d * lr_scale_ * d_lr_scale_,
                 collapse_rollbacks_, c.max_rollbacks);
   *event = what;
   return v;
@@ -337,30 +335,29 @@ torch::Tensor DcganTrainer::sample(int64_t n, uint64_t seed) {
 
 void DcganTrainer::fit(const DcganProgressCallback& callback) {
   const auto& o = options_;
-  require(!o.out_dir.empty(), "training needs an output folder (--out)");
-  require(!o.data.empty(), "training needs data (--data VIDEO_OR_FOLDER ...)");
-  fs::create_directories(fs::path(o.out_dir) / "samples");
-  const std::string last_path = (fs::path(o.out_dir) / "last.pt").string();
-  const std::string log_path = (fs::path(o.out_dir) / "log.jsonl").string();
-  const std::string healthy_path = (fs::path(o.out_dir) / "healthy.pt").string();
-  if (detail::should_resume(o.out_dir, last_path, o.resume, o.overwrite)) {
+  const auto& run = o.run;
+  detail::RunFolder folder(run);
+  fs::create_directories(folder.path("samples"));
+  const std::string& last_path = folder.last();
+  const std::string healthy_path = folder.path("healthy.pt");
+  if (folder.resume()) {
     load(last_path);
-    log::info("resuming '" + last_path + "' at step " + std::to_string(step_));
+    folder.info("resuming '" + last_path + "' at step " + std::to_string(step_));
   }
 
   data::FrameDatasetOptions dopt;
-  dopt.sources = o.data;
+  dopt.sources = run.data;
   dopt.frame_skip = o.frame_skip;
   dopt.target_frames = o.target_frames;
-  dopt.max_frames_per_source = o.max_frames_per_source;
+  dopt.max_frames_per_source = run.max_frames_per_source;
   const data::FrameDataset dataset(dopt);
   data::FrameBatchOptions bopt;
-  bopt.batch_size = o.batch_size;
+  bopt.batch_size = run.batch_size;
   bopt.height = generator_options_.height;
   bopt.width = generator_options_.width;
   bopt.shuffle = !o.temporal_order;
   bopt.hflip = o.hflip;
-  bopt.seed = o.seed;
+  bopt.seed = run.seed;
   log::info("training dcgan (" + std::to_string(generator_options_.height) + "x" + std::to_string(generator_options_.width) +
             ") on " + std::to_string(dataset.size()) + " frames (frame skip " + std::to_string(dataset.effective_skip()) +
             ", " + (o.temporal_order ? "temporal order" : "shuffled") + "), device " + device_->str());
@@ -370,11 +367,9 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
   log::info("real frames' diversity at " + std::to_string(o.collapse.feature_height) + "x" +
             std::to_string(o.collapse.feature_width) + ": per-pixel std " + std::to_string(collapse_->real().pixel_std) +
             ", mean pairwise distance " + std::to_string(collapse_->real().mean_pairwise_distance));
-  if (o.resume) detail::truncate_log(log_path, step_);
-  std::ofstream log_file(log_path, o.resume ? std::ios::app : std::ios::trunc);
-  if (!log_file) throw FileError("cannot write '" + log_path + "'");
+  folder.open_log(step_);
   // The first good checkpoint: a rollback always has somewhere to go.
-  if (!o.resume || !fs::exists(last_path)) save(last_path);
+  if (!run.resume || !fs::exists(last_path)) save(last_path);
   if (!fs::exists(healthy_path)) save(healthy_path);
 
   auto write_samples = [&](const torch::Tensor& frames) {
@@ -382,94 +377,73 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
     for (int64_t i = 0; i < frames.size(0); ++i) images.push_back(io::tensor_to_image(frames[i]));
     char name[64];
     std::snprintf(name, sizeof name, "step_%06lld.png", (long long)step_);
-    const std::string path = (fs::path(o.out_dir) / "samples" / name).string();
+    const std::string path = (fs::path(folder.path("samples")) / name).string();
     io::write_image(path, io::make_grid(images), /*overwrite=*/true);
     return path;
   };
 
-  const int64_t first_step = step_;
-  const auto start = std::chrono::steady_clock::now();
-  bool stop = false;
-  while (step_ < o.steps && !stop) {
-    const DcganStepStats stats = step(data::make_frame_batch(dataset, bopt, step_));
-    DcganProgress progress;
-    progress.last = stats;
-    if (auto event = check_divergence(stats, last_path)) {
+  detail::LoopHooks<DcganProgress> hooks;
+  hooks.step = [&](DcganProgress& p) {
+    p.last = step(data::make_frame_batch(dataset, bopt, step_));
+    if (auto event = check_divergence(p.last, last_path)) {
       log::warn("dcgan divergence at " + *event);
-      log_file << nlohmann::json{{"step", step_}, {"event", "rollback"}, {"what", *event}, {"from_step", stats.step},
-                                 {"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}}
-                      .dump()
-               << std::endl;
-      progress.event = *event;
+      folder.write({{"step", step_}, {"event", "rollback"}, {"what", *event}, {"from_step", p.last.step},
+                    {"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}});
+      p.event = *event;
     }
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    progress.step = step_;
-    progress.total_steps = o.steps;
-    progress.lr_scale = lr_scale_;
-    progress.rollbacks = rollbacks_;
-    const int64_t done = std::max<int64_t>(step_ - first_step, 1);
-    progress.samples_per_second = done * o.batch_size / std::max(elapsed, 1e-9);
-    progress.eta_seconds = elapsed / done * (o.steps - step_);
-    const bool final_step = step_ == o.steps;
-    if (progress.event.empty() && (step_ % o.log_every == 0 || final_step)) {
-      char line[320];
-      std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f  lr x%g  %.2f samples/s  ETA %s",
-                    (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, stats.d_real, stats.d_fake,
-                    lr_scale_, progress.samples_per_second, detail::format_duration(progress.eta_seconds).c_str());
-      log::info(line);
-      log_file << nlohmann::json{{"step", step_}, {"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
-                                 {"d_real", stats.d_real}, {"d_fake", stats.d_fake}, {"lr_scale", lr_scale_},
-                                 {"rollbacks", rollbacks_}, {"samples_per_second", progress.samples_per_second},
-                                 {"elapsed", elapsed}}
-                      .dump()
-               << std::endl;
+    p.lr_scale = lr_scale_;
+    p.rollbacks = rollbacks_;
+  };
+  // A step that rolled back is neither logged, sampled nor checkpointed.
+  hooks.skip = [](const DcganProgress& p) { return !p.event.empty(); };
+  hooks.log = [&](DcganProgress& p) {
+    const DcganStepStats& stats = p.last;
+    char figures[256];
+    std::snprintf(figures, sizeof figures, "D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f  lr x%g", stats.d_loss,
+                  stats.g_loss, stats.d_real, stats.d_fake, lr_scale_);
+    return std::pair{std::string(figures),
+                     nlohmann::json{{"d_loss", stats.d_loss}, {"g_loss", stats.g_loss}, {"d_real", stats.d_real},
+                                    {"d_fake", stats.d_fake}, {"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}}};
+  };
+  // DCGAN's validation: the fixed-noise samples' grid and diversity, and the collapse rollback.
+  hooks.validate = [&](DcganProgress& p) -> std::optional<double> {
+    const auto frames = sample(std::max(o.sample_count, 2), run.seed);
+    p.sample_grid = write_samples(frames.narrow(0, 0, o.sample_count));
+    std::string event;
+    const int64_t sampled_at = step_;
+    const CollapseVerdict v = check_collapse(frames, healthy_path, last_path, &event);
+    p.validation = v;
+    char line[320];
+    std::snprintf(line, sizeof line, "step %lld: samples' diversity x%.2f (std %.2f vs real %.2f), x%.2f (pairwise %.2f vs real %.2f)%s",
+                  (long long)sampled_at, v.std_ratio, v.samples.pixel_std, v.real.pixel_std, v.distance_ratio,
+                  v.samples.mean_pairwise_distance, v.real.mean_pairwise_distance,
+                  v.collapsed ? (sampled_at >= o.collapse.start_step ? "  COLLAPSED" : "  (alike, before collapse.start_step)") : "");
+    log::info(line);
+    folder.write({{"step", sampled_at}, {"event", "diversity"}, {"std", v.samples.pixel_std},
+                  {"real_std", v.real.pixel_std}, {"pairwise", v.samples.mean_pairwise_distance},
+                  {"real_pairwise", v.real.mean_pairwise_distance}, {"std_ratio", v.std_ratio},
+                  {"distance_ratio", v.distance_ratio}, {"collapsed", v.collapsed}});
+    if (!event.empty()) {
+      log::warn("dcgan collapse at " + event);
+      folder.write({{"step", step_}, {"event", "rollback"}, {"what", event}, {"from_step", sampled_at},
+                    {"lr_scale", lr_scale_}, {"d_lr_scale", d_lr_scale_}, {"collapse_rollbacks", collapse_rollbacks_}});
+      p.event = event;
+      p.step = step_;
+      p.lr_scale = lr_scale_;
     }
-    if (progress.event.empty() && ((o.sample_every > 0 && step_ % o.sample_every == 0) || final_step)) {
-      const auto frames = sample(std::max(o.sample_count, 2), o.seed);
-      progress.sample_grid = write_samples(frames.narrow(0, 0, o.sample_count));
-      std::string event;
-      const int64_t sampled_at = step_;
-      const CollapseVerdict v = check_collapse(frames, healthy_path, last_path, &event);
-      progress.diversity = v;
-      char line[320];
-      std::snprintf(line, sizeof line, "step %lld: samples' diversity x%.2f (std %.2f vs real %.2f), x%.2f (pairwise %.2f vs real %.2f)%s",
-                    (long long)sampled_at, v.std_ratio, v.samples.pixel_std, v.real.pixel_std, v.distance_ratio,
-                    v.samples.mean_pairwise_distance, v.real.mean_pairwise_distance,
-                    v.collapsed ? (sampled_at >= o.collapse.start_step ? "  COLLAPSED" : "  (alike, before collapse.start_step)") : "");
-      log::info(line);
-      log_file << nlohmann::json{{"step", sampled_at}, {"event", "diversity"}, {"std", v.samples.pixel_std},
-                                 {"real_std", v.real.pixel_std}, {"pairwise", v.samples.mean_pairwise_distance},
-                                 {"real_pairwise", v.real.mean_pairwise_distance}, {"std_ratio", v.std_ratio},
-                                 {"distance_ratio", v.distance_ratio}, {"collapsed", v.collapsed}}
-                      .dump()
-               << std::endl;
-      if (!event.empty()) {
-        log::warn("dcgan collapse at " + event);
-        log_file << nlohmann::json{{"step", step_}, {"event", "rollback"}, {"what", event}, {"from_step", sampled_at},
-                                   {"lr_scale", lr_scale_}, {"d_lr_scale", d_lr_scale_},
-                                   {"collapse_rollbacks", collapse_rollbacks_}}
-                        .dump()
-                 << std::endl;
-        progress.event = event;
-        progress.step = step_;
-        progress.lr_scale = lr_scale_;
-      }
+    return std::nullopt;
+  };
+  hooks.save_last = [&](bool end) {
+    // Only weights from a healthy phase become the rollback target.
+    if (healthy()) {
+      save(last_path);
+    } else if (!end) {
+      log::info("step " + std::to_string(step_) + ": losses beyond the divergence thresholds, checkpoint skipped");
+    } else {
+      save(last_path);  // the end of the run: keep what there is
     }
-    if (callback && !callback(progress)) {
-      log::info("stopped by the caller at step " + std::to_string(step_));
-      stop = true;
-    }
-    if (progress.event.empty() && (step_ % o.checkpoint_every == 0 || final_step || stop)) {
-      // Only weights from a healthy phase become the rollback target.
-      if (healthy()) {
-        save(last_path);
-      } else if (!final_step && !stop) {
-        log::info("step " + std::to_string(step_) + ": losses beyond the divergence thresholds, checkpoint skipped");
-      } else {
-        save(last_path);  // the end of the run: keep what there is
-      }
-    }
-  }
+  };
+  detail::run_steps(folder, run, step_, o.sample_every, callback, hooks);
   if (rollbacks_ > 0) {
     log::info("dcgan training finished with " + std::to_string(rollbacks_) + " rollback(s); learning rates x" +
               std::to_string(lr_scale_));

@@ -1,14 +1,19 @@
 #pragma once
-// What the training loops (Trainer, DcganTrainer, SrTrainer) share: progress lines, log.jsonl,
-// run folders, the train/validation split of their sources and the end of each step.
-#include <cstdint>
+// What the training loops (Trainer, DcganTrainer, SrTrainer) share: the run folder with its
+// log.jsonl and resume rules, the train/validation split of their sources and the one loop they
+// run (run_steps).
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
-#include <tuple>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -17,6 +22,8 @@
 #include "fregan/data/triplet_dataset.h"
 #include "fregan/error.h"
 #include "fregan/log.h"
+#include "fregan/models/checkpoint.h"
+#include "fregan/train/run_options.h"
 
 namespace fregan::train::detail {
 
@@ -99,18 +106,123 @@ inline SourceSplit split_sources(const std::vector<std::string>& data, const std
   return s;
 }
 
-// The end of every training step: the caller's callback (false stops the run), then `save_last`
-// every `checkpoint_every` steps, at the last step and when stopping.  Returns whether to stop.
-template <typename Progress>
-bool end_step(const std::function<bool(const Progress&)>& callback, const Progress& progress, int64_t step,
-              int64_t checkpoint_every, bool final_step, const std::function<void()>& save_last) {
-  bool stop = false;
-  if (callback && !callback(progress)) {
-    log::info("stopped by the caller at step " + std::to_string(step));
-    stop = true;
+// The run folder every trainer writes: last.pt, best.pt and log.jsonl in out_dir, and the rules for
+// resuming.  Distributed, every rank decides the same; only the writing rank (rank 0) creates the
+// folder and writes the log.
+class RunFolder {
+ public:
+  RunFolder(const RunOptions& run, bool writer = true)
+      : run_(run), writer_(writer), last_(path("last.pt")), best_(path("best.pt")), log_path_(path("log.jsonl")) {
+    require(!run.out_dir.empty(), "training needs an output folder (--out)");
+    require(!run.data.empty(), "training needs data (--data VIDEO_OR_FOLDER ...)");
+    if (writer_) std::filesystem::create_directories(run.out_dir);
+    resume_ = should_resume(run.out_dir, last_, run.resume, run.overwrite);
   }
-  if (step % checkpoint_every == 0 || final_step || stop) save_last();
-  return stop;
+
+  std::string path(const std::string& name) const { return (std::filesystem::path(run_.out_dir) / name).string(); }
+  const std::string& last() const { return last_; }
+  const std::string& best() const { return best_; }
+  // Whether the trainer continues from last(): asked for, and there.
+  bool resume() const { return resume_; }
+  bool writer() const { return writer_; }
+
+  // Opens log.jsonl: with --resume it keeps the lines up to `step` (what came after the checkpoint
+  // is done again), else it starts empty.
+  void open_log(int64_t step) {
+    if (!writer_) return;
+    if (run_.resume) truncate_log(log_path_, step);
+    log_.open(log_path_, run_.resume ? std::ios::app : std::ios::trunc);
+    if (!log_) throw FileError("cannot write '" + log_path_ + "'");
+  }
+  // One line of log.jsonl (the writing rank's).
+  void write(const nlohmann::json& record) {
+    if (writer_) log_ << record.dump() << std::endl;
+  }
+  // A progress line on the console (the writing rank's).
+  void info(const std::string& line) const {
+    if (writer_) log::info(line);
+  }
+  // The model PSNR best.pt was kept for, when continuing a run that has one; else lower than any.
+  double best_score() const {
+    if (!run_.resume || !std::filesystem::exists(best_)) return -1e9;
+    return models::read_checkpoint_meta(best_).metrics.value("model", nlohmann::json::object()).value("psnr", -1e9);
+  }
+
+ private:
+  const RunOptions& run_;
+  bool writer_;
+  std::string last_, best_, log_path_;
+  bool resume_ = false;
+  std::ofstream log_;
+};
+
+// What a family puts into the one training loop (run_steps).
+template <typename Progress>
+struct LoopHooks {
+  // One training step: fills progress.last and the family's own fields.
+  std::function<void(Progress&)> step;
+  // Whether this step's logging, validation and checkpoint are left out (DCGAN: it rolled back).
+  std::function<bool(const Progress&)> skip;
+  // On log steps: the step's figures for its progress line (between "step n/N  " and
+  // "  S samples/s  ETA T") and for its log.jsonl record (which gets step, samples_per_second and
+  // elapsed beside them).  May refine progress.last (distributed: averaged over the ranks).
+  std::function<std::pair<std::string, nlohmann::json>(Progress&)> log;
+  // On validation steps (every val_every-th, and the last): validates, sets progress.validation,
+  // logs it and returns the score best.pt keeps the highest of (nothing: no best.pt).
+  std::function<std::optional<double>(Progress&)> validate;
+  std::function<void()> save_best;
+  // A stop asked for by this process's caller, agreed across ranks (distributed).
+  std::function<bool(bool)> agree_stop;
+  // Writes last.pt; `end` at the last step or when stopping.
+  std::function<void(bool end)> save_last;
+};
+
+// The loop every trainer runs from its current step to run.steps: the family's step, the progress
+// record (samples/s and ETA over this session's steps), a progress line and log record every
+// log_every steps, validation every val_every steps and at the end with best.pt kept, the
+// caller's callback (false stops, after a checkpoint) and last.pt every checkpoint_every steps, at
+// the end and when stopping.  `step` is the trainer's step counter (a rollback may lower it).
+template <typename Progress>
+void run_steps(RunFolder& folder, const RunOptions& run, const int64_t& step, int64_t val_every,
+               const std::function<bool(const Progress&)>& callback, const LoopHooks<Progress>& hooks) {
+  const int64_t first_step = step;
+  const auto start = std::chrono::steady_clock::now();
+  double best = folder.best_score();
+  const auto skipped = [&](const Progress& p) { return hooks.skip && hooks.skip(p); };
+  bool stop = false;
+  while (step < run.steps && !stop) {
+    Progress progress;
+    hooks.step(progress);
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    progress.step = step;
+    progress.total_steps = run.steps;
+    const int64_t done = std::max<int64_t>(step - first_step, 1);
+    progress.samples_per_second = done * run.batch_size / std::max(elapsed, 1e-9);
+    progress.eta_seconds = elapsed / done * (run.steps - step);
+    const bool final_step = step == run.steps;
+    if (!skipped(progress) && (step % run.log_every == 0 || final_step)) {
+      auto [figures, record] = hooks.log(progress);
+      char line[640];
+      std::snprintf(line, sizeof line, "step %lld/%lld  %s  %.2f samples/s  ETA %s", (long long)step, (long long)run.steps,
+                    figures.c_str(), progress.samples_per_second, format_duration(progress.eta_seconds).c_str());
+      folder.info(line);
+      record["step"] = step;
+      record["samples_per_second"] = progress.samples_per_second;
+      record["elapsed"] = elapsed;
+      folder.write(record);
+    }
+    if (!skipped(progress) && hooks.validate && ((val_every > 0 && step % val_every == 0) || final_step)) {
+      const auto score = hooks.validate(progress);
+      if (score && *score > best) {
+        best = *score;
+        hooks.save_best();
+      }
+    }
+    const bool asked = callback && !callback(progress);
+    stop = hooks.agree_stop ? hooks.agree_stop(asked) : asked;
+    if (stop) folder.info("stopped by the caller at step " + std::to_string(step));
+    if (!skipped(progress) && (step % run.checkpoint_every == 0 || final_step || stop)) hooks.save_last(final_step || stop);
+  }
 }
 
 }  // namespace fregan::train::detail

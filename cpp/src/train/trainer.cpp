@@ -1,10 +1,6 @@
 #include "fregan/train/trainer.h"
 
-#include <chrono>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include <torch/torch.h>
@@ -18,27 +14,24 @@
 #include "fregan/models/checkpoint.h"
 #include "run_log.h"
 
-namespace fs = std::filesystem;
-
 namespace fregan::train {
 
-FREGAN_DEFINE_OPTIONS_JSON(TrainerOptions, "training", model, generator_options, discriminator_options, data, val_data,
-                           val_fraction, frame_skip, max_frames_per_source, max_triplets_per_source, val_max_triplets, neighbours,
-                           steps, batch_size, crop, hflip, vflip, rotate, temporal_reverse, lr_g, lr_d, beta1, beta2, loss,
-                           label_smoothing, out_dir, resume, overwrite, log_every, val_every,
-                           checkpoint_every, seed, device, threads, workers, world_size, rank, local_rank,
-                           master_addr, master_port, dist_backend, dist_timeout)
+FREGAN_DEFINE_TRAINER_OPTIONS_JSON(TrainerOptions, "training", model, val_data, val_fraction, frame_skip,
+                                   max_triplets_per_source, val_max_triplets, neighbours, crop, hflip, vflip, rotate,
+                                   temporal_reverse, loss, val_every, workers, world_size, rank, local_rank, master_addr,
+                                   master_port, dist_backend, dist_timeout)
 
 namespace {
 
 void check_options(const TrainerOptions& o) {
-  require(o.steps >= 0, "steps must be >= 0 (0 saves the untrained model after one validation)");
-  require(o.batch_size >= 1, "batch_size must be >= 1");
+  const auto& r = o.run;
+  require(r.steps >= 0, "steps must be >= 0 (0 saves the untrained model after one validation)");
+  require(r.batch_size >= 1, "batch_size must be >= 1");
   require(o.crop >= 16, "crop must be >= 16");
-  require(o.lr_g > 0 && o.lr_d > 0, "learning rates must be > 0");
+  require(r.lr_g > 0 && r.lr_d > 0, "learning rates must be > 0");
   require(o.loss.is_object(), "loss options must be a JSON object");
-  require(o.log_every >= 1 && o.checkpoint_every >= 1 && o.val_every >= 0, "log/checkpoint/val intervals must be positive");
-  require(o.label_smoothing.real_low <= o.label_smoothing.real_high && o.label_smoothing.fake_low <= o.label_smoothing.fake_high,
+  require(r.log_every >= 1 && r.checkpoint_every >= 1 && o.val_every >= 0, "log/checkpoint/val intervals must be positive");
+  require(r.label_smoothing.real_low <= r.label_smoothing.real_high && r.label_smoothing.fake_low <= r.label_smoothing.fake_high,
           "label smoothing ranges must have low <= high");
 }
 
@@ -85,16 +78,17 @@ StepStats averaged(DistributedContext& distributed, StepStats stats) {
 Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   check_options(options_);
   const auto dist = distributed_options(options_);
-  require(options_.batch_size % dist.world_size == 0,
-          "batch_size " + std::to_string(options_.batch_size) + " is the global batch and must split evenly over " +
+  const auto& run = options_.run;
+  require(run.batch_size % dist.world_size == 0,
+          "batch_size " + std::to_string(run.batch_size) + " is the global batch and must split evenly over " +
               std::to_string(dist.world_size) + " ranks");
-  set_num_threads(intra_op_threads(options_.threads, dist));
-  device_ = std::make_unique<torch::Device>(select_device(options_.device));
+  set_num_threads(intra_op_threads(run.threads, dist));
+  device_ = std::make_unique<torch::Device>(select_device(run.device));
   // One GPU per rank of a machine, unless the device names one.
   if (device_->is_cuda() && !device_->has_index() && dist.world_size > 1) *device_ = torch::Device(torch::kCUDA, dist.local_rank);
   distributed_ = std::make_unique<DistributedContext>(dist, *device_);
-  torch::manual_seed(options_.seed);
-  model_ = models::create_model(options_.model, options_.generator_options, options_.discriminator_options);
+  torch::manual_seed(run.seed);
+  model_ = models::create_model(options_.model, run.generator_options, run.discriminator_options);
   auto loss = model_.default_loss.is_object() ? model_.default_loss : nlohmann::json::object();
   loss.update(options_.loss);
   loss_weights_ = loss.get<losses::GeneratorLossWeights>();
@@ -110,10 +104,10 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   distributed_->broadcast_module(*model_.discriminator);
   optimizer_g_ = std::make_unique<torch::optim::Adam>(
       model_.generator->parameters(),
-      torch::optim::AdamOptions(options_.lr_g).betas({options_.beta1, options_.beta2}));
+      torch::optim::AdamOptions(run.lr_g).betas({run.beta1, run.beta2}));
   optimizer_d_ = std::make_unique<torch::optim::Adam>(
       model_.discriminator->parameters(),
-      torch::optim::AdamOptions(options_.lr_d).betas({options_.beta1, options_.beta2}));
+      torch::optim::AdamOptions(run.lr_d).betas({run.beta1, run.beta2}));
 }
 
 Trainer::~Trainer() = default;
@@ -123,7 +117,7 @@ torch::Device Trainer::device() const { return *device_; }
 StepStats Trainer::step(const data::TripletBatch& batch) {
   // Each step draws its randomness (label smoothing) from a seed of its own, so a resumed run
   // repeats exactly what the uninterrupted run would have done.
-  torch::manual_seed(options_.seed * 1000003ULL + static_cast<uint64_t>(step_));
+  torch::manual_seed(options_.run.seed * 1000003ULL + static_cast<uint64_t>(step_));
   model_.generator->train();
   model_.discriminator->train();
   const auto f0 = batch.f0.to(*device_), f1 = batch.f1.to(*device_), f2 = batch.f2.to(*device_);
@@ -139,7 +133,7 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
     const auto fake_logits = model_.discriminator->forward(f0, fake.detach(), f2);
     // Distributed, this batch is samples [rank * B, (rank + 1) * B) of the global batch.
     const int64_t local = f0.size(0), world = distributed_->world_size();
-    const auto d_loss = losses::discriminator_loss(real_logits, fake_logits, options_.label_smoothing,
+    const auto d_loss = losses::discriminator_loss(real_logits, fake_logits, options_.run.label_smoothing,
                                                    distributed_->rank() * local, world > 1 ? world * local : 0);
     optimizer_d_->zero_grad();
     d_loss.backward();
@@ -221,29 +215,24 @@ infer::EvaluationResult Trainer::validate(const data::TripletDataset& dataset, i
 
 infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   const auto& o = options_;
-  require(!o.out_dir.empty(), "training needs an output folder (--out)");
-  require(!o.data.empty(), "training needs data (--data VIDEO_OR_FOLDER ...)");
+  const auto& run = o.run;
   // Distributed, every rank trains, validates and agrees on when to stop; rank 0 alone writes the
   // logs and checkpoints (every rank resumes from the same last.pt, so out_dir must be shared).
-  const bool main_rank = distributed_->is_main();
-  if (main_rank) fs::create_directories(o.out_dir);
-  const std::string last_path = (fs::path(o.out_dir) / "last.pt").string();
-  const std::string best_path = (fs::path(o.out_dir) / "best.pt").string();
-  const std::string log_path = (fs::path(o.out_dir) / "log.jsonl").string();
-  if (detail::should_resume(o.out_dir, last_path, o.resume, o.overwrite)) {
-    load(last_path);
-    if (main_rank) log::info("resuming '" + last_path + "' at step " + std::to_string(step_));
+  detail::RunFolder folder(run, distributed_->is_main());
+  if (folder.resume()) {
+    load(folder.last());
+    folder.info("resuming '" + folder.last() + "' at step " + std::to_string(step_));
   }
 
   // Data, split by clip.
-  const auto split = detail::split_sources(o.data, o.val_data, o.val_fraction, o.seed);
+  const auto split = detail::split_sources(run.data, o.val_data, o.val_fraction, run.seed);
   const auto& train_sources = split.train;
   const auto& val_sources = split.val;
   const std::string val_split = split.val_from_prepared ? "val" : "train";
   data::TripletDatasetOptions dopt;
   dopt.sources = train_sources;
   dopt.frame_skip = o.frame_skip;
-  dopt.max_frames_per_source = o.max_frames_per_source;
+  dopt.max_frames_per_source = run.max_frames_per_source;
   dopt.max_triplets_per_source = o.max_triplets_per_source;
   dopt.min_size = o.crop;
   dopt.neighbours = o.neighbours;
@@ -261,44 +250,32 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       log::warn("the prepared dataset has no usable 'val' split: training without validation");
     }
   }
-  if (main_rank) log::info("training " + model_.name + " on " + std::to_string(train_set->size()) + " triplets from " +
-            std::to_string(train_set->sources().size()) + " clips" +
-            (val_set ? ", validating on " + std::to_string(val_set->size()) + " triplets of " +
-                           std::to_string(val_set->sources().size()) + " held-out clips"
-                     : std::string()) +
-            ", device " + device_->str() +
-            (distributed_->active() ? ", " + std::to_string(distributed_->world_size()) + " ranks" : std::string()));
-
-  std::ofstream log_file;
-  if (main_rank) {
-    if (o.resume) detail::truncate_log(log_path, step_);
-    log_file.open(log_path, o.resume ? std::ios::app : std::ios::trunc);
-    if (!log_file) throw FileError("cannot write '" + log_path + "'");
-  }
+  folder.info("training " + model_.name + " on " + std::to_string(train_set->size()) + " triplets from " +
+              std::to_string(train_set->sources().size()) + " clips" +
+              (val_set ? ", validating on " + std::to_string(val_set->size()) + " triplets of " +
+                             std::to_string(val_set->sources().size()) + " held-out clips"
+                       : std::string()) +
+              ", device " + device_->str() +
+              (distributed_->active() ? ", " + std::to_string(distributed_->world_size()) + " ranks" : std::string()));
+  folder.open_log(step_);
 
   data::TripletLoaderOptions lopt;
-  lopt.batch_size = o.batch_size;
+  lopt.batch_size = run.batch_size;
   lopt.crop = o.crop;
   lopt.hflip = o.hflip;
   lopt.vflip = o.vflip;
   lopt.rotate = o.rotate;
   lopt.temporal_reverse = o.temporal_reverse;
   lopt.workers = o.workers;
-  lopt.seed = o.seed;
+  lopt.seed = run.seed;
   lopt.shard_index = distributed_->rank();
   lopt.shard_count = distributed_->world_size();
   data::TripletLoader loader(train_set, lopt, step_);
 
   infer::EvaluationResult last_val;
-  double best_psnr = -1e9;
-  if (o.resume && fs::exists(best_path)) {
-    best_psnr = models::read_checkpoint_meta(best_path).metrics.value("model", nlohmann::json::object()).value("psnr", -1e9);
-  }
   nlohmann::json last_metrics = nlohmann::json::object();
-  const int64_t first_step = step_;
-  const auto start = std::chrono::steady_clock::now();
-  bool stop = false;
-  if (step_ == 0 && o.steps == 0) {
+  const bool main_rank = folder.writer();
+  if (step_ == 0 && run.steps == 0) {
     // The untrained model as a checkpoint, validated: how a model whose untrained form is a
     // classical method (fregan-flow's zero head is four-frame warping) ships while no training
     // beats it.
@@ -306,49 +283,34 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
     if (val_set) {
       last_val = validate(*val_set, o.val_max_triplets);
       last_metrics = infer::to_json(last_val);
-      if (main_rank) {
-        char line[160];
-        std::snprintf(line, sizeof line, "validation of the untrained model: PSNR %.2f dB  SSIM %.4f (average %.2f dB)",
-                      last_val.model.psnr, last_val.model.ssim, last_val.average.psnr);
-        log::info(line);
-        log_file << nlohmann::json{{"step", step_}, {"validation", last_metrics}}.dump() << std::endl;
-        save(best_path, last_metrics);
-      }
+      char line[160];
+      std::snprintf(line, sizeof line, "validation of the untrained model: PSNR %.2f dB  SSIM %.4f (average %.2f dB)",
+                    last_val.model.psnr, last_val.model.ssim, last_val.average.psnr);
+      folder.info(line);
+      folder.write({{"step", step_}, {"validation", last_metrics}});
+      if (main_rank) save(folder.best(), last_metrics);
     }
-    if (main_rank) save(last_path, last_metrics);
+    if (main_rank) save(folder.last(), last_metrics);
     return last_val;
   }
-  while (step_ < o.steps && !stop) {
-    StepStats stats = step(loader.next());
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    Progress progress;
-    progress.step = step_;
-    progress.total_steps = o.steps;
-    progress.last = stats;
-    progress.samples_per_second = (step_ - first_step) * o.batch_size / std::max(elapsed, 1e-9);
-    progress.eta_seconds = elapsed / (step_ - first_step) * (o.steps - step_);
-    const bool final_step = step_ == o.steps;
-    if (step_ % o.log_every == 0 || final_step) {
-      stats = progress.last = averaged(*distributed_, stats);
-      const std::string terms = detail::format_terms(stats.terms);
-      char line[512];
-      std::snprintf(line, sizeof line, "step %lld/%lld  D %.4f  G %.4f (%s)  %.2f samples/s  ETA %s",
-                    (long long)step_, (long long)o.steps, stats.d_loss, stats.g_loss, terms.c_str(),
-                    progress.samples_per_second, detail::format_duration(progress.eta_seconds).c_str());
-      if (main_rank) {
-        log::info(line);
-        log_file << nlohmann::json{{"step", step_}, {"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
-                                   {"g_reconstruction", stats.g_reconstruction}, {"g_adversarial", stats.g_adversarial},
-                                   {"terms", stats.terms}, {"samples_per_second", progress.samples_per_second},
-                                   {"elapsed", elapsed}}
-                        .dump()
-                 << std::endl;
-      }
-    }
-    if (val_set && ((o.val_every > 0 && step_ % o.val_every == 0) || final_step)) {
+
+  detail::LoopHooks<Progress> hooks;
+  hooks.step = [&](Progress& p) { p.last = step(loader.next()); };
+  hooks.log = [&](Progress& p) {
+    const StepStats& stats = p.last = averaged(*distributed_, p.last);
+    char figures[384];
+    std::snprintf(figures, sizeof figures, "D %.4f  G %.4f (%s)", stats.d_loss, stats.g_loss,
+                  detail::format_terms(stats.terms).c_str());
+    return std::pair{std::string(figures),
+                     nlohmann::json{{"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
+                                    {"g_reconstruction", stats.g_reconstruction}, {"g_adversarial", stats.g_adversarial},
+                                    {"terms", stats.terms}}};
+  };
+  if (val_set) {
+    hooks.validate = [&](Progress& p) -> std::optional<double> {
       sync_buffers();
       last_val = validate(*val_set, o.val_max_triplets);
-      progress.validation = last_val;
+      p.validation = last_val;
       last_metrics = infer::to_json(last_val);
       char line[320];
       char classical[64] = "";
@@ -356,22 +318,21 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  MS-SSIM %.4f  (%stwo-frame flow warping %.2f dB, average %.2f dB, repeat %.2f dB)",
                     (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.model.ms_ssim, classical,
                     last_val.flow_warp.psnr, last_val.average.psnr, last_val.repeat.psnr);
-      const bool best = last_val.model.psnr > best_psnr;
-      if (best) best_psnr = last_val.model.psnr;
-      if (main_rank) {
-        log::info(line);
-        log_file << nlohmann::json{{"step", step_}, {"validation", last_metrics}}.dump() << std::endl;
-        if (best) save(best_path, last_metrics);
-      }
-    }
-    // Any rank's caller stopping stops every rank at the same step.
-    stop = distributed_->any(callback && !callback(progress));
-    if (stop && main_rank) log::info("stopped by the caller at step " + std::to_string(step_));
-    if (step_ % o.checkpoint_every == 0 || final_step || stop) {
-      sync_buffers();
-      if (main_rank) save(last_path, last_metrics);
-    }
+      folder.info(line);
+      folder.write({{"step", step_}, {"validation", last_metrics}});
+      return last_val.model.psnr;
+    };
+    hooks.save_best = [&] {
+      if (main_rank) save(folder.best(), last_metrics);
+    };
   }
+  // Any rank's caller stopping stops every rank at the same step.
+  hooks.agree_stop = [&](bool asked) { return distributed_->any(asked); };
+  hooks.save_last = [&](bool) {
+    sync_buffers();
+    if (main_rank) save(folder.last(), last_metrics);
+  };
+  detail::run_steps(folder, run, step_, o.val_every, callback, hooks);
   return last_val;
 }
 

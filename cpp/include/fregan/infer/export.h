@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace fregan::infer {
 
 struct ExportOptions {
@@ -24,12 +26,15 @@ struct ExportOptions {
   double check_tolerance = 1e-4;
   bool overwrite = false;
 };
+void to_json(nlohmann::json& j, const ExportOptions& o);
+void from_json(const nlohmann::json& j, ExportOptions& o);
 
 struct ExportResult {
   std::string model;          // registry name, e.g. "sin-gan"
   std::string path;           // the file written
   double max_abs_difference;  // exported vs native on the check frames (-1 if not checked)
 };
+nlohmann::json to_json(const ExportResult& r);
 
 // Writes `weights` (a checkpoint path or a shipped model name) as TorchScript to `output`
 // (atomically).  Throws InvalidArgument for models that cannot be exported or sizes that do not

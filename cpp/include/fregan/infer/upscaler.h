@@ -109,8 +109,11 @@ struct UpscaleVideoOptions {
   std::string codec = "libx264";
   int crf = 18;
   bool keep_audio = true;
-  std::function<bool(const UpscaleVideoProgress&)> progress;  // return false to stop
+  std::function<bool(const UpscaleVideoProgress&)> progress;  // return false to stop (not in JSON)
 };
+// Strict JSON of the fields above but `progress` (the binding's and any config's route).
+void to_json(nlohmann::json& j, const UpscaleVideoOptions& o);
+void from_json(const nlohmann::json& j, UpscaleVideoOptions& o);
 
 struct UpscaleVideoResult {
   int64_t frames = 0;

@@ -23,6 +23,8 @@
 #include <functional>
 #include <string>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "fregan/data/scene.h"
 #include "fregan/infer/interpolator.h"
 #include "fregan/infer/segmented_output.h"  // video_job_work_dir
@@ -83,6 +85,10 @@ struct VideoJobOptions {
   // later run; the output is not written).
   std::function<bool(const VideoJobProgress&)> progress;
 };
+// Strict JSON of the fields above but `progress` (scene as an object of data::SceneOptions'
+// fields): the binding's route from keyword arguments.
+void to_json(nlohmann::json& j, const VideoJobOptions& o);
+void from_json(const nlohmann::json& j, VideoJobOptions& o);
 
 struct VideoJobResult {
   int64_t input_frames = 0;
@@ -99,6 +105,7 @@ struct VideoJobResult {
   bool completed = false;        // false when progress() stopped the job
   double seconds = 0;
 };
+nlohmann::json to_json(const VideoJobResult& r);
 
 // Throws FileError / InvalidArgument with a message naming the problem (missing or undecodable
 // input, no video stream, a single frame, variable frame rate, an unwritable output, ...).  The

@@ -17,6 +17,7 @@
 #include "fregan/losses/losses.h"
 #include "fregan/metrics/generation_metrics.h"
 #include "fregan/models/dcgan.h"
+#include "fregan/train/run_options.h"
 
 namespace torch::optim {
 class Adam;
@@ -112,27 +113,29 @@ class CollapseDetector {
 };
 
 struct DcganTrainerOptions {
-  // Model: DcganGeneratorOptions / DcganDiscriminatorOptions as JSON (latent_dim, height, width,
-  // levels, base_channels, ...); the discriminator takes the generator's frame size.
-  nlohmann::json generator_options = nlohmann::json::object();
-  nlohmann::json discriminator_options = nlohmann::json::object();
+  // What every trainer shares, with DCGAN's defaults: 5000 steps of batch 64, hard 1 / 0
+  // discriminator targets, last.pt every 100 steps (also the rollback granularity).  Its generator
+  // / discriminator options are DcganGeneratorOptions / DcganDiscriminatorOptions as JSON
+  // (latent_dim, height, width, levels, base_channels, ...); the discriminator takes the
+  // generator's frame size.  run.out_dir also gets samples/step_NNNNNN.png and healthy.pt (the
+  // weights at the last sample step whose samples were not collapsed: the collapse rollback
+  // target); there is no best.pt.
+  RunOptions run = [] {
+    RunOptions r;
+    r.steps = 5000;
+    r.batch_size = 64;
+    r.label_smoothing = {1.0, 1.0, 0.0, 0.0};
+    r.checkpoint_every = 100;
+    return r;
+  }();
 
-  // Data: videos / frame folders / prepared datasets.  Every frame_skip-th frame, the skip raised
-  // so about target_frames frames are kept (0 = no target); frames are resized to the model's size.
-  std::vector<std::string> data;
+  // Data: every frame_skip-th frame, the skip raised so about target_frames frames are kept (0 = no
+  // target); frames are resized to the model's size.
   int frame_skip = 1;
   int64_t target_frames = 0;
-  int64_t max_frames_per_source = 0;  // decode at most this many frames per clip (0 = all)
   bool temporal_order = false;        // batches of consecutive frames in order instead of shuffled
   bool hflip = false;                 // random horizontal flips
 
-  // Optimisation (DCGAN's: Adam 2e-4, beta1 0.5).
-  int64_t steps = 5000;  // total steps (a resumed run continues to this number)
-  int batch_size = 64;
-  double lr_g = 2e-4, lr_d = 2e-4;
-  double beta1 = 0.5, beta2 = 0.999;
-  // Discriminator targets; the default is DCGAN's hard 1 / 0 (no smoothing).
-  losses::LabelSmoothing label_smoothing{1.0, 1.0, 0.0, 0.0};
   DivergenceOptions divergence;
   CollapseOptions collapse;
 
@@ -152,19 +155,8 @@ struct DcganTrainerOptions {
   // it; the trained weights are kept beside it for resuming).  0 = off.
   double ema_decay = 0;
 
-  // Bookkeeping: out_dir gets last.pt, log.jsonl and samples/step_NNNNNN.png, and healthy.pt
-  // (the weights at the last sample step whose samples were not collapsed: the collapse rollback
-  // target).
-  std::string out_dir;
-  bool resume = false;
-  bool overwrite = false;
-  int64_t log_every = 10;
-  int64_t checkpoint_every = 100;  // also the rollback granularity
   int64_t sample_every = 250;      // 0 = only at the end
   int sample_count = 64;           // frames in each sample grid (fixed latents of `seed`)
-  uint64_t seed = 0;
-  std::string device = "auto";
-  int threads = 0;  // intra-op threads (0 = torch's default)
 };
 void to_json(nlohmann::json& j, const DcganTrainerOptions& o);
 void from_json(const nlohmann::json& j, DcganTrainerOptions& o);
@@ -176,16 +168,12 @@ struct DcganStepStats {
   double r1 = -1;                 // the R1 term (without gamma / 2) when computed this step, else -1
 };
 
-struct DcganProgress {
-  int64_t step = 0, total_steps = 0;
-  DcganStepStats last;
-  double samples_per_second = 0;
-  double eta_seconds = 0;
+// validation: the samples' diversity, set with sample_grid.
+struct DcganProgress : RunProgress<DcganStepStats, CollapseVerdict> {
   double lr_scale = 1.0;
   int rollbacks = 0;
   std::string event;              // set when this step caused a rollback (what happened)
   std::string sample_grid;        // set when a sample grid was written (its path)
-  std::optional<CollapseVerdict> diversity;  // set with sample_grid: the samples' diversity
 };
 // Return false to stop training early (a checkpoint is written first).
 using DcganProgressCallback = std::function<bool(const DcganProgress&)>;

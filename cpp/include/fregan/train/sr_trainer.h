@@ -18,6 +18,7 @@
 #include "fregan/infer/upscaler.h"
 #include "fregan/losses/losses.h"
 #include "fregan/models/spectraframe.h"
+#include "fregan/train/run_options.h"
 
 namespace torch::optim {
 class Adam;
@@ -26,45 +27,37 @@ class Adam;
 namespace fregan::train {
 
 struct SrTrainerOptions {
-  // Model: SpectraFrameGeneratorOptions / SpectraFrameDiscriminatorOptions as JSON.
-  nlohmann::json generator_options = nlohmann::json::object();
-  nlohmann::json discriminator_options = nlohmann::json::object();
+  // What every trainer shares, with SpectraFrame's defaults: batch 8, Adam 1e-4 (0.9, 0.999), hard
+  // discriminator targets, last.pt every 100 steps.  Its generator / discriminator options are
+  // SpectraFrameGeneratorOptions / SpectraFrameDiscriminatorOptions as JSON.
+  RunOptions run = [] {
+    RunOptions r;
+    r.batch_size = 8;
+    r.lr_g = r.lr_d = 1e-4;
+    r.beta1 = 0.9;
+    r.label_smoothing = {1.0, 1.0, 0.0, 0.0};
+    r.checkpoint_every = 100;
+    return r;
+  }();
 
-  // Data: videos / frame folders / prepared datasets.  Validation: val_data, or else the "val"
-  // split of prepared datasets, or else val_fraction of the clips held out (split by clip, seeded).
-  std::vector<std::string> data;
+  // Validation: val_data, or else the "val" split of prepared datasets, or else val_fraction of
+  // the clips held out (split by clip, seeded).
   std::vector<std::string> val_data;
   double val_fraction = 0.1;
-  int64_t max_frames_per_source = 0;  // decode at most this many frames per clip (0 = all)
   int64_t val_frames = 8;             // evenly spaced frames scored at each validation
   int val_crop = 256;                 // their centre HR crop (0 = whole frames)
+  int64_t val_every = 200;            // 0 = only at the end
 
-  // Optimisation.
-  int64_t steps = 2000;  // total steps (a resumed run continues to this number)
-  int batch_size = 8;
+  // Optimisation beyond run's (run.steps >= 1).
   int hr_crop = 96;      // HR training crop (multiple of 4; LR crop = hr_crop / 4)
   bool flip = true;      // random horizontal and vertical flips
   bool rotate = true;    // random 90-degree rotations
-  double lr_g = 1e-4, lr_d = 1e-4;
-  double beta1 = 0.9, beta2 = 0.999;
   // Generator loss weights (keys of losses::SrLossWeights: mse, perceptual, adversarial, tv)
   // overriding its defaults.
   nlohmann::json loss = nlohmann::json::object();
   // TorchScript feature extractor for the perceptual term (e.g. an exported VGG); empty = feature
   // matching on the discriminator's intermediate features.
   std::string perceptual_model;
-  losses::LabelSmoothing label_smoothing{1.0, 1.0, 0.0, 0.0};
-
-  // Bookkeeping: out_dir gets last.pt, best.pt (best validation PSNR) and log.jsonl.
-  std::string out_dir;
-  bool resume = false;
-  bool overwrite = false;
-  int64_t log_every = 10;
-  int64_t val_every = 200;  // 0 = only at the end
-  int64_t checkpoint_every = 100;
-  uint64_t seed = 0;
-  std::string device = "auto";
-  int threads = 0;  // intra-op threads (0 = torch's default)
 };
 void to_json(nlohmann::json& j, const SrTrainerOptions& o);
 void from_json(const nlohmann::json& j, SrTrainerOptions& o);
@@ -75,13 +68,7 @@ struct SrStepStats {
   std::map<std::string, double> terms;  // unweighted generator terms: mse, perceptual, adversarial, tv
 };
 
-struct SrProgress {
-  int64_t step = 0, total_steps = 0;
-  SrStepStats last;
-  double samples_per_second = 0;
-  double eta_seconds = 0;
-  std::optional<infer::SrEvaluation> validation;  // set on validation steps
-};
+using SrProgress = RunProgress<SrStepStats, infer::SrEvaluation>;
 // Return false to stop training early (a checkpoint is written first).
 using SrProgressCallback = std::function<bool(const SrProgress&)>;
 

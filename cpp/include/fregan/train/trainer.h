@@ -18,6 +18,7 @@
 #include "fregan/losses/losses.h"
 #include "fregan/models/registry.h"
 #include "fregan/train/distributed.h"
+#include "fregan/train/run_options.h"
 
 namespace torch::optim {
 class Adam;
@@ -26,18 +27,18 @@ class Adam;
 namespace fregan::train {
 
 struct TrainerOptions {
-  // Model.
-  std::string model = "fregan";
-  nlohmann::json generator_options = nlohmann::json::object();
-  nlohmann::json discriminator_options = nlohmann::json::object();
+  // What every trainer shares (data, out_dir, steps, batch_size, rates, seed, device, cadence,
+  // generator / discriminator options); RunOptions' defaults are this family's.
+  RunOptions run;
 
-  // Data: videos / frame folders / prepared datasets for training; validation clips, or else the
-  // "val" split of prepared datasets, or else a held-out fraction of the clips (split by clip, seeded).
-  std::vector<std::string> data;
+  // Model (its options are run.generator_options / run.discriminator_options).
+  std::string model = "fregan";
+
+  // Validation clips, or else the "val" split of prepared datasets, or else a held-out fraction of
+  // the clips (split by clip, seeded).
   std::vector<std::string> val_data;
   double val_fraction = 0.2;
   int frame_skip = 1;
-  int64_t max_frames_per_source = 0;    // 0 = all
   int64_t max_triplets_per_source = 0;  // 0 = all
   int64_t val_max_triplets = 16;        // validation scores this many evenly spaced triplets
   // Train and validate on triplets with their neighbours (the frames one pair-gap before F0 and after
@@ -45,37 +46,24 @@ struct TrainerOptions {
   // their acceleration-aware flows.  Triplets at clip ends and cuts are left out.
   bool neighbours = false;
 
-  // Optimisation.
-  int64_t steps = 2000;  // total optimizer steps (a resumed run continues to this number); 0 saves the untrained model
-  int batch_size = 9;
+  // Optimisation beyond run's (run.steps 0 saves the untrained model).
   int crop = 256;        // square training crops; FREGAN's seed trained on 256x256
   bool hflip = true;            // random horizontal flips of the crops
   bool vflip = true;            // random vertical flips of the crops
   bool rotate = false;          // random 90-degree rotations of the crops
   bool temporal_reverse = true;
-  double lr_g = 2e-4, lr_d = 2e-4;
-  double beta1 = 0.5, beta2 = 0.999;
   // Generator loss weights (keys of losses::GeneratorLossWeights: smooth_l1, smooth_l1_beta, l1,
   // ms_ssim, clipping, adversarial, intermediate) overriding the model's defaults.
   nlohmann::json loss = nlohmann::json::object();
-  losses::LabelSmoothing label_smoothing;
 
-  // Bookkeeping.
-  std::string out_dir;          // checkpoints (last.pt, best.pt) and log.jsonl go here
-  bool resume = false;          // continue from out_dir/last.pt
-  bool overwrite = false;       // start afresh even if out_dir holds a run
-  int64_t log_every = 10;
   int64_t val_every = 200;      // 0 = only at the end
-  int64_t checkpoint_every = 200;
-  uint64_t seed = 0;
-  std::string device = "auto";
-  int threads = 0;              // intra-op threads (0 = torch's default; distributed: the cores shared by this machine's ranks)
   int workers = 2;              // loader threads
 
-  // Data-parallel training over several processes (see distributed.h).  batch_size stays the
+  // Data-parallel training over several processes (see distributed.h).  run.batch_size stays the
   // global batch: each of world_size ranks trains on batch_size / world_size of its samples, so
   // a run matches one process with the same options.  0 / -1 / "" = from the launcher's
   // environment (WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), else one process.
+  // run.threads, distributed: the cores shared by this machine's ranks.
   int world_size = 0;
   int rank = -1;
   int local_rank = -1;
@@ -96,13 +84,7 @@ struct StepStats {
   std::map<std::string, double> terms;  // every unweighted generator term by name, for the logs
 };
 
-struct Progress {
-  int64_t step = 0, total_steps = 0;
-  StepStats last;
-  double samples_per_second = 0;
-  double eta_seconds = 0;
-  std::optional<infer::EvaluationResult> validation;  // set on validation steps
-};
+using Progress = RunProgress<StepStats, infer::EvaluationResult>;
 
 // Return false to stop training early (a checkpoint is written first).
 using ProgressCallback = std::function<bool(const Progress&)>;
