@@ -144,8 +144,8 @@ void SrTrainer::load(const std::string& path) {
               *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
   // Adam's saved state carries the learning rates it ran with: this run's options win, so a
   // sitting resumed with a lower --lr-g is the learning-rate schedule.
-  for (auto& group : optimizer_g_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_g);
-  for (auto& group : optimizer_d_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.lr_d);
+  for (auto& group : optimizer_g_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.run.lr_g);
+  for (auto& group : optimizer_d_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.run.lr_d);
   step_ = meta.step;
 }
 
