@@ -402,19 +402,19 @@ TEST(SpectraFrameTrainer, ResumedSittingUsesItsOwnLearningRate) {
   test::TempDir dir;
   write_clip(dir / "data/a", 6, 64, 64, 1);
   train::SrTrainerOptions o;
-  o.generator_options = kSmallLrFusion;
-  o.discriminator_options = kSmallDiscriminator;
-  o.data = {dir / "data/a"};
+  o.run.generator_options = kSmallLrFusion;
+  o.run.discriminator_options = kSmallDiscriminator;
+  o.run.data = {dir / "data/a"};
   o.val_data = {dir / "data/a"};
-  o.steps = 2;
-  o.batch_size = 2;
+  o.run.steps = 2;
+  o.run.batch_size = 2;
   o.hr_crop = 32;
   o.val_frames = 1;
   o.val_crop = 32;
-  o.lr_g = 1e-2;
+  o.run.lr_g = 1e-2;
   o.loss = {{"mse", 0}, {"charbonnier", 1}, {"perceptual", 0}, {"adversarial", 0}, {"tv", 0}};
-  o.out_dir = dir / "run";
-  o.threads = 1;
+  o.run.out_dir = dir / "run";
+  o.run.threads = 1;
   train::SrTrainer(o).fit();
   const auto before = models::load_spectraframe(dir / "run/last.pt", torch::kCPU).generator;
   auto moved = [&](const models::SpectraFrameGenerator& g) {
@@ -427,9 +427,9 @@ TEST(SpectraFrameTrainer, ResumedSittingUsesItsOwnLearningRate) {
   };
   // A sitting at a learning rate of 1e-9: Adam's steps are ~1e-9 per weight.  Had the saved rate
   // (1e-2) been restored with the optimizer state, they would be ~1e-2.
-  o.resume = true;
-  o.steps = 3;
-  o.lr_g = 1e-9;
+  o.run.resume = true;
+  o.run.steps = 3;
+  o.run.lr_g = 1e-9;
   train::SrTrainer slow(o);
   slow.fit();
   EXPECT_EQ(slow.current_step(), 3);
