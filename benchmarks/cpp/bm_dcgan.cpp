@@ -18,9 +18,9 @@ static void BM_DcganTrainStep(benchmark::State& state) {
   o.run.threads = 1;
   o.run.batch_size = 32;
   const auto base = static_cast<int>(state.range(3));
-  o.run.generator_options = {{"height", state.range(0)}, {"width", state.range(1)}, {"levels", state.range(2)},
-                         {"base_channels", base}, {"max_channels", 8 * base},
-                         {"upsampling", state.range(4) ? "transposed" : "subpixel"}};
+  o.run.generator_options = {{"height", state.range(0)}, {"width", state.range(1)},
+                             {"levels", state.range(2)}, {"base_channels", base},
+                             {"max_channels", 8 * base}, {"upsampling", state.range(4) ? "transposed" : "subpixel"}};
   o.run.discriminator_options = {{"base_channels", base}, {"max_channels", 8 * base}};
   train::DcganTrainer trainer(o);
   torch::manual_seed(0);

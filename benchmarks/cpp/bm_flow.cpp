@@ -46,7 +46,11 @@ static void BM_BackwardWarp1080p(benchmark::State& state) {
   state.SetLabel(state.range(0) ? "bicubic" : "bilinear");
   state.counters["threads"] = static_cast<double>(state.range(1));
 }
-BENCHMARK(BM_BackwardWarp1080p)->ArgsProduct({{0, 1}, {1, 2}})->Unit(benchmark::kMillisecond)->MinTime(3.0)->UseRealTime();
+BENCHMARK(BM_BackwardWarp1080p)
+    ->ArgsProduct({{0, 1}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3.0)
+    ->UseRealTime();
 
 // Both directions, at the resolution DIS runs at for 1080p (max_side 960).
 static void BM_DisFlow1080p(benchmark::State& state) {

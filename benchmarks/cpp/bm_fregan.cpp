@@ -19,7 +19,8 @@ static void BM_TrainStep(benchmark::State& state) {
   o.crop = static_cast<int>(state.range(1));
   train::Trainer trainer(o);
   torch::manual_seed(0);
-  data::TripletBatch batch{torch::rand({o.run.batch_size, 3, o.crop, o.crop}), torch::rand({o.run.batch_size, 3, o.crop, o.crop}),
+  data::TripletBatch batch{torch::rand({o.run.batch_size, 3, o.crop, o.crop}),
+                           torch::rand({o.run.batch_size, 3, o.crop, o.crop}),
                            torch::rand({o.run.batch_size, 3, o.crop, o.crop})};
   trainer.step(batch);  // warm-up
   for (auto _ : state) trainer.step(batch);

@@ -30,7 +30,8 @@ static void BM_LocalSeparableConv(benchmark::State& state) {
   torch::NoGradGuard no_grad;
   auto run = [&] {
     if (mode == 2) return ops::local_separable_conv_unfold(in, v, h);
-    return ops::local_separable_conv(in, v, h, mode == 0 ? ops::LocalConvBackend::kLoop : ops::LocalConvBackend::kSlices);
+    return ops::local_separable_conv(in, v, h,
+                                     mode == 0 ? ops::LocalConvBackend::kLoop : ops::LocalConvBackend::kSlices);
   };
   run();
   for (auto _ : state) benchmark::DoNotOptimize(run());
@@ -39,9 +40,14 @@ static void BM_LocalSeparableConv(benchmark::State& state) {
 }
 BENCHMARK(BM_LocalSeparableConv)
     ->ArgNames({"mode", "K", "size"})
-    ->Args({0, 25, 256})->Args({1, 25, 256})->Args({2, 25, 256})
-    ->Args({0, 51, 256})->Args({1, 51, 256})->Args({2, 51, 256})
-    ->Unit(benchmark::kMillisecond)->MinTime(2.0);
+    ->Args({0, 25, 256})
+    ->Args({1, 25, 256})
+    ->Args({2, 25, 256})
+    ->Args({0, 51, 256})
+    ->Args({1, 51, 256})
+    ->Args({2, 51, 256})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 // Forward + backward of the op (what training runs), same modes; batch 8 of 128x128 as in training.
 static void BM_LocalSeparableConvTrain(benchmark::State& state) {
@@ -51,9 +57,10 @@ static void BM_LocalSeparableConvTrain(benchmark::State& state) {
   const auto in = torch::rand({b, 3, s + k - 1, s + k - 1}).requires_grad_();
   const auto v = torch::rand({b, k, s, s}).requires_grad_(), h = torch::rand({b, k, s, s}).requires_grad_();
   auto run = [&] {
-    const auto out = mode == 2 ? ops::local_separable_conv_unfold(in, v, h)
-                               : ops::local_separable_conv(in, v, h, mode == 0 ? ops::LocalConvBackend::kLoop
-                                                                               : ops::LocalConvBackend::kSlices);
+    const auto out = mode == 2
+                         ? ops::local_separable_conv_unfold(in, v, h)
+                         : ops::local_separable_conv(
+                               in, v, h, mode == 0 ? ops::LocalConvBackend::kLoop : ops::LocalConvBackend::kSlices);
     out.sum().backward();
   };
   run();
@@ -61,8 +68,12 @@ static void BM_LocalSeparableConvTrain(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * b * s * s);
 }
 BENCHMARK(BM_LocalSeparableConvTrain)
-    ->ArgNames({"mode", "K"})->Args({0, 25})->Args({1, 25})->Args({2, 25})
-    ->Unit(benchmark::kMillisecond)->MinTime(2.0);
+    ->ArgNames({"mode", "K"})
+    ->Args({0, 25})
+    ->Args({1, 25})
+    ->Args({2, 25})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 // One interpolated W x H frame with the default SepConv (K = 25) through the Interpolator; tile 0 =
 // whole frame, else tiles of that size with the default overlap (128).
@@ -80,11 +91,14 @@ static void BM_SepConvInterpolate(benchmark::State& state) {
 }
 BENCHMARK(BM_SepConvInterpolate)
     ->ArgNames({"w", "h", "tile", "adaconv"})
-    ->Args({854, 480, 0, 0})->Args({854, 480, 512, 0})
+    ->Args({854, 480, 0, 0})
+    ->Args({854, 480, 512, 0})
     ->Args({1280, 720, 512, 0})
-    ->Args({1920, 1080, 0, 0})->Args({1920, 1080, 512, 0})
+    ->Args({1920, 1080, 0, 0})
+    ->Args({1920, 1080, 512, 0})
     ->Args({854, 480, 512, 1})
-    ->Unit(benchmark::kMillisecond)->Iterations(2);
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(2);
 
 // One training step (batch 8, 128x128 crops, L1 only) as `fregan train --model sepconv` runs it.
 static void BM_SepConvTrainStep(benchmark::State& state) {

@@ -23,7 +23,8 @@ void add_generate(CLI::App& app) {
     bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("generate", "Generate frames from noise with a DCGAN (unconditional frame generation)");
+  auto* cmd =
+      app.add_subcommand("generate", "Generate frames from noise with a DCGAN (unconditional frame generation)");
   cmd->add_option("--weights", a->weights, "DCGAN checkpoint (default: the shipped dcgan-default.pt)");
   cmd->add_option("-n,--count", a->n, "Number of frames")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Latent seed: the same seed gives the same frames")->capture_default_str();
@@ -35,7 +36,8 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--overwrite", a->overwrite, "Replace existing output files");
   cmd->callback([a] {
-    require(!a->grid.empty() || !a->frames_dir.empty(), "generate: nothing to write: pass --grid FILE and/or --frames FOLDER");
+    require(!a->grid.empty() || !a->frames_dir.empty(),
+            "generate: nothing to write: pass --grid FILE and/or --frames FOLDER");
     require(a->n >= 1, "generate: -n must be >= 1");
     infer::FrameGenerator generator(a->weights, a->device);
     const auto images = generator.generate_images(a->n, a->seed, a->first);
@@ -43,7 +45,8 @@ void add_generate(CLI::App& app) {
       fs::create_directories(a->frames_dir);
       for (size_t i = 0; i < images.size(); ++i) {
         char name[32];
-        std::snprintf(name, sizeof name, "frame_%06lld.png", static_cast<long long>(a->first + static_cast<int64_t>(i)));
+        std::snprintf(name, sizeof name, "frame_%06lld.png",
+                      static_cast<long long>(a->first + static_cast<int64_t>(i)));
         io::write_image((fs::path(a->frames_dir) / name).string(), images[i], a->overwrite);
       }
     }

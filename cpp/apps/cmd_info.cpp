@@ -16,7 +16,8 @@ void add_strip(CLI::App& app) {
     bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
-  auto* cmd = app.add_subcommand("strip", "Keep only what inference needs (header + generator weights) of a checkpoint");
+  auto* cmd =
+      app.add_subcommand("strip", "Keep only what inference needs (header + generator weights) of a checkpoint");
   cmd->add_option("checkpoint", a->input, "Training checkpoint")->required();
   cmd->add_option("-o,--output", a->output, "Inference checkpoint to write")->required();
   cmd->add_flag("--overwrite", a->overwrite, "Replace an existing output");
@@ -25,7 +26,8 @@ void add_strip(CLI::App& app) {
 
 void add_info(CLI::App& app) {
   auto path = std::make_shared<std::string>();
-  auto* cmd = app.add_subcommand("info", "Show what a checkpoint holds (default: the shipped model) and the known models");
+  auto* cmd =
+      app.add_subcommand("info", "Show what a checkpoint holds (default: the shipped model) and the known models");
   cmd->add_option("checkpoint", *path, "Checkpoint file or shipped model name (see fregan models)");
   cmd->callback([path] {
     const std::string p = path->empty() ? infer::default_weights_path() : zoo::resolve_weights(*path);
@@ -38,7 +40,8 @@ void add_info(CLI::App& app) {
 
 void add_models(CLI::App& app) {
   auto as_json = std::make_shared<bool>(false);
-  auto* cmd = app.add_subcommand("models", "List the shipped models: task, size, validation figures, how each was trained");
+  auto* cmd =
+      app.add_subcommand("models", "List the shipped models: task, size, validation figures, how each was trained");
   cmd->add_flag("--json", *as_json, "Print the manifest entries as JSON (command, data, steps, figures)");
   cmd->callback([as_json] {
     const auto models = zoo::list_models();
@@ -59,8 +62,9 @@ void add_models(CLI::App& app) {
       if (v.contains("model")) {
         char buf[160];
         if (v.contains("bicubic")) {  // super-resolution: beside bicubic, on frames
-          std::snprintf(buf, sizeof buf, "%.2f dB / SSIM %.4f (bicubic %.2f dB) on %d frames", v["model"].value("psnr", 0.0),
-                        v["model"].value("ssim", 0.0), v["bicubic"].value("psnr", 0.0), v.value("frames", 0));
+          std::snprintf(buf, sizeof buf, "%.2f dB / SSIM %.4f (bicubic %.2f dB) on %d frames",
+                        v["model"].value("psnr", 0.0), v["model"].value("ssim", 0.0), v["bicubic"].value("psnr", 0.0),
+                        v.value("frames", 0));
         } else if (v.contains("flow_warp")) {
           // Beside plain flow warping (OpenCV's DIS, bilinear), not only beside averaging: the
           // classical bar an interpolation model must clear.

@@ -36,7 +36,8 @@ std::string clock_text(double seconds) {
 void show_progress(const infer::VideoJobProgress& p) {
   static int last_decile = -1;
   const bool tty = ::isatty(STDERR_FILENO);
-  const double fraction = p.input_frames_total > 0 ? std::min(1.0, double(p.input_frames_done) / p.input_frames_total) : 0;
+  const double fraction =
+      p.input_frames_total > 0 ? std::min(1.0, double(p.input_frames_done) / p.input_frames_total) : 0;
   if (!tty) {
     const int decile = static_cast<int>(fraction * 10);
     if (decile == last_decile) return;
@@ -46,8 +47,8 @@ void show_progress(const infer::VideoJobProgress& p) {
   const int filled = static_cast<int>(fraction * kWidth);
   std::string bar(filled, '#');
   bar += std::string(kWidth - filled, '-');
-  std::fprintf(stderr, "%s[%s] %3.0f%%  frame %lld/%lld  %.2f fps  ETA %s%s", tty ? "\r" : "", bar.c_str(), fraction * 100,
-               (long long)p.input_frames_done, (long long)p.input_frames_total, p.frames_per_second,
+  std::fprintf(stderr, "%s[%s] %3.0f%%  frame %lld/%lld  %.2f fps  ETA %s%s", tty ? "\r" : "", bar.c_str(),
+               fraction * 100, (long long)p.input_frames_done, (long long)p.input_frames_total, p.frames_per_second,
                clock_text(p.eta_seconds).c_str(), tty ? "  " : "\n");
   std::fflush(stderr);
 }
@@ -66,45 +67,62 @@ void add_interpolate(CLI::App& app) {
   auto a = std::make_shared<Args>();
   // A video's flags go straight into the job's options (their defaults are VideoJobOptions').
   auto job = std::make_shared<infer::VideoJobOptions>();
-  auto* cmd = app.add_subcommand("interpolate",
-                                 "Make the frame between two images (a.png b.png -o mid.png) or raise a video's frame rate "
-                                 "(in.mp4 -o out.mp4 --factor 2 | --fps 60)");
+  auto* cmd =
+      app.add_subcommand("interpolate",
+                         "Make the frame between two images (a.png b.png -o mid.png) or raise a video's frame rate "
+                         "(in.mp4 -o out.mp4 --factor 2 | --fps 60)");
   cmd->add_option("inputs", a->inputs, "Two images, or one video or folder of frames")->required()->expected(1, 2);
   cmd->add_option("-o,--output", a->output, "Output image, video, or folder for frames")->required();
   cmd->add_option("--weights", a->weights, "Checkpoint (default: the shipped model)");
   cmd->add_option("--factor", job->factor, "Video: frame-rate multiplier")->capture_default_str();
-  auto* fps_option = cmd->add_option("--fps", job->target_fps, "Video: target frame rate instead of --factor (needs a model that "
+  auto* fps_option = cmd->add_option("--fps", job->target_fps,
+                                     "Video: target frame rate instead of --factor (needs a model that "
                                      "takes any t; 0.1 to 1000)");
-  cmd->add_option("--input-fps", job->input_fps, "Frame rate of a folder of frames (default 25) or override of the video's");
+  cmd->add_option("--input-fps", job->input_fps,
+                  "Frame rate of a folder of frames (default 25) or override of the video's");
   cmd->add_option("-t,--time", a->t, "Images: time of the new frame in (0, 1)")->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--codec", job->codec, "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9; default: the one "
+  cmd->add_option("--codec", job->codec,
+                  "Video encoder (ffmpeg name, e.g. libx264, libx265, libvpx-vp9; default: the one "
                   "that fits the container: libx264 for .mp4/.mkv/.mov, libvpx-vp9 for .webm, gif for .gif)");
   cmd->add_option("--threads", a->threads, "CPU threads for the model (0 = all cores)")->capture_default_str();
   cmd->add_option("--crf", job->crf, "Video quality (x264/x265/vp9 CRF, lower is better)")->capture_default_str();
-  cmd->add_option("--preset", job->preset, "x264/x265 speed preset: ultrafast ... veryslow (default: the encoder's, medium); "
+  cmd->add_option("--preset", job->preset,
+                  "x264/x265 speed preset: ultrafast ... veryslow (default: the encoder's, medium); "
                   "faster presets make bigger files at the same CRF");
   cmd->add_option("--segment-seconds", job->segment_seconds, "Input seconds per resumable part")->capture_default_str();
-  cmd->add_option("--tile", a->tiling.tile, "Run the model on overlapping tiles of this size (pixels; 0 = whole frames) "
-                  "to bound memory on large frames")->capture_default_str();
+  cmd->add_option("--tile", a->tiling.tile,
+                  "Run the model on overlapping tiles of this size (pixels; 0 = whole frames) "
+                  "to bound memory on large frames")
+      ->capture_default_str();
   cmd->add_option("--tile-overlap", a->tiling.overlap, "Pixels shared by neighbouring tiles")->capture_default_str();
-  cmd->add_option("--dedup", job->dedup, "Video: remove held (repeated) frames and interpolate the motion between the "
+  cmd->add_option("--dedup", job->dedup,
+                  "Video: remove held (repeated) frames and interpolate the motion between the "
                   "distinct ones at their true times: auto (when a third of the first 48 pairs are held), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
-  cmd->add_option("--dedup-threshold", job->scene.held_threshold, "Video: how different a held frame may be (largest 8x8-block "
-                  "mean difference of 160-px-wide copies, 0..255)")->capture_default_str();
-  cmd->add_flag("--no-audio", [job](int64_t) { job->keep_audio = false; }, "Do not copy the input's audio");
-  cmd->add_flag("--no-cut-detection", [job](int64_t) { job->detect_cuts = false; }, "Interpolate across scene cuts too");
-  cmd->add_flag("--two-frame", [job](int64_t) { job->neighbours = false; }, "Video: flows from each pair alone (linear motion), not from the pair and "
-                "the frames before and after it (acceleration-aware, the default for fregan-flow)");
-  cmd->add_flag("--restart", [job](int64_t) { job->resume = false; }, "Ignore the finished parts of an interrupted run of this job");
+  cmd->add_option("--dedup-threshold", job->scene.held_threshold,
+                  "Video: how different a held frame may be (largest 8x8-block "
+                  "mean difference of 160-px-wide copies, 0..255)")
+      ->capture_default_str();
+  cmd->add_flag(
+      "--no-audio", [job](int64_t) { job->keep_audio = false; }, "Do not copy the input's audio");
+  cmd->add_flag(
+      "--no-cut-detection", [job](int64_t) { job->detect_cuts = false; }, "Interpolate across scene cuts too");
+  cmd->add_flag(
+      "--two-frame", [job](int64_t) { job->neighbours = false; },
+      "Video: flows from each pair alone (linear motion), not from the pair and "
+      "the frames before and after it (acceleration-aware, the default for fregan-flow)");
+  cmd->add_flag(
+      "--restart", [job](int64_t) { job->resume = false; },
+      "Ignore the finished parts of an interrupted run of this job");
   cmd->add_flag("--overwrite", job->overwrite, "Replace an existing output");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
   cmd->callback([a, job, fps_option] {
     // --fps 0 (or below) given on purpose is a mistake, not "use --factor".
     if (fps_option->count() && !(job->target_fps > 0)) {
-      throw InvalidArgument("--fps must be a positive frame rate (0.1 to 1000), got " + std::to_string(job->target_fps));
+      throw InvalidArgument("--fps must be a positive frame rate (0.1 to 1000), got " +
+                            std::to_string(job->target_fps));
     }
     require(a->threads >= 0, "--threads must be >= 0, got " + std::to_string(a->threads));
     if (a->threads > 0) at::set_num_threads(a->threads);
@@ -113,9 +131,10 @@ void add_interpolate(CLI::App& app) {
       // As stored: 16-bit PNGs stay 16-bit, alpha is kept (blended between the two).
       const cv::Mat f0 = io::read_frame(a->inputs[0]);
       const cv::Mat f1 = io::read_frame(a->inputs[1]);
-      require(f0.size() == f1.size(), "'" + a->inputs[0] + "' is " + std::to_string(f0.cols) + "x" + std::to_string(f0.rows) +
-                                          " but '" + a->inputs[1] + "' is " + std::to_string(f1.cols) + "x" +
-                                          std::to_string(f1.rows) + ": the two frames must have the same size");
+      require(f0.size() == f1.size(), "'" + a->inputs[0] + "' is " + std::to_string(f0.cols) + "x" +
+                                          std::to_string(f0.rows) + " but '" + a->inputs[1] + "' is " +
+                                          std::to_string(f1.cols) + "x" + std::to_string(f1.rows) +
+                                          ": the two frames must have the same size");
       io::check_output_is_not_an_input(a->output, a->inputs);  // --overwrite never replaces a source frame
       io::check_output_path(a->output, job->overwrite);
       infer::Interpolator interpolator(a->weights, a->device);
@@ -130,7 +149,8 @@ void add_interpolate(CLI::App& app) {
         return plane;
       };
       const bool has_alpha = f0.channels() == 4 || f1.channels() == 4;
-      io::write_image(a->output, has_alpha ? io::with_alpha(colour, io::alpha_between(alpha(f0), alpha(f1), a->t)) : colour,
+      io::write_image(a->output,
+                      has_alpha ? io::with_alpha(colour, io::alpha_between(alpha(f0), alpha(f1), a->t)) : colour,
                       job->overwrite);
       log::info("wrote " + a->output);
       return;
@@ -153,13 +173,14 @@ void add_interpolate(CLI::App& app) {
     if (!quiet && ::isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
     if (!r.completed) throw Interrupted("interrupted: run the same command again to continue where it stopped");
     char line[512];
-    std::snprintf(line, sizeof line,
-                  "wrote %s: %lld frames at %.3f fps from %lld at %.3f fps (%dx%d), %lld interpolated, %lld scene cut(s) "
-                  "not blended, %lld held frame(s) removed, audio %s, %.1f s%s",
-                  a->output.c_str(), (long long)r.output_frames, r.output_fps, (long long)r.input_frames, r.input_fps,
-                  r.width, r.height, (long long)r.interpolated_frames, (long long)r.scene_cuts, (long long)r.duplicates_removed,
-                  r.audio_kept ? "kept" : "none", r.seconds,
-                  r.resumed_segments ? (", " + std::to_string(r.resumed_segments) + " part(s) resumed").c_str() : "");
+    std::snprintf(
+        line, sizeof line,
+        "wrote %s: %lld frames at %.3f fps from %lld at %.3f fps (%dx%d), %lld interpolated, %lld scene cut(s) "
+        "not blended, %lld held frame(s) removed, audio %s, %.1f s%s",
+        a->output.c_str(), (long long)r.output_frames, r.output_fps, (long long)r.input_frames, r.input_fps, r.width,
+        r.height, (long long)r.interpolated_frames, (long long)r.scene_cuts, (long long)r.duplicates_removed,
+        r.audio_kept ? "kept" : "none", r.seconds,
+        r.resumed_segments ? (", " + std::to_string(r.resumed_segments) + " part(s) resumed").c_str() : "");
     log::info(line);
   });
 }

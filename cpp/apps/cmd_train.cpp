@@ -68,7 +68,8 @@ class TrainFlags {
                     std::function<void(const nlohmann::json&)> check = {}) {
     declare(name, targets);
     return cmd_->add_option_function<std::string>(
-        name, [this, name, targets, check](const std::string& text) {
+        name,
+        [this, name, targets, check](const std::string& text) {
           set(targets, [text, name, check] {
             auto j = parse_json_option(text, name);
             if (check) check(j);
@@ -80,8 +81,8 @@ class TrainFlags {
   // A flag without a value: sets `value` where given.
   CLI::Option* flag(const std::string& name, const std::string& help, std::vector<Target> targets, bool value = true) {
     declare(name, targets);
-    return cmd_->add_flag_callback(name, [this, targets, value] { set(targets, [value] { return nlohmann::json(value); }); },
-                                   help);
+    return cmd_->add_flag_callback(
+        name, [this, targets, value] { set(targets, [value] { return nlohmann::json(value); }); }, help);
   }
   // A value written into a family's options whatever the flags (that family's defaults on the
   // command line), before the flags'.
@@ -168,31 +169,39 @@ void add_train(CLI::App& app) {
   // Defaults shown in --help are the interpolation trainer's.
   const train::TrainerOptions defaults;
   const auto& run = defaults.run;
-  cmd->add_option("--model", *model, "Model name (see fregan info --models), dcgan (frame generation) or spectraframe (x4 super-resolution)")
+  cmd->add_option(
+         "--model", *model,
+         "Model name (see fregan info --models), dcgan (frame generation) or spectraframe (x4 super-resolution)")
       ->capture_default_str();
-  flags->value<std::vector<std::string>>("--data", "Training videos / frame folders / folders of them", {{all, "/data"}})
+  flags
+      ->value<std::vector<std::string>>("--data", "Training videos / frame folders / folders of them", {{all, "/data"}})
       ->required();
-  flags->value<std::vector<std::string>>("--val-data", "Validation clips (default: hold out --val-fraction of the clips)",
-                                         {{validating, "/val_data"}});
+  flags->value<std::vector<std::string>>(
+      "--val-data", "Validation clips (default: hold out --val-fraction of the clips)", {{validating, "/val_data"}});
   flags->value<double>("--val-fraction", "Fraction of clips held out for validation", {{validating, "/val_fraction"}})
       ->default_str(shown(defaults.val_fraction));
   flags->value<std::string>("--out", "Output folder: last.pt, best.pt, log.jsonl", {{all, "/out_dir"}})->required();
-  flags->value<int64_t>("--steps", "Total optimizer steps (interpolation: 0 validates and saves the untrained model)",
-                        {{all, "/steps"}})
+  flags
+      ->value<int64_t>("--steps", "Total optimizer steps (interpolation: 0 validates and saves the untrained model)",
+                       {{all, "/steps"}})
       ->default_str(shown(run.steps));
-  flags->value<int>("--batch-size", "Batch size (distributed: the global batch, split over the ranks)", {{all, "/batch_size"}})
+  flags
+      ->value<int>("--batch-size", "Batch size (distributed: the global batch, split over the ranks)",
+                   {{all, "/batch_size"}})
       ->default_str(shown(run.batch_size));
   flags->value<int>("--crop", "Square training crop size", {{kInterpolation, "/crop"}, {kUpscale, "/hr_crop"}})
       ->default_str(shown(defaults.crop));
   flags->value<int>("--frame-skip", "Triplets (n, n+k, n+2k)", {{kInterpolation | kGenerate, "/frame_skip"}})
       ->default_str(shown(defaults.frame_skip));
-  flags->value<int64_t>("--max-frames", "Decode at most this many frames per clip (0 = all)", {{all, "/max_frames_per_source"}});
+  flags->value<int64_t>("--max-frames", "Decode at most this many frames per clip (0 = all)",
+                        {{all, "/max_frames_per_source"}});
   flags->value<int64_t>("--max-triplets", "Keep at most this many triplets per clip (0 = all)",
                         {{kInterpolation, "/max_triplets_per_source"}});
   flags->value<int64_t>("--val-triplets", "Triplets scored at each validation", {{kInterpolation, "/val_max_triplets"}})
       ->default_str(shown(defaults.val_max_triplets));
   flags->flag("--neighbours",
-              "Give the model each pair's neighbours too (four-frame models: fregan-flow); triplets at clip ends and cuts are left out",
+              "Give the model each pair's neighbours too (four-frame models: fregan-flow); triplets at clip ends and "
+              "cuts are left out",
               {{kInterpolation, "/neighbours"}});
   flags->value<double>("--lr-g", "Generator learning rate", {{all, "/lr_g"}})->default_str(shown(run.lr_g));
   flags->value<double>("--lr-d", "Discriminator learning rate", {{all, "/lr_d"}})->default_str(shown(run.lr_d));
@@ -202,7 +211,8 @@ void add_train(CLI::App& app) {
               {{validating, "/loss"}});
   flags->value<double>("--adv-weight", "Weight of the adversarial term (0 = no GAN; default: the model's)",
                        {{validating, "/loss/adversarial"}});
-  flags->json("--generator-options", "Generator options as JSON, e.g. '{\"base_channels\":16}'", {{all, "/generator_options"}});
+  flags->json("--generator-options", "Generator options as JSON, e.g. '{\"base_channels\":16}'",
+              {{all, "/generator_options"}});
   flags->json("--discriminator-options", "Discriminator options as JSON", {{all, "/discriminator_options"}});
   flags->flag("--no-flip", "No random flips at all",
               {{kInterpolation, "/hflip"}, {kInterpolation, "/vflip"}, {kUpscale, "/flip"}}, false);
@@ -230,74 +240,96 @@ void add_train(CLI::App& app) {
 
   // Distributed training is the interpolation trainer's; SpectraFrame has always taken these flags
   // and trains in one process.
-  const std::string dist_group = "Distributed (default: the launcher's WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, "
-                                 "MASTER_PORT; --batch-size is the global batch)";
+  const std::string dist_group =
+      "Distributed (default: the launcher's WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR, "
+      "MASTER_PORT; --batch-size is the global batch)";
   const auto dist = [](const char* key) { return std::vector<Target>{{kInterpolation, key}, {kUpscale, ""}}; };
-  flags->value<int>("--world-size", "Processes in the job (default $WORLD_SIZE, else 1)", dist("/world_size"))->group(dist_group);
+  flags->value<int>("--world-size", "Processes in the job (default $WORLD_SIZE, else 1)", dist("/world_size"))
+      ->group(dist_group);
   flags->value<int>("--rank", "This process's rank, 0..world-size-1 (default $RANK)", dist("/rank"))->group(dist_group);
-  flags->value<int>("--local-rank", "Its rank on this machine: picks cuda:N (default $LOCAL_RANK, else --rank)",
-                    dist("/local_rank"))
+  flags
+      ->value<int>("--local-rank", "Its rank on this machine: picks cuda:N (default $LOCAL_RANK, else --rank)",
+                   dist("/local_rank"))
       ->group(dist_group);
-  flags->value<std::string>("--master-addr", "Host of rank 0 (default $MASTER_ADDR, else 127.0.0.1)", dist("/master_addr"))
+  flags
+      ->value<std::string>("--master-addr", "Host of rank 0 (default $MASTER_ADDR, else 127.0.0.1)",
+                           dist("/master_addr"))
       ->group(dist_group);
-  flags->value<int>("--master-port", "Free TCP port on rank 0's host (default $MASTER_PORT, else 29500)", dist("/master_port"))
+  flags
+      ->value<int>("--master-port", "Free TCP port on rank 0's host (default $MASTER_PORT, else 29500)",
+                   dist("/master_port"))
       ->group(dist_group);
-  flags->value<std::string>("--dist-backend", "auto (NCCL on CUDA when built in, else Gloo), gloo or nccl",
-                            dist("/dist_backend"))
+  flags
+      ->value<std::string>("--dist-backend", "auto (NCCL on CUDA when built in, else Gloo), gloo or nccl",
+                           dist("/dist_backend"))
       ->default_str(defaults.dist_backend)
       ->group(dist_group);
   flags->value<double>("--dist-timeout", "Seconds a rank waits for the others before failing", dist("/dist_timeout"))
       ->default_str(shown(defaults.dist_timeout))
       ->group(dist_group);
 
-  const std::string dcgan_group = "DCGAN (--model dcgan; also uses --data --out --steps --batch-size --lr-g --lr-d "
-                                  "--frame-skip --max-frames --seed --threads --generator-options ...)";
+  const std::string dcgan_group =
+      "DCGAN (--model dcgan; also uses --data --out --steps --batch-size --lr-g --lr-d "
+      "--frame-skip --max-frames --seed --threads --generator-options ...)";
   flags->value<int>("--latent-dim", "Latent vector size (default 100)", {{kGenerate, "/generator_options/latent_dim"}})
       ->group(dcgan_group);
-  flags->value<int>("--height", "Generated frame height (default 160; a multiple of 2^levels)",
-                    {{kGenerate, "/generator_options/height"}})
+  flags
+      ->value<int>("--height", "Generated frame height (default 160; a multiple of 2^levels)",
+                   {{kGenerate, "/generator_options/height"}})
       ->group(dcgan_group);
-  flags->value<int>("--width", "Generated frame width (default 320; a multiple of 2^levels)",
-                    {{kGenerate, "/generator_options/width"}})
+  flags
+      ->value<int>("--width", "Generated frame width (default 320; a multiple of 2^levels)",
+                   {{kGenerate, "/generator_options/width"}})
       ->group(dcgan_group);
-  flags->value<int64_t>("--target-frames", "Raise the frame skip so about this many frames are used",
-                        {{kGenerate, "/target_frames"}})
+  flags
+      ->value<int64_t>("--target-frames", "Raise the frame skip so about this many frames are used",
+                       {{kGenerate, "/target_frames"}})
       ->group(dcgan_group);
-  flags->json("--collapse",
-              "Collapse detection/rollback settings as JSON (min_ratio, start_step, lr_factor, d_lr_factor, "
-              "max_rollbacks, feature_height, feature_width, enabled)",
-              {{kGenerate, "/collapse"}})
+  flags
+      ->json("--collapse",
+             "Collapse detection/rollback settings as JSON (min_ratio, start_step, lr_factor, d_lr_factor, "
+             "max_rollbacks, feature_height, feature_width, enabled)",
+             {{kGenerate, "/collapse"}})
       ->group(dcgan_group);
-  flags->flag("--temporal-order", "Batches of consecutive frames in order (default: shuffled)",
-              {{kGenerate, "/temporal_order"}})
+  flags
+      ->flag("--temporal-order", "Batches of consecutive frames in order (default: shuffled)",
+             {{kGenerate, "/temporal_order"}})
       ->group(dcgan_group);
   flags->flag("--hflip", "Random horizontal flips", {{kGenerate, "/hflip"}})->group(dcgan_group);
-  flags->value<int64_t>("--sample-every", "Steps between fixed-noise sample grids (default 250; 0 = at the end)",
-                        {{kGenerate, "/sample_every"}})
+  flags
+      ->value<int64_t>("--sample-every", "Steps between fixed-noise sample grids (default 250; 0 = at the end)",
+                       {{kGenerate, "/sample_every"}})
       ->group(dcgan_group);
-  flags->value<int>("--sample-count", "Frames per sample grid (default 64)", {{kGenerate, "/sample_count"}})->group(dcgan_group);
-  flags->json("--divergence",
-              "Divergence/rollback settings as JSON (d_loss_floor, d_floor_steps, g_loss_ceiling, g_ceiling_steps, "
-              "lr_factor, max_rollbacks, enabled)",
-              {{kGenerate, "/divergence"}})
+  flags->value<int>("--sample-count", "Frames per sample grid (default 64)", {{kGenerate, "/sample_count"}})
       ->group(dcgan_group);
-  flags->json("--stabilisers",
-              "Stabilisers as JSON: loss (bce|hinge), r1_gamma, r1_every, diff_augment "
-              "(\"color,translation,cutout,flip\"), ema_decay",
-              {{kGenerate, "*"}}, check_stabilisers)
+  flags
+      ->json("--divergence",
+             "Divergence/rollback settings as JSON (d_loss_floor, d_floor_steps, g_loss_ceiling, g_ceiling_steps, "
+             "lr_factor, max_rollbacks, enabled)",
+             {{kGenerate, "/divergence"}})
+      ->group(dcgan_group);
+  flags
+      ->json("--stabilisers",
+             "Stabilisers as JSON: loss (bce|hinge), r1_gamma, r1_every, diff_augment "
+             "(\"color,translation,cutout,flip\"), ema_decay",
+             {{kGenerate, "*"}}, check_stabilisers)
       ->group(dcgan_group);
 
-  const std::string sr_group = "SpectraFrame (--model spectraframe, x4 super-resolution; also uses --data --val-data "
-                               "--val-fraction --out --steps --batch-size --crop (HR crop, default 96) --lr-g --lr-d "
-                               "--loss (keys mse, perceptual, adversarial, tv) --adv-weight --no-flip --rotate ...)";
-  flags->value<std::string>("--perceptual-model",
-                            "TorchScript feature extractor for the perceptual loss (default: the discriminator's features)",
-                            {{kUpscale, "/perceptual_model"}})
+  const std::string sr_group =
+      "SpectraFrame (--model spectraframe, x4 super-resolution; also uses --data --val-data "
+      "--val-fraction --out --steps --batch-size --crop (HR crop, default 96) --lr-g --lr-d "
+      "--loss (keys mse, perceptual, adversarial, tv) --adv-weight --no-flip --rotate ...)";
+  flags
+      ->value<std::string>(
+          "--perceptual-model",
+          "TorchScript feature extractor for the perceptual loss (default: the discriminator's features)",
+          {{kUpscale, "/perceptual_model"}})
       ->group(sr_group);
   flags->value<int64_t>("--val-frames", "Frames scored at each validation (default 8)", {{kUpscale, "/val_frames"}})
       ->group(sr_group);
-  flags->value<int>("--val-crop", "Centre HR crop of validation frames (default 256; 0 = whole frames)",
-                    {{kUpscale, "/val_crop"}})
+  flags
+      ->value<int>("--val-crop", "Centre HR crop of validation frames (default 256; 0 = whole frames)",
+                   {{kUpscale, "/val_crop"}})
       ->group(sr_group);
 
   cmd->callback([flags, model] {
@@ -308,7 +340,8 @@ void add_train(CLI::App& app) {
       case kGenerate: {
         const char* world_size = std::getenv("WORLD_SIZE");
         if (world_size && std::atoi(world_size) > 1) {
-          throw InvalidArgument("--model dcgan trains in one process only (WORLD_SIZE=" + std::string(world_size) + ")");
+          throw InvalidArgument("--model dcgan trains in one process only (WORLD_SIZE=" + std::string(world_size) +
+                                ")");
         }
         train::DcganTrainer(flags->options<train::DcganTrainerOptions>(kGenerate)).fit();
         return;

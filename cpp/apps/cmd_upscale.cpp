@@ -31,7 +31,8 @@ void add_upscale(CLI::App& app) {
   cmd->add_option("--max-frames", o->max_frames, "Upscale at most this many frames (0 = all)")->capture_default_str();
   cmd->add_option("--codec", o->codec, "ffmpeg video encoder")->capture_default_str();
   cmd->add_option("--crf", o->crf, "Encoder quality (lower = better)")->capture_default_str();
-  cmd->add_flag("--no-audio", [o](int64_t) { o->keep_audio = false; }, "Do not copy the input's audio");
+  cmd->add_flag(
+      "--no-audio", [o](int64_t) { o->keep_audio = false; }, "Do not copy the input's audio");
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--tile", a->tiling.tile,
                   "Run the model on tiles of at most this many LR pixels a side, with context around each, so "

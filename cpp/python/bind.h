@@ -24,7 +24,8 @@ inline cv::Mat array_to_bgr(const Rgb8& array, const char* name) {
   if (!(info.ndim == 3 && info.shape[2] == 3) && info.ndim != 2) {
     std::string shape;
     for (const auto d : info.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-    throw InvalidArgument(std::string(name) + ": expected an HxWx3 (RGB) or HxW uint8 array, got shape (" + shape + ")");
+    throw InvalidArgument(std::string(name) + ": expected an HxWx3 (RGB) or HxW uint8 array, got shape (" + shape +
+                          ")");
   }
   const int h = static_cast<int>(info.shape[0]), w = static_cast<int>(info.shape[1]);
   require(h > 0 && w > 0, std::string(name) + ": empty image");
@@ -90,7 +91,6 @@ class PythonProgressCallback {
   std::function<py::dict(const Progress&)> to_dict_;
   std::unique_ptr<py::error_already_set> error_;
 };
-
 
 // Options structs cross as dicts: kwargs -> JSON -> the struct's strict reader (unknown keys and
 // wrong types are InvalidArgument, the defaults are the struct's own).

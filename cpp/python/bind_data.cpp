@@ -28,43 +28,44 @@
 namespace fregan::python {
 
 void bind_data(py::module_& m) {
-  m.def("prepare",
-        [](const std::vector<std::string>& videos, const std::string& out, const std::string& task, int frame_skip,
-           int64_t max_frames, int64_t target_frames, double val_fraction, double test_fraction, uint64_t seed,
-           double cut_threshold, double static_threshold, int sr_scale, bool overwrite,
-           std::function<void(size_t, size_t, const std::string&)> progress) {
-          data::PrepareOptions o;
-          o.videos = videos;
-          o.out = out;
-          o.task = task;
-          o.frame_skip = frame_skip;
-          o.max_frames_per_source = max_frames;
-          o.target_frames = target_frames;
-          o.val_fraction = val_fraction;
-          o.test_fraction = test_fraction;
-          o.seed = seed;
-          o.scene.cut_threshold = cut_threshold;
-          o.scene.static_threshold = static_threshold;
-          o.sr_scale = sr_scale;
-          o.overwrite = overwrite;
-          if (progress) {
-            o.progress = [progress](size_t done, size_t total, const std::string& clip) {
-              py::gil_scoped_acquire acquire;
-              progress(done, total, clip);
-            };
-          }
-          nlohmann::json r;
-          {
-            py::gil_scoped_release release;
-            r = data::to_json(data::prepare_dataset(o));
-          }
-          return json_to_py(r);
-        },
-        py::arg("videos"), py::arg("out"), py::arg("task") = "triplets", py::arg("frame_skip") = 1,
-        py::arg("max_frames") = 0, py::arg("target_frames") = 0, py::arg("val_fraction") = 0.1,
-        py::arg("test_fraction") = 0.1, py::arg("seed") = 0, py::arg("cut_threshold") = 30.0,
-        py::arg("static_threshold") = 0.5, py::arg("sr_scale") = 4, py::arg("overwrite") = false,
-        py::arg("progress") = nullptr);
+  m.def(
+      "prepare",
+      [](const std::vector<std::string>& videos, const std::string& out, const std::string& task, int frame_skip,
+         int64_t max_frames, int64_t target_frames, double val_fraction, double test_fraction, uint64_t seed,
+         double cut_threshold, double static_threshold, int sr_scale, bool overwrite,
+         std::function<void(size_t, size_t, const std::string&)> progress) {
+        data::PrepareOptions o;
+        o.videos = videos;
+        o.out = out;
+        o.task = task;
+        o.frame_skip = frame_skip;
+        o.max_frames_per_source = max_frames;
+        o.target_frames = target_frames;
+        o.val_fraction = val_fraction;
+        o.test_fraction = test_fraction;
+        o.seed = seed;
+        o.scene.cut_threshold = cut_threshold;
+        o.scene.static_threshold = static_threshold;
+        o.sr_scale = sr_scale;
+        o.overwrite = overwrite;
+        if (progress) {
+          o.progress = [progress](size_t done, size_t total, const std::string& clip) {
+            py::gil_scoped_acquire acquire;
+            progress(done, total, clip);
+          };
+        }
+        nlohmann::json r;
+        {
+          py::gil_scoped_release release;
+          r = data::to_json(data::prepare_dataset(o));
+        }
+        return json_to_py(r);
+      },
+      py::arg("videos"), py::arg("out"), py::arg("task") = "triplets", py::arg("frame_skip") = 1,
+      py::arg("max_frames") = 0, py::arg("target_frames") = 0, py::arg("val_fraction") = 0.1,
+      py::arg("test_fraction") = 0.1, py::arg("seed") = 0, py::arg("cut_threshold") = 30.0,
+      py::arg("static_threshold") = 0.5, py::arg("sr_scale") = 4, py::arg("overwrite") = false,
+      py::arg("progress") = nullptr);
 
   py::class_<data::TripletDataset, std::shared_ptr<data::TripletDataset>>(m, "TripletDataset")
       .def(py::init([](const std::vector<std::string>& sources, const std::string& split, int frame_skip,
@@ -105,26 +106,27 @@ void bind_data(py::module_& m) {
                                d["skipped_clips"] = s.skipped_clips;
                                return d;
                              })
-      .def("batch",
-           [](const data::TripletDataset& ds, int64_t k, int batch_size, int crop, bool hflip, bool vflip, bool rotate,
-              bool temporal_reverse, uint64_t seed) {
-             data::TripletLoaderOptions o;
-             o.batch_size = batch_size;
-             o.crop = crop;
-             o.hflip = hflip;
-             o.vflip = vflip;
-             o.rotate = rotate;
-             o.temporal_reverse = temporal_reverse;
-             o.seed = seed;
-             data::TripletBatch b;
-             {
-               py::gil_scoped_release release;
-               b = data::TripletLoader::make_batch(ds, o, k);
-             }
-             return py::make_tuple(b.f0, b.f1, b.f2);
-           },
-           py::arg("k"), py::arg("batch_size") = 9, py::arg("crop") = 256, py::arg("hflip") = true,
-           py::arg("vflip") = true, py::arg("rotate") = false, py::arg("temporal_reverse") = true, py::arg("seed") = 0);
+      .def(
+          "batch",
+          [](const data::TripletDataset& ds, int64_t k, int batch_size, int crop, bool hflip, bool vflip, bool rotate,
+             bool temporal_reverse, uint64_t seed) {
+            data::TripletLoaderOptions o;
+            o.batch_size = batch_size;
+            o.crop = crop;
+            o.hflip = hflip;
+            o.vflip = vflip;
+            o.rotate = rotate;
+            o.temporal_reverse = temporal_reverse;
+            o.seed = seed;
+            data::TripletBatch b;
+            {
+              py::gil_scoped_release release;
+              b = data::TripletLoader::make_batch(ds, o, k);
+            }
+            return py::make_tuple(b.f0, b.f1, b.f2);
+          },
+          py::arg("k"), py::arg("batch_size") = 9, py::arg("crop") = 256, py::arg("hflip") = true,
+          py::arg("vflip") = true, py::arg("rotate") = false, py::arg("temporal_reverse") = true, py::arg("seed") = 0);
 
   py::class_<data::FrameDataset, std::shared_ptr<data::FrameDataset>>(m, "FrameDataset")
       .def(py::init([](const std::vector<std::string>& sources, const std::string& split, int frame_skip,
@@ -141,26 +143,25 @@ void bind_data(py::module_& m) {
            py::arg("sources"), py::arg("split") = "train", py::arg("frame_skip") = 1, py::arg("target_frames") = 0,
            py::arg("max_frames") = 0)
       .def("__len__", &data::FrameDataset::size)
-      .def("__getitem__",
-           [](const data::FrameDataset& ds, int64_t i) {
-             return bgr_to_array(ds.get(checked_index(i, ds.size(), "frame")));
-           })
+      .def("__getitem__", [](const data::FrameDataset& ds,
+                             int64_t i) { return bgr_to_array(ds.get(checked_index(i, ds.size(), "frame"))); })
       .def_property_readonly("frame_skip", &data::FrameDataset::effective_skip)
-      .def("batch",
-           [](const data::FrameDataset& ds, int64_t k, int batch_size, int height, int width, bool shuffle, bool hflip,
-              uint64_t seed) {
-             data::FrameBatchOptions o;
-             o.batch_size = batch_size;
-             o.height = height;
-             o.width = width;
-             o.shuffle = shuffle;
-             o.hflip = hflip;
-             o.seed = seed;
-             py::gil_scoped_release release;
-             return data::make_frame_batch(ds, o, k);
-           },
-           py::arg("k"), py::arg("batch_size") = 64, py::arg("height") = 160, py::arg("width") = 320,
-           py::arg("shuffle") = true, py::arg("hflip") = false, py::arg("seed") = 0);
+      .def(
+          "batch",
+          [](const data::FrameDataset& ds, int64_t k, int batch_size, int height, int width, bool shuffle, bool hflip,
+             uint64_t seed) {
+            data::FrameBatchOptions o;
+            o.batch_size = batch_size;
+            o.height = height;
+            o.width = width;
+            o.shuffle = shuffle;
+            o.hflip = hflip;
+            o.seed = seed;
+            py::gil_scoped_release release;
+            return data::make_frame_batch(ds, o, k);
+          },
+          py::arg("k"), py::arg("batch_size") = 64, py::arg("height") = 160, py::arg("width") = 320,
+          py::arg("shuffle") = true, py::arg("hflip") = false, py::arg("seed") = 0);
 
   py::class_<data::SrDataset, std::shared_ptr<data::SrDataset>>(m, "SrDataset")
       .def(py::init([](const std::vector<std::string>& sources, const std::string& split, int64_t max_frames) {
@@ -173,26 +174,26 @@ void bind_data(py::module_& m) {
            }),
            py::arg("sources"), py::arg("split") = "train", py::arg("max_frames") = 0)
       .def("__len__", &data::SrDataset::size)
-      .def("batch",
-           [](const data::SrDataset& ds, int64_t k, int batch_size, int scale, int hr_crop, int neighbours, bool flip,
-              bool rotate, uint64_t seed) {
-             data::SrBatchOptions o;
-             o.batch_size = batch_size;
-             o.scale = scale;
-             o.hr_crop = hr_crop;
-             o.neighbours = neighbours;
-             o.augment = {flip, flip, rotate};
-             o.seed = seed;
-             data::SrBatch b;
-             {
-               py::gil_scoped_release release;
-               b = data::make_sr_batch(ds, o, k);
-             }
-             return py::make_tuple(b.hr, b.lr, b.neighbours);
-           },
-           py::arg("k"), py::arg("batch_size") = 8, py::arg("scale") = 4, py::arg("hr_crop") = 128,
-           py::arg("neighbours") = 6, py::arg("flip") = true, py::arg("rotate") = true, py::arg("seed") = 0);
-
+      .def(
+          "batch",
+          [](const data::SrDataset& ds, int64_t k, int batch_size, int scale, int hr_crop, int neighbours, bool flip,
+             bool rotate, uint64_t seed) {
+            data::SrBatchOptions o;
+            o.batch_size = batch_size;
+            o.scale = scale;
+            o.hr_crop = hr_crop;
+            o.neighbours = neighbours;
+            o.augment = {flip, flip, rotate};
+            o.seed = seed;
+            data::SrBatch b;
+            {
+              py::gil_scoped_release release;
+              b = data::make_sr_batch(ds, o, k);
+            }
+            return py::make_tuple(b.hr, b.lr, b.neighbours);
+          },
+          py::arg("k"), py::arg("batch_size") = 8, py::arg("scale") = 4, py::arg("hr_crop") = 128,
+          py::arg("neighbours") = 6, py::arg("flip") = true, py::arg("rotate") = true, py::arg("seed") = 0);
 }
 
 }  // namespace fregan::python

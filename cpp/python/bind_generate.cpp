@@ -38,31 +38,33 @@ void bind_generate(py::module_& m) {
       .def_property_readonly("latent_dim", &infer::FrameGenerator::latent_dim)
       .def_property_readonly("step", &infer::FrameGenerator::step)
       .def_property_readonly("device", [](const infer::FrameGenerator& g) { return g.device().str(); })
-      .def("generate_arrays",
-           [](infer::FrameGenerator& self, int64_t n, uint64_t seed, int64_t first) {
-             std::vector<cv::Mat> images;
-             {
-               py::gil_scoped_release release;
-               images = self.generate_images(n, seed, first);
-             }
-             py::list out;
-             for (const auto& image : images) out.append(bgr_to_array(image));
-             return out;
-           },
-           py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0)
+      .def(
+          "generate_arrays",
+          [](infer::FrameGenerator& self, int64_t n, uint64_t seed, int64_t first) {
+            std::vector<cv::Mat> images;
+            {
+              py::gil_scoped_release release;
+              images = self.generate_images(n, seed, first);
+            }
+            py::list out;
+            for (const auto& image : images) out.append(bgr_to_array(image));
+            return out;
+          },
+          py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0)
       .def("generate_tensor", &infer::FrameGenerator::generate, py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0,
            py::arg("batch_size") = 16, py::call_guard<py::gil_scoped_release>());
-  m.def("make_grid",
-        [](const std::vector<Rgb8>& images, int cols, int padding) {
-          std::vector<cv::Mat> bgr;
-          for (size_t i = 0; i < images.size(); ++i) bgr.push_back(array_to_bgr(images[i], "image"));
-          io::GridOptions o;
-          o.cols = cols;
-          o.padding = padding;
-          return bgr_to_array(io::make_grid(bgr, o));
-        },
-        py::arg("images"), py::arg("cols") = 0, py::arg("padding") = 2,
-        "Tiles RGB uint8 images of one size into rows of `cols` (0 = ceil(sqrt(n))) with `padding` black pixels.");
+  m.def(
+      "make_grid",
+      [](const std::vector<Rgb8>& images, int cols, int padding) {
+        std::vector<cv::Mat> bgr;
+        for (size_t i = 0; i < images.size(); ++i) bgr.push_back(array_to_bgr(images[i], "image"));
+        io::GridOptions o;
+        o.cols = cols;
+        o.padding = padding;
+        return bgr_to_array(io::make_grid(bgr, o));
+      },
+      py::arg("images"), py::arg("cols") = 0, py::arg("padding") = 2,
+      "Tiles RGB uint8 images of one size into rows of `cols` (0 = ceil(sqrt(n))) with `padding` black pixels.");
 }
 
 }  // namespace fregan::python

@@ -33,78 +33,85 @@ void bind_interpolate(py::module_& m) {
            py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("model_name", &infer::Interpolator::model_name)
       .def_property_readonly("device", [](const infer::Interpolator& i) { return i.device().str(); })
-      .def("set_tiling",
-           [](infer::Interpolator& self, int64_t tile, int64_t overlap) { self.set_tiling({tile, overlap}); },
-           py::arg("tile"), py::arg("overlap") = 128)
-      .def("interpolate_array",
-           [](infer::Interpolator& self, const Rgb8& a, const Rgb8& b, double t, const std::optional<Rgb8>& before,
-              const std::optional<Rgb8>& after) {
-             const cv::Mat f0 = array_to_bgr(a, "first image"), f1 = array_to_bgr(b, "second image");
-             const cv::Mat fb = before ? array_to_bgr(*before, "before") : cv::Mat();
-             const cv::Mat fa = after ? array_to_bgr(*after, "after") : cv::Mat();
-             cv::Mat out;
-             {
-               py::gil_scoped_release release;
-               out = fb.empty() && fa.empty() ? self.interpolate(f0, f1, t) : self.interpolate(fb, f0, f1, fa, t);
-             }
-             return bgr_to_array(out);
-           },
-           py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("before") = py::none(), py::arg("after") = py::none())
-      .def("interpolate_tensor",
-           [](infer::Interpolator& self, const torch::Tensor& a, const torch::Tensor& b, double t,
-              const std::optional<torch::Tensor>& before, const std::optional<torch::Tensor>& after) {
-             if (!before && !after) return self.interpolate(a, b, t);
-             return self.interpolate(models::FrameWindow{before.value_or(torch::Tensor()), a, b, after.value_or(torch::Tensor())}, t);
-           },
-           py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("before") = py::none(), py::arg("after") = py::none(),
-           py::call_guard<py::gil_scoped_release>())
+      .def(
+          "set_tiling",
+          [](infer::Interpolator& self, int64_t tile, int64_t overlap) {
+            self.set_tiling({tile, overlap});
+          },
+          py::arg("tile"), py::arg("overlap") = 128)
+      .def(
+          "interpolate_array",
+          [](infer::Interpolator& self, const Rgb8& a, const Rgb8& b, double t, const std::optional<Rgb8>& before,
+             const std::optional<Rgb8>& after) {
+            const cv::Mat f0 = array_to_bgr(a, "first image"), f1 = array_to_bgr(b, "second image");
+            const cv::Mat fb = before ? array_to_bgr(*before, "before") : cv::Mat();
+            const cv::Mat fa = after ? array_to_bgr(*after, "after") : cv::Mat();
+            cv::Mat out;
+            {
+              py::gil_scoped_release release;
+              out = fb.empty() && fa.empty() ? self.interpolate(f0, f1, t) : self.interpolate(fb, f0, f1, fa, t);
+            }
+            return bgr_to_array(out);
+          },
+          py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("before") = py::none(), py::arg("after") = py::none())
+      .def(
+          "interpolate_tensor",
+          [](infer::Interpolator& self, const torch::Tensor& a, const torch::Tensor& b, double t,
+             const std::optional<torch::Tensor>& before, const std::optional<torch::Tensor>& after) {
+            if (!before && !after) return self.interpolate(a, b, t);
+            return self.interpolate(
+                models::FrameWindow{before.value_or(torch::Tensor()), a, b, after.value_or(torch::Tensor())}, t);
+          },
+          py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("before") = py::none(), py::arg("after") = py::none(),
+          py::call_guard<py::gil_scoped_release>())
       .def_property_readonly("uses_neighbours", &infer::Interpolator::uses_neighbours)
-      .def("interpolate_video",
-           [](infer::Interpolator& self, const py::dict& options, const py::object& progress) {
-             auto o = options_from<infer::VideoJobOptions>(options);
-             // A Python exception in the callback (or Ctrl-C) stops the job; it is re-raised after.
-             PythonProgressCallback<infer::VideoJobProgress> callback(progress, [](const infer::VideoJobProgress& p) {
-               py::dict d;
-               d["input_frames_done"] = p.input_frames_done;
-               d["input_frames_total"] = p.input_frames_total;
-               d["output_frames"] = p.output_frames;
-               d["frames_per_second"] = p.frames_per_second;
-               d["eta_seconds"] = p.eta_seconds;
-               return d;
-             });
-             if (!progress.is_none()) o.progress = callback.function();
-             infer::VideoJobResult r;
-             {
-               py::gil_scoped_release release;
-               r = infer::interpolate_video(self, o);
-             }
-             callback.rethrow_if_stopped_by_python();
-             return json_to_py(infer::to_json(r));
-           },
-           py::arg("options"), py::arg("progress") = py::none(),
-           "Runs a video job. options: dict of VideoJobOptions fields (input, output, factor, target_fps, ...; scene "
-           "as a dict of SceneOptions fields); the rest keep their C++ defaults.")
+      .def(
+          "interpolate_video",
+          [](infer::Interpolator& self, const py::dict& options, const py::object& progress) {
+            auto o = options_from<infer::VideoJobOptions>(options);
+            // A Python exception in the callback (or Ctrl-C) stops the job; it is re-raised after.
+            PythonProgressCallback<infer::VideoJobProgress> callback(progress, [](const infer::VideoJobProgress& p) {
+              py::dict d;
+              d["input_frames_done"] = p.input_frames_done;
+              d["input_frames_total"] = p.input_frames_total;
+              d["output_frames"] = p.output_frames;
+              d["frames_per_second"] = p.frames_per_second;
+              d["eta_seconds"] = p.eta_seconds;
+              return d;
+            });
+            if (!progress.is_none()) o.progress = callback.function();
+            infer::VideoJobResult r;
+            {
+              py::gil_scoped_release release;
+              r = infer::interpolate_video(self, o);
+            }
+            callback.rethrow_if_stopped_by_python();
+            return json_to_py(infer::to_json(r));
+          },
+          py::arg("options"), py::arg("progress") = py::none(),
+          "Runs a video job. options: dict of VideoJobOptions fields (input, output, factor, target_fps, ...; scene "
+          "as a dict of SceneOptions fields); the rest keep their C++ defaults.")
       .def_property_readonly("supports_any_time", &infer::Interpolator::supports_any_time);
 
-  m.def("evaluate",
-        [](const std::string& weights, const std::vector<std::string>& data, int frame_skip, int64_t max_triplets,
-           int64_t max_frames, const std::string& device) {
-          nlohmann::json j;
-          {
-            py::gil_scoped_release release;
-            data::TripletDatasetOptions o;
-            o.sources = data;
-            o.frame_skip = frame_skip;
-            o.max_frames_per_source = max_frames;
-            data::TripletDataset dataset(o);
-            infer::Interpolator interpolator(weights, device);
-            j = infer::to_json(infer::evaluate(interpolator, dataset, max_triplets));
-          }
-          return json_to_py(j);
-        },
-        py::arg("weights"), py::arg("data"), py::arg("frame_skip") = 1, py::arg("max_triplets") = 0,
-        py::arg("max_frames") = 0, py::arg("device") = "auto");
-
+  m.def(
+      "evaluate",
+      [](const std::string& weights, const std::vector<std::string>& data, int frame_skip, int64_t max_triplets,
+         int64_t max_frames, const std::string& device) {
+        nlohmann::json j;
+        {
+          py::gil_scoped_release release;
+          data::TripletDatasetOptions o;
+          o.sources = data;
+          o.frame_skip = frame_skip;
+          o.max_frames_per_source = max_frames;
+          data::TripletDataset dataset(o);
+          infer::Interpolator interpolator(weights, device);
+          j = infer::to_json(infer::evaluate(interpolator, dataset, max_triplets));
+        }
+        return json_to_py(j);
+      },
+      py::arg("weights"), py::arg("data"), py::arg("frame_skip") = 1, py::arg("max_triplets") = 0,
+      py::arg("max_frames") = 0, py::arg("device") = "auto");
 }
 
 }  // namespace fregan::python

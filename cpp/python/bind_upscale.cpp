@@ -38,36 +38,40 @@ void bind_upscale(py::module_& m) {
       .def_property_readonly("step", &infer::Upscaler::step)
       .def_property_readonly("device", [](const infer::Upscaler& u) { return u.device().str(); })
       .def("neighbour_indices", &infer::Upscaler::neighbour_indices, py::arg("t"), py::arg("count"))
-      .def("upscale_array",
-           [](infer::Upscaler& self, const Rgb8& lr, const std::vector<Rgb8>& neighbours) {
-             const cv::Mat frame = array_to_bgr(lr, "frame");
-             std::vector<cv::Mat> nb;
-             for (const auto& n : neighbours) nb.push_back(array_to_bgr(n, "neighbour"));
-             cv::Mat out;
-             {
-               py::gil_scoped_release release;
-               out = self.upscale(frame, nb);
-             }
-             return bgr_to_array(out);
-           },
-           py::arg("frame"), py::arg("neighbours"))
-      .def("upscale_tensor",
-           [](infer::Upscaler& self, const torch::Tensor& lr, const torch::Tensor& neighbours) {
-             return self.upscale(lr, neighbours);
-           },
-           py::arg("lr"), py::arg("neighbours"), py::call_guard<py::gil_scoped_release>())
-      .def("upscale_video",
-           [](infer::Upscaler& self, const py::dict& options) {
-             const auto o = options_from<infer::UpscaleVideoOptions>(options);
-             nlohmann::json j;
-             {
-               py::gil_scoped_release release;
-               j = infer::to_json(infer::upscale_video(self, o));
-             }
-             return json_to_py(j);
-           },
-           py::arg("options"), "Runs an upscale job. options: dict of UpscaleVideoOptions fields (input, output, "
-           "upscale_only, max_frames, overwrite, codec, crf, keep_audio); the rest keep their C++ defaults.");
+      .def(
+          "upscale_array",
+          [](infer::Upscaler& self, const Rgb8& lr, const std::vector<Rgb8>& neighbours) {
+            const cv::Mat frame = array_to_bgr(lr, "frame");
+            std::vector<cv::Mat> nb;
+            for (const auto& n : neighbours) nb.push_back(array_to_bgr(n, "neighbour"));
+            cv::Mat out;
+            {
+              py::gil_scoped_release release;
+              out = self.upscale(frame, nb);
+            }
+            return bgr_to_array(out);
+          },
+          py::arg("frame"), py::arg("neighbours"))
+      .def(
+          "upscale_tensor",
+          [](infer::Upscaler& self, const torch::Tensor& lr, const torch::Tensor& neighbours) {
+            return self.upscale(lr, neighbours);
+          },
+          py::arg("lr"), py::arg("neighbours"), py::call_guard<py::gil_scoped_release>())
+      .def(
+          "upscale_video",
+          [](infer::Upscaler& self, const py::dict& options) {
+            const auto o = options_from<infer::UpscaleVideoOptions>(options);
+            nlohmann::json j;
+            {
+              py::gil_scoped_release release;
+              j = infer::to_json(infer::upscale_video(self, o));
+            }
+            return json_to_py(j);
+          },
+          py::arg("options"),
+          "Runs an upscale job. options: dict of UpscaleVideoOptions fields (input, output, "
+          "upscale_only, max_frames, overwrite, codec, crf, keep_audio); the rest keep their C++ defaults.");
 }
 
 }  // namespace fregan::python

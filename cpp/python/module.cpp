@@ -54,104 +54,125 @@ PYBIND11_MODULE(_core, m) {
     }
   });
 
-  m.def("read_image", [](const std::string& path) { return bgr_to_array(io::read_image(path)); }, py::arg("path"),
-        "Reads an image file as an HxWx3 uint8 RGB array.");
-  m.def("write_image",
-        [](const std::string& path, const Rgb8& image, bool overwrite) {
-          io::write_image(path, array_to_bgr(image, "image"), overwrite);
-        },
-        py::arg("path"), py::arg("image"), py::arg("overwrite") = false, "Writes an RGB uint8 array atomically.");
+  m.def(
+      "read_image", [](const std::string& path) { return bgr_to_array(io::read_image(path)); }, py::arg("path"),
+      "Reads an image file as an HxWx3 uint8 RGB array.");
+  m.def(
+      "write_image",
+      [](const std::string& path, const Rgb8& image, bool overwrite) {
+        io::write_image(path, array_to_bgr(image, "image"), overwrite);
+      },
+      py::arg("path"), py::arg("image"), py::arg("overwrite") = false, "Writes an RGB uint8 array atomically.");
   // Metrics on 8-bit RGB arrays (what a user saved): data range 255.
-  m.def("knn_precision_recall",
-        [](const torch::Tensor& real, const torch::Tensor& generated, int k, int height, int width) {
-          const auto pr = metrics::knn_precision_recall(metrics::frame_features(real, height, width),
-                                                        metrics::frame_features(generated, height, width), k);
-          return std::make_pair(pr.precision, pr.recall);
-        },
-        py::arg("real"), py::arg("generated"), py::arg("k") = 3, py::arg("height") = metrics::kFeatureHeight,
-        py::arg("width") = metrics::kFeatureWidth,
-        "k-NN precision and recall (Kynkaanniemi et al. 2019) of generated frames against real frames, both "
-        "[N, 3, H, W] float in [0, 1], in the space of the frames area-downscaled to height x width.");
-  m.def("psnr", [](const Rgb8& a, const Rgb8& b) { return metrics::psnr(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
-        py::arg("a"), py::arg("b"), "PSNR in dB of two uint8 images (inf if identical).");
-  m.def("ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
-        py::arg("a"), py::arg("b"), "SSIM (Gaussian 11x11, sigma 1.5) of two uint8 images, averaged over channels.");
-  m.def("ms_ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ms_ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
-        py::arg("a"), py::arg("b"), "Multi-scale SSIM (up to 5 scales, standard weights) of two uint8 images.");
-  m.def("flow_warp",
-        [](const Rgb8& a, const Rgb8& b, double t, const std::string& preset, const std::string& sampling,
-           const std::optional<Rgb8>& before, const std::optional<Rgb8>& after) {
-          const cv::Mat fa = array_to_bgr(a, "a"), fb = array_to_bgr(b, "b");
-          const cv::Mat fbefore = before ? array_to_bgr(*before, "before") : cv::Mat();
-          const cv::Mat fafter = after ? array_to_bgr(*after, "after") : cv::Mat();
-          for (const auto* m : {&fb, &fbefore, &fafter}) {
-            require(m->empty() || m->size() == fa.size(), "flow_warp: the frames differ in size");
-          }
-          cv::Mat out;
-          {
-            py::gil_scoped_release release;
-            flow::FlowOptions o;
-            o.preset = preset;
-            auto tensor = [](const cv::Mat& m) { return m.empty() ? torch::Tensor() : io::image_to_tensor(m).unsqueeze(0); };
-            const auto ta = tensor(fa), tb = tensor(fb);
-            const auto warped = before || after
-                                    ? flow::warp_interpolate(tensor(fbefore), ta, tb, tensor(fafter), t, o, {},
-                                                             flow::sampling_from_name(sampling))
-                                    : flow::warp_interpolate(ta, tb, t, o, flow::sampling_from_name(sampling));
-            out = io::tensor_to_image(warped[0].clamp(0, 1));
-          }
-          return bgr_to_array(out);
-        },
-        py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("preset") = "medium", py::arg("sampling") = "bilinear",
-        py::arg("before") = py::none(), py::arg("after") = py::none(),
-        "Plain optical-flow interpolation (DIS flow both ways, both frames warped to t, blended): the baseline; with "
-        "before/after, the four-frame (acceleration-aware) flows.");
-  m.def("optical_flow",
-        [](const Rgb8& a, const Rgb8& b, const std::string& preset, int max_side) {
-          const cv::Mat fa = array_to_bgr(a, "a"), fb = array_to_bgr(b, "b");
-          require(fa.size() == fb.size(), "optical_flow: the two frames differ in size");
+  m.def(
+      "knn_precision_recall",
+      [](const torch::Tensor& real, const torch::Tensor& generated, int k, int height, int width) {
+        const auto pr = metrics::knn_precision_recall(metrics::frame_features(real, height, width),
+                                                      metrics::frame_features(generated, height, width), k);
+        return std::make_pair(pr.precision, pr.recall);
+      },
+      py::arg("real"), py::arg("generated"), py::arg("k") = 3, py::arg("height") = metrics::kFeatureHeight,
+      py::arg("width") = metrics::kFeatureWidth,
+      "k-NN precision and recall (Kynkaanniemi et al. 2019) of generated frames against real frames, both "
+      "[N, 3, H, W] float in [0, 1], in the space of the frames area-downscaled to height x width.");
+  m.def(
+      "psnr", [](const Rgb8& a, const Rgb8& b) { return metrics::psnr(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
+      py::arg("a"), py::arg("b"), "PSNR in dB of two uint8 images (inf if identical).");
+  m.def(
+      "ssim", [](const Rgb8& a, const Rgb8& b) { return metrics::ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
+      py::arg("a"), py::arg("b"), "SSIM (Gaussian 11x11, sigma 1.5) of two uint8 images, averaged over channels.");
+  m.def(
+      "ms_ssim",
+      [](const Rgb8& a, const Rgb8& b) { return metrics::ms_ssim(array_to_bgr(a, "a"), array_to_bgr(b, "b")); },
+      py::arg("a"), py::arg("b"), "Multi-scale SSIM (up to 5 scales, standard weights) of two uint8 images.");
+  m.def(
+      "flow_warp",
+      [](const Rgb8& a, const Rgb8& b, double t, const std::string& preset, const std::string& sampling,
+         const std::optional<Rgb8>& before, const std::optional<Rgb8>& after) {
+        const cv::Mat fa = array_to_bgr(a, "a"), fb = array_to_bgr(b, "b");
+        const cv::Mat fbefore = before ? array_to_bgr(*before, "before") : cv::Mat();
+        const cv::Mat fafter = after ? array_to_bgr(*after, "after") : cv::Mat();
+        for (const auto* m : {&fb, &fbefore, &fafter}) {
+          require(m->empty() || m->size() == fa.size(), "flow_warp: the frames differ in size");
+        }
+        cv::Mat out;
+        {
           py::gil_scoped_release release;
           flow::FlowOptions o;
           o.preset = preset;
-          o.max_side = max_side;
-          const auto [forward, backward] =
-              flow::bidirectional_flow(io::image_to_tensor(fa).unsqueeze(0), io::image_to_tensor(fb).unsqueeze(0), o);
-          return std::make_pair(forward[0], backward[0]);
-        },
-        py::arg("a"), py::arg("b"), py::arg("preset") = "fine", py::arg("max_side") = 960,
-        "DIS optical flow a -> b and b -> a as [2, H, W] float tensors in pixels (x, y): what fregan's models use.");
-  m.def("model_names", py::overload_cast<>(&models::model_names), "Names of the interpolation models fregan can build and train.");
-  m.def("model_task", [](const std::string& name) { return std::string(models::task_name(models::model_task(name))); },
-        py::arg("name"),
-        "The task of a model family: 'interpolate', 'upscale' or 'generate' (InvalidArgument for an unknown name).");
+          auto tensor = [](const cv::Mat& m) {
+            return m.empty() ? torch::Tensor() : io::image_to_tensor(m).unsqueeze(0);
+          };
+          const auto ta = tensor(fa), tb = tensor(fb);
+          const auto warped = before || after
+                                  ? flow::warp_interpolate(tensor(fbefore), ta, tb, tensor(fafter), t, o, {},
+                                                           flow::sampling_from_name(sampling))
+                                  : flow::warp_interpolate(ta, tb, t, o, flow::sampling_from_name(sampling));
+          out = io::tensor_to_image(warped[0].clamp(0, 1));
+        }
+        return bgr_to_array(out);
+      },
+      py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("preset") = "medium", py::arg("sampling") = "bilinear",
+      py::arg("before") = py::none(), py::arg("after") = py::none(),
+      "Plain optical-flow interpolation (DIS flow both ways, both frames warped to t, blended): the baseline; with "
+      "before/after, the four-frame (acceleration-aware) flows.");
+  m.def(
+      "optical_flow",
+      [](const Rgb8& a, const Rgb8& b, const std::string& preset, int max_side) {
+        const cv::Mat fa = array_to_bgr(a, "a"), fb = array_to_bgr(b, "b");
+        require(fa.size() == fb.size(), "optical_flow: the two frames differ in size");
+        py::gil_scoped_release release;
+        flow::FlowOptions o;
+        o.preset = preset;
+        o.max_side = max_side;
+        const auto [forward, backward] =
+            flow::bidirectional_flow(io::image_to_tensor(fa).unsqueeze(0), io::image_to_tensor(fb).unsqueeze(0), o);
+        return std::make_pair(forward[0], backward[0]);
+      },
+      py::arg("a"), py::arg("b"), py::arg("preset") = "fine", py::arg("max_side") = 960,
+      "DIS optical flow a -> b and b -> a as [2, H, W] float tensors in pixels (x, y): what fregan's models use.");
+  m.def("model_names", py::overload_cast<>(&models::model_names),
+        "Names of the interpolation models fregan can build and train.");
+  m.def(
+      "model_task", [](const std::string& name) { return std::string(models::task_name(models::model_task(name))); },
+      py::arg("name"),
+      "The task of a model family: 'interpolate', 'upscale' or 'generate' (InvalidArgument for an unknown name).");
   m.def("default_weights_path", &infer::default_weights_path, "Path of the checkpoint used when none is named.");
-  m.def("shipped_models", [] {
-    py::list out;
-    for (const auto& model : zoo::list_models()) {
-      auto entry = model.entry;
-      entry["path"] = model.path;
-      out.append(json_to_py(entry));
-    }
-    return out;
-  }, "The manifest entries of the shipped checkpoints, each with its absolute path.");
-  m.def("resolve_weights", &zoo::resolve_weights, py::arg("name_or_path"), "A checkpoint path or shipped model name as a path.");
-  m.def("export_torchscript",
-        [](const std::string& weights, const std::string& output, const py::dict& options) {
-          const auto o = options_from<infer::ExportOptions>(options);
-          nlohmann::json j;
-          {
-            py::gil_scoped_release release;
-            j = infer::to_json(infer::export_torchscript(weights, output, o));
-          }
-          return json_to_py(j);
-        },
-        py::arg("weights"), py::arg("output"), py::arg("options") = py::dict(),
-        "Writes a generator as TorchScript. options: dict of ExportOptions fields (height, width, batch, "
-        "check_tolerance, overwrite). Returns model, path and max_abs_difference.");
-  m.def("read_checkpoint_meta", [](const std::string& path) { return json_to_py(models::to_json(models::read_checkpoint_meta(path))); },
-        py::arg("path"), "The JSON header of a checkpoint (model, options, step, metrics) as a dict.");
-  m.def("set_log_level", [](int level) { log::set_level(static_cast<log::Level>(level)); }, py::arg("level"),
-        "0 debug, 1 info (default), 2 warnings, 3 errors, 4 silent.");
+  m.def(
+      "shipped_models",
+      [] {
+        py::list out;
+        for (const auto& model : zoo::list_models()) {
+          auto entry = model.entry;
+          entry["path"] = model.path;
+          out.append(json_to_py(entry));
+        }
+        return out;
+      },
+      "The manifest entries of the shipped checkpoints, each with its absolute path.");
+  m.def("resolve_weights", &zoo::resolve_weights, py::arg("name_or_path"),
+        "A checkpoint path or shipped model name as a path.");
+  m.def(
+      "export_torchscript",
+      [](const std::string& weights, const std::string& output, const py::dict& options) {
+        const auto o = options_from<infer::ExportOptions>(options);
+        nlohmann::json j;
+        {
+          py::gil_scoped_release release;
+          j = infer::to_json(infer::export_torchscript(weights, output, o));
+        }
+        return json_to_py(j);
+      },
+      py::arg("weights"), py::arg("output"), py::arg("options") = py::dict(),
+      "Writes a generator as TorchScript. options: dict of ExportOptions fields (height, width, batch, "
+      "check_tolerance, overwrite). Returns model, path and max_abs_difference.");
+  m.def(
+      "read_checkpoint_meta",
+      [](const std::string& path) { return json_to_py(models::to_json(models::read_checkpoint_meta(path))); },
+      py::arg("path"), "The JSON header of a checkpoint (model, options, step, metrics) as a dict.");
+  m.def(
+      "set_log_level", [](int level) { log::set_level(static_cast<log::Level>(level)); }, py::arg("level"),
+      "0 debug, 1 info (default), 2 warnings, 3 errors, 4 silent.");
 
   bind_interpolate(m);
   bind_data(m);

@@ -29,7 +29,8 @@ torch::Device select_device(const std::string& name) {
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available()) {
-      throw InvalidArgument("device '" + name + "' requested but CUDA is not available in this build/machine; use --device cpu or auto");
+      throw InvalidArgument("device '" + name +
+                            "' requested but CUDA is not available in this build/machine; use --device cpu or auto");
     }
     try {
       return torch::Device(name);
@@ -100,7 +101,8 @@ int64_t available_memory_bytes() {
        {std::pair<std::string, std::string>{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"},
         {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"}}) {
     const int64_t limit = read_number(limit_path), usage = read_number(usage_path);
-    if (limit > 0 && usage >= 0 && limit < (int64_t{1} << 60)) available = std::min(available, std::max<int64_t>(0, limit - usage));
+    if (limit > 0 && usage >= 0 && limit < (int64_t{1} << 60))
+      available = std::min(available, std::max<int64_t>(0, limit - usage));
   }
   return available;
 }

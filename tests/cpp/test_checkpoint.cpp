@@ -103,7 +103,8 @@ TEST(Checkpoint, StrippedCheckpointKeepsTheGeneratorExactly) {
   EXPECT_FALSE(small.has_discriminator);
   EXPECT_FALSE(small.has_optimizers);
   const auto a = torch::rand({1, 3, 32, 32}), b = torch::rand({1, 3, 32, 32});
-  auto full = models::load_model(dir / "full.pt", torch::kCPU), stripped = models::load_model(dir / "small.pt", torch::kCPU);
+  auto full = models::load_model(dir / "full.pt", torch::kCPU),
+       stripped = models::load_model(dir / "small.pt", torch::kCPU);
   full.generator->eval();
   stripped.generator->eval();
   torch::NoGradGuard no_grad;

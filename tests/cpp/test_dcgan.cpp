@@ -600,7 +600,8 @@ TEST(DcganTrainer, FitRollsBackLogsAndGivesUp) {
   test::TempDir dir;
   const auto frames = dir / "frames";
   fs::create_directories(frames);
-  for (int i = 0; i < 4; ++i) cv::imwrite(frames + "/" + std::to_string(i) + ".png", test::moving_square(64, 32, 4 + 8 * i));
+  for (int i = 0; i < 4; ++i)
+    cv::imwrite(frames + "/" + std::to_string(i) + ".png", test::moving_square(64, 32, 4 + 8 * i));
   auto o = tiny_trainer_options();
   o.run.data = {frames};
   o.run.steps = 20;
@@ -657,10 +658,10 @@ TEST(DcganTrainer, OptionsAreReadStrictly) {
 // --- image grid ------------------------------------------------------------------------------
 
 TEST(ImageGrid, LayoutRowsAndColumns) {
-  const std::vector<std::tuple<int, int, int, int>> cases = {
-      // n, cols given, expected rows, expected cols
-      {1, 0, 1, 1}, {2, 0, 1, 2}, {3, 0, 2, 2}, {4, 0, 2, 2}, {5, 0, 2, 3}, {10, 0, 3, 4},
-      {64, 0, 8, 8}, {65, 0, 8, 9}, {10, 4, 3, 4}, {3, 8, 1, 8}, {7, 1, 7, 1}};
+  const std::vector<std::tuple<int, int, int, int>> cases = {// n, cols given, expected rows, expected cols
+                                                             {1, 0, 1, 1},  {2, 0, 1, 2},  {3, 0, 2, 2},  {4, 0, 2, 2},
+                                                             {5, 0, 2, 3},  {10, 0, 3, 4}, {64, 0, 8, 8}, {65, 0, 8, 9},
+                                                             {10, 4, 3, 4}, {3, 8, 1, 8},  {7, 1, 7, 1}};
   for (const auto& [n, cols, rows_expected, cols_expected] : cases) {
     const auto layout = io::grid_layout(n, cols);
     EXPECT_EQ(layout.rows, rows_expected) << "n " << n << " cols " << cols;
@@ -681,16 +682,16 @@ TEST(ImageGrid, PixelPositions) {
   EXPECT_EQ(grid.cols, 3 * 3 + 4);
   EXPECT_EQ(grid.rows, 2 * 2 + 3);
   auto at = [&](int x, int y) { return static_cast<int>(grid.at<cv::Vec3b>(y, x)[0]); };
-  EXPECT_EQ(at(0, 0), 255);              // padding
-  EXPECT_EQ(at(1, 1), 10);               // image 0 top-left
-  EXPECT_EQ(at(3, 2), 10);               // image 0 bottom-right
-  EXPECT_EQ(at(4, 1), 255);              // padding between columns
-  EXPECT_EQ(at(5, 1), 20);               // image 1 at x = 1 + 1 * (3 + 1)
-  EXPECT_EQ(at(9, 1), 30);               // image 2 at x = 9
-  EXPECT_EQ(at(1, 3), 255);              // padding between rows
-  EXPECT_EQ(at(1, 4), 40);               // image 3 at y = 1 + 1 * (2 + 1)
-  EXPECT_EQ(at(5 + 2, 4 + 1), 50);       // image 4 bottom-right
-  EXPECT_EQ(at(9, 4), 255);              // unused cell
+  EXPECT_EQ(at(0, 0), 255);         // padding
+  EXPECT_EQ(at(1, 1), 10);          // image 0 top-left
+  EXPECT_EQ(at(3, 2), 10);          // image 0 bottom-right
+  EXPECT_EQ(at(4, 1), 255);         // padding between columns
+  EXPECT_EQ(at(5, 1), 20);          // image 1 at x = 1 + 1 * (3 + 1)
+  EXPECT_EQ(at(9, 1), 30);          // image 2 at x = 9
+  EXPECT_EQ(at(1, 3), 255);         // padding between rows
+  EXPECT_EQ(at(1, 4), 40);          // image 3 at y = 1 + 1 * (2 + 1)
+  EXPECT_EQ(at(5 + 2, 4 + 1), 50);  // image 4 bottom-right
+  EXPECT_EQ(at(9, 4), 255);         // unused cell
   images.emplace_back(3, 3, CV_8UC3, cv::Scalar::all(0));
   const auto msg = invalid_argument_message([&] { io::make_grid(images); });
   EXPECT_NE(msg.find("image 5 is 3x3"), std::string::npos) << msg;

@@ -95,7 +95,8 @@ TEST(Distributed, ShardLabelsAreSlicesOfTheWholeBatchLabels) {
   double sum = 0;
   for (int r = 0; r < 2; ++r) {
     torch::manual_seed(11);
-    sum += losses::discriminator_loss(real.narrow(0, 4 * r, 4), fake.narrow(0, 4 * r, 4), smoothing, 4 * r, 8).item<double>();
+    sum += losses::discriminator_loss(real.narrow(0, 4 * r, 4), fake.narrow(0, 4 * r, 4), smoothing, 4 * r, 8)
+               .item<double>();
   }
   // Means over halves average to the mean over the whole batch.
   EXPECT_NEAR(sum / 2, whole.item<double>(), 1e-6);
@@ -103,7 +104,11 @@ TEST(Distributed, ShardLabelsAreSlicesOfTheWholeBatchLabels) {
 
 TEST(Distributed, OptionsComeFromTheLaunchersEnvironment) {
   {
-    ScopedEnv env({{"WORLD_SIZE", "4"}, {"RANK", "3"}, {"LOCAL_RANK", "1"}, {"MASTER_ADDR", "10.0.0.2"}, {"MASTER_PORT", "1234"}});
+    ScopedEnv env({{"WORLD_SIZE", "4"},
+                   {"RANK", "3"},
+                   {"LOCAL_RANK", "1"},
+                   {"MASTER_ADDR", "10.0.0.2"},
+                   {"MASTER_PORT", "1234"}});
     const auto o = train::resolve({});
     EXPECT_EQ(o.world_size, 4);
     EXPECT_EQ(o.rank, 3);
@@ -242,10 +247,36 @@ class Process {
 // differ from the whole batch's), so two ranks must reproduce one process to float rounding,
 // adversarial term and label smoothing included.
 std::vector<std::string> train_args(const std::string& data, const std::string& out, int steps) {
-  return {"train", "--model", "fregan-flow", "--data", data, "--out", out, "--steps", std::to_string(steps),
-          "--batch-size", "4", "--crop", "32", "--val-fraction", "0", "--threads", "1", "--workers", "1",
-          "--seed", "5", "--log-every", "1", "--checkpoint-every", "1000", "--adv-weight", "0.01",
-          "--generator-options", R"({"base_channels":8,"levels":2})", "--discriminator-options",
+  return {"train",
+          "--model",
+          "fregan-flow",
+          "--data",
+          data,
+          "--out",
+          out,
+          "--steps",
+          std::to_string(steps),
+          "--batch-size",
+          "4",
+          "--crop",
+          "32",
+          "--val-fraction",
+          "0",
+          "--threads",
+          "1",
+          "--workers",
+          "1",
+          "--seed",
+          "5",
+          "--log-every",
+          "1",
+          "--checkpoint-every",
+          "1000",
+          "--adv-weight",
+          "0.01",
+          "--generator-options",
+          R"({"base_channels":8,"levels":2})",
+          "--discriminator-options",
           R"({"base_channels":8,"levels":1})"};
 }
 
@@ -255,8 +286,11 @@ std::vector<std::string> with(std::vector<std::string> args, const std::vector<s
 }
 
 std::vector<std::string> rank_args(int rank, int port, double timeout = 60) {
-  return {"--world-size", "2", "--rank", std::to_string(rank), "--master-addr", "127.0.0.1", "--master-port",
-          std::to_string(port), "--dist-timeout", std::to_string(timeout)};
+  return {"--world-size",   "2",
+          "--rank",         std::to_string(rank),
+          "--master-addr",  "127.0.0.1",
+          "--master-port",  std::to_string(port),
+          "--dist-timeout", std::to_string(timeout)};
 }
 
 // Largest absolute difference between the weights of two checkpoints (generator and discriminator).
@@ -265,7 +299,8 @@ double max_weight_difference(const std::string& a_path, const std::string& b_pat
   double worst = 0;
   auto compare = [&](torch::nn::Module& ma, torch::nn::Module& mb) {
     const auto pb = mb.named_parameters();
-    for (const auto& p : ma.named_parameters()) worst = std::max(worst, (p.value() - pb[p.key()]).abs().max().item<double>());
+    for (const auto& p : ma.named_parameters())
+      worst = std::max(worst, (p.value() - pb[p.key()]).abs().max().item<double>());
   };
   compare(*a.generator, *b.generator);
   compare(*a.discriminator, *b.discriminator);

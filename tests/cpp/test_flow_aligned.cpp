@@ -32,14 +32,16 @@ TEST(FlowAligned, EveryUntrainedSeedStartsAtFourFrameWarping) {
     m.generator->eval();
     const auto& o = std::dynamic_pointer_cast<models::FlowAlignedNetImpl>(m.generator)->options();
     torch::NoGradGuard no_grad;
-    const auto warping = flow::warp_interpolate(before, f0, f1, after, 0.5, o.flow, o.acceleration, flow::Sampling::Bicubic);
+    const auto warping =
+        flow::warp_interpolate(before, f0, f1, after, 0.5, o.flow, o.acceleration, flow::Sampling::Bicubic);
     const auto out = m.generator->forward_times(models::FrameWindow{before, f0, f1, after}, {0.5}).front();
     const double psnr = metrics::psnr(out.clamp(0, 1), warping.clamp(0, 1)).item<double>();
     // FREGAN and SIN-GAN add a zero-initialised correction to the average of their inputs: exact.
     // The kernel models start with kernels concentrated on the centre tap: close (the average of
     // the two unwarped frames is ~20 dB from warping here).
     EXPECT_GT(psnr, std::string(name).find("conv") != std::string::npos ? 35.0 : 80.0) << name;
-    EXPECT_TRUE(m.generator->uses_neighbours() && m.generator->supports_timestep() && m.generator->untrained_is_classical());
+    EXPECT_TRUE(m.generator->uses_neighbours() && m.generator->supports_timestep() &&
+                m.generator->untrained_is_classical());
   }
 }
 
@@ -59,7 +61,8 @@ TEST(FlowAligned, OptionsCarryTheSeedsAndSepConvUsesSmallKernels) {
 
 TEST(FlowAligned, TrainsAndRoundTripsThroughACheckpoint) {
   test::TempDir dir;
-  auto m = models::create_model("fregan-aligned", {{"seed_options", {{"base_channels", 8}, {"max_channels", 16}, {"levels", 2}}}});
+  auto m = models::create_model("fregan-aligned",
+                                {{"seed_options", {{"base_channels", 8}, {"max_channels", 16}, {"levels", 2}}}});
   const auto f0 = frame_at(0), f1 = frame_at(1), truth = frame_at(0.5);
   // The gradient reaches the seed through the warped frames, and a small step along it lowers the loss.
   torch::optim::SGD sgd(m.generator->parameters(), 1e-4);

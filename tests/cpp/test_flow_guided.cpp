@@ -61,7 +61,8 @@ TEST(Flow, TheFastCpuWarpAgreesWithTheDifferentiableOne) {
   torch::manual_seed(4);
   namespace F = torch::nn::functional;
   const auto smooth = [](const torch::Tensor& x, int64_t h, int64_t w) {
-    return F::interpolate(x, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
+    return F::interpolate(
+        x, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kBilinear).align_corners(false));
   };
   const auto image = torch::rand({2, 5, 48, 64});
   const auto flow = smooth(torch::randn({2, 2, 3, 4}) * 6, 48, 64);
@@ -72,7 +73,11 @@ TEST(Flow, TheFastCpuWarpAgreesWithTheDifferentiableOne) {
     EXPECT_LT((fast - exact).abs().max().item<double>(), 1e-5);
     EXPECT_GT(exact.sub(image).abs().max().item<double>(), 0.05);  // the warp did move things
   }
-  EXPECT_GT((flow::backward_warp(image, flow, flow::Sampling::Bicubic) - flow::backward_warp(image, flow)).abs().max().item<double>(), 0.05);
+  EXPECT_GT((flow::backward_warp(image, flow, flow::Sampling::Bicubic) - flow::backward_warp(image, flow))
+                .abs()
+                .max()
+                .item<double>(),
+            0.05);
   // Half a pixel to the right: bilinear averages neighbours (variance of uniform noise halves),
   // bicubic keeps more of it.
   const auto half = torch::zeros({2, 2, 48, 64});
@@ -98,7 +103,10 @@ namespace {
 
 // A uniform flow field [1, 2, h, w] of (x, y).
 torch::Tensor uniform_flow(double x, double y, int64_t h = 6, int64_t w = 8) {
-  return torch::tensor({static_cast<float>(x), static_cast<float>(y)}).view({1, 2, 1, 1}).expand({1, 2, h, w}).contiguous();
+  return torch::tensor({static_cast<float>(x), static_cast<float>(y)})
+      .view({1, 2, 1, 1})
+      .expand({1, 2, h, w})
+      .contiguous();
 }
 
 // A smooth random texture (blurred noise, so DIS and bicubic sampling see sub-pixel motion) of
@@ -218,10 +226,10 @@ TEST(Flow, ReversedMotionIsFoundWhereThePixelsLandAndTheFallbackWhereNoneDo) {
     EXPECT_NEAR(reversed[0][0][5][x].item<double>(), (u + fill * fb) / (weight + fill), 1e-5) << "x = " << x;
     EXPECT_NEAR(reversed[0][1][5][x].item<double>(), fill * fb / (weight + fill), 1e-5) << "x = " << x;
   };
-  expect(0, 0.0, 1);    // a still pixel on itself
+  expect(0, 0.0, 1);  // a still pixel on itself
   expect(15, 0.0, 1);
-  for (int x = 4; x <= 6; ++x) expect(x, 0.0, 0);  // nothing lands: the fallback
-  expect(7, -3.0, 1);   // pixel 4 (pixel 7 itself moved on)
+  for (int x = 4; x <= 6; ++x) expect(x, 0.0, 0);    // nothing lands: the fallback
+  expect(7, -3.0, 1);                                // pixel 4 (pixel 7 itself moved on)
   for (int x = 8; x <= 10; ++x) expect(x, -3.0, 2);  // a moved pixel on a still one (no depth order)
   EXPECT_THROW(flow::reverse_motion(motion, torch::zeros({1, 2, 12, 15}), fill), c10::Error);
 }
@@ -266,11 +274,13 @@ TEST(FlowGuided, FourFramesPlaceAnAcceleratingSceneBetterThanTwo) {
     const auto truth = at(t);
     const auto two = interpolator.interpolate(f0, f1, t);
     const auto four = interpolator.interpolate(models::FrameWindow{before, f0, f1, after}, t);
-    const auto warped = flow::warp_interpolate(before, f0, f1, after, t, options.flow, options.acceleration,
-                                               flow::Sampling::Bicubic).clamp(0, 1);
+    const auto warped =
+        flow::warp_interpolate(before, f0, f1, after, t, options.flow, options.acceleration, flow::Sampling::Bicubic)
+            .clamp(0, 1);
     EXPECT_LT((four - warped).abs().max().item<double>(), 1e-5) << t;
     const double psnr_two = psnr_inside(two, truth, 24), psnr_four = psnr_inside(four, truth, 24);
-    EXPECT_GT(psnr_four, psnr_two + 3.0) << "t = " << t << ": two-frame " << psnr_two << " dB, four-frame " << psnr_four;
+    EXPECT_GT(psnr_four, psnr_two + 3.0) << "t = " << t << ": two-frame " << psnr_two << " dB, four-frame "
+                                         << psnr_four;
     // One neighbour gives part of the gain.
     const auto three = interpolator.interpolate(models::FrameWindow{before, f0, f1, {}}, t);
     const double psnr_three = psnr_inside(three, truth, 24);
@@ -284,8 +294,9 @@ TEST(FlowGuided, FourFramesPlaceAnAcceleratingSceneBetterThanTwo) {
   infer::Interpolator middle(fregan_model.generator, torch::kCPU, fregan_model.name);
   EXPECT_FALSE(middle.uses_neighbours());
   const auto a = torch::rand({3, 16, 16}), b = torch::rand({3, 16, 16});
-  EXPECT_TRUE(torch::equal(middle.interpolate(models::FrameWindow{torch::rand({3, 16, 16}), a, b, torch::rand({3, 16, 16})}, 0.5),
-                           middle.interpolate(a, b, 0.5)));
+  EXPECT_TRUE(torch::equal(
+      middle.interpolate(models::FrameWindow{torch::rand({3, 16, 16}), a, b, torch::rand({3, 16, 16})}, 0.5),
+      middle.interpolate(a, b, 0.5)));
 }
 
 TEST(FlowGuided, FlowsKeptForTheNextPairsAreTheFlowsAFreshNetComputes) {
@@ -301,10 +312,12 @@ TEST(FlowGuided, FlowsKeptForTheNextPairsAreTheFlowsAFreshNetComputes) {
   net->eval();
   torch::NoGradGuard no_grad;
   for (int i = 1; i + 2 < 6; ++i) {
-    const models::FrameWindow window{frames[i - 1].clone(), frames[i].clone(), frames[i + 1].clone(), frames[i + 2].clone()};
+    const models::FrameWindow window{frames[i - 1].clone(), frames[i].clone(), frames[i + 1].clone(),
+                                     frames[i + 2].clone()};
     models::FlowGuidedNet fresh(o);
     fresh->eval();
-    EXPECT_TRUE(torch::equal(net->forward_times(window, {0.5}).front(), fresh->forward_times(window, {0.5}).front())) << i;
+    EXPECT_TRUE(torch::equal(net->forward_times(window, {0.5}).front(), fresh->forward_times(window, {0.5}).front()))
+        << i;
   }
   // Reversed order (pairs met backwards) too.
   const models::FrameWindow reversed{frames[4], frames[3], frames[2], frames[1]};
@@ -413,7 +426,8 @@ TEST(FlowGuided, ShapesAtOddSizesAndWhenTheNetRunsAtReducedResolution) {
     EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
   }
   EXPECT_THROW(net->forward_at(a, b, 0.0), c10::Error);
-  EXPECT_THROW(models::create_model("fregan-flow", {{"flow", {{"preset", "best"}}}}).generator->forward(a, b), InvalidArgument);
+  EXPECT_THROW(models::create_model("fregan-flow", {{"flow", {{"preset", "best"}}}}).generator->forward(a, b),
+               InvalidArgument);
   EXPECT_THROW(models::create_model("fregan-flow", {{"levels", 0}}), InvalidArgument);
 }
 
@@ -449,7 +463,11 @@ TEST(FlowGuided, TheFusedCpuRendererMatchesTheTensorPath) {
       const auto reference = net->forward_at(a.clone().requires_grad_(true), b, t).detach();  // autograd: tensor path
       EXPECT_EQ(fused[i].sizes(), reference.sizes());
       EXPECT_LT((fused[i] - reference).abs().max().item<double>(), 1e-4) << sampling << ", t = " << t;
-      EXPECT_GT((fused[i] - flow::warp_interpolate(a, b, t, o.flow, flow::sampling_from_name(sampling))).abs().max().item<double>(), 1e-2)
+      EXPECT_GT((fused[i] - flow::warp_interpolate(a, b, t, o.flow, flow::sampling_from_name(sampling)))
+                    .abs()
+                    .max()
+                    .item<double>(),
+                1e-2)
           << "the head must matter in this test";
     }
   }
@@ -514,8 +532,8 @@ TEST(FlowGuided, FlowRefinementStartsAsWarpingAndMovesTheWarp) {
   {
     torch::NoGradGuard no_grad;
     // Zero head: exactly flow warping, as without refinement.
-    EXPECT_TRUE(torch::allclose(net->forward_at(a, b, 0.5), flow::warp_interpolate(a, b, 0.5, {}, flow::Sampling::Bicubic),
-                                1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(net->forward_at(a, b, 0.5),
+                                flow::warp_interpolate(a, b, 0.5, {}, flow::Sampling::Bicubic), 1e-5, 1e-5));
     // On a still scene (zero flow), a constant correction of +1 flow unit in x for F_t0 (bias of
     // head channel 4), with the mask forced to frame 0, samples frame 0 flow_unit net pixels (= 16
     // full-resolution pixels: the net runs at full resolution here) further right.
@@ -568,8 +586,8 @@ TEST(FlowGuided, KaimingInitKeepsTheFeaturesThatReachTheHeadAlive) {
   o.motion_inputs = true;
   models::FlowGuidedNet net(o);
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::allclose(net->forward_at(a, b, 0.5), flow::warp_interpolate(a, b, 0.5, {}, flow::Sampling::Bicubic),
-                              1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(net->forward_at(a, b, 0.5),
+                              flow::warp_interpolate(a, b, 0.5, {}, flow::Sampling::Bicubic), 1e-5, 1e-5));
   // motion_inputs adds four input channels; checkpoints without the key keep 19.
   EXPECT_EQ(net->named_parameters().find("encoder.0.0.weight")->size(1), 23);
   EXPECT_EQ(models::create_model("fregan-flow").generator->named_parameters().find("encoder.0.0.weight")->size(1), 19);
@@ -579,7 +597,9 @@ TEST(FlowGuided, TilingIsRefusedAndFramesBeyondMemoryAreRefusedBeforeTheWork) {
   auto model = models::create_model("fregan-flow");
   infer::Interpolator interp(model.generator, torch::kCPU, model.name);
   const std::string tile = test::invalid_argument_message([&] { interp.set_tiling({512, 128}); });
-  EXPECT_NE(tile.find("--tile does not work with fregan-flow: its optical flow needs the whole frame"), std::string::npos) << tile;
+  EXPECT_NE(tile.find("--tile does not work with fregan-flow: its optical flow needs the whole frame"),
+            std::string::npos)
+      << tile;
   EXPECT_EQ(interp.tiling().tile, 0);
   EXPECT_EQ(interp.estimated_bytes(30000, 30000), int64_t{60} * 30000 * 30000);  // 54 GB: the 2.6 MB PNG pair
   // A flow model cannot tile its way out: refused, naming the size, the figures and the fix.
@@ -587,9 +607,10 @@ TEST(FlowGuided, TilingIsRefusedAndFramesBeyondMemoryAreRefusedBeforeTheWork) {
   const cv::Mat f0 = test::moving_square(256, 256, 40), f1 = test::moving_square(256, 256, 56);
   const std::string memory = test::invalid_argument_message([&] { interp.interpolate(f0, f1); });
   unsetenv("FREGAN_MEMORY_LIMIT_BYTES");
-  EXPECT_NE(memory.find("interpolating 256x256 frames with fregan-flow needs about 4 MB of memory and this machine has 2 MB "
-                        "available: downscale the input first"),
-            std::string::npos)
+  EXPECT_NE(
+      memory.find("interpolating 256x256 frames with fregan-flow needs about 4 MB of memory and this machine has 2 MB "
+                  "available: downscale the input first"),
+      std::string::npos)
       << memory;
   EXPECT_NO_THROW(interp.interpolate(f0, f1));  // within memory again
 }

@@ -38,8 +38,11 @@ TEST(FreganGenerator, UntrainedResidualModelStartsAsTheAverageFrame) {
 
 TEST(FreganGenerator, SeedFaithfulVariantsBuildAndRun) {
   // Transposed convolutions, no skips, sigmoid output: the seed's plain encoder-decoder.
-  auto model = models::create_model(
-      "fregan", {{"upsampling", "transposed"}, {"skip_connections", false}, {"predict_residual", false}, {"base_channels", 4}, {"levels", 3}});
+  auto model = models::create_model("fregan", {{"upsampling", "transposed"},
+                                               {"skip_connections", false},
+                                               {"predict_residual", false},
+                                               {"base_channels", 4},
+                                               {"levels", 3}});
   const auto out = model.generator->forward(torch::rand({2, 3, 24, 16}), torch::rand({2, 3, 24, 16}));
   EXPECT_EQ(out.sizes(), (std::vector<int64_t>{2, 3, 24, 16}));
   EXPECT_GT(out.min().item<float>(), 0.0f);  // sigmoid range

@@ -81,8 +81,8 @@ TEST(LocalConv, BackendsAndTheUnfoldReferenceAgreeInValueAndGradient) {
   std::vector<std::vector<torch::Tensor>> results;
   for (int mode = 0; mode < 3; ++mode) {
     for (auto* t : {&in, &v, &h}) t->mutable_grad() = torch::Tensor();
-    const auto out = mode == 2 ? ops::local_separable_conv_unfold(in, v, h)
-                               : ops::local_separable_conv(in, v, h, kBackends[mode]);
+    const auto out =
+        mode == 2 ? ops::local_separable_conv_unfold(in, v, h) : ops::local_separable_conv(in, v, h, kBackends[mode]);
     (out * probe).sum().backward();
     results.push_back({out.detach(), in.grad().clone(), v.grad().clone(), h.grad().clone()});
   }

@@ -27,13 +27,15 @@ TEST(Losses, BinaryCrossEntropyWithSoftTargets) {
   const double expected = std::log1p(std::exp(-2.0)) - 0.2;
   EXPECT_NEAR(losses::bce_with_logits(torch::full({1}, 2.0), torch::full({1}, 1.1)).item<double>(), expected, 1e-6);
   // Generator term: -log sigmoid(x).
-  EXPECT_NEAR(losses::generator_adversarial_loss(torch::full({2}, 1.0)).item<double>(), std::log1p(std::exp(-1.0)), 1e-6);
+  EXPECT_NEAR(losses::generator_adversarial_loss(torch::full({2}, 1.0)).item<double>(), std::log1p(std::exp(-1.0)),
+              1e-6);
 }
 
 TEST(Losses, DiscriminatorLabelSmoothingStaysInItsRanges) {
   // With degenerate ranges the loss is exact: targets 0.8 (real) and 0.2 (fake) at logits 0 and 0.
   losses::LabelSmoothing fixed{0.8, 0.8, 0.2, 0.2};
-  EXPECT_NEAR(losses::discriminator_loss(torch::zeros({5}), torch::zeros({5}), fixed).item<double>(), std::log(2.0), 1e-6);
+  EXPECT_NEAR(losses::discriminator_loss(torch::zeros({5}), torch::zeros({5}), fixed).item<double>(), std::log(2.0),
+              1e-6);
   // Real logits of 3: the loss is linear in the target, so its mean over U[0.7, 1.1] lies between
   // the losses at the range ends.
   const auto logits = torch::full({20000}, 3.0);
@@ -134,7 +136,8 @@ TEST(Losses, L1AndClippingMatchHandComputedValues) {
   losses::GeneratorLossWeights w;
   w.l1 = 2.0;
   w.clipping = 10.0;
-  const auto terms = losses::reconstruction_loss(torch::tensor({-0.2f, 0.5f, 1.3f}), torch::tensor({0.0f, 0.5f, 1.0f}), w);
+  const auto terms =
+      losses::reconstruction_loss(torch::tensor({-0.2f, 0.5f, 1.3f}), torch::tensor({0.0f, 0.5f, 1.0f}), w);
   ASSERT_EQ(terms.terms.size(), 2u);
   EXPECT_EQ(terms.terms[0].first, "l1");
   EXPECT_NEAR(terms.total.item<double>(), 2.0 * (0.5 / 3) + 10.0 * (0.13 / 3), 1e-6);

@@ -33,9 +33,7 @@ std::shared_ptr<infer::Interpolator> tiny_interpolator() {
   return std::make_shared<infer::Interpolator>(model.generator, torch::kCPU, "fregan");
 }
 
-void write_text(const std::string& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
@@ -71,16 +69,22 @@ TEST(OutputSafety, AnOutputIsNeverAnInputNorHoldsOne) {
             }).find("is the input"),
             std::string::npos);
   // A folder holding the input, at any depth.
-  const std::string msg = message_of<InvalidArgument>([&] { io::check_output_is_not_an_input(dir / "parent", {dir / "parent/seq"}); });
+  const std::string msg =
+      message_of<InvalidArgument>([&] { io::check_output_is_not_an_input(dir / "parent", {dir / "parent/seq"}); });
   EXPECT_NE(msg.find("contains the input"), std::string::npos) << msg;
-  EXPECT_NE(message_of<InvalidArgument>([&] { io::check_output_is_not_an_input(dir.path().string() + "/", {dir / "parent/seq/a.png"}); }),
+  EXPECT_NE(message_of<InvalidArgument>(
+                [&] { io::check_output_is_not_an_input(dir.path().string() + "/", {dir / "parent/seq/a.png"}); }),
             "");
   // A sibling with a common prefix is not inside.
-  EXPECT_EQ(message_of<InvalidArgument>([&] { io::check_output_is_not_an_input(dir / "par", {dir / "parent/seq"}); }), "");
-  EXPECT_EQ(message_of<InvalidArgument>([&] { io::check_output_is_not_an_input(dir / "parent/seq2", {dir / "parent/seq"}); }), "");
+  EXPECT_EQ(message_of<InvalidArgument>([&] { io::check_output_is_not_an_input(dir / "par", {dir / "parent/seq"}); }),
+            "");
+  EXPECT_EQ(
+      message_of<InvalidArgument>([&] { io::check_output_is_not_an_input(dir / "parent/seq2", {dir / "parent/seq"}); }),
+      "");
   // Through a symbolic link to the input's folder.
   fs::create_directory_symlink(dir / "parent", dir / "link");
-  EXPECT_NE(message_of<InvalidArgument>([&] { io::check_output_is_not_an_input(dir / "link/seq/a.png", {dir / "parent/seq/a.png"}); }),
+  EXPECT_NE(message_of<InvalidArgument>(
+                [&] { io::check_output_is_not_an_input(dir / "link/seq/a.png", {dir / "parent/seq/a.png"}); }),
             "");
 }
 
@@ -132,7 +136,8 @@ TEST(OutputSafety, OverwriteReplacesOnlyTheFramesFreganWrote) {
   // The user adds a file of their own; a rerun without --overwrite is refused, with it only fregan's frames go.
   write_text(dir / "out/notes.txt", "mine");
   o.factor = 2;
-  EXPECT_NE(message_of<InvalidArgument>([&] { infer::interpolate_video(*interp, o); }).find("pass --overwrite"), std::string::npos);
+  EXPECT_NE(message_of<InvalidArgument>([&] { infer::interpolate_video(*interp, o); }).find("pass --overwrite"),
+            std::string::npos);
   EXPECT_EQ(count_png(dir / "out"), 16);
   o.overwrite = true;
   EXPECT_EQ(infer::interpolate_video(*interp, o).output_frames, 8);
@@ -143,8 +148,9 @@ TEST(OutputSafety, OverwriteReplacesOnlyTheFramesFreganWrote) {
   fs::remove(dir / "out/frame_000007.png");
   write_text(dir / "out/frame_000007.png", "not a frame");
   io::write_output_manifest(dir / "out", {"frame_000000.png"});
-  EXPECT_NE(message_of<InvalidArgument>([&] { infer::interpolate_video(*interp, o); }).find("which fregan did not write"),
-            std::string::npos);
+  EXPECT_NE(
+      message_of<InvalidArgument>([&] { infer::interpolate_video(*interp, o); }).find("which fregan did not write"),
+      std::string::npos);
   EXPECT_EQ(read_text(dir / "out/frame_000007.png"), "not a frame");
 }
 
@@ -156,7 +162,8 @@ TEST(OutputSafety, AVideoOutputIsNeverTheInput) {
   o.input = dir / "seq";
   o.output = dir / "seq/../seq";
   o.overwrite = true;
-  EXPECT_NE(message_of<InvalidArgument>([&] { infer::interpolate_video(*interp, o); }).find("is the input"), std::string::npos);
+  EXPECT_NE(message_of<InvalidArgument>([&] { infer::interpolate_video(*interp, o); }).find("is the input"),
+            std::string::npos);
   EXPECT_EQ(count_png(dir / "seq"), 3);
 }
 

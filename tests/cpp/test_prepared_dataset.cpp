@@ -38,7 +38,8 @@ void write_clip_with_cut(const std::string& folder, int n, int cut) {
 
 void write_moving_folder(const std::string& folder, int n, int w = 64, int h = 48, int speed = 2) {
   fs::create_directories(folder);
-  for (int i = 0; i < n; ++i) cv::imwrite(folder + "/" + std::to_string(i) + ".png", test::moving_square(w, h, 2 + speed * i, 12));
+  for (int i = 0; i < n; ++i)
+    cv::imwrite(folder + "/" + std::to_string(i) + ".png", test::moving_square(w, h, 2 + speed * i, 12));
 }
 
 }  // namespace
@@ -47,7 +48,8 @@ TEST(Scene, HardCutIsFoundAndNoTripletCrossesIt) {
   test::TempDir dir;
   write_clip_with_cut(dir / "clip", 12, 6);
   std::vector<cv::Mat> thumbs;
-  for (int i = 0; i < 12; ++i) thumbs.push_back(data::thumbnail(cv::imread(dir / ("clip/" + std::to_string(i) + ".png"))));
+  for (int i = 0; i < 12; ++i)
+    thumbs.push_back(data::thumbnail(cv::imread(dir / ("clip/" + std::to_string(i) + ".png"))));
   const auto cuts = data::detect_cuts(thumbs);
   ASSERT_EQ(cuts.size(), 11u);
   for (size_t i = 0; i < cuts.size(); ++i) EXPECT_EQ(cuts[i], i == 5) << i;
@@ -88,7 +90,8 @@ TEST(Scene, NearStaticTripletsAreDroppedAndCounted) {
   test::TempDir dir;
   fs::create_directories(dir / "clip");
   // Frames 0..3 identical (a frozen picture), then motion.
-  for (int i = 0; i < 8; ++i) cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), test::moving_square(64, 48, i < 4 ? 2 : 2 + 3 * i, 12));
+  for (int i = 0; i < 8; ++i)
+    cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), test::moving_square(64, 48, i < 4 ? 2 : 2 + 3 * i, 12));
   data::TripletDatasetOptions o;
   o.sources = {dir / "clip"};
   data::TripletDataset ds(o);
@@ -235,7 +238,8 @@ TEST(SrDataset, LowResolutionIsTheBicubicDownsampleOfTheHighResolutionCrop) {
 TEST(FrameDataset, SkipsToATargetCountAndKeepsTemporalOrder) {
   test::TempDir dir;
   fs::create_directories(dir / "clip");
-  for (int i = 0; i < 40; ++i) cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), test::indexed_frame(32, 16, i));
+  for (int i = 0; i < 40; ++i)
+    cv::imwrite(dir / ("clip/" + std::to_string(i) + ".png"), test::indexed_frame(32, 16, i));
   data::FrameDatasetOptions o;
   o.sources = {dir / "clip"};
   o.target_frames = 10;
@@ -258,9 +262,10 @@ TEST(RealData, SharedClipsDecodeToTheirFrameCounts) {
   const fs::path root = FREGAN_SHARED_DATA;
   if (!fs::is_directory(root)) GTEST_SKIP() << "real data folder " << root << " is absent";
   const std::map<std::string, int64_t> expected = {
-      {"videos/vtest.avi", 795}, {"videos/Megamind.avi", 270}, {"videos/tree.avi", 68}, {"videos/juggle.mp4", 123},
-      {"videos/car-turn.mp4", 81}, {"videos/foreman_h264.mp4", 60}, {"videos/foreman_vp9.webm", 60},
-      {"videos/foreman_cif.yuv", 2}, {"videos/CiscoVT2people_320x192_12fps.yuv", 9}, {"frames/adacof_sample_video", 68}};
+      {"videos/vtest.avi", 795},         {"videos/Megamind.avi", 270},  {"videos/tree.avi", 68},
+      {"videos/juggle.mp4", 123},        {"videos/car-turn.mp4", 81},   {"videos/foreman_h264.mp4", 60},
+      {"videos/foreman_vp9.webm", 60},   {"videos/foreman_cif.yuv", 2}, {"videos/CiscoVT2people_320x192_12fps.yuv", 9},
+      {"frames/adacof_sample_video", 68}};
   for (const auto& [path, frames] : expected) {
     const auto sources = data::expand_sources({(root / path).string()});
     ASSERT_EQ(sources.size(), 1u);

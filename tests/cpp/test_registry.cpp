@@ -24,7 +24,8 @@ nlohmann::json small_generator(const std::string& name) {
     return {{"seed_options", small_generator(name.substr(0, name.size() - aligned.size()))}};
   }
   if (name == "dcgan") {
-    return {{"latent_dim", 8}, {"height", 32}, {"width", 64}, {"levels", 3}, {"base_channels", 4}, {"max_channels", 16}};
+    return {{"latent_dim", 8}, {"height", 32},       {"width", 64},
+            {"levels", 3},     {"base_channels", 4}, {"max_channels", 16}};
   }
   return nlohmann::json::object();
 }
@@ -44,9 +45,9 @@ TEST(ModelRegistry, EveryFamilyHasItsTask) {
   EXPECT_EQ(models::all_model_names(),
             (std::vector<std::string>{"adaconv", "adaconv-aligned", "dcgan", "fregan", "fregan-aligned", "fregan-flow",
                                       "sepconv", "sepconv-aligned", "sin-gan", "sin-gan-aligned", "spectraframe"}));
-  EXPECT_EQ(models::model_names(), (std::vector<std::string>{"adaconv", "adaconv-aligned", "fregan", "fregan-aligned",
-                                                             "fregan-flow", "sepconv", "sepconv-aligned", "sin-gan",
-                                                             "sin-gan-aligned"}));
+  EXPECT_EQ(models::model_names(),
+            (std::vector<std::string>{"adaconv", "adaconv-aligned", "fregan", "fregan-aligned", "fregan-flow",
+                                      "sepconv", "sepconv-aligned", "sin-gan", "sin-gan-aligned"}));
   EXPECT_EQ(models::model_names(models::Task::kGenerate), std::vector<std::string>{"dcgan"});
   EXPECT_EQ(models::model_names(models::Task::kUpscale), std::vector<std::string>{"spectraframe"});
   EXPECT_EQ(models::model_task("sin-gan"), models::Task::kInterpolate);
@@ -59,7 +60,9 @@ TEST(ModelRegistry, EveryFamilyHasItsTask) {
     models::model_task("nope");
     FAIL();
   } catch (const InvalidArgument& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown model 'nope' (known: adaconv, adaconv-aligned, dcgan, fregan"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("unknown model 'nope' (known: adaconv, adaconv-aligned, dcgan, fregan"),
+              std::string::npos)
+        << e.what();
   }
   // An interpolation model only from an interpolation family.
   try {

@@ -149,7 +149,9 @@ TEST(KernelInterpolation, FramesThatDoNotFitInMemoryAreTiledAutomaticallyWithThe
   // Too little even for the frames and the smallest tile: refused before the work, with the fix.
   MemoryLimit tiny(20'000'000);
   const std::string message = test::invalid_argument_message([&] { interp.interpolate(a, b); });
-  EXPECT_NE(message.find("interpolating 512x512 frames with sepconv needs about 189 MB of memory and this machine has 20 MB available"), std::string::npos)
+  EXPECT_NE(message.find("interpolating 512x512 frames with sepconv needs about 189 MB of memory and this machine has "
+                         "20 MB available"),
+            std::string::npos)
       << message;
   EXPECT_NE(message.find("downscale"), std::string::npos) << message;
 }

@@ -23,7 +23,9 @@ using Sizes = std::vector<int64_t>;
 
 // Narrow channels keep the tests fast; the structure (4 levels, kernels 3/4, dropout) is the seed's.
 nlohmann::json small_generator(bool refine = false) {
-  return {{"encoder_channels", {4, 8, 8, 16}}, {"decoder_channels", {16, 8, 8, 4}}, {"refine", refine},
+  return {{"encoder_channels", {4, 8, 8, 16}},
+          {"decoder_channels", {16, 8, 8, 4}},
+          {"refine", refine},
           {"refine_channels", 8}};
 }
 
@@ -149,7 +151,8 @@ TEST(SinGanDiscriminator, ConditionalOnBothNeighbourFrames) {
   // The first conv reads 9 channels: F1, middle, F3.
   EXPECT_EQ(d->named_parameters()["body.0.weight"].sizes(), (Sizes{8, 9, 4, 4}));
   // Move BatchNorm statistics off their initial values, then compare in eval mode.
-  for (int i = 0; i < 3; ++i) d->forward(torch::rand({4, 3, 64, 64}), torch::rand({4, 3, 64, 64}), torch::rand({4, 3, 64, 64}));
+  for (int i = 0; i < 3; ++i)
+    d->forward(torch::rand({4, 3, 64, 64}), torch::rand({4, 3, 64, 64}), torch::rand({4, 3, 64, 64}));
   d->eval();
   torch::NoGradGuard no_grad;
   const auto f0 = torch::rand({3, 3, 64, 48}), mid = torch::rand({3, 3, 64, 48}), f2 = torch::rand({3, 3, 64, 48});
@@ -215,8 +218,10 @@ TEST(SinGanTrainer, StepsOnOneTripletBeatTheAverageAndLogEveryTerm) {
   o.run.data = {dir / "clip"};
   o.val_fraction = 0;
   o.run.out_dir = dir / "run";
-  o.run.generator_options = {{"encoder_channels", {8, 16, 16, 32}}, {"decoder_channels", {32, 16, 16, 8}}, {"refine", true},
-                         {"refine_channels", 8}};
+  o.run.generator_options = {{"encoder_channels", {8, 16, 16, 32}},
+                             {"decoder_channels", {32, 16, 16, 8}},
+                             {"refine", true},
+                             {"refine_channels", 8}};
   o.run.batch_size = 2;
   o.crop = 64;
   o.hflip = o.vflip = false;
@@ -255,7 +260,8 @@ TEST(SinGanTrainer, StepsOnOneTripletBeatTheAverageAndLogEveryTerm) {
     last = trainer.step(data::TripletLoader::make_batch(ds, lo, s));
     if (s == 0) first = last;
   }
-  for (const auto* name : {"l1", "ms_ssim", "clipping", "adversarial", "stage0_l1", "stage0_ms_ssim", "stage0_clipping"}) {
+  for (const auto* name :
+       {"l1", "ms_ssim", "clipping", "adversarial", "stage0_l1", "stage0_ms_ssim", "stage0_clipping"}) {
     EXPECT_TRUE(last.terms.count(name)) << name;
   }
   EXPECT_GT(first.terms.at("ms_ssim"), 0.0);
@@ -263,8 +269,10 @@ TEST(SinGanTrainer, StepsOnOneTripletBeatTheAverageAndLogEveryTerm) {
   EXPECT_LT(l1_after, 0.85 * l1_before) << l1_before;  // measured 0.0142 -> 0.0107 (MS-SSIM drives most of the gain)
   const auto after = trainer.validate(ds, 0);
   std::printf("one triplet, %lld steps: eval L1 %.4f -> %.4f, PSNR %.2f -> %.2f dB (average %.2f dB)\n",
-              static_cast<long long>(o.run.steps), l1_before, l1_after, before.model.psnr, after.model.psnr, after.average.psnr);
-  EXPECT_GT(after.model.psnr, after.average.psnr + 2.0) << "before " << before.model.psnr << ", L1 " << l1_before << " -> " << l1_after;
+              static_cast<long long>(o.run.steps), l1_before, l1_after, before.model.psnr, after.model.psnr,
+              after.average.psnr);
+  EXPECT_GT(after.model.psnr, after.average.psnr + 2.0)
+      << "before " << before.model.psnr << ", L1 " << l1_before << " -> " << l1_after;
 }
 
 TEST(SinGanTrainer, FitLogsTheTermsAndTheCheckpointRoundTrips) {
@@ -293,7 +301,8 @@ TEST(SinGanTrainer, FitLogsTheTermsAndTheCheckpointRoundTrips) {
     const auto j = nlohmann::json::parse(line);
     if (!j.contains("terms")) continue;
     ++step_lines;
-    for (const auto* name : {"l1", "ms_ssim", "clipping", "adversarial", "stage0_l1"}) EXPECT_TRUE(j["terms"].contains(name)) << line;
+    for (const auto* name : {"l1", "ms_ssim", "clipping", "adversarial", "stage0_l1"})
+      EXPECT_TRUE(j["terms"].contains(name)) << line;
   }
   EXPECT_EQ(step_lines, 3);
 

@@ -27,7 +27,8 @@ namespace {
 
 // A small model: what the tests need is the wiring, not the capacity.
 const nlohmann::json kSmallGenerator = {{"base_channels", 8}, {"feature_channels", 4}, {"neighbours", 2}};
-const nlohmann::json kSmallDiscriminator = {{"base_channels", 4}, {"max_channels", 8}, {"levels", 2}, {"dense_channels", 8}};
+const nlohmann::json kSmallDiscriminator = {
+    {"base_channels", 4}, {"max_channels", 8}, {"levels", 2}, {"dense_channels", 8}};
 
 // `count` frames of a textured square moving 2 px per frame, as PNGs in `dir`.
 void write_clip(const std::string& dir, int count, int width, int height, uint32_t seed = 7) {
@@ -96,8 +97,10 @@ TEST(SpectraFrameModel, ZeroFlowAndIdenticalNeighboursGiveIdenticalBranchInputs)
 TEST(SpectraFrameModel, FlowsWorkOnTinyTrainingCrops) {
   // 32x32 HR crops give 8x8 LR frames, below DIS's minimum of 12 pixels.
   const auto frame = io::image_to_tensor(test::moving_square(32, 32, 8, 8)).unsqueeze(0);
-  const auto lr = torch::nn::functional::interpolate(
-      frame, torch::nn::functional::InterpolateFuncOptions().size(std::vector<int64_t>{8, 8}).mode(torch::kBilinear).align_corners(false));
+  const auto lr = torch::nn::functional::interpolate(frame, torch::nn::functional::InterpolateFuncOptions()
+                                                                .size(std::vector<int64_t>{8, 8})
+                                                                .mode(torch::kBilinear)
+                                                                .align_corners(false));
   const auto flows = models::spectraframe_flows(lr, torch::stack({lr, lr}, 1));
   EXPECT_EQ(flows.sizes(), torch::IntArrayRef({1, 2, 2, 8, 8}));
   EXPECT_LT(flows.abs().max().item<double>(), 1e-3);
@@ -334,7 +337,8 @@ TEST(SpectraFrameLrFusion, WarpsNeighboursByTheFlow) {
   auto flow = torch::zeros({1, 2, 2, 40, 48});
   flow.select(2, 0).fill_(3.0);
   const auto aligned = m.generator->forward(frame, torch::stack({shifted, shifted}, 1), flow);
-  const auto unaligned = m.generator->forward(frame, torch::stack({shifted, shifted}, 1), torch::zeros({1, 2, 2, 40, 48}));
+  const auto unaligned =
+      m.generator->forward(frame, torch::stack({shifted, shifted}, 1), torch::zeros({1, 2, 2, 40, 48}));
   auto inner = [](const torch::Tensor& t) { return t.narrow(2, 40, 80).narrow(3, 40, 100); };
   EXPECT_LT((inner(aligned) - inner(same)).abs().max().item<double>(), 1e-4);
   EXPECT_GT((inner(unaligned) - inner(same)).abs().max().item<double>(), 1e-3);

@@ -244,20 +244,52 @@ TEST(RunOptions, EachTrainersJsonIsFlatWithItsOwnDefaults) {
     for (const auto& item : j.items()) k.insert(item.key());
     return k;
   };
-  const std::set<std::string> run = {"generator_options", "discriminator_options", "data", "max_frames_per_source",
-                                     "steps", "batch_size", "lr_g", "lr_d", "beta1", "beta2", "label_smoothing",
-                                     "out_dir", "resume", "overwrite", "log_every", "checkpoint_every", "seed",
-                                     "device", "threads"};
+  const std::set<std::string> run = {"generator_options",
+                                     "discriminator_options",
+                                     "data",
+                                     "max_frames_per_source",
+                                     "steps",
+                                     "batch_size",
+                                     "lr_g",
+                                     "lr_d",
+                                     "beta1",
+                                     "beta2",
+                                     "label_smoothing",
+                                     "out_dir",
+                                     "resume",
+                                     "overwrite",
+                                     "log_every",
+                                     "checkpoint_every",
+                                     "seed",
+                                     "device",
+                                     "threads"};
   EXPECT_EQ(keys(nlohmann::json(train::RunOptions{})), run);
   const auto with_run = [&](std::set<std::string> own) {
     own.insert(run.begin(), run.end());
     return own;
   };
-  EXPECT_EQ(keys(nlohmann::json(train::TrainerOptions{})),
-            with_run({"model", "val_data", "val_fraction", "frame_skip", "max_triplets_per_source", "val_max_triplets",
-                      "neighbours", "crop", "hflip", "vflip", "rotate", "temporal_reverse", "loss", "val_every",
-                      "workers", "world_size", "rank", "local_rank", "master_addr", "master_port", "dist_backend",
-                      "dist_timeout"}));
+  EXPECT_EQ(keys(nlohmann::json(train::TrainerOptions{})), with_run({"model",
+                                                                     "val_data",
+                                                                     "val_fraction",
+                                                                     "frame_skip",
+                                                                     "max_triplets_per_source",
+                                                                     "val_max_triplets",
+                                                                     "neighbours",
+                                                                     "crop",
+                                                                     "hflip",
+                                                                     "vflip",
+                                                                     "rotate",
+                                                                     "temporal_reverse",
+                                                                     "loss",
+                                                                     "val_every",
+                                                                     "workers",
+                                                                     "world_size",
+                                                                     "rank",
+                                                                     "local_rank",
+                                                                     "master_addr",
+                                                                     "master_port",
+                                                                     "dist_backend",
+                                                                     "dist_timeout"}));
   EXPECT_EQ(keys(nlohmann::json(train::SrTrainerOptions{})),
             with_run({"val_data", "val_fraction", "val_frames", "val_crop", "val_every", "hr_crop", "flip", "rotate",
                       "loss", "perceptual_model"}));

@@ -204,7 +204,9 @@ TEST(TripletLoader, NeighboursAreCroppedLikeThePairAndSwappedWithItWhenReversed)
     ASSERT_TRUE(x.before.defined() && x.after.defined());
     EXPECT_TRUE(torch::equal(x.before.slice(1, 0, 2), x.f1.slice(1, 0, 2)));
     EXPECT_TRUE(torch::equal(x.after.slice(1, 0, 2), x.f1.slice(1, 0, 2)));
-    const auto index = [](const torch::Tensor& f) { return (f.select(1, 2) * 255 / 30).round().select(1, 0).select(1, 0); };
+    const auto index = [](const torch::Tensor& f) {
+      return (f.select(1, 2) * 255 / 30).round().select(1, 0).select(1, 0);
+    };
     const auto before = index(x.before), f0 = index(x.f0), f1 = index(x.f1), f2 = index(x.f2), after = index(x.after);
     for (int64_t b = 0; b < 8; ++b) {
       const int64_t step = f2[b].item<int64_t>() - f0[b].item<int64_t>();  // +2 forward, -2 reversed

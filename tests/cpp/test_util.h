@@ -42,9 +42,9 @@ inline cv::Mat moving_square(int width, int height, int x0, int size = 16, uint3
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
       const int n = static_cast<int>(rng() % 24);
-      frame.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uint8_t>(40 + (x * 90) / width + n),
-                                            static_cast<uint8_t>(60 + (y * 90) / height + n),
-                                            static_cast<uint8_t>(80 + n));
+      frame.at<cv::Vec3b>(y, x) =
+          cv::Vec3b(static_cast<uint8_t>(40 + (x * 90) / width + n), static_cast<uint8_t>(60 + (y * 90) / height + n),
+                    static_cast<uint8_t>(80 + n));
     }
   }
   cv::rectangle(frame, cv::Rect(x0, height / 2 - size / 2, size, size), cv::Scalar(250, 230, 30), cv::FILLED);
@@ -52,9 +52,11 @@ inline cv::Mat moving_square(int width, int height, int x0, int size = 16, uint3
 }
 
 // A folder of PNG frames 0.png, 1.png, ...: the square moving `speed` px per frame from x0.
-inline void write_moving_clip(const std::string& folder, int frames, int w = 64, int h = 64, int x0 = 8, int speed = 4) {
+inline void write_moving_clip(const std::string& folder, int frames, int w = 64, int h = 64, int x0 = 8,
+                              int speed = 4) {
   std::filesystem::create_directories(folder);
-  for (int i = 0; i < frames; ++i) cv::imwrite(folder + "/" + std::to_string(i) + ".png", moving_square(w, h, x0 + speed * i));
+  for (int i = 0; i < frames; ++i)
+    cv::imwrite(folder + "/" + std::to_string(i) + ".png", moving_square(w, h, x0 + speed * i));
 }
 
 // A frame whose every pixel encodes its index (so a test can tell which frame it got).

@@ -201,9 +201,13 @@ TEST(VideoJob, FramesFolderInAndOutAndNoFrameIsBlendedAcrossACut) {
   EXPECT_GT(cv::norm(cv::imread(files[1]), cv::imread(dir / "in/101.png"), cv::NORM_INF), 0.0);
   // No neighbour across the cut: pair (2, 3) is made with frame 1 before it and nothing after.
   auto input = [&](int i) { return cv::imread(dir / ("in/" + std::to_string(100 + i) + ".png")); };
-  EXPECT_EQ(cv::norm(cv::imread(files[5]), interp->interpolate(input(1), input(2), input(3), cv::Mat(), 0.5), cv::NORM_INF), 0.0);
+  EXPECT_EQ(
+      cv::norm(cv::imread(files[5]), interp->interpolate(input(1), input(2), input(3), cv::Mat(), 0.5), cv::NORM_INF),
+      0.0);
   // ... and pair (4, 5) with frame 6 after it only.
-  EXPECT_EQ(cv::norm(cv::imread(files[9]), interp->interpolate(cv::Mat(), input(4), input(5), input(6), 0.5), cv::NORM_INF), 0.0);
+  EXPECT_EQ(
+      cv::norm(cv::imread(files[9]), interp->interpolate(cv::Mat(), input(4), input(5), input(6), 0.5), cv::NORM_INF),
+      0.0);
   // Without cut detection the gap is interpolated.
   o.output = dir / "blended";
   o.detect_cuts = false;
@@ -231,7 +235,7 @@ TEST(VideoJob, AnInterruptedJobResumesToTheSameOutput) {
   o.progress = [&](const infer::VideoJobProgress&) { return true; };
   const auto second = infer::interpolate_video(*interp, o);
   EXPECT_TRUE(second.completed);
-  EXPECT_EQ(second.resumed_segments, 2);  // frames 0-5 were finished in two parts
+  EXPECT_EQ(second.resumed_segments, 2);              // frames 0-5 were finished in two parts
   EXPECT_EQ(second.interpolated_frames, 12 - 1 - 6);  // only the gaps from frame 6 on were redone
   EXPECT_EQ(second.output_frames, whole.output_frames);
   EXPECT_FALSE(fs::exists(infer::video_job_work_dir(dir / "resumed.mp4")));
@@ -247,7 +251,8 @@ struct FailingFlowNet : models::FlowGuidedNetImpl {
   std::atomic<int> calls{0};
   int fail_at = -1;
   using models::FlowGuidedNetImpl::forward_times;
-  std::vector<torch::Tensor> forward_times(const models::FrameWindow& window, const std::vector<double>& times) override {
+  std::vector<torch::Tensor> forward_times(const models::FrameWindow& window,
+                                           const std::vector<double>& times) override {
     if (calls++ == fail_at) throw FileError("synthetic failure in pair " + std::to_string(fail_at));
     return models::FlowGuidedNetImpl::forward_times(window, times);
   }
@@ -285,7 +290,9 @@ TEST(VideoJob, TwoPairsInFlightKeepTheOrderAndTheThreadCountAndPassOnErrors) {
   EXPECT_EQ(at::get_num_threads(), threads);
   const auto files = sorted_files(dir / "out");
   ASSERT_EQ(files.size(), 21u);
-  auto input = [&](int i) { return i < 0 || i >= 7 ? cv::Mat() : cv::imread(dir / ("in/" + std::to_string(i) + ".png")); };
+  auto input = [&](int i) {
+    return i < 0 || i >= 7 ? cv::Mat() : cv::imread(dir / ("in/" + std::to_string(i) + ".png"));
+  };
   double largest_four_frame_change = 0;
   for (int i = 0; i + 1 < 7; ++i) {
     const cv::Mat a = input(i), b = input(i + 1);
@@ -294,7 +301,8 @@ TEST(VideoJob, TwoPairsInFlightKeepTheOrderAndTheThreadCountAndPassOnErrors) {
       const cv::Mat made = cv::imread(files[3 * i + j]);
       EXPECT_EQ(cv::norm(made, interp.interpolate(input(i - 1), a, b, input(i + 2), j / 3.0), cv::NORM_INF), 0.0)
           << "pair " << i << ", t = " << j << "/3";
-      largest_four_frame_change = std::max(largest_four_frame_change, cv::norm(made, interp.interpolate(a, b, j / 3.0), cv::NORM_INF));
+      largest_four_frame_change =
+          std::max(largest_four_frame_change, cv::norm(made, interp.interpolate(a, b, j / 3.0), cv::NORM_INF));
     }
   }
   EXPECT_GT(largest_four_frame_change, 20.0) << "the neighbours must change the accelerating square's frames";
@@ -305,7 +313,9 @@ TEST(VideoJob, TwoPairsInFlightKeepTheOrderAndTheThreadCountAndPassOnErrors) {
   const auto two_frame_files = sorted_files(dir / "two_frame");
   ASSERT_EQ(two_frame_files.size(), 21u);
   for (int i = 0; i + 1 < 7; ++i) {
-    EXPECT_EQ(cv::norm(cv::imread(two_frame_files[3 * i + 1]), interp.interpolate(input(i), input(i + 1), 1 / 3.0), cv::NORM_INF), 0.0)
+    EXPECT_EQ(cv::norm(cv::imread(two_frame_files[3 * i + 1]), interp.interpolate(input(i), input(i + 1), 1 / 3.0),
+                       cv::NORM_INF),
+              0.0)
         << "pair " << i;
   }
   o.neighbours = true;
@@ -329,7 +339,8 @@ TEST(VideoJob, AHeldFrameIsNoNeighbour) {
   test::TempDir dir;
   fs::create_directories(dir / "in");
   const int positions[] = {4, 4, 10, 18, 28};
-  for (int i = 0; i < 5; ++i) cv::imwrite(dir / ("in/" + std::to_string(i) + ".png"), test::moving_square(64, 48, positions[i], 10));
+  for (int i = 0; i < 5; ++i)
+    cv::imwrite(dir / ("in/" + std::to_string(i) + ".png"), test::moving_square(64, 48, positions[i], 10));
   auto interp = flow_interpolator();
   infer::VideoJobOptions o;
   o.input = dir / "in";
@@ -338,18 +349,24 @@ TEST(VideoJob, AHeldFrameIsNoNeighbour) {
   const auto files = sorted_files(dir / "out");
   ASSERT_EQ(files.size(), 10u);
   auto input = [&](int i) { return cv::imread(dir / ("in/" + std::to_string(i) + ".png")); };
-  EXPECT_EQ(cv::norm(cv::imread(files[3]), interp->interpolate(cv::Mat(), input(1), input(2), input(3), 0.5), cv::NORM_INF), 0.0);
-  EXPECT_EQ(cv::norm(cv::imread(files[5]), interp->interpolate(input(1), input(2), input(3), input(4), 0.5), cv::NORM_INF), 0.0);
+  EXPECT_EQ(
+      cv::norm(cv::imread(files[3]), interp->interpolate(cv::Mat(), input(1), input(2), input(3), 0.5), cv::NORM_INF),
+      0.0);
+  EXPECT_EQ(
+      cv::norm(cv::imread(files[5]), interp->interpolate(input(1), input(2), input(3), input(4), 0.5), cv::NORM_INF),
+      0.0);
   // A pair that is itself held has no motion to bend: two frames, whatever its neighbours do.
   fs::create_directories(dir / "held_pair");
   const int held[] = {4, 10, 18, 18, 28};
-  for (int i = 0; i < 5; ++i) cv::imwrite(dir / ("held_pair/" + std::to_string(i) + ".png"), test::moving_square(64, 48, held[i], 10));
+  for (int i = 0; i < 5; ++i)
+    cv::imwrite(dir / ("held_pair/" + std::to_string(i) + ".png"), test::moving_square(64, 48, held[i], 10));
   o.input = dir / "held_pair";
   o.output = dir / "out_held_pair";
   infer::interpolate_video(*interp, o);
   const auto held_files = sorted_files(dir / "out_held_pair");
   auto held_input = [&](int i) { return cv::imread(dir / ("held_pair/" + std::to_string(i) + ".png")); };
-  EXPECT_EQ(cv::norm(cv::imread(held_files[5]), interp->interpolate(held_input(2), held_input(3), 0.5), cv::NORM_INF), 0.0);
+  EXPECT_EQ(cv::norm(cv::imread(held_files[5]), interp->interpolate(held_input(2), held_input(3), 0.5), cv::NORM_INF),
+            0.0);
 }
 
 TEST(Interpolator, ImagesWithNeighboursFollowTheVideoJobsRules) {
@@ -364,8 +381,8 @@ TEST(Interpolator, ImagesWithNeighboursFollowTheVideoJobsRules) {
   // A held frame before and a cut after: the neighbours are dropped.
   cv::Mat cut;
   cv::bitwise_not(square(34), cut);
-  EXPECT_EQ(cv::norm(interp->interpolate(a, a.clone(), b, cut, 0.5), interp->interpolate(cv::Mat(), a, b, cv::Mat(), 0.5),
-                     cv::NORM_INF),
+  EXPECT_EQ(cv::norm(interp->interpolate(a, a.clone(), b, cut, 0.5),
+                     interp->interpolate(cv::Mat(), a, b, cv::Mat(), 0.5), cv::NORM_INF),
             0.0);
   EXPECT_EQ(cv::norm(interp->interpolate(before, a, b, cut, 0.5), interp->interpolate(before, a, b, cv::Mat(), 0.5),
                      cv::NORM_INF),
@@ -402,9 +419,10 @@ TEST(VideoJob, EncoderPresetsAreCheckedUpFront) {
 // The jobs' options read from JSON (the binding's route): missing keys keep the struct's defaults,
 // unknown keys and wrong types are refused, and what is written reads back the same.
 TEST(JobOptionsJson, DefaultsLiveInTheStructsAndReadingIsStrict) {
-  const auto video = nlohmann::json{{"input", "in.mp4"}, {"output", "out.mp4"}, {"target_fps", 60},
-                                    {"scene", {{"held_threshold", 2.5}}}}
-                         .get<infer::VideoJobOptions>();
+  const auto video =
+      nlohmann::json{
+          {"input", "in.mp4"}, {"output", "out.mp4"}, {"target_fps", 60}, {"scene", {{"held_threshold", 2.5}}}}
+          .get<infer::VideoJobOptions>();
   EXPECT_EQ(video.input, "in.mp4");
   EXPECT_DOUBLE_EQ(video.target_fps, 60.0);
   EXPECT_DOUBLE_EQ(video.scene.held_threshold, 2.5);

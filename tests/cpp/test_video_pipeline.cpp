@@ -122,7 +122,12 @@ TEST(Pipeline, ReadAheadDeliversInOrderThenTheReadersFailure) {
   for (int expected = 0; expected < 5; ++expected) EXPECT_EQ(items.pop().value(), expected);
   EXPECT_THROW(items.pop(), std::runtime_error);
   int count = 0;
-  infer::ReadAhead<int> finite([&count](int& item) { item = count; return count++ < 3; }, 8);
+  infer::ReadAhead<int> finite(
+      [&count](int& item) {
+        item = count;
+        return count++ < 3;
+      },
+      8);
   EXPECT_EQ(finite.pop().value(), 0);
   EXPECT_EQ(finite.pop().value(), 1);
   EXPECT_EQ(finite.pop().value(), 2);

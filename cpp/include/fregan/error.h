@@ -56,9 +56,9 @@ namespace detail {
 // FREGAN_CHECK(condition, parts...): throws fregan::InvalidArgument unless `condition`, its message
 // the parts streamed one after another (numbers, strings, tensor sizes), as TORCH_CHECK writes them
 // but built only when the check fails.
-#define FREGAN_CHECK(condition, ...)                                         \
-  do {                                                                       \
-    if (C10_UNLIKELY(!(condition))) {                                        \
-      ::fregan::detail::throw_invalid_argument(::c10::str(__VA_ARGS__));     \
-    }                                                                        \
+#define FREGAN_CHECK(condition, ...)                                     \
+  do {                                                                   \
+    if (C10_UNLIKELY(!(condition))) {                                    \
+      ::fregan::detail::throw_invalid_argument(::c10::str(__VA_ARGS__)); \
+    }                                                                    \
   } while (false)

@@ -46,13 +46,13 @@ class OptionReader {
 // with the two functions declared in the struct's header.
 #define FREGAN_OPTION_TO_JSON(field) fregan_json[#field] = fregan_options.field;
 #define FREGAN_OPTION_FROM_JSON(field) fregan_reader.read(#field, fregan_options.field);
-#define FREGAN_DEFINE_OPTIONS_JSON(Type, what, ...)                                        \
-  void to_json(nlohmann::json& fregan_json, const Type& fregan_options) {                  \
-    fregan_json = nlohmann::json::object();                                                \
-    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_TO_JSON, __VA_ARGS__))           \
-  }                                                                                        \
-  void from_json(const nlohmann::json& fregan_json, Type& fregan_options) {                \
-    ::fregan::detail::OptionReader fregan_reader(fregan_json, what);                       \
-    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_FROM_JSON, __VA_ARGS__))         \
-    fregan_reader.finish();                                                                \
+#define FREGAN_DEFINE_OPTIONS_JSON(Type, what, ...)                                 \
+  void to_json(nlohmann::json& fregan_json, const Type& fregan_options) {           \
+    fregan_json = nlohmann::json::object();                                         \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_TO_JSON, __VA_ARGS__))   \
+  }                                                                                 \
+  void from_json(const nlohmann::json& fregan_json, Type& fregan_options) {         \
+    ::fregan::detail::OptionReader fregan_reader(fregan_json, what);                \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_FROM_JSON, __VA_ARGS__)) \
+    fregan_reader.finish();                                                         \
   }

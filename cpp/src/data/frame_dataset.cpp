@@ -38,7 +38,8 @@ FrameDataset::FrameDataset(const FrameDatasetOptions& o) {
 }
 
 const cv::Mat& FrameDataset::get(size_t i) const {
-  require(i < index_.size(), "frame index " + std::to_string(i) + " out of range (" + std::to_string(index_.size()) + ")");
+  require(i < index_.size(),
+          "frame index " + std::to_string(i) + " out of range (" + std::to_string(index_.size()) + ")");
   return frames_[index_[i].first][static_cast<size_t>(index_[i].second)];
 }
 

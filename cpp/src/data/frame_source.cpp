@@ -48,7 +48,8 @@ void search_folder(const fs::path& dir, std::vector<FrameSource>& out) {
   }
   std::vector<fs::path> entries;
   for (const auto& e : fs::directory_iterator(dir)) entries.push_back(e.path());
-  std::sort(entries.begin(), entries.end(), [](const fs::path& a, const fs::path& b) { return natural_less(a.string(), b.string()); });
+  std::sort(entries.begin(), entries.end(),
+            [](const fs::path& a, const fs::path& b) { return natural_less(a.string(), b.string()); });
   for (const auto& p : entries) {
     if (fs::is_directory(p)) {
       search_folder(p, out);
@@ -93,8 +94,9 @@ std::vector<cv::Mat> read_frames(const FrameSource& source, int64_t max_frames, 
       frames.push_back(io::read_image(file));
       if (frames.back().size() != frames.front().size()) {
         throw FileError("folder '" + source.path + "' mixes frame sizes: '" + file + "' is " +
-                        std::to_string(frames.back().cols) + "x" + std::to_string(frames.back().rows) + ", the first frame " +
-                        std::to_string(frames.front().cols) + "x" + std::to_string(frames.front().rows));
+                        std::to_string(frames.back().cols) + "x" + std::to_string(frames.back().rows) +
+                        ", the first frame " + std::to_string(frames.front().cols) + "x" +
+                        std::to_string(frames.front().rows));
       }
     }
     return frames;
@@ -116,7 +118,8 @@ std::vector<cv::Mat> read_frames(const FrameSource& source, int64_t max_frames, 
   const int64_t wanted = max_frames > 0 ? std::min(max_frames, reported) : reported;
   if (warning && (!fault.empty() || (reported > 0 && static_cast<int64_t>(frames.size()) + 2 < wanted))) {
     *warning = "'" + source.path + "': decoded " + std::to_string(frames.size()) + " of " + std::to_string(reported) +
-               " frames the container announces" + (fault.empty() ? std::string(" (truncated, corrupt, or a wrong header)") : ": " + fault) +
+               " frames the container announces" +
+               (fault.empty() ? std::string(" (truncated, corrupt, or a wrong header)") : ": " + fault) +
                "; kept those";
   }
   return frames;

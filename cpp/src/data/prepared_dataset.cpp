@@ -99,9 +99,11 @@ std::optional<std::vector<cv::Mat>> read_clip_or_skip(const FrameSource& source,
 }
 
 nlohmann::json clip_to_json(const PreparedClip& c) {
-  return {{"source", c.source}, {"split", c.split}, {"file", c.file}, {"frames", c.frames},
-          {"width", c.width}, {"height", c.height}, {"lr_width", c.lr_width}, {"lr_height", c.lr_height},
-          {"cuts", c.cuts}, {"static_pairs", c.static_pairs}};
+  return {{"source", c.source},     {"split", c.split},
+          {"file", c.file},         {"frames", c.frames},
+          {"width", c.width},       {"height", c.height},
+          {"lr_width", c.lr_width}, {"lr_height", c.lr_height},
+          {"cuts", c.cuts},         {"static_pairs", c.static_pairs}};
 }
 
 PreparedClip clip_from_json(const nlohmann::json& j) {
@@ -122,9 +124,16 @@ PreparedClip clip_from_json(const nlohmann::json& j) {
 }  // namespace
 
 nlohmann::json to_json(const PrepareReport& r) {
-  return {{"clips", r.clips}, {"frames", r.frames}, {"samples", r.samples}, {"dropped_cut", r.dropped_cut},
-          {"dropped_static", r.dropped_static}, {"reused_clips", r.reused_clips}, {"train_clips", r.train_clips},
-          {"val_clips", r.val_clips}, {"test_clips", r.test_clips}, {"warnings", r.warnings}};
+  return {{"clips", r.clips},
+          {"frames", r.frames},
+          {"samples", r.samples},
+          {"dropped_cut", r.dropped_cut},
+          {"dropped_static", r.dropped_static},
+          {"reused_clips", r.reused_clips},
+          {"train_clips", r.train_clips},
+          {"val_clips", r.val_clips},
+          {"test_clips", r.test_clips},
+          {"warnings", r.warnings}};
 }
 
 std::vector<std::string> split_clips(size_t n, double val_fraction, double test_fraction, uint64_t seed) {
@@ -162,7 +171,8 @@ PreparedDataset open_prepared_dataset(const std::string& path) {
     throw FileError("'" + (root / kManifest).string() + "' is corrupt: " + e.what());
   }
   if (j.value("format", std::string()) != kDatasetFormat) {
-    throw InvalidArgument("'" + path + "' is not a fregan dataset (manifest format '" + j.value("format", std::string()) + "')");
+    throw InvalidArgument("'" + path + "' is not a fregan dataset (manifest format '" +
+                          j.value("format", std::string()) + "')");
   }
   const int version = j.value("version", 0);
   if (version != kDatasetFormatVersion) {
@@ -205,7 +215,8 @@ std::vector<cv::Mat> map_frames(const std::string& file, int64_t frames, int wid
   out.reserve(static_cast<size_t>(frames));
   auto* base = static_cast<uint8_t*>(mapping->data);
   // Read-only pages: the Mats must never be written (the datasets only read and copy out of them).
-  for (int64_t i = 0; i < frames; ++i) out.emplace_back(height, width, CV_8UC3, base + static_cast<size_t>(i) * frame_bytes);
+  for (int64_t i = 0; i < frames; ++i)
+    out.emplace_back(height, width, CV_8UC3, base + static_cast<size_t>(i) * frame_bytes);
   keep_alive = mapping;
   return out;
 }
@@ -223,9 +234,11 @@ std::vector<LoadedClip> load_clips(const std::vector<std::string>& paths, const 
         LoadedClip loaded;
         loaded.source = {clip.source, false, false, false};
         std::shared_ptr<void> keep_alive;
-        loaded.frames = map_frames((fs::path(ds.root) / clip.file).string(), clip.frames, clip.width, clip.height, keep_alive);
+        loaded.frames =
+            map_frames((fs::path(ds.root) / clip.file).string(), clip.frames, clip.width, clip.height, keep_alive);
         mappings.push_back(keep_alive);
-        if (max_frames > 0 && static_cast<int64_t>(loaded.frames.size()) > max_frames) loaded.frames.resize(static_cast<size_t>(max_frames));
+        if (max_frames > 0 && static_cast<int64_t>(loaded.frames.size()) > max_frames)
+          loaded.frames.resize(static_cast<size_t>(max_frames));
         loaded.cuts.assign(loaded.frames.empty() ? 0 : loaded.frames.size() - 1, false);
         for (const int64_t c : clip.cuts) {
           if (c >= 0 && c < static_cast<int64_t>(loaded.cuts.size())) loaded.cuts[static_cast<size_t>(c)] = true;
@@ -250,7 +263,8 @@ std::vector<LoadedClip> load_clips(const std::vector<std::string>& paths, const 
 }
 
 PrepareReport prepare_dataset(const PrepareOptions& o) {
-  require(o.task == "triplets" || o.task == "sr" || o.task == "frames", "task must be triplets, sr or frames, got '" + o.task + "'");
+  require(o.task == "triplets" || o.task == "sr" || o.task == "frames",
+          "task must be triplets, sr or frames, got '" + o.task + "'");
   require(o.frame_skip >= 1, "frame_skip must be >= 1");
   require(o.sr_scale >= 2, "sr scale must be >= 2");
   require(o.max_side >= 0, "max_side must be >= 0 (0 = native size)");
@@ -267,7 +281,11 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
   size_t done = 0;
   for (const auto& source : sources) {
     if (source.prepared) throw InvalidArgument("'" + source.path + "' is already a prepared dataset");
-    const std::string id = [&] { char b[16]; std::snprintf(b, sizeof b, "%04zu", clips.size()); return std::string(b); }();
+    const std::string id = [&] {
+      char b[16];
+      std::snprintf(b, sizeof b, "%04zu", clips.size());
+      return std::string(b);
+    }();
     const std::string file = "clips/" + id + ".bgr", stamp_file = "clips/" + id + ".json";
     nlohmann::json stamp = source_stamp(source.path, o.max_frames_per_source);
     if (o.max_side > 0) stamp["max_side"] = o.max_side;  // absent for native size: older stamps stay valid
@@ -321,7 +339,8 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
         if (cuts[i]) clip.cuts.push_back(static_cast<int64_t>(i));
       }
       for (int64_t n = 0; n + 2 * o.frame_skip < clip.frames; ++n) {
-        if (thumbnail_difference(thumbs[n], thumbs[n + 2 * o.frame_skip]) < o.scene.static_threshold) clip.static_pairs.push_back(n);
+        if (thumbnail_difference(thumbs[n], thumbs[n + 2 * o.frame_skip]) < o.scene.static_threshold)
+          clip.static_pairs.push_back(n);
       }
       write_frames((root / file).string(), frames);
       if (o.task == "sr") {
@@ -331,7 +350,8 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
         clip.lr_width = clip.width / o.sr_scale;
         clip.lr_height = clip.height / o.sr_scale;
       }
-      write_json((root / stamp_file).string(), {{"stamp", stamp}, {"version", kDatasetFormatVersion}, {"clip", clip_to_json(clip)}});
+      write_json((root / stamp_file).string(),
+                 {{"stamp", stamp}, {"version", kDatasetFormatVersion}, {"clip", clip_to_json(clip)}});
     }
     report.reused_clips += reused ? 1 : 0;
     report.frames += clip.frames;
@@ -371,11 +391,17 @@ PrepareReport prepare_dataset(const PrepareOptions& o) {
                           {"fregan_version", FREGAN_VERSION},
                           {"task", o.task},
                           {"options",
-                           {{"frame_skip", o.frame_skip}, {"max_frames_per_source", o.max_frames_per_source},
-                            {"val_fraction", o.val_fraction}, {"test_fraction", o.test_fraction}, {"seed", o.seed},
-                            {"sr_scale", o.sr_scale}, {"cut_threshold", o.scene.cut_threshold},
-                            {"cut_ratio", o.scene.cut_ratio}, {"static_threshold", o.scene.static_threshold},
-                            {"target_frames", o.target_frames}, {"max_side", o.max_side}}},
+                           {{"frame_skip", o.frame_skip},
+                            {"max_frames_per_source", o.max_frames_per_source},
+                            {"val_fraction", o.val_fraction},
+                            {"test_fraction", o.test_fraction},
+                            {"seed", o.seed},
+                            {"sr_scale", o.sr_scale},
+                            {"cut_threshold", o.scene.cut_threshold},
+                            {"cut_ratio", o.scene.cut_ratio},
+                            {"static_threshold", o.scene.static_threshold},
+                            {"target_frames", o.target_frames},
+                            {"max_side", o.max_side}}},
                           {"stats", to_json(report)},
                           {"clips", nlohmann::json::array()}};
   for (const auto& c : clips) manifest["clips"].push_back(clip_to_json(c));

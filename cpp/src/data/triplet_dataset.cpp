@@ -40,12 +40,14 @@ std::vector<int64_t> triplet_starts(int64_t frames, int skip, const std::vector<
   return starts;
 }
 
-void TripletDataset::add_clip(const FrameSource& source, std::vector<cv::Mat> frames, const std::vector<bool>* known_cuts) {
+void TripletDataset::add_clip(const FrameSource& source, std::vector<cv::Mat> frames,
+                              const std::vector<bool>* known_cuts) {
   const auto& o = options_;
   const int64_t span = (o.neighbours ? 6 : 2) * o.frame_skip;
   if (static_cast<int64_t>(frames.size()) <= span) {
     log::warn("'" + source.path + "' has " + std::to_string(frames.size()) + " frames, too few for a triplet" +
-              (o.neighbours ? " with neighbours" : "") + " with frame skip " + std::to_string(o.frame_skip) + "; skipped");
+              (o.neighbours ? " with neighbours" : "") + " with frame skip " + std::to_string(o.frame_skip) +
+              "; skipped");
     ++stats_.skipped_clips;
     return;
   }
@@ -64,8 +66,8 @@ void TripletDataset::add_clip(const FrameSource& source, std::vector<cv::Mat> fr
   std::vector<bool> cuts;
   if (o.drop_cuts && !known_cuts) cuts = detect_cuts(thumbs, o.scene);
   const std::vector<bool>* use_cuts = o.drop_cuts ? (known_cuts ? known_cuts : &cuts) : nullptr;
-  auto starts = triplet_starts(static_cast<int64_t>(frames.size()), o.frame_skip, use_cuts, o.drop_static ? &thumbs : nullptr,
-                               o.scene.static_threshold, stats_, o.neighbours);
+  auto starts = triplet_starts(static_cast<int64_t>(frames.size()), o.frame_skip, use_cuts,
+                               o.drop_static ? &thumbs : nullptr, o.scene.static_threshold, stats_, o.neighbours);
   if (starts.empty()) {
     log::warn("'" + source.path + "' has no triplet left after dropping cuts and static frames; skipped");
     ++stats_.skipped_clips;
@@ -85,18 +87,20 @@ void TripletDataset::add_clip(const FrameSource& source, std::vector<cv::Mat> fr
 TripletDataset::TripletDataset(const TripletDatasetOptions& options) : options_(options) {
   require(options.frame_skip >= 1, "frame_skip must be >= 1, got " + std::to_string(options.frame_skip));
   require(!options.sources.empty(), "no data given: pass one or more videos or frame folders");
-  for (auto& clip : load_clips(options.sources, options.split, options.max_frames_per_source, mappings_,
-                                &stats_.skipped_clips)) {
+  for (auto& clip :
+       load_clips(options.sources, options.split, options.max_frames_per_source, mappings_, &stats_.skipped_clips)) {
     add_clip(clip.source, std::move(clip.frames), clip.known_cuts ? &clip.cuts : nullptr);
   }
   if (index_.empty()) {
     throw InvalidArgument("no usable triplets in the data given (every clip was too short, too small or unreadable" +
-                          std::string(options.split != "all" ? ", or the '" + options.split + "' split is empty" : "") + ")");
+                          std::string(options.split != "all" ? ", or the '" + options.split + "' split is empty" : "") +
+                          ")");
   }
 }
 
 Triplet TripletDataset::get(size_t i) const {
-  require(i < index_.size(), "triplet index " + std::to_string(i) + " out of range (" + std::to_string(index_.size()) + ")");
+  require(i < index_.size(),
+          "triplet index " + std::to_string(i) + " out of range (" + std::to_string(index_.size()) + ")");
   const auto [s, n] = index_[i];
   const int64_t k = options_.frame_skip;
   const auto& frames = frames_[s];
@@ -108,8 +112,8 @@ Triplet TripletDataset::get(size_t i) const {
   return t;
 }
 
-std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(
-    const std::vector<FrameSource>& sources, double val_fraction, uint64_t seed) {
+std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(const std::vector<FrameSource>& sources,
+                                                                              double val_fraction, uint64_t seed) {
   require(val_fraction >= 0 && val_fraction < 1, "val_fraction must be in [0, 1)");
   const auto labels = split_clips(sources.size(), val_fraction, 0.0, seed);
   std::vector<std::string> train, val;
@@ -124,8 +128,8 @@ namespace {
 void check_shard(const TripletLoaderOptions& o) {
   require(o.shard_count >= 1 && o.shard_index >= 0 && o.shard_index < o.shard_count,
           "loader shard " + std::to_string(o.shard_index) + " of " + std::to_string(o.shard_count) + " does not exist");
-  require(o.batch_size % o.shard_count == 0, "batch size " + std::to_string(o.batch_size) +
-                                                 " does not split into " + std::to_string(o.shard_count) + " equal shards");
+  require(o.batch_size % o.shard_count == 0, "batch size " + std::to_string(o.batch_size) + " does not split into " +
+                                                 std::to_string(o.shard_count) + " equal shards");
 }
 
 }  // namespace
@@ -149,7 +153,8 @@ TripletBatch TripletLoader::make_batch(const TripletDataset& dataset, const Trip
       throw InvalidArgument("frames of '" + dataset.sources()[t.source].path + "' are " + std::to_string(w) + "x" +
                             std::to_string(h) + ", smaller than the " + std::to_string(c) + " crop");
     }
-    const cv::Rect crop(std::uniform_int_distribution<int>(0, w - c)(rng), std::uniform_int_distribution<int>(0, h - c)(rng), c, c);
+    const cv::Rect crop(std::uniform_int_distribution<int>(0, w - c)(rng),
+                        std::uniform_int_distribution<int>(0, h - c)(rng), c, c);
     const Augmentation aug = Augmentation::draw(aug_options, rng);
     const bool reverse = o.temporal_reverse && (rng() & 1);
     if (b < first) continue;  // another shard's sample: drawn only to keep the random stream in step

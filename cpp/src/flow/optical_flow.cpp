@@ -69,7 +69,8 @@ torch::Tensor dis_luma(const torch::Tensor& frames, const FlowOptions& o) {
   require(o.max_side >= 16, "flow max_side must be >= 16");
   const int64_t b = frames.size(0), h = frames.size(2), w = frames.size(3);
   const double scale = std::min(1.0, static_cast<double>(o.max_side) / std::max(h, w));
-  const cv::Size size(std::max(8, static_cast<int>(std::lround(w * scale))), std::max(8, static_cast<int>(std::lround(h * scale))));
+  const cv::Size size(std::max(8, static_cast<int>(std::lround(w * scale))),
+                      std::max(8, static_cast<int>(std::lround(h * scale))));
   const auto rgb = frames.detach().to(torch::kCPU, torch::kFloat32);
   auto out = torch::empty({b, size.height, size.width}, torch::kUInt8);
   for (int64_t i = 0; i < b; ++i) {
@@ -79,18 +80,19 @@ torch::Tensor dis_luma(const torch::Tensor& frames, const FlowOptions& o) {
   return out;
 }
 
-std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_from_luma(const torch::Tensor& luma0, const torch::Tensor& luma1,
-                                                                     const FlowOptions& o) {
+std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_from_luma(const torch::Tensor& luma0,
+                                                                     const torch::Tensor& luma1, const FlowOptions& o) {
   FREGAN_CHECK(luma0.dim() == 3 && luma0.scalar_type() == torch::kUInt8 && luma0.sizes() == luma1.sizes() &&
                    luma1.scalar_type() == torch::kUInt8,
-               "bidirectional_flow_from_luma expects two [B, h, w] uint8 batches from dis_luma, got ", luma0.sizes(), " and ",
-               luma1.sizes());
+               "bidirectional_flow_from_luma expects two [B, h, w] uint8 batches from dis_luma, got ", luma0.sizes(),
+               " and ", luma1.sizes());
   auto dis = make_dis(o.preset);
   const auto l0 = luma0.cpu().contiguous(), l1 = luma1.cpu().contiguous();
   const int rows = static_cast<int>(l0.size(1)), cols = static_cast<int>(l0.size(2));
   std::vector<torch::Tensor> forward, backward;
   for (int64_t i = 0; i < l0.size(0); ++i) {
-    const cv::Mat g0(rows, cols, CV_8UC1, l0[i].data_ptr<uint8_t>()), g1(rows, cols, CV_8UC1, l1[i].data_ptr<uint8_t>());
+    const cv::Mat g0(rows, cols, CV_8UC1, l0[i].data_ptr<uint8_t>()),
+        g1(rows, cols, CV_8UC1, l1[i].data_ptr<uint8_t>());
     cv::Mat flow01, flow10;
     dis->calc(g0, g1, flow01);
     dis->calc(g1, g0, flow10);
@@ -104,7 +106,8 @@ std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_at_dis_resolution(con
                                                                              const torch::Tensor& f1,
                                                                              const FlowOptions& o) {
   FREGAN_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f1.sizes(),
-               "bidirectional_flow expects two [B, 3, H, W] batches of the same size, got ", f0.sizes(), " and ", f1.sizes());
+               "bidirectional_flow expects two [B, 3, H, W] batches of the same size, got ", f0.sizes(), " and ",
+               f1.sizes());
   const auto [forward, backward] = bidirectional_flow_from_luma(dis_luma(f0, o), dis_luma(f1, o), o);
   return {forward.to(f0.device()), backward.to(f0.device())};
 }
@@ -117,7 +120,8 @@ torch::Tensor resize_flow(const torch::Tensor& flow, int64_t height, int64_t wid
   auto o = F::InterpolateFuncOptions().size(std::vector<int64_t>{height, width});
   const auto resized = height <= h && width <= w ? F::interpolate(flow, o.mode(torch::kArea))
                                                  : F::interpolate(flow, o.mode(torch::kBilinear).align_corners(false));
-  const auto scale = torch::tensor({static_cast<double>(width) / w, static_cast<double>(height) / h}, resized.options());
+  const auto scale =
+      torch::tensor({static_cast<double>(width) / w, static_cast<double>(height) / h}, resized.options());
   return resized * scale.view({1, 2, 1, 1});
 }
 
@@ -136,22 +140,22 @@ torch::Tensor warp_on_cpu(const torch::Tensor& image, const torch::Tensor& flow,
   const auto src = image.contiguous(), fl = flow.to(torch::kFloat32).contiguous();
   auto out = torch::empty_like(src);
   auto warp_all = [&](auto sample) {  // the sampler's type is the loop's: it is inlined
-  for (int64_t i = 0; i < b; ++i) {
-    const float* planes = src[i].data_ptr<float>();
-    const float* u = fl[i][0].data_ptr<float>();
-    const float* v = fl[i][1].data_ptr<float>();
-    float* o = out[i].data_ptr<float>();
-    at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
-      std::vector<float> value(static_cast<size_t>(c));
-      for (int64_t y = begin; y < end; ++y) {
-        for (int64_t x = 0; x < w; ++x) {
-          const int64_t p = y * w + x;
-          sample(planes, c, h, w, static_cast<float>(x) + u[p], static_cast<float>(y) + v[p], value.data());
-          for (int64_t k = 0; k < c; ++k) o[k * h * w + p] = value[static_cast<size_t>(k)];
+    for (int64_t i = 0; i < b; ++i) {
+      const float* planes = src[i].data_ptr<float>();
+      const float* u = fl[i][0].data_ptr<float>();
+      const float* v = fl[i][1].data_ptr<float>();
+      float* o = out[i].data_ptr<float>();
+      at::parallel_for(0, h, 16, [&](int64_t begin, int64_t end) {
+        std::vector<float> value(static_cast<size_t>(c));
+        for (int64_t y = begin; y < end; ++y) {
+          for (int64_t x = 0; x < w; ++x) {
+            const int64_t p = y * w + x;
+            sample(planes, c, h, w, static_cast<float>(x) + u[p], static_cast<float>(y) + v[p], value.data());
+            for (int64_t k = 0; k < c; ++k) o[k * h * w + p] = value[static_cast<size_t>(k)];
+          }
         }
-      }
-    });
-  }
+      });
+    }
   };
   if (sampling == Sampling::Bicubic) warp_all([](auto... args) { detail::sample_bicubic(args...); });
   else warp_all([](auto... args) { detail::sample_bilinear(args...); });
@@ -187,21 +191,25 @@ torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flo
   return torch::grid_sampler(image, grid.to(image.dtype()), sampling == Sampling::Bicubic ? 2 : 0, 1, true);
 }
 
-std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10, double t) {
+std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10,
+                                                     double t) {
   FREGAN_CHECK(t > 0 && t < 1, "flows_from_t: t must be in (0, 1), got ", t);
   const auto ft0 = flow01 * (-(1 - t) * t) + flow10 * (t * t);
   const auto ft1 = flow01 * ((1 - t) * (1 - t)) + flow10 * (-t * (1 - t));
   return {ft0, ft1};
 }
 
-torch::Tensor acceleration(const torch::Tensor& flow_to_pair, const NeighbourFlows& neighbour, const AccelerationOptions& o) {
+torch::Tensor acceleration(const torch::Tensor& flow_to_pair, const NeighbourFlows& neighbour,
+                           const AccelerationOptions& o) {
   require(o.damping >= 0, "acceleration damping must be >= 0, got " + std::to_string(o.damping));
-  require(o.consistency_sigma >= 0, "acceleration consistency_sigma must be >= 0, got " + std::to_string(o.consistency_sigma));
+  require(o.consistency_sigma >= 0,
+          "acceleration consistency_sigma must be >= 0, got " + std::to_string(o.consistency_sigma));
   if (!neighbour.defined() || o.damping == 0) return {};
-  FREGAN_CHECK(flow_to_pair.dim() == 4 && flow_to_pair.size(1) == 2 && neighbour.to_neighbour.sizes() == flow_to_pair.sizes() &&
-                   neighbour.from_neighbour.sizes() == flow_to_pair.sizes(),
-               "acceleration: the flow to the pair ", flow_to_pair.sizes(), " and the neighbour flows ",
-               neighbour.to_neighbour.sizes(), ", ", neighbour.from_neighbour.sizes(), " must be [B, 2, H, W] of one size");
+  FREGAN_CHECK(
+      flow_to_pair.dim() == 4 && flow_to_pair.size(1) == 2 && neighbour.to_neighbour.sizes() == flow_to_pair.sizes() &&
+          neighbour.from_neighbour.sizes() == flow_to_pair.sizes(),
+      "acceleration: the flow to the pair ", flow_to_pair.sizes(), " and the neighbour flows ",
+      neighbour.to_neighbour.sizes(), ", ", neighbour.from_neighbour.sizes(), " must be [B, 2, H, W] of one size");
   auto a = flow_to_pair + neighbour.to_neighbour;
   if (o.consistency_sigma > 0) {
     const double s2 = o.consistency_sigma * o.consistency_sigma;
@@ -216,7 +224,8 @@ torch::Tensor acceleration(const torch::Tensor& flow_to_pair, const NeighbourFlo
 std::pair<torch::Tensor, torch::Tensor> accelerations(const torch::Tensor& flow01, const torch::Tensor& flow10,
                                                       const NeighbourFlows& before, const NeighbourFlows& after,
                                                       const AccelerationOptions& o) {
-  require(o.agreement_sigma >= 0, "acceleration agreement_sigma must be >= 0, got " + std::to_string(o.agreement_sigma));
+  require(o.agreement_sigma >= 0,
+          "acceleration agreement_sigma must be >= 0, got " + std::to_string(o.agreement_sigma));
   auto a0 = acceleration(flow01, before, o), a1 = acceleration(flow10, after, o);
   if (o.agreement_sigma > 0 && a0.defined() && a1.defined()) {
     const double s2 = o.agreement_sigma * o.agreement_sigma;
@@ -231,9 +240,11 @@ std::pair<torch::Tensor, torch::Tensor> accelerations(const torch::Tensor& flow0
 }
 
 std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10,
-                                                     const torch::Tensor& acceleration0, const torch::Tensor& acceleration1,
-                                                     double t, const AccelerationOptions& o) {
-  require(o.to_t == "reversal" || o.to_t == "slomo", "acceleration to_t must be 'reversal' or 'slomo', got '" + o.to_t + "'");
+                                                     const torch::Tensor& acceleration0,
+                                                     const torch::Tensor& acceleration1, double t,
+                                                     const AccelerationOptions& o) {
+  require(o.to_t == "reversal" || o.to_t == "slomo",
+          "acceleration to_t must be 'reversal' or 'slomo', got '" + o.to_t + "'");
   require(o.reversal_fill > 0, "acceleration reversal_fill must be > 0, got " + std::to_string(o.reversal_fill));
   auto [ft0, ft1] = flows_from_t(flow01, flow10, t);
   if (!acceleration0.defined() && !acceleration1.defined()) return {ft0, ft1};
@@ -257,8 +268,9 @@ std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01
 }
 
 torch::Tensor reverse_motion(const torch::Tensor& motion, const torch::Tensor& fallback, double fill_weight) {
-  FREGAN_CHECK(motion.dim() == 4 && motion.size(1) == 2 && fallback.sizes() == motion.sizes(), "reverse_motion: motion ",
-               motion.sizes(), " and fallback ", fallback.sizes(), " must be [B, 2, H, W] of one size");
+  FREGAN_CHECK(motion.dim() == 4 && motion.size(1) == 2 && fallback.sizes() == motion.sizes(),
+               "reverse_motion: motion ", motion.sizes(), " and fallback ", fallback.sizes(),
+               " must be [B, 2, H, W] of one size");
   require(fill_weight > 0, "reverse_motion: fill_weight must be > 0");
   const auto m = motion.detach().to(torch::kCPU, torch::kFloat32).contiguous();
   auto out = fallback.detach().to(torch::kCPU, torch::kFloat32).contiguous().clone();
@@ -326,8 +338,10 @@ std::vector<std::pair<torch::Tensor, torch::Tensor>> warp_to_times(const torch::
                                                                    Sampling sampling) {
   const auto [flow01, flow10] = bidirectional_flow(f0, f1, options);
   NeighbourFlows neighbour0, neighbour1;
-  if (before.defined()) std::tie(neighbour0.to_neighbour, neighbour0.from_neighbour) = bidirectional_flow(f0, before, options);
-  if (after.defined()) std::tie(neighbour1.to_neighbour, neighbour1.from_neighbour) = bidirectional_flow(f1, after, options);
+  if (before.defined())
+    std::tie(neighbour0.to_neighbour, neighbour0.from_neighbour) = bidirectional_flow(f0, before, options);
+  if (after.defined())
+    std::tie(neighbour1.to_neighbour, neighbour1.from_neighbour) = bidirectional_flow(f1, after, options);
   const auto [a0, a1] = accelerations(flow01, flow10, neighbour0, neighbour1, acceleration_options);
   std::vector<std::pair<torch::Tensor, torch::Tensor>> warped;
   for (double t : times) {

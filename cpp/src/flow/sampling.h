@@ -34,7 +34,7 @@ inline void sample_bilinear(const float* planes, int64_t channels, int64_t h, in
 // as in PyTorch and OpenCV).
 inline void cubic_weights(float t, float* weights) {
   constexpr float a = -0.75f;
-  auto near = [](float d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };    // |d| <= 1
+  auto near = [](float d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };       // |d| <= 1
   auto far = [](float d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 < |d| < 2
   weights[0] = far(t + 1);
   weights[1] = near(t);

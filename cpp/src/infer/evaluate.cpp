@@ -11,7 +11,10 @@ namespace fregan::infer {
 
 nlohmann::json to_json(const EvaluationResult& r) {
   auto s = [](const Scores& x) { return nlohmann::json{{"psnr", x.psnr}, {"ssim", x.ssim}, {"ms_ssim", x.ms_ssim}}; };
-  nlohmann::json j{{"triplets", r.triplets}, {"model", s(r.model)}, {"repeat", s(r.repeat)}, {"average", s(r.average)},
+  nlohmann::json j{{"triplets", r.triplets},
+                   {"model", s(r.model)},
+                   {"repeat", s(r.repeat)},
+                   {"average", s(r.average)},
                    {"flow_warp", s(r.flow_warp)}};
   if (r.classical) j["classical"] = s(*r.classical);
   return j;

@@ -14,7 +14,8 @@ namespace {
 
 // The graph recorded by tracing `net` on (f0, f2), clamped to [0, 1] like the Interpolator's
 // output, with the weights as constants, as the forward method of a new module.
-torch::jit::Module trace_generator(models::InterpolationNetImpl& net, const torch::Tensor& f0, const torch::Tensor& f2) {
+torch::jit::Module trace_generator(models::InterpolationNetImpl& net, const torch::Tensor& f0,
+                                   const torch::Tensor& f2) {
   auto forward = [&net](torch::jit::Stack inputs) -> torch::jit::Stack {
     return {net.forward(inputs.at(0).toTensor(), inputs.at(1).toTensor()).clamp(0.0, 1.0)};
   };
@@ -65,8 +66,8 @@ ExportResult export_torchscript(const std::string& weights, const std::string& o
     result.max_abs_difference = (exported - native).abs().max().item<double>();
     if (!(result.max_abs_difference <= options.check_tolerance)) {
       throw Error("export: the TorchScript module of " + model.name + " differs from the native model by " +
-                  std::to_string(result.max_abs_difference) + " (tolerance " +
-                  std::to_string(options.check_tolerance) + "); not written");
+                  std::to_string(result.max_abs_difference) + " (tolerance " + std::to_string(options.check_tolerance) +
+                  "); not written");
     }
   }
   out.commit();

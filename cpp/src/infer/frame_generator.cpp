@@ -1,6 +1,5 @@
 #include "fregan/infer/frame_generator.h"
 
-
 #include <cstdlib>
 #include <filesystem>
 
@@ -25,8 +24,7 @@ std::string default_generator_weights_path() {
   return zoo::default_weights(kDefaultGeneratorFile, "FREGAN_DCGAN_WEIGHTS");
 }
 
-FrameGenerator::FrameGenerator(const std::string& weights, const std::string& device)
-    : device_(select_device(device)) {
+FrameGenerator::FrameGenerator(const std::string& weights, const std::string& device) : device_(select_device(device)) {
   set_num_threads(0);
   const std::string path = weights.empty() ? default_generator_weights_path() : zoo::resolve_weights(weights);
   models::CheckpointMeta meta;

@@ -41,7 +41,8 @@ FrameInput open_frame_input(const std::string& path, double input_fps) {
   }
   in.color_args = probe.color_args;
   if (probe.truncated) {
-    log::warn("'" + path + "' is cut short (its index names more data than the file holds): the output covers the "
+    log::warn("'" + path +
+              "' is cut short (its index names more data than the file holds): the output covers the "
               "frames it has");
   }
   if (probe.variable_frame_rate && input_fps <= 0) {

@@ -34,7 +34,8 @@ std::string memory_size(int64_t bytes) {
 }  // namespace
 
 int64_t Interpolator::estimated_bytes(int64_t height, int64_t width) const {
-  return static_cast<int64_t>(net_->inference_bytes_per_pixel() * static_cast<double>(height) * static_cast<double>(width));
+  return static_cast<int64_t>(net_->inference_bytes_per_pixel() * static_cast<double>(height) *
+                              static_cast<double>(width));
 }
 
 void Interpolator::fit_to_memory(int64_t height, int64_t width) {
@@ -48,20 +49,22 @@ void Interpolator::fit_to_memory(int64_t height, int64_t width) {
   // The largest tile that fits beside the frames themselves, with room to spare (the estimate is a
   // measurement at two sizes, not a bound).
   const double room = 0.7 * static_cast<double>(available - frames);
-  const int64_t side = room > 0 ? static_cast<int64_t>(std::sqrt(room / net_->inference_bytes_per_pixel())) / 64 * 64 : 0;
+  const int64_t side =
+      room > 0 ? static_cast<int64_t>(std::sqrt(room / net_->inference_bytes_per_pixel())) / 64 * 64 : 0;
   if (!net_->tiles_well() || side < 2 * TilingOptions{}.overlap) {
     throw InvalidArgument("interpolating " + size + " frames with " + model_name_ + " needs about " +
                           memory_size(estimated_bytes(height, width)) + " of memory and this machine has " +
-                          memory_size(available) + " available: downscale the input first (e.g. ffmpeg -vf scale=iw/2:-2)" +
+                          memory_size(available) +
+                          " available: downscale the input first (e.g. ffmpeg -vf scale=iw/2:-2)" +
                           (net_->tiles_well() ? std::string() : " or use a machine with more memory"));
   }
   // Only models that tile well get here, and those are never called from two threads at once
   // (stateless_inference() is fregan-flow's), so changing the tiling is safe.
   TilingOptions tiling = tiling_;
   tiling.tile = side;
-  log::warn(size + " frames need about " + memory_size(estimated_bytes(height, width)) + " with " + model_name_ + " and " +
-            memory_size(available) + " are available: interpolating in " + std::to_string(side) + " px tiles (--tile " +
-            std::to_string(side) + ")");
+  log::warn(size + " frames need about " + memory_size(estimated_bytes(height, width)) + " with " + model_name_ +
+            " and " + memory_size(available) + " are available: interpolating in " + std::to_string(side) +
+            " px tiles (--tile " + std::to_string(side) + ")");
   set_tiling(tiling);
 }
 
@@ -74,8 +77,7 @@ constexpr const char* kDefaultWeightsFile = "fregan-flow.pt";
 
 std::string default_weights_path() { return zoo::default_weights(kDefaultWeightsFile, "FREGAN_WEIGHTS"); }
 
-Interpolator::Interpolator(const std::string& weights, const std::string& device)
-    : device_(select_device(device)) {
+Interpolator::Interpolator(const std::string& weights, const std::string& device) : device_(select_device(device)) {
   set_num_threads(0);
   const std::string path = weights.empty() ? default_weights_path() : zoo::resolve_weights(weights);
   auto model = models::load_model(path, device_);
@@ -84,7 +86,8 @@ Interpolator::Interpolator(const std::string& weights, const std::string& device
   net_->eval();
 }
 
-Interpolator::Interpolator(std::shared_ptr<models::InterpolationNetImpl> net, torch::Device device, std::string model_name)
+Interpolator::Interpolator(std::shared_ptr<models::InterpolationNetImpl> net, torch::Device device,
+                           std::string model_name)
     : net_(std::move(net)), device_(device), model_name_(std::move(model_name)) {
   require(net_ != nullptr, "Interpolator needs a network");
 }
@@ -118,7 +121,8 @@ std::vector<int64_t> tile_origins(int64_t length, int64_t tile, int64_t overlap)
 // Blend weights along one axis of a tile of `n` pixels: 0 within overlap/4 of a cut edge (where the
 // network sees the tile border instead of the frame), a cosine ramp to 1 over the next overlap/2.
 // Edges on the frame border are not cut and get full weight.
-torch::Tensor edge_weights(int64_t n, bool cut_before, bool cut_after, int64_t overlap, const torch::TensorOptions& opts) {
+torch::Tensor edge_weights(int64_t n, bool cut_before, bool cut_after, int64_t overlap,
+                           const torch::TensorOptions& opts) {
   auto w = torch::ones({n}, opts);
   const double margin = overlap / 4.0, ramp = std::max(overlap / 2.0, 1.0);
   const auto pos = torch::arange(n, opts).add(0.5);  // pixel centres
@@ -138,7 +142,8 @@ torch::Tensor Interpolator::run_tiled(const torch::Tensor& f0, const torch::Tens
   const int64_t h = f0.size(2), w = f0.size(3);
   const int64_t tile = std::max(m, tiling_.tile / m * m);
   const int64_t overlap = (tiling_.overlap + m - 1) / m * m;
-  if (tiling_.tile <= 0 || (h <= tile && w <= tile)) return t == 0.5 ? net_->forward(f0, f1) : net_->forward_at(f0, f1, t);
+  if (tiling_.tile <= 0 || (h <= tile && w <= tile))
+    return t == 0.5 ? net_->forward(f0, f1) : net_->forward_at(f0, f1, t);
   require(overlap < tile, "tiling: overlap " + std::to_string(overlap) + " (rounded up to a multiple of " +
                               std::to_string(m) + ") must be smaller than the tile " + std::to_string(tile));
   using torch::indexing::Slice;
@@ -149,9 +154,10 @@ torch::Tensor Interpolator::run_tiled(const torch::Tensor& f0, const torch::Tens
     const auto wy = edge_weights(th, y > 0, y + th < h, overlap, f0.options());
     for (const int64_t x : xs) {
       const auto wx = edge_weights(tw, x > 0, x + tw < w, overlap, f0.options());
-      const auto region = std::vector<torch::indexing::TensorIndex>{Slice(), Slice(), Slice(y, y + th), Slice(x, x + tw)};
+      const auto region =
+          std::vector<torch::indexing::TensorIndex>{Slice(), Slice(), Slice(y, y + th), Slice(x, x + tw)};
       const auto out = t == 0.5 ? net_->forward(f0.index(region), f1.index(region))
-                                   : net_->forward_at(f0.index(region), f1.index(region), t);
+                                : net_->forward_at(f0.index(region), f1.index(region), t);
       if (!sum.defined()) sum = torch::zeros({f0.size(0), out.size(1), h, w}, out.options());
       const auto weights = (wy.unsqueeze(1) * wx.unsqueeze(0)).view({1, 1, th, tw});
       sum.index(region).add_(out * weights);
@@ -175,8 +181,9 @@ torch::Tensor Interpolator::at(const torch::Tensor& f0, const torch::Tensor& f1,
     b = F::pad(b, opts);
   }
   auto out = run_tiled(a, b, t);
-  return out.index({torch::indexing::Slice(), torch::indexing::Slice(), torch::indexing::Slice(0, h),
-                    torch::indexing::Slice(0, w)})
+  return out
+      .index({torch::indexing::Slice(), torch::indexing::Slice(), torch::indexing::Slice(0, h),
+              torch::indexing::Slice(0, w)})
       .clamp(0.0, 1.0);
 }
 
@@ -196,7 +203,8 @@ std::vector<torch::Tensor> Interpolator::at_times(const torch::Tensor& f0, const
 }
 
 torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t) {
-  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ",
+               f1.sizes());
   FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
                "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
   require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
@@ -212,7 +220,8 @@ torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Te
   // Dyadic t = k / 2^d for some d <= 10, reached by bisection.
   int depth = 0;
   while (depth <= 10 && std::abs(t * (1 << depth) - std::round(t * (1 << depth))) > 1e-9) ++depth;
-  require(depth <= 10, "model '" + model_name_ + "' predicts middle frames only: t must be k/2^d, got " + std::to_string(t));
+  require(depth <= 10,
+          "model '" + model_name_ + "' predicts middle frames only: t must be k/2^d, got " + std::to_string(t));
   const auto out_device = f0.device();
   auto a = (f0.dim() == 3 ? f0.unsqueeze(0) : f0).to(device_, torch::kFloat32);
   auto b = (f1.dim() == 3 ? f1.unsqueeze(0) : f1).to(device_, torch::kFloat32);
@@ -222,7 +231,13 @@ torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Te
     mid = midpoint(a, b);
     const double m = (lo + hi) / 2;
     if (std::abs(m - t) < 1e-12) break;
-    if (t < m) { b = mid; hi = m; } else { a = mid; lo = m; }
+    if (t < m) {
+      b = mid;
+      hi = m;
+    } else {
+      a = mid;
+      lo = m;
+    }
   }
   mid = mid.to(out_device);
   return f0.dim() == 3 ? mid[0] : mid;
@@ -230,12 +245,14 @@ torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Te
 
 cv::Mat Interpolator::interpolate(const cv::Mat& f0, const cv::Mat& f1, double t) {
   require(f0.size() == f1.size(), "interpolate: the two images differ in size: " + std::to_string(f0.cols) + "x" +
-                                      std::to_string(f0.rows) + " vs " + std::to_string(f1.cols) + "x" + std::to_string(f1.rows));
+                                      std::to_string(f0.rows) + " vs " + std::to_string(f1.cols) + "x" +
+                                      std::to_string(f1.rows));
   fit_to_memory(f0.rows, f0.cols);  // before the float copies
   return io::tensor_to_image(interpolate(io::image_to_tensor(f0), io::image_to_tensor(f1), t));
 }
 
-std::vector<torch::Tensor> Interpolator::interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1, int factor) {
+std::vector<torch::Tensor> Interpolator::interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1,
+                                                              int factor) {
   require(factor >= 2, "the factor must be >= 2, got " + std::to_string(factor));
   std::vector<double> times;
   for (int i = 1; i < factor; ++i) times.push_back(static_cast<double>(i) / factor);
@@ -249,10 +266,12 @@ std::vector<torch::Tensor> Interpolator::interpolate_times(const models::FrameWi
   fit_to_memory(f0.size(-2), f0.size(-1));
   const bool tiled = tiling_.tile > 0 && (f0.size(-2) > tiling_.tile || f0.size(-1) > tiling_.tile);
   // Tiles would each see only their part of the neighbours' motion: tiled runs stay two-frame.
-  if (!net_->uses_neighbours() || tiled || net_->size_multiple() != 1 || (!window.before.defined() && !window.after.defined())) {
+  if (!net_->uses_neighbours() || tiled || net_->size_multiple() != 1 ||
+      (!window.before.defined() && !window.after.defined())) {
     return interpolate_times(f0, f1, times);
   }
-  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ",
+               f1.sizes());
   FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
                "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
   for (const auto* neighbour : {&window.before, &window.after}) {
@@ -281,12 +300,13 @@ torch::Tensor Interpolator::interpolate(const models::FrameWindow& window, doubl
   return interpolate_times(window, {t}).front();
 }
 
-cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after, double t) {
+cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after,
+                                  double t) {
   auto same_size = [&](const cv::Mat& image, const char* what) {
-    require(image.empty() || image.size() == f0.size(), std::string("interpolate: the ") + what + " image (" +
-                                                            std::to_string(image.cols) + "x" + std::to_string(image.rows) +
-                                                            ") differs in size from the first (" + std::to_string(f0.cols) +
-                                                            "x" + std::to_string(f0.rows) + ")");
+    require(image.empty() || image.size() == f0.size(),
+            std::string("interpolate: the ") + what + " image (" + std::to_string(image.cols) + "x" +
+                std::to_string(image.rows) + ") differs in size from the first (" + std::to_string(f0.cols) + "x" +
+                std::to_string(f0.rows) + ")");
   };
   same_size(f1, "second");
   same_size(before, "before");
@@ -296,15 +316,15 @@ cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, cons
   // Neighbours across a cut or held frames would bend the motion wrongly: the video job's rules.
   data::UsableNeighbours use;
   if (uses_neighbours() && (!before.empty() || !after.empty())) use = data::usable_neighbours(before, f0, f1, after);
-  return io::tensor_to_image(interpolate(
-      models::FrameWindow{use.before ? tensor(before) : torch::Tensor(), tensor(f0), tensor(f1),
-                          use.after ? tensor(after) : torch::Tensor()},
-      t));
+  return io::tensor_to_image(interpolate(models::FrameWindow{use.before ? tensor(before) : torch::Tensor(), tensor(f0),
+                                                             tensor(f1), use.after ? tensor(after) : torch::Tensor()},
+                                         t));
 }
 
 std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1,
                                                            const std::vector<double>& times) {
-  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ", f1.sizes());
+  FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ",
+               f1.sizes());
   for (double t : times) require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
   torch::NoGradGuard no_grad;
   if (net_->is_training()) net_->eval();  // only reads when already in eval mode: safe from two threads
@@ -322,7 +342,8 @@ std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& 
   for (double t : times) {
     int d = 0;
     while (d <= 10 && std::abs(t * (1 << d) - std::round(t * (1 << d))) > 1e-9) ++d;
-    require(d <= 10, "model '" + model_name_ + "' predicts middle frames: it reaches t = k/2^d only (factor 2, 4, 8, ...), got t = " +
+    require(d <= 10, "model '" + model_name_ +
+                         "' predicts middle frames: it reaches t = k/2^d only (factor 2, 4, 8, ...), got t = " +
                          std::to_string(t) + "; use a flow-guided model (fregan-flow) for other rates");
     depth = std::max(depth, d);
   }

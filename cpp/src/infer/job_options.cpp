@@ -17,18 +17,25 @@ FREGAN_DEFINE_OPTIONS_JSON(SceneOptions, "scene", cut_threshold, cut_ratio, neig
 
 namespace fregan::infer {
 
-FREGAN_DEFINE_OPTIONS_JSON(VideoJobOptions, "video", input, output, factor, target_fps, input_fps, overwrite, codec, crf,
-                           preset, keep_audio, detect_cuts, neighbours, scene, dedup, dedup_max_run, segment_seconds,
-                           resume)
+FREGAN_DEFINE_OPTIONS_JSON(VideoJobOptions, "video", input, output, factor, target_fps, input_fps, overwrite, codec,
+                           crf, preset, keep_audio, detect_cuts, neighbours, scene, dedup, dedup_max_run,
+                           segment_seconds, resume)
 
 nlohmann::json to_json(const VideoJobResult& r) {
-  return {{"input_frames", r.input_frames},   {"output_frames", r.output_frames},
-          {"interpolated_frames", r.interpolated_frames}, {"input_fps", r.input_fps},
-          {"output_fps", r.output_fps},        {"width", r.width},
-          {"height", r.height},                {"audio_kept", r.audio_kept},
-          {"scene_cuts", r.scene_cuts},        {"duplicates_removed", r.duplicates_removed},
-          {"deinterlaced", r.deinterlaced},    {"resumed_segments", r.resumed_segments},
-          {"completed", r.completed},          {"seconds", r.seconds}};
+  return {{"input_frames", r.input_frames},
+          {"output_frames", r.output_frames},
+          {"interpolated_frames", r.interpolated_frames},
+          {"input_fps", r.input_fps},
+          {"output_fps", r.output_fps},
+          {"width", r.width},
+          {"height", r.height},
+          {"audio_kept", r.audio_kept},
+          {"scene_cuts", r.scene_cuts},
+          {"duplicates_removed", r.duplicates_removed},
+          {"deinterlaced", r.deinterlaced},
+          {"resumed_segments", r.resumed_segments},
+          {"completed", r.completed},
+          {"seconds", r.seconds}};
 }
 
 FREGAN_DEFINE_OPTIONS_JSON(ExportOptions, "export", height, width, batch, check_tolerance, overwrite)
@@ -37,7 +44,7 @@ nlohmann::json to_json(const ExportResult& r) {
   return {{"model", r.model}, {"path", r.path}, {"max_abs_difference", r.max_abs_difference}};
 }
 
-FREGAN_DEFINE_OPTIONS_JSON(UpscaleVideoOptions, "upscale", input, output, upscale_only, max_frames, overwrite, codec, crf,
-                           keep_audio)
+FREGAN_DEFINE_OPTIONS_JSON(UpscaleVideoOptions, "upscale", input, output, upscale_only, max_frames, overwrite, codec,
+                           crf, keep_audio)
 
 }  // namespace fregan::infer

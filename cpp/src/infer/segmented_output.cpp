@@ -30,7 +30,9 @@ std::string video_job_work_dir(const std::string& output) {
 }
 
 SegmentedOutput::SegmentedOutput(const std::string& output, bool video_out, nlohmann::json fingerprint, bool resume)
-    : output_(output), video_out_(video_out), fingerprint_(std::move(fingerprint)),
+    : output_(output),
+      video_out_(video_out),
+      fingerprint_(std::move(fingerprint)),
       lock_(video_job_work_dir(output), output) {
   const fs::path work = lock_.work_dir();
   const fs::path state_path = work / "job.json";
@@ -43,7 +45,8 @@ SegmentedOutput::SegmentedOutput(const std::string& output, bool video_out, nloh
           parts_done_ = state.at("segments_done").get<int64_t>();
           output_frames_done_ = state.at("output_frames").get<int64_t>();
         } else if (state.value("segments_done", int64_t{0}) > 0) {
-          log::warn("the interrupted run in '" + work.string() + "' used other options or another input: starting over");
+          log::warn("the interrupted run in '" + work.string() +
+                    "' used other options or another input: starting over");
         }
       } catch (const std::exception&) {
         log::warn("the state of the interrupted run in '" + work.string() + "' is unreadable: starting over");
@@ -82,7 +85,8 @@ std::string SegmentedOutput::frame_path(int64_t k) const {
 
 void SegmentedOutput::save_state(int64_t parts, int64_t output_frames) const {
   // Through the checked atomic writer: a full disk fails here, never leaves a 0-byte job.json.
-  const nlohmann::json state = {{"fingerprint", fingerprint_}, {"segments_done", parts}, {"output_frames", output_frames}};
+  const nlohmann::json state = {
+      {"fingerprint", fingerprint_}, {"segments_done", parts}, {"output_frames", output_frames}};
   io::write_file_atomically((fs::path(lock_.work_dir()) / "job.json").string(), state.dump(2) + "\n");
 }
 
@@ -119,7 +123,8 @@ bool SegmentedOutput::assemble(int64_t parts, bool overwrite, const std::string&
   if (video_out_) {
     std::vector<std::string> paths;
     for (int64_t s = 0; s < parts; ++s) {
-      if (!fs::exists(part_path(s, false))) throw FileError("part " + part_path(s, false) + " is missing: rerun the job");
+      if (!fs::exists(part_path(s, false)))
+        throw FileError("part " + part_path(s, false) + " is missing: rerun the job");
       paths.push_back(part_path(s, false));
     }
     io::AtomicOutput output(output_, overwrite);

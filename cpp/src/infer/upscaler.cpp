@@ -96,9 +96,7 @@ struct ScoreSums {
 
 }  // namespace
 
-std::string default_upscaler_weights_path() {
-  return zoo::default_weights(kDefaultUpscalerFile, "FREGAN_SR_WEIGHTS");
-}
+std::string default_upscaler_weights_path() { return zoo::default_weights(kDefaultUpscalerFile, "FREGAN_SR_WEIGHTS"); }
 
 cv::Mat bicubic_upscale(const cv::Mat& lr, int scale) {
   cv::Mat out;
@@ -160,10 +158,9 @@ torch::Tensor Upscaler::upscale(const torch::Tensor& lr, const torch::Tensor& ne
         // The cell with its context, clamped to the frame.
         const int64_t cy0 = std::max<int64_t>(y0 - overlap, 0), cy1 = std::min(y1 + overlap, h);
         const int64_t cx0 = std::max<int64_t>(x0 - overlap, 0), cx1 = std::min(x1 + overlap, w);
-        auto region = [&](const torch::Tensor& t) {
-          return t.narrow(-2, cy0, cy1 - cy0).narrow(-1, cx0, cx1 - cx0);
-        };
-        const auto tile = generator_->forward(region(x).contiguous(), region(nb).contiguous(), region(flows).contiguous());
+        auto region = [&](const torch::Tensor& t) { return t.narrow(-2, cy0, cy1 - cy0).narrow(-1, cx0, cx1 - cx0); };
+        const auto tile =
+            generator_->forward(region(x).contiguous(), region(nb).contiguous(), region(flows).contiguous());
         out.narrow(2, s * y0, s * (y1 - y0))
             .narrow(3, s * x0, s * (x1 - x0))
             .copy_(tile.narrow(2, s * (y0 - cy0), s * (y1 - y0)).narrow(3, s * (x0 - cx0), s * (x1 - x0)));
@@ -207,9 +204,17 @@ nlohmann::json to_json(const SrEvaluation& e) {
 }
 
 nlohmann::json to_json(const UpscaleVideoResult& r) {
-  nlohmann::json j{{"frames", r.frames}, {"lr_width", r.lr_width}, {"lr_height", r.lr_height}, {"width", r.width},
-                   {"height", r.height}, {"fps", r.fps}, {"evaluated", r.evaluated}, {"audio_kept", r.audio_kept},
-                   {"seconds", r.seconds}, {"upscale_seconds", r.upscale_seconds}, {"score_seconds", r.score_seconds}};
+  nlohmann::json j{{"frames", r.frames},
+                   {"lr_width", r.lr_width},
+                   {"lr_height", r.lr_height},
+                   {"width", r.width},
+                   {"height", r.height},
+                   {"fps", r.fps},
+                   {"evaluated", r.evaluated},
+                   {"audio_kept", r.audio_kept},
+                   {"seconds", r.seconds},
+                   {"upscale_seconds", r.upscale_seconds},
+                   {"score_seconds", r.score_seconds}};
   if (r.evaluated) j["scores"] = to_json(r.scores);
   return j;
 }
@@ -255,7 +260,8 @@ UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& 
   std::unique_ptr<io::AtomicOutput> output;
   std::unique_ptr<io::VideoWriter> writer;
   if (!o.output.empty()) {
-    require(io::is_video_file(o.output), "upscale output '" + o.output + "' is not a video file name (.mp4, .mkv, ...)");
+    require(io::is_video_file(o.output),
+            "upscale output '" + o.output + "' is not a video file name (.mp4, .mkv, ...)");
     io::check_output_is_not_an_input(o.output, {o.input});
     output = std::make_unique<io::AtomicOutput>(o.output, o.overwrite);
   }

@@ -62,18 +62,19 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   require(!o.input.empty() && !o.output.empty(), "video job needs an input and an output path");
   require(o.output.find_first_of("\n\r") == std::string::npos,
           "the output path has a line break, which ffmpeg's list of parts cannot hold: choose a name without one");
-  require(o.target_fps > 0 || o.factor >= 2, "factor must be >= 2 (or give a target fps), got " + std::to_string(o.factor));
+  require(o.target_fps > 0 || o.factor >= 2,
+          "factor must be >= 2 (or give a target fps), got " + std::to_string(o.factor));
   require(std::isfinite(o.target_fps) && std::isfinite(o.input_fps) && o.target_fps >= 0 && o.input_fps >= 0,
           "frame rates must be positive numbers");
   require(o.target_fps == 0 || (o.target_fps >= kMinTargetFps && o.target_fps <= kMaxTargetFps),
-          "the target frame rate must be between 0.1 and 1000 fps, got " +
-              std::to_string(o.target_fps));
+          "the target frame rate must be between 0.1 and 1000 fps, got " + std::to_string(o.target_fps));
   require(o.segment_seconds > 0, "segment_seconds must be > 0");
   if (!o.codec.empty()) io::check_encoder_preset(o.codec, o.preset);  // the chosen codec's: check_encoder_settings
   if (!interpolator.supports_any_time()) {
     require(o.target_fps == 0 && o.factor >= 2 && (o.factor & (o.factor - 1)) == 0,
-            "model '" + interpolator.model_name() + "' predicts middle frames only: use --factor 2, 4, 8, ..., or a "
-            "flow-guided model (fregan-flow) for --fps and other factors");
+            "model '" + interpolator.model_name() +
+                "' predicts middle frames only: use --factor 2, 4, 8, ..., or a "
+                "flow-guided model (fregan-flow) for --fps and other factors");
   }
   const auto start = std::chrono::steady_clock::now();
   // Neither the output nor the job's work folder (removed at the end) may be or hold the input.
@@ -91,12 +92,13 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   }
   if (!in.timestamps.empty() && !interpolator.supports_any_time()) {
     char msg[512];
-    std::snprintf(msg, sizeof msg,
-                  "'%s' has a variable frame rate (frame durations from %.1f to %.1f ms) and model '%s' predicts middle "
-                  "frames only: use a flow-guided model (fregan-flow, the default), which interpolates each frame at its "
-                  "own time, or convert it first: ffmpeg -i '%s' -fps_mode cfr -r %g constant.mp4",
-                  o.input.c_str(), in.min_frame_duration * 1000, in.max_frame_duration * 1000,
-                  interpolator.model_name().c_str(), o.input.c_str(), in.fps);
+    std::snprintf(
+        msg, sizeof msg,
+        "'%s' has a variable frame rate (frame durations from %.1f to %.1f ms) and model '%s' predicts middle "
+        "frames only: use a flow-guided model (fregan-flow, the default), which interpolates each frame at its "
+        "own time, or convert it first: ffmpeg -i '%s' -fps_mode cfr -r %g constant.mp4",
+        o.input.c_str(), in.min_frame_duration * 1000, in.max_frame_duration * 1000, interpolator.model_name().c_str(),
+        o.input.c_str(), in.fps);
     throw InvalidArgument(msg);
   }
   // Held frames: dropped where asked, or (auto) where a third of the first pairs are held; only a
@@ -107,8 +109,10 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
           "the held-frame threshold must be between 0 and 255, got " + std::to_string(o.scene.held_threshold));
   require(o.dedup_max_run >= 1, "dedup_max_run must be >= 1, got " + std::to_string(o.dedup_max_run));
   if (o.dedup == "on" && !interpolator.supports_any_time()) {
-    throw InvalidArgument("removing held frames (--dedup on) needs a model that interpolates at any t (fregan-flow); "
-                          "model '" + interpolator.model_name() + "' predicts middle frames only");
+    throw InvalidArgument(
+        "removing held frames (--dedup on) needs a model that interpolates at any t (fregan-flow); "
+        "model '" +
+        interpolator.model_name() + "' predicts middle frames only");
   }
   bool dedup = o.dedup == "on";
   if (o.dedup == "auto" && interpolator.supports_any_time()) {
@@ -183,16 +187,27 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   const int64_t segment_frames = std::max<int64_t>(2, std::llround(o.segment_seconds * in.fps));
 
   // The work folder: parts of a previous run are reused only if they were made the same way.
-  nlohmann::json fingerprint = {
-      {"input", fs::absolute(o.input).string()},
-      {"input_bytes", in.is_folder ? 0 : static_cast<int64_t>(fs::file_size(o.input))},
-      {"input_mtime", modification_time_ns(o.input)},
-      {"model", interpolator.model_name()}, {"output_fps", result.output_fps}, {"input_fps", in.fps},
-      {"codec", codec}, {"crf", o.crf}, {"preset", o.preset}, {"video_out", video_out}, {"segment_frames", segment_frames},
-      {"detect_cuts", o.detect_cuts}, {"cut_threshold", o.scene.cut_threshold}, {"cut_ratio", o.scene.cut_ratio},
-      {"neighbours", o.neighbours && interpolator.uses_neighbours()}, {"static_threshold", o.scene.static_threshold},
-      {"size", {in.width, in.height}}, {"dedup", dedup}, {"held_threshold", o.scene.held_threshold},
-      {"dedup_max_run", o.dedup_max_run}, {"timestamps", !in.timestamps.empty()}};
+  nlohmann::json fingerprint = {{"input", fs::absolute(o.input).string()},
+                                {"input_bytes", in.is_folder ? 0 : static_cast<int64_t>(fs::file_size(o.input))},
+                                {"input_mtime", modification_time_ns(o.input)},
+                                {"model", interpolator.model_name()},
+                                {"output_fps", result.output_fps},
+                                {"input_fps", in.fps},
+                                {"codec", codec},
+                                {"crf", o.crf},
+                                {"preset", o.preset},
+                                {"video_out", video_out},
+                                {"segment_frames", segment_frames},
+                                {"detect_cuts", o.detect_cuts},
+                                {"cut_threshold", o.scene.cut_threshold},
+                                {"cut_ratio", o.scene.cut_ratio},
+                                {"neighbours", o.neighbours && interpolator.uses_neighbours()},
+                                {"static_threshold", o.scene.static_threshold},
+                                {"size", {in.width, in.height}},
+                                {"dedup", dedup},
+                                {"held_threshold", o.scene.held_threshold},
+                                {"dedup_max_run", o.dedup_max_run},
+                                {"timestamps", !in.timestamps.empty()}};
   // One job per output, for the whole job (released however this process ends); a job refused
   // before it finished a part leaves no work folder behind.
   SegmentedOutput parts(o.output, video_out, fingerprint, o.resume);
@@ -262,7 +277,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   decode_one();
   if (decoded == 0) throw FileError("'" + o.input + "' has no decodable frames");
   decode_one();
-  if (source_frames < 2) throw InvalidArgument("'" + o.input + "' has only 1 frame: at least 2 are needed to interpolate");
+  if (source_frames < 2)
+    throw InvalidArgument("'" + o.input + "' has only 1 frame: at least 2 are needed to interpolate");
 
   // Declared after the parts (and their encoder) so that it stops (and finishes its tasks) first.
   const size_t pairs_in_flight = interpolator.supports_concurrent_calls() ? 2 : 1;
@@ -334,14 +350,15 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     if (work_started_at >= 0) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - work_start).count();
       p.frames_per_second = static_cast<double>(i + 1 - work_started_at) / std::max(elapsed, 1e-9);
-      p.eta_seconds = static_cast<double>(std::max<int64_t>(0, p.input_frames_total - i - 1)) / std::max(p.frames_per_second, 1e-9);
+      p.eta_seconds =
+          static_cast<double>(std::max<int64_t>(0, p.input_frames_total - i - 1)) / std::max(p.frames_per_second, 1e-9);
     }
     return p;
   };
   // Each frame's tensor is made once for the (up to four) pairs it is in: the model recognises a
   // frame it has prepared by its tensor.
   std::deque<std::pair<int64_t, torch::Tensor>> tensors;  // the last few frames' tensors, by index
-  constexpr size_t kKeptTensors = 4;                       // frames i - 1 .. i + 2
+  constexpr size_t kKeptTensors = 4;                      // frames i - 1 .. i + 2
   auto tensor_of = [&](int64_t index) {
     for (const auto& [j, tensor] : tensors) {
       if (j == index) return tensor;
@@ -398,13 +415,14 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       for (size_t slot = 0; slot < sources.size(); ++slot) {
         const auto& source = sources[slot];
         if (source.kind == OutputFrameSource::Kind::first) pair.frames[slot] = frame;
-        else if (source.kind == OutputFrameSource::Kind::second) pair.frames[slot] = window[static_cast<size_t>(i + 1 - window_start)];
+        else if (source.kind == OutputFrameSource::Kind::second)
+          pair.frames[slot] = window[static_cast<size_t>(i + 1 - window_start)];
         else {
           times.push_back(source.t);
           pair.slots.push_back(static_cast<int64_t>(slot));
           if (in.alpha) {
-            pair.alphas.push_back(io::alpha_between(io::alpha_of(frame),
-                                                    io::alpha_of(window[static_cast<size_t>(i + 1 - window_start)]), source.t));
+            pair.alphas.push_back(io::alpha_between(
+                io::alpha_of(frame), io::alpha_of(window[static_cast<size_t>(i + 1 - window_start)]), source.t));
           }
         }
       }
@@ -458,7 +476,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
 
   // Assemble the output.
   const int64_t part_count = (decoded + segment_frames - 1) / segment_frames;
-  result.audio_kept = parts.assemble(part_count, o.overwrite, o.keep_audio && !in.is_folder ? o.input : "", output_frames);
+  result.audio_kept =
+      parts.assemble(part_count, o.overwrite, o.keep_audio && !in.is_folder ? o.input : "", output_frames);
   result.completed = true;
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

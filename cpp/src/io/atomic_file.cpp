@@ -117,7 +117,8 @@ void check_output_path(const std::string& path, bool overwrite) {
   const fs::path p(path);
   if (fs::exists(p)) {
     if (fs::is_directory(p)) throw InvalidArgument("output path '" + path + "' is a directory");
-    if (!overwrite) throw InvalidArgument("output '" + path + "' already exists (pass --overwrite / overwrite=True to replace it)");
+    if (!overwrite)
+      throw InvalidArgument("output '" + path + "' already exists (pass --overwrite / overwrite=True to replace it)");
   }
   const fs::path dir = p.parent_path().empty() ? fs::path(".") : p.parent_path();
   if (!fs::is_directory(dir)) throw FileError("output folder '" + dir.string() + "' does not exist");

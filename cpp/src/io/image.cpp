@@ -37,10 +37,17 @@ cv::Mat to_bgr8(const cv::Mat& image, const std::string& what) {
   }
   cv::Mat out;
   switch (m.channels()) {
-    case 1: cv::cvtColor(m, out, cv::COLOR_GRAY2BGR); break;
-    case 3: out = m; break;
-    case 4: cv::cvtColor(m, out, cv::COLOR_BGRA2BGR); break;
-    default: throw InvalidArgument(what + " has " + std::to_string(m.channels()) + " channels; expected 1, 3 or 4");
+    case 1:
+      cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
+      break;
+    case 3:
+      out = m;
+      break;
+    case 4:
+      cv::cvtColor(m, out, cv::COLOR_BGRA2BGR);
+      break;
+    default:
+      throw InvalidArgument(what + " has " + std::to_string(m.channels()) + " channels; expected 1, 3 or 4");
   }
   return out.isContinuous() ? out : out.clone();
 }
@@ -72,9 +79,15 @@ cv::Mat read_frame(const std::string& path) {
   if (m.depth() != CV_16U) return to_bgr8(m, "image '" + path + "'");
   cv::Mat out;
   switch (m.channels()) {
-    case 1: cv::cvtColor(m, out, cv::COLOR_GRAY2BGR); break;
-    case 3: out = m; break;
-    default: throw InvalidArgument("image '" + path + "' has " + std::to_string(m.channels()) + " channels; expected 1, 3 or 4");
+    case 1:
+      cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
+      break;
+    case 3:
+      out = m;
+      break;
+    default:
+      throw InvalidArgument("image '" + path + "' has " + std::to_string(m.channels()) +
+                            " channels; expected 1, 3 or 4");
   }
   return out;
 }
@@ -194,7 +207,9 @@ cv::Mat tensor_to_image(const torch::Tensor& rgb, int depth) {
   const float* src = t.data_ptr<float>();
   if (depth == CV_16U) {
     cv::Mat bgr(static_cast<int>(h), static_cast<int>(w), CV_16UC3);
-    auto to_word = [](float v) { return static_cast<uint16_t>(std::lround(std::min(std::max(v, 0.0f), 1.0f) * 65535.0f)); };
+    auto to_word = [](float v) {
+      return static_cast<uint16_t>(std::lround(std::min(std::max(v, 0.0f), 1.0f) * 65535.0f));
+    };
     at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
       for (int64_t y = begin; y < end; ++y) {
         uint16_t* row = bgr.ptr<uint16_t>(static_cast<int>(y));

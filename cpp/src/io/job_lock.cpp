@@ -43,7 +43,8 @@ JobLock::JobLock(const std::string& work_dir, const std::string& output) : work_
       }
       throw FileError("cannot lock '" + lock_path + "': " + std::strerror(error));
     }
-    struct stat locked {}, at_path {};
+    struct stat locked {
+    }, at_path{};
     if (::fstat(fd, &locked) == 0 && ::stat(lock_path.c_str(), &at_path) == 0 && locked.st_ino == at_path.st_ino &&
         locked.st_dev == at_path.st_dev) {
       fd_ = fd;

@@ -47,7 +47,8 @@ void check_output_is_not_an_input(const std::string& output, const std::vector<s
     const fs::path in = resolved(input);
     std::error_code ec;
     const bool same = in == out || (fs::exists(in) && fs::exists(out) && fs::equivalent(in, out, ec));
-    if (same) throw InvalidArgument("the output '" + output + "' is the input '" + input + "': choose another output path");
+    if (same)
+      throw InvalidArgument("the output '" + output + "' is the input '" + input + "': choose another output path");
     if (is_within(in, out)) {
       throw InvalidArgument("the output '" + output + "' contains the input '" + input +
                             "': choose an output outside the input's folder");
@@ -88,21 +89,25 @@ void check_output_folder(const std::string& folder, bool overwrite) {
   const auto state = inspect_output_folder(folder);
   if (!state.exists || state.empty) return;
   if (!fs::is_directory(folder)) {
-    throw InvalidArgument("output '" + folder + "' is a file, not a folder for frames: choose a folder (or a video name)");
+    throw InvalidArgument("output '" + folder +
+                          "' is a file, not a folder for frames: choose a folder (or a video name)");
   }
   if (!state.made_by_fregan) {
-    throw InvalidArgument("output folder '" + folder + "' is not empty and fregan did not make it: fregan replaces only "
+    throw InvalidArgument("output folder '" + folder +
+                          "' is not empty and fregan did not make it: fregan replaces only "
                           "folders it wrote itself; choose a new or empty folder");
   }
   if (!overwrite) {
-    throw InvalidArgument("output folder '" + folder + "' holds the frames of an earlier fregan run: pass --overwrite "
+    throw InvalidArgument("output folder '" + folder +
+                          "' holds the frames of an earlier fregan run: pass --overwrite "
                           "(overwrite=True) to replace them");
   }
   const std::set<std::string> ours(state.fregan_files.begin(), state.fregan_files.end());
   for (const auto& entry : fs::directory_iterator(folder)) {
     const std::string name = entry.path().filename().string();
     if (has_fregan_file_name(name) && !ours.count(name)) {
-      throw InvalidArgument("output folder '" + folder + "' holds '" + name + "', which fregan did not write but would "
+      throw InvalidArgument("output folder '" + folder + "' holds '" + name +
+                            "', which fregan did not write but would "
                             "replace: move it away or choose another folder");
     }
   }
@@ -131,14 +136,18 @@ void install_output_folder(const std::string& staging, const std::string& folder
   }
   // A folder fregan made (checked again here: it may have changed while the job ran).
   if (!state.made_by_fregan) {
-    throw InvalidArgument("output folder '" + folder + "' is not empty and fregan did not make it: the frames are "
-                          "left in '" + staging + "'");
+    throw InvalidArgument("output folder '" + folder +
+                          "' is not empty and fregan did not make it: the frames are "
+                          "left in '" +
+                          staging + "'");
   }
   const std::set<std::string> ours(state.fregan_files.begin(), state.fregan_files.end());
   for (const auto& name : new_files) {
     if (fs::exists(fs::path(folder) / name) && !ours.count(name)) {
-      throw InvalidArgument("output folder '" + folder + "' holds '" + name + "', which fregan did not write: the frames "
-                            "are left in '" + staging + "'");
+      throw InvalidArgument("output folder '" + folder + "' holds '" + name +
+                            "', which fregan did not write: the frames "
+                            "are left in '" +
+                            staging + "'");
     }
   }
   // The manifest first lists the old and the new files (so whatever point this stops at, a rerun

@@ -121,7 +121,8 @@ std::string read_messages(int fd) {
 // ffmpeg's words for a full disk (it may still exit 0 after them).
 bool says_disk_full(const std::string& messages) {
   return messages.find("No space left on device") != std::string::npos ||
-         messages.find("Disk quota exceeded") != std::string::npos || messages.find("File too large") != std::string::npos;
+         messages.find("Disk quota exceeded") != std::string::npos ||
+         messages.find("File too large") != std::string::npos;
 }
 
 bool on_path(const std::string& program) {
@@ -150,8 +151,8 @@ double parse_rate(const std::string& text) {
 }  // namespace
 
 bool is_video_file(const std::string& path) {
-  static const char* kExts[] = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".y4m", ".m4v", ".mpg",
-                                ".mpeg", ".wmv", ".flv", ".ts", ".mts", ".ogv", ".gif", ".yuv"};
+  static const char* kExts[] = {".mp4",  ".avi", ".mkv", ".mov", ".webm", ".y4m", ".m4v", ".mpg",
+                                ".mpeg", ".wmv", ".flv", ".ts",  ".mts",  ".ogv", ".gif", ".yuv"};
   const std::string ext = lower_ext(path);
   return std::any_of(std::begin(kExts), std::end(kExts), [&](const char* e) { return ext == e; });
 }
@@ -193,8 +194,8 @@ void check_video_file(const std::string& path, int64_t expected) {
 bool has_audio_stream(const std::string& path) {
   if (!on_path("ffprobe")) return false;
   std::string out;
-  const int rc = run_capture({"ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index",
-                              "-of", "csv=p=0", local_path_for_ffmpeg(path)},
+  const int rc = run_capture({"ffprobe", "-v", "error", "-select_streams", "a", "-show_entries", "stream=index", "-of",
+                              "csv=p=0", local_path_for_ffmpeg(path)},
                              out);
   return rc == 0 && out.find_first_not_of(" \n\r\t") != std::string::npos;
 }
@@ -222,14 +223,16 @@ void read_hdr_metadata(const std::string& path, StreamProbe& p) {
         const std::string type = sd.value("side_data_type", "");
         if (type == "Mastering display metadata" && sd.contains("red_x")) {
           auto xy = [&](const char* x, const char* y) {
-            return "(" + std::to_string(in_units(sd.at(x), 50000)) + "," + std::to_string(in_units(sd.at(y), 50000)) + ")";
+            return "(" + std::to_string(in_units(sd.at(x), 50000)) + "," + std::to_string(in_units(sd.at(y), 50000)) +
+                   ")";
           };
-          p.mastering_display = "G" + xy("green_x", "green_y") + "B" + xy("blue_x", "blue_y") + "R" + xy("red_x", "red_y") +
-                                "WP" + xy("white_point_x", "white_point_y") + "L(" +
+          p.mastering_display = "G" + xy("green_x", "green_y") + "B" + xy("blue_x", "blue_y") + "R" +
+                                xy("red_x", "red_y") + "WP" + xy("white_point_x", "white_point_y") + "L(" +
                                 std::to_string(in_units(sd.at("max_luminance"), 10000)) + "," +
                                 std::to_string(in_units(sd.at("min_luminance"), 10000)) + ")";
         } else if (type == "Content light level metadata") {
-          p.content_light = std::to_string(sd.value("max_content", 0)) + "," + std::to_string(sd.value("max_average", 0));
+          p.content_light =
+              std::to_string(sd.value("max_content", 0)) + "," + std::to_string(sd.value("max_average", 0));
         }
       }
     }
@@ -248,10 +251,11 @@ StreamProbe probe_stream(const std::string& path) {
   auto has_audio = std::async(std::launch::async, [path] { return has_audio_stream(path); });
   std::string out, messages;
   // Streams, and the timestamps of the first 120 video packets.
-  if (run_capture({"ffprobe", "-v", "error", "-show_entries",
-                   "stream=codec_type,color_range,color_space,color_primaries,color_transfer:packet=pts_time,duration_time",
-                   "-read_intervals", "%+#120", "-select_streams", "v:0", "-of", "json", local_path_for_ffmpeg(path)},
-                  out, &messages) != 0) {
+  if (run_capture(
+          {"ffprobe", "-v", "error", "-show_entries",
+           "stream=codec_type,color_range,color_space,color_primaries,color_transfer:packet=pts_time,duration_time",
+           "-read_intervals", "%+#120", "-select_streams", "v:0", "-of", "json", local_path_for_ffmpeg(path)},
+          out, &messages) != 0) {
     return p;
   }
   // The container's index promises data the file does not hold (a download or copy cut short).
@@ -268,8 +272,10 @@ StreamProbe probe_stream(const std::string& path) {
     p.has_video = true;
     const std::string transfer = st.value("color_transfer", "");
     if (transfer == "smpte2084" || transfer == "arib-std-b67") read_hdr_metadata(path, p);
-    const std::pair<const char*, const char*> keys[] = {{"color_range", "-color_range"}, {"color_space", "-colorspace"},
-                                                        {"color_primaries", "-color_primaries"}, {"color_transfer", "-color_trc"}};
+    const std::pair<const char*, const char*> keys[] = {{"color_range", "-color_range"},
+                                                        {"color_space", "-colorspace"},
+                                                        {"color_primaries", "-color_primaries"},
+                                                        {"color_transfer", "-color_trc"}};
     for (const auto& [key, flag] : keys) {
       const std::string v = st.value(key, "");
       // "gbr" (an RGB source, e.g. FFV1 or PNG in a video) is not a YUV matrix: fregan encodes YUV.
@@ -348,7 +354,8 @@ bool concat_videos(const std::vector<std::string>& parts, const std::string& aud
       std::string quoted;
       const std::string name = fs::absolute(part).string();
       if (name.find_first_of("\n\r") != std::string::npos) {
-        throw InvalidArgument("'" + name + "' has a line break in its name, which ffmpeg's list of parts cannot hold: "
+        throw InvalidArgument("'" + name +
+                              "' has a line break in its name, which ffmpeg's list of parts cannot hold: "
                               "choose an output name without one");
       }
       for (char c : name) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -358,8 +365,17 @@ bool concat_videos(const std::vector<std::string>& parts, const std::string& aud
     if (!list) throw FileError(describe_write_failure(list_path, ENOSPC));
   }
   const bool audio = !audio_from.empty() && has_audio_stream(audio_from);
-  std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-                                   "-f", "concat", "-safe", "0", "-i", local_path_for_ffmpeg(list_path)};
+  std::vector<std::string> argv = {"ffmpeg",
+                                   "-hide_banner",
+                                   "-loglevel",
+                                   "error",
+                                   "-y",
+                                   "-f",
+                                   "concat",
+                                   "-safe",
+                                   "0",
+                                   "-i",
+                                   local_path_for_ffmpeg(list_path)};
   if (audio) {
     argv.insert(argv.end(), {"-i", local_path_for_ffmpeg(audio_from), "-map", "0:v:0", "-map", "1:a?", "-map_metadata",
                              "1", "-c:a", "aac", "-b:a", "192k"});
@@ -373,8 +389,9 @@ bool concat_videos(const std::vector<std::string>& parts, const std::string& aud
   if (log >= 0) ::close(log);
   if (says_disk_full(messages) || device_is_full(output)) throw FileError(describe_write_failure(output, ENOSPC));
   if (pid <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw FileError("ffmpeg could not join the parts into '" + output + "': " +
-                    (messages.empty() ? "it gave no reason (exit status " + std::to_string(WEXITSTATUS(status)) + ")" : messages));
+    throw FileError(
+        "ffmpeg could not join the parts into '" + output + "': " +
+        (messages.empty() ? "it gave no reason (exit status " + std::to_string(WEXITSTATUS(status)) + ")" : messages));
   }
   return audio;
 }
@@ -402,7 +419,8 @@ RawYuvLayout raw_yuv_layout(const std::string& path) {
   } else if (std::regex_search(lower, std::regex(R"((^|[^a-z0-9])cif([^a-z0-9]|$))"))) {
     layout.width = 352, layout.height = 288;
   } else {
-    throw FileError("'" + path + "' is raw YUV without a header: put its size in the name (e.g. clip_352x288.yuv, or "
+    throw FileError("'" + path +
+                    "' is raw YUV without a header: put its size in the name (e.g. clip_352x288.yuv, or "
                     "cif/qcif) or convert it: ffmpeg -s WxH -r FPS -i in.yuv out.y4m");
   }
   if (std::regex_search(lower, m, std::regex(R"((\d+(\.\d+)?)fps)"))) layout.fps = std::stod(m[1]);
@@ -429,7 +447,7 @@ struct ReaderProbe {
   double fps = 0;
   int64_t frame_count = 0;
   std::string pix_fmt, color_range, color_space;
-  int bits = 8;  // per component
+  int bits = 8;             // per component
   std::string field_order;  // "progressive", "tt", "bb", "tb", "bt", or "" (untagged)
 };
 
@@ -444,12 +462,13 @@ int bits_of_pixel_format(const std::string& pix_fmt) {
 ReaderProbe probe_for_reader(const std::string& path) {
   ReaderProbe r;
   std::string out;
-  if (run_capture({"ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
-                   "stream=width,height,r_frame_rate,avg_frame_rate,nb_frames,duration,pix_fmt,bits_per_raw_sample,color_range,"
-                   "color_space,field_order:"
-                   "stream_side_data=rotation:format=duration",
-                   "-of", "json", local_path_for_ffmpeg(path)},
-                  out) != 0) {
+  if (run_capture(
+          {"ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+           "stream=width,height,r_frame_rate,avg_frame_rate,nb_frames,duration,pix_fmt,bits_per_raw_sample,color_range,"
+           "color_space,field_order:"
+           "stream_side_data=rotation:format=duration",
+           "-of", "json", local_path_for_ffmpeg(path)},
+          out) != 0) {
     return r;
   }
   try {
@@ -469,8 +488,9 @@ ReaderProbe probe_for_reader(const std::string& path) {
     } catch (const std::exception&) {
     }
     for (const auto& sd : st.value("side_data_list", nlohmann::json::array())) {
-      if (sd.contains("rotation")) r.rotation = sd.at("rotation").is_number() ? sd.at("rotation").get<int>()
-                                                                               : std::stoi(sd.at("rotation").get<std::string>());
+      if (sd.contains("rotation"))
+        r.rotation = sd.at("rotation").is_number() ? sd.at("rotation").get<int>()
+                                                   : std::stoi(sd.at("rotation").get<std::string>());
     }
     // As libavformat guesses a rate (av_guess_frame_rate): the real base rate, unless it is far
     // above an average that is plausible (field-rate timestamps).
@@ -482,7 +502,8 @@ ReaderProbe probe_for_reader(const std::string& path) {
     } catch (const std::exception&) {
     }
     if (r.frame_count <= 0 && r.fps > 0) {
-      const double duration = parse_rate(st.value("duration", j.value("format", nlohmann::json::object()).value("duration", "0")));
+      const double duration =
+          parse_rate(st.value("duration", j.value("format", nlohmann::json::object()).value("duration", "0")));
       r.frame_count = static_cast<int64_t>(std::llround(duration * r.fps));
     }
     r.ok = r.width > 0 && r.height > 0;
@@ -582,7 +603,8 @@ VideoReader::VideoReader(const std::string& path, int max_width) : impl_(std::ma
     // scaler would otherwise assume BT.601 and limited range, whatever the tags say).
     std::string size;
     if (max_width > 0 && info_.width > max_width) {
-      const int height = std::max(2, static_cast<int>(std::lround(static_cast<double>(info_.height) * max_width / info_.width)));
+      const int height =
+          std::max(2, static_cast<int>(std::lround(static_cast<double>(info_.height) * max_width / info_.width)));
       size = "w=" + std::to_string(max_width) + ":h=" + std::to_string(height) + ":flags=area:";
       info_.width = max_width;
       info_.height = height;
@@ -601,10 +623,10 @@ VideoReader::VideoReader(const std::string& path, int max_width) : impl_(std::ma
       filter = "bwdif=mode=send_frame:parity=" + parity + ":deint=all," + filter;
     }
     // Every decoded frame once, at its own time (no frame dropped or repeated to a nominal rate).
-    const std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i",
-                                           local_path_for_ffmpeg(path), "-map", "0:v:0", "-an", "-sn", "-dn",
-                                           "-vsync", "passthrough", "-vf", filter, "-f", "rawvideo", "-pix_fmt",
-                                           format, "-"};
+    const std::vector<std::string> argv = {
+        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",    "-i",     local_path_for_ffmpeg(path),
+        "-map",   "0:v:0",        "-an",      "-sn",       "-dn",      "-vsync", "passthrough",
+        "-vf",    filter,         "-f",       "rawvideo",  "-pix_fmt", format,   "-"};
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw FileError("cannot create a pipe from ffmpeg");
     impl_->log_fd = open_message_file();
@@ -629,7 +651,8 @@ VideoReader::VideoReader(const std::string& path, int max_width) : impl_(std::ma
   (void)quiet_opencv;
   impl_->capture.open(path, cv::CAP_FFMPEG);
   if (!impl_->capture.isOpened()) impl_->capture.open(path, cv::CAP_OPENCV_MJPEG);
-  if (!impl_->capture.isOpened()) throw FileError("cannot decode '" + path + "' as a video (unknown format or corrupt file)");
+  if (!impl_->capture.isOpened())
+    throw FileError("cannot decode '" + path + "' as a video (unknown format or corrupt file)");
   info_.width = static_cast<int>(impl_->capture.get(cv::CAP_PROP_FRAME_WIDTH));
   info_.height = static_cast<int>(impl_->capture.get(cv::CAP_PROP_FRAME_HEIGHT));
   info_.fps = impl_->capture.get(cv::CAP_PROP_FPS);
@@ -643,7 +666,8 @@ VideoReader::~VideoReader() = default;
 bool VideoReader::read(cv::Mat& bgr) {
   if (impl_->raw_frame_bytes) {
     cv::Mat yuv(info_.height * 3 / 2, info_.width, CV_8UC1);
-    if (!impl_->raw.read(reinterpret_cast<char*>(yuv.data), static_cast<std::streamsize>(impl_->raw_frame_bytes))) return false;
+    if (!impl_->raw.read(reinterpret_cast<char*>(yuv.data), static_cast<std::streamsize>(impl_->raw_frame_bytes)))
+      return false;
     cv::cvtColor(yuv, bgr, cv::COLOR_YUV2BGR_I420);
     return true;
   }
@@ -683,12 +707,14 @@ bool VideoReader::read(cv::Mat& bgr) {
 void check_encoder_preset(const std::string& codec, const std::string& preset) {
   if (preset.empty()) return;
   if (codec != "libx264" && codec != "libx265") {
-    throw InvalidArgument("an encoder preset ('" + preset + "') applies to libx264 and libx265 only, not to '" + codec + "'");
+    throw InvalidArgument("an encoder preset ('" + preset + "') applies to libx264 and libx265 only, not to '" + codec +
+                          "'");
   }
-  static const std::vector<std::string> presets = {"ultrafast", "superfast", "veryfast", "faster", "fast",
+  static const std::vector<std::string> presets = {"ultrafast", "superfast", "veryfast", "faster",  "fast",
                                                    "medium",    "slow",      "slower",   "veryslow"};
   if (std::find(presets.begin(), presets.end(), preset) == presets.end()) {
-    throw InvalidArgument("unknown encoder preset '" + preset + "': use one of ultrafast, superfast, veryfast, faster, "
+    throw InvalidArgument("unknown encoder preset '" + preset +
+                          "': use one of ultrafast, superfast, veryfast, faster, "
                           "fast, medium, slow, slower, veryslow");
   }
 }
@@ -696,9 +722,7 @@ void check_encoder_preset(const std::string& codec, const std::string& preset) {
 namespace {
 
 // Frames go to the encoder as 16-bit BGR when the source has more than 8 bits and the codec keeps them.
-bool deep_frames(const VideoWriterOptions& options) {
-  return options.bits > 8 && codec_keeps_bit_depth(options.codec);
-}
+bool deep_frames(const VideoWriterOptions& options) { return options.bits > 8 && codec_keeps_bit_depth(options.codec); }
 
 std::string raw_pixel_format(const VideoWriterOptions& options) { return deep_frames(options) ? "bgr48le" : "bgr24"; }
 
@@ -736,10 +760,9 @@ std::vector<std::string> encoder_args(const VideoWriterOptions& options, int wid
 // The encoder for a container when none is named: one every ffmpeg build has that the container holds.
 const std::map<std::string, std::string>& default_codecs() {
   static const std::map<std::string, std::string> codecs = {
-      {".mp4", "libx264"}, {".m4v", "libx264"}, {".mov", "libx264"},    {".mkv", "libx264"},
-      {".avi", "libx264"}, {".flv", "libx264"}, {".ts", "libx264"},     {".mts", "libx264"},
-      {".webm", "libvpx-vp9"}, {".gif", "gif"}, {".ogv", "libtheora"}, {".y4m", "rawvideo"},
-      {".mpg", "mpeg2video"}, {".mpeg", "mpeg2video"}, {".wmv", "wmv2"}};
+      {".mp4", "libx264"},   {".m4v", "libx264"},  {".mov", "libx264"},    {".mkv", "libx264"},     {".avi", "libx264"},
+      {".flv", "libx264"},   {".ts", "libx264"},   {".mts", "libx264"},    {".webm", "libvpx-vp9"}, {".gif", "gif"},
+      {".ogv", "libtheora"}, {".y4m", "rawvideo"}, {".mpg", "mpeg2video"}, {".mpeg", "mpeg2video"}, {".wmv", "wmv2"}};
   return codecs;
 }
 
@@ -782,9 +805,23 @@ void check_encoder_settings(const VideoWriterOptions& options, int width, int he
     VideoWriterOptions trial_options = options;
     char fps_text[64];
     std::snprintf(fps_text, sizeof fps_text, "%.6f", options.fps);
-    std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
-                                     "-pix_fmt", raw_pixel_format(options), "-s", std::to_string(width) + "x" + std::to_string(height),
-                                     "-r", fps_text, "-i", "/dev/zero", "-frames:v", "2"};
+    std::vector<std::string> argv = {"ffmpeg",
+                                     "-hide_banner",
+                                     "-loglevel",
+                                     "error",
+                                     "-y",
+                                     "-f",
+                                     "rawvideo",
+                                     "-pix_fmt",
+                                     raw_pixel_format(options),
+                                     "-s",
+                                     std::to_string(width) + "x" + std::to_string(height),
+                                     "-r",
+                                     fps_text,
+                                     "-i",
+                                     "/dev/zero",
+                                     "-frames:v",
+                                     "2"};
     const auto encoder = encoder_args(trial_options, width, height);
     argv.insert(argv.end(), encoder.begin(), encoder.end());
     argv.push_back(local_path_for_ffmpeg(trial));
@@ -796,14 +833,16 @@ void check_encoder_settings(const VideoWriterOptions& options, int width, int he
     std::remove(name);
     std::remove(trial.c_str());
     if (pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) continue;
-    if (messages.find("Unknown encoder") != std::string::npos || messages.find("Encoder not found") != std::string::npos) {
+    if (messages.find("Unknown encoder") != std::string::npos ||
+        messages.find("Encoder not found") != std::string::npos) {
       throw InvalidArgument("unknown codec '" + codec + "': this ffmpeg has no such encoder (see ffmpeg -encoders)");
     }
     std::string hint;
     const auto it = default_codecs().find(container);
-    if (it != default_codecs().end() && it->second != codec) hint = ": use --codec " + it->second + " (or leave --codec out)";
-    throw InvalidArgument("codec '" + codec + "' cannot write a " + container + " file of " + std::to_string(width) + "x" +
-                          std::to_string(height) + hint + " (ffmpeg: " + messages.substr(0, 300) + ")");
+    if (it != default_codecs().end() && it->second != codec)
+      hint = ": use --codec " + it->second + " (or leave --codec out)";
+    throw InvalidArgument("codec '" + codec + "' cannot write a " + container + " file of " + std::to_string(width) +
+                          "x" + std::to_string(height) + hint + " (ffmpeg: " + messages.substr(0, 300) + ")");
   }
 }
 
@@ -835,9 +874,21 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, const V
       break;
     }
   }
-  std::vector<std::string> argv = {"ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-                                   "-f", "rawvideo", "-pix_fmt", raw_pixel_format(options), "-s",
-                                   std::to_string(width) + "x" + std::to_string(height), "-r", fps_text, "-i", "-"};
+  std::vector<std::string> argv = {"ffmpeg",
+                                   "-hide_banner",
+                                   "-loglevel",
+                                   "error",
+                                   "-y",
+                                   "-f",
+                                   "rawvideo",
+                                   "-pix_fmt",
+                                   raw_pixel_format(options),
+                                   "-s",
+                                   std::to_string(width) + "x" + std::to_string(height),
+                                   "-r",
+                                   fps_text,
+                                   "-i",
+                                   "-"};
   if (keeps_audio_) {
     argv.insert(argv.end(), {"-i", local_path_for_ffmpeg(options.audio_from), "-map", "0:v:0", "-map", "1:a?", "-c:a",
                              "aac", "-b:a", "192k"});
@@ -919,8 +970,9 @@ void VideoWriter::close() {
   const std::string messages = read_messages(log_fd_);
   if (says_disk_full(messages)) throw FileError(describe_write_failure(path_, ENOSPC));
   if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-    throw FileError("ffmpeg failed to encode '" + path_ + "': " +
-                    (messages.empty() ? "it gave no reason (exit status " + std::to_string(WEXITSTATUS(status)) + ")" : messages));
+    throw FileError(
+        "ffmpeg failed to encode '" + path_ + "': " +
+        (messages.empty() ? "it gave no reason (exit status " + std::to_string(WEXITSTATUS(status)) + ")" : messages));
   }
   check_video_file(path_, frames_written_);
 }

@@ -110,8 +110,8 @@ torch::Tensor charbonnier(const torch::Tensor& prediction, const torch::Tensor& 
 }
 
 torch::Tensor total_variation(const torch::Tensor& x) {
-  FREGAN_CHECK(x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2, "total_variation expects [B, C, H, W] with H, W >= 2, got ",
-              x.sizes());
+  FREGAN_CHECK(x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2,
+               "total_variation expects [B, C, H, W] with H, W >= 2, got ", x.sizes());
   const auto dy = x.slice(2, 1) - x.slice(2, 0, -1);
   const auto dx = x.slice(3, 1) - x.slice(3, 0, -1);
   return dy.pow(2).mean() + dx.pow(2).mean();
@@ -119,13 +119,15 @@ torch::Tensor total_variation(const torch::Tensor& x) {
 
 TorchScriptFeatures::TorchScriptFeatures(const std::string& path) : path_(path) {
   if (!std::filesystem::is_regular_file(path)) {
-    throw FileError("perceptual feature extractor '" + path + "' does not exist (expected a TorchScript file saved "
+    throw FileError("perceptual feature extractor '" + path +
+                    "' does not exist (expected a TorchScript file saved "
                     "with torch.jit.save)");
   }
   try {
     module_ = std::make_unique<torch::jit::Module>(torch::jit::load(path));
   } catch (const std::exception& e) {
-    throw CheckpointError("perceptual feature extractor '" + path + "' is not a loadable TorchScript module "
+    throw CheckpointError("perceptual feature extractor '" + path +
+                          "' is not a loadable TorchScript module "
                           "(save one with torch.jit.save(torch.jit.script(model), path))");
   }
   module_->eval();
@@ -157,7 +159,7 @@ std::vector<torch::Tensor> TorchScriptFeatures::operator()(const torch::Tensor& 
 
 torch::Tensor feature_distance(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
   FREGAN_CHECK(!a.empty() && a.size() == b.size(), "feature_distance: expected two equally long non-empty lists, got ",
-              a.size(), " and ", b.size());
+               a.size(), " and ", b.size());
   auto total = torch::mse_loss(a[0], b[0]);
   for (size_t i = 1; i < a.size(); ++i) total = total + torch::mse_loss(a[i], b[i]);
   return total / static_cast<double>(a.size());

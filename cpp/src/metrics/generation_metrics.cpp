@@ -53,7 +53,8 @@ Diversity diversity(const torch::Tensor& features) {
   return out;
 }
 
-PrecisionRecall knn_precision_recall(const torch::Tensor& real_features, const torch::Tensor& generated_features, int k) {
+PrecisionRecall knn_precision_recall(const torch::Tensor& real_features, const torch::Tensor& generated_features,
+                                     int k) {
   FREGAN_CHECK(k >= 1, "precision/recall: k must be >= 1, got ", k);
   check_features(real_features, "precision/recall (real)", k + 1);
   check_features(generated_features, "precision/recall (generated)", k + 1);

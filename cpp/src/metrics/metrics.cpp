@@ -37,7 +37,8 @@ namespace {
 // Per-image means [B] of the SSIM map and of its contrast-structure factor, valid region only.
 std::pair<torch::Tensor, torch::Tensor> ssim_and_cs(const torch::Tensor& x, const torch::Tensor& y, double data_range) {
   constexpr int64_t kWin = 11;
-  FREGAN_CHECK(x.size(2) >= kWin && x.size(3) >= kWin, "ssim needs images of at least 11x11, got ", x.size(2), "x", x.size(3));
+  FREGAN_CHECK(x.size(2) >= kWin && x.size(3) >= kWin, "ssim needs images of at least 11x11, got ", x.size(2), "x",
+               x.size(3));
   const int64_t c = x.size(1);
   const auto g = gaussian_window(kWin, 1.5, x.options());
   // Separable Gaussian as two depthwise convolutions.

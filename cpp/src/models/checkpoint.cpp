@@ -51,8 +51,8 @@ void verify_if_shipped(const std::string& path) {
     }
     const std::string actual = io::sha256_file(path);
     if (actual != expected) {
-      throw CheckpointError("the shipped model '" + model.name + "' ('" + path + "') is damaged: its sha256 is " + actual +
-                            ", the manifest says " + expected + "; reinstall fregan (or restore the file)");
+      throw CheckpointError("the shipped model '" + model.name + "' ('" + path + "') is damaged: its sha256 is " +
+                            actual + ", the manifest says " + expected + "; reinstall fregan (or restore the file)");
     }
     std::lock_guard<std::mutex> lock(mutex);
     verified.insert(version);
@@ -61,14 +61,16 @@ void verify_if_shipped(const std::string& path) {
 }
 
 // Refuses weights whose checksum differs from the header's (when the header has one).
-void verify_weights(const CheckpointMeta& meta, const char* part, const torch::nn::Module& module, const std::string& path) {
+void verify_weights(const CheckpointMeta& meta, const char* part, const torch::nn::Module& module,
+                    const std::string& path) {
   if (!meta.weights_checksum.is_object() || !meta.weights_checksum.contains(part)) return;  // an older checkpoint
-  if (meta.weights_checksum.value("algorithm", "") != kChecksumAlgorithm) return;             // a newer algorithm
+  if (meta.weights_checksum.value("algorithm", "") != kChecksumAlgorithm) return;           // a newer algorithm
   const std::string expected = meta.weights_checksum.value(part, "");
   const std::string actual = weights_checksum(module);
   if (actual != expected) {
-    throw CheckpointError("checkpoint '" + path + "' is damaged: the " + part + " weights do not match the checksum in " +
-                          "its header (" + actual + " vs " + expected + "); use another copy of the checkpoint");
+    throw CheckpointError("checkpoint '" + path + "' is damaged: the " + part +
+                          " weights do not match the checksum in " + "its header (" + actual + " vs " + expected +
+                          "); use another copy of the checkpoint");
   }
 }
 
@@ -80,7 +82,8 @@ torch::serialize::InputArchive open_archive(const std::string& path, const torch
   try {
     archive.load_from(path, device);
   } catch (const std::exception& e) {
-    throw CheckpointError("'" + path + "' is not a readable fregan checkpoint (corrupt, truncated or not a torch archive)");
+    throw CheckpointError("'" + path +
+                          "' is not a readable fregan checkpoint (corrupt, truncated or not a torch archive)");
   }
   return archive;
 }
@@ -97,10 +100,12 @@ CheckpointMeta read_meta(torch::serialize::InputArchive& archive, const std::str
     throw CheckpointError("'" + path + "' has a corrupt header: " + e.what());
   }
   CheckpointMeta meta = meta_from_json(j);
-  if (meta.format != kCheckpointFormat) throw CheckpointError("'" + path + "' is not a fregan checkpoint (format '" + meta.format + "')");
+  if (meta.format != kCheckpointFormat)
+    throw CheckpointError("'" + path + "' is not a fregan checkpoint (format '" + meta.format + "')");
   if (meta.format_version > kCheckpointFormatVersion) {
     throw CheckpointError("'" + path + "' has checkpoint format version " + std::to_string(meta.format_version) +
-                          "; this fregan reads up to " + std::to_string(kCheckpointFormatVersion) + " (upgrade fregan)");
+                          "; this fregan reads up to " + std::to_string(kCheckpointFormatVersion) +
+                          " (upgrade fregan)");
   }
   return meta;
 }
@@ -171,12 +176,19 @@ std::string weights_checksum(const torch::nn::Module& module) {
 }
 
 nlohmann::json to_json(const CheckpointMeta& m) {
-  return {{"format", m.format}, {"format_version", m.format_version}, {"fregan_version", m.fregan_version},
-          {"model", m.model}, {"generator_options", m.generator_options},
-          {"discriminator_options", m.discriminator_options}, {"trainer_options", m.trainer_options},
-          {"step", m.step}, {"metrics", m.metrics}, {"trainer_state", m.trainer_state},
+  return {{"format", m.format},
+          {"format_version", m.format_version},
+          {"fregan_version", m.fregan_version},
+          {"model", m.model},
+          {"generator_options", m.generator_options},
+          {"discriminator_options", m.discriminator_options},
+          {"trainer_options", m.trainer_options},
+          {"step", m.step},
+          {"metrics", m.metrics},
+          {"trainer_state", m.trainer_state},
           {"has_discriminator", m.has_discriminator},
-          {"has_optimizers", m.has_optimizers}, {"weights_checksum", m.weights_checksum}};
+          {"has_optimizers", m.has_optimizers},
+          {"weights_checksum", m.weights_checksum}};
 }
 
 CheckpointMeta meta_from_json(const nlohmann::json& j) {
@@ -215,8 +227,8 @@ AnyModel load_any(const std::string& path, const torch::Device& device, Checkpoi
   auto archive = open_archive(path, device);
   const CheckpointMeta meta = read_meta(archive, path);
   accept(meta);
-  const bool build_d = discriminator == Discriminator::kAlways ||
-                       (discriminator == Discriminator::kIfSaved && meta.has_discriminator);
+  const bool build_d =
+      discriminator == Discriminator::kAlways || (discriminator == Discriminator::kIfSaved && meta.has_discriminator);
   const bool load_d = build_d && meta.has_discriminator;
   AnyModel model;
   try {
@@ -248,7 +260,8 @@ AnyModel load_any(const std::string& path, const torch::Device& device, Checkpoi
 // For the typed loaders of one family: refuses a checkpoint of another model.
 auto only(const std::string& path, const char* name, const char* what) {
   return [path, name, what](const CheckpointMeta& meta) {
-    if (meta.model != name) throw CheckpointError("'" + path + "' holds model '" + meta.model + "', not a " + what + " model");
+    if (meta.model != name)
+      throw CheckpointError("'" + path + "' holds model '" + meta.model + "', not a " + what + " model");
   };
 }
 
@@ -260,7 +273,8 @@ Model as_struct(AnyModel any) {
   m.discriminator_options = std::move(any.discriminator_options);
   m.generator = Generator(std::dynamic_pointer_cast<typename Generator::Impl>(any.generator));
   if (any.discriminator) {
-    m.discriminator = DiscriminatorHolder(std::dynamic_pointer_cast<typename DiscriminatorHolder::Impl>(any.discriminator));
+    m.discriminator =
+        DiscriminatorHolder(std::dynamic_pointer_cast<typename DiscriminatorHolder::Impl>(any.discriminator));
   }
   return m;
 }
@@ -294,10 +308,10 @@ CheckpointMeta read_checkpoint_meta(const std::string& path) {
 
 void save_checkpoint(const std::string& path, CheckpointMeta meta, const GanModel& model,
                      torch::optim::Optimizer* optimizer_g, torch::optim::Optimizer* optimizer_d) {
-  save_checkpoint(path, std::move(meta),
-                  AnyModel{model.name, model.generator_options, model.discriminator_options, model.generator,
-                           model.discriminator},
-                  optimizer_g, optimizer_d);
+  save_checkpoint(
+      path, std::move(meta),
+      AnyModel{model.name, model.generator_options, model.discriminator_options, model.generator, model.discriminator},
+      optimizer_g, optimizer_d);
 }
 
 GanModel load_model(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out) {
@@ -306,8 +320,8 @@ GanModel load_model(const std::string& path, const torch::Device& device, Checkp
     if (std::find(names.begin(), names.end(), meta.model) == names.end()) return;  // refused when built
     const ModelFamily& family = model_family(meta.model);
     if (family.task != Task::kInterpolate) {
-      throw CheckpointError("'" + path + "' holds " + family.description + ", not an interpolation model: use it with " +
-                            family.use_with);
+      throw CheckpointError("'" + path + "' holds " + family.description +
+                            ", not an interpolation model: use it with " + family.use_with);
     }
   });
   return as_interpolation_model(std::move(any));
@@ -320,10 +334,12 @@ void strip_checkpoint(const std::string& input, const std::string& output, bool 
   save_checkpoint(output, meta, model);
 }
 
-void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer* optimizer_d) {
+void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g,
+                     torch::optim::Optimizer* optimizer_d) {
   auto archive = open_archive(path, device);
   const CheckpointMeta meta = read_meta(archive, path);
-  if (!meta.has_optimizers) throw CheckpointError("checkpoint '" + path + "' holds no optimizer state (cannot resume from it)");
+  if (!meta.has_optimizers)
+    throw CheckpointError("checkpoint '" + path + "' holds no optimizer state (cannot resume from it)");
   try {
     torch::serialize::InputArchive og;
     archive.read("optimizer_g", og);
@@ -333,7 +349,8 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
       if (archive.try_read("optimizer_d", od)) optimizer_d->load(od);
     }
   } catch (const c10::Error& e) {
-    throw CheckpointError("checkpoint '" + path + "' has optimizer state that does not fit: " + e.what_without_backtrace());
+    throw CheckpointError("checkpoint '" + path +
+                          "' has optimizer state that does not fit: " + e.what_without_backtrace());
   }
 }
 
@@ -358,14 +375,15 @@ bool load_training_generator(const std::string& path, torch::nn::Module& module,
     if (!archive.try_read(kTrainingGeneratorKey, tg)) return false;
     module.load(tg);
   } catch (const c10::Error& e) {
-    throw CheckpointError("checkpoint '" + path + "' has training generator weights that do not fit: " +
-                          e.what_without_backtrace());
+    throw CheckpointError("checkpoint '" + path +
+                          "' has training generator weights that do not fit: " + e.what_without_backtrace());
   }
   module.to(device);
   return true;
 }
 
-Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out, bool with_discriminator) {
+Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta_out,
+                 bool with_discriminator) {
   auto any = load_any(path, device, meta_out, with_discriminator ? Discriminator::kIfSaved : Discriminator::kNone,
                       only(path, kDcganModelName, "DCGAN (frame generation)"));
   return as_struct<Dcgan, DcganGenerator, DcganDiscriminator>(std::move(any));
@@ -384,12 +402,13 @@ SpectraFrame load_spectraframe(const std::string& path, const torch::Device& dev
 }
 
 void resume_from(const std::string& path, const CheckpointMeta& meta, const nlohmann::json& generator_options,
-                 const nlohmann::json& discriminator_options, torch::nn::Module& generator, torch::nn::Module& loaded_generator,
-                 torch::nn::Module& discriminator, torch::nn::Module* loaded_discriminator,
-                 torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer& optimizer_d, const torch::Device& device) {
+                 const nlohmann::json& discriminator_options, torch::nn::Module& generator,
+                 torch::nn::Module& loaded_generator, torch::nn::Module& discriminator,
+                 torch::nn::Module* loaded_discriminator, torch::optim::Optimizer& optimizer_g,
+                 torch::optim::Optimizer& optimizer_d, const torch::Device& device) {
   if (meta.generator_options != generator_options || meta.discriminator_options != discriminator_options) {
-    throw CheckpointError("checkpoint '" + path + "' was trained with other " + meta.model + " options: " +
-                          meta.generator_options.dump() + " vs " + generator_options.dump());
+    throw CheckpointError("checkpoint '" + path + "' was trained with other " + meta.model +
+                          " options: " + meta.generator_options.dump() + " vs " + generator_options.dump());
   }
   if (!meta.has_discriminator || !loaded_discriminator) {
     throw CheckpointError("checkpoint '" + path + "' has no discriminator (cannot resume from it)");

@@ -88,7 +88,8 @@ void dcgan_init(nn::Module& module) {
 
 SpectralNormConv2dImpl::SpectralNormConv2dImpl(const nn::Conv2dOptions& o) : options_(o) {
   const auto& k = o.kernel_size();
-  weight = register_parameter("weight", torch::empty({o.out_channels(), o.in_channels(), k->at(0), k->at(1)}).normal_(0.0, 0.02));
+  weight = register_parameter("weight",
+                              torch::empty({o.out_channels(), o.in_channels(), k->at(0), k->at(1)}).normal_(0.0, 0.02));
   if (o.bias()) bias = register_parameter("bias", torch::zeros({o.out_channels()}));
   const int64_t cols = o.in_channels() * k->at(0) * k->at(1);
   u = register_buffer("u", torch::nn::functional::normalize(torch::randn({o.out_channels()}),
@@ -130,7 +131,8 @@ DcganGeneratorImpl::DcganGeneratorImpl(const DcganGeneratorOptions& o) : options
   start_channels_ = channels(0);
   // DCGAN's first layer (a ConvTranspose from 1x1 to the start map) is this dense projection.
   project_ = register_module(
-      "project", nn::Linear(nn::LinearOptions(o.latent_dim, int64_t{start_channels_} * start_height_ * start_width_).bias(false)));
+      "project",
+      nn::Linear(nn::LinearOptions(o.latent_dim, int64_t{start_channels_} * start_height_ * start_width_).bias(false)));
   project_bn_ = register_module("project_bn", nn::BatchNorm2d(start_channels_));
   blocks_ = register_module("blocks", nn::ModuleList());
   for (int l = 0; l < o.levels; ++l) {
@@ -149,9 +151,9 @@ DcganGeneratorImpl::DcganGeneratorImpl(const DcganGeneratorOptions& o) : options
 }
 
 torch::Tensor DcganGeneratorImpl::forward(const torch::Tensor& z) {
-  require(z.dim() == 2 && z.size(1) == options_.latent_dim,
-          "dcgan generator expects latents [B, " + std::to_string(options_.latent_dim) + "], got " +
-              c10::str(z.sizes()));
+  require(
+      z.dim() == 2 && z.size(1) == options_.latent_dim,
+      "dcgan generator expects latents [B, " + std::to_string(options_.latent_dim) + "], got " + c10::str(z.sizes()));
   auto x = project_->forward(z).view({z.size(0), start_channels_, start_height_, start_width_});
   x = torch::relu(project_bn_->forward(x));
   for (const auto& block : *blocks_) x = block->as<nn::Sequential>()->forward(x);
@@ -180,9 +182,10 @@ DcganDiscriminatorImpl::DcganDiscriminatorImpl(const DcganDiscriminatorOptions& 
 }
 
 torch::Tensor DcganDiscriminatorImpl::forward(const torch::Tensor& frames) {
-  require(frames.dim() == 4 && frames.size(1) == 3 && frames.size(2) == options_.height && frames.size(3) == options_.width,
-          "dcgan discriminator expects frames [B, 3, " + std::to_string(options_.height) + ", " +
-              std::to_string(options_.width) + "], got " + c10::str(frames.sizes()));
+  require(
+      frames.dim() == 4 && frames.size(1) == 3 && frames.size(2) == options_.height && frames.size(3) == options_.width,
+      "dcgan discriminator expects frames [B, 3, " + std::to_string(options_.height) + ", " +
+          std::to_string(options_.width) + "], got " + c10::str(frames.sizes()));
   return body_->forward(frames).view({frames.size(0)});
 }
 

@@ -25,7 +25,8 @@ std::vector<torch::Tensor> FlowAlignedNetImpl::forward_times(const torch::Tensor
   return forward_times(FrameWindow{{}, f0, f2, {}}, times);
 }
 
-std::vector<torch::Tensor> FlowAlignedNetImpl::forward_times(const FrameWindow& window, const std::vector<double>& times) {
+std::vector<torch::Tensor> FlowAlignedNetImpl::forward_times(const FrameWindow& window,
+                                                             const std::vector<double>& times) {
   require(window.f0.dim() == 4 && window.f0.size(1) == 3 && window.f0.sizes() == window.f1.sizes(),
           "a flow-aligned model expects two [B, 3, H, W] frames of the same size");
   for (double t : times) require(t > 0 && t < 1, "t must be in (0, 1), got " + std::to_string(t));

@@ -240,8 +240,14 @@ class FlowGuidedNetImpl::FrameMemo {
   }
 
   void add(const torch::Tensor& frame, int64_t net_height, int64_t net_width, PreparedFrame value) {
-    Entry e{frame.storage().getWeakStorageImpl(), frame.storage_offset(), frame.sizes().vec(), frame.strides().vec(),
-            frame._version(), net_height, net_width, std::move(value)};
+    Entry e{frame.storage().getWeakStorageImpl(),
+            frame.storage_offset(),
+            frame.sizes().vec(),
+            frame.strides().vec(),
+            frame._version(),
+            net_height,
+            net_width,
+            std::move(value)};
     std::lock_guard<std::mutex> lock(mutex_);
     entries_.push_back(std::move(e));
     while (entries_.size() > kFrames) entries_.pop_front();
@@ -330,7 +336,8 @@ class FlowGuidedNetImpl::FlowMemo {
 };
 
 std::pair<int64_t, int64_t> FlowGuidedNetImpl::net_size(int64_t h, int64_t w) const {
-  const double scale = std::min(1.0, std::sqrt(static_cast<double>(options_.net_max_pixels) / static_cast<double>(h * w)));
+  const double scale =
+      std::min(1.0, std::sqrt(static_cast<double>(options_.net_max_pixels) / static_cast<double>(h * w)));
   return {std::max<int64_t>(8, std::llround(h * scale)), std::max<int64_t>(8, std::llround(w * scale))};
 }
 
@@ -370,7 +377,8 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const torch::Tensor&
   return forward_times(FrameWindow{{}, f0, f2, {}}, times);
 }
 
-std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& window, const std::vector<double>& times) {
+std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& window,
+                                                            const std::vector<double>& times) {
   const auto& f0 = window.f0;
   const auto& f2 = window.f1;
   TORCH_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f2.sizes(),
@@ -380,7 +388,8 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& w
                 neighbour->sizes(), " differs in size from the pair's ", f0.sizes());
   }
   for (double t : times) TORCH_CHECK(t > 0 && t < 1, "fregan-flow: t must be in (0, 1), got ", t);
-  TORCH_CHECK(f0.size(2) >= 8 && f0.size(3) >= 8, "fregan-flow: frames must be at least 8x8, got ", f0.size(2), "x", f0.size(3));
+  TORCH_CHECK(f0.size(2) >= 8 && f0.size(3) >= 8, "fregan-flow: frames must be at least 8x8, got ", f0.size(2), "x",
+              f0.size(3));
   const auto [hn, wn] = net_size(f0.size(2), f0.size(3));
   const auto p0 = prepare(f0, hn, wn), p2 = prepare(f2, hn, wn);
   const bool four_frame = options_.acceleration.damping > 0;
@@ -417,17 +426,25 @@ bool FlowGuidedNetImpl::head_is_zero() const {
   return head_->weight.count_nonzero().item<int64_t>() == 0 && head_->bias.count_nonzero().item<int64_t>() == 0;
 }
 
-torch::Tensor FlowGuidedNetImpl::refinement(const torch::Tensor& f0n, const torch::Tensor& f2n, const torch::Tensor& f02n,
-                                            const torch::Tensor& f20n, const torch::Tensor& ft0n,
-                                            const torch::Tensor& ft2n, bool linear, double t) {
+torch::Tensor FlowGuidedNetImpl::refinement(const torch::Tensor& f0n, const torch::Tensor& f2n,
+                                            const torch::Tensor& f02n, const torch::Tensor& f20n,
+                                            const torch::Tensor& ft0n, const torch::Tensor& ft2n, bool linear,
+                                            double t) {
   const int64_t b = f0n.size(0), hn = f0n.size(2), wn = f0n.size(3);
   // Occlusion cue: where the two flows disagree, seen from time t; log-compressed.
   const auto occ0 = torch::log1p(flow::backward_warp(flow::consistency_error(f02n, f20n), ft0n));
   const auto occ2 = torch::log1p(flow::backward_warp(flow::consistency_error(f20n, f02n), ft2n));
   const auto t_map = torch::full({b, 1, hn, wn}, t, f0n.options());
   const double unit = 1.0 / options_.flow_unit;
-  std::vector<torch::Tensor> inputs{flow::backward_warp(f0n, ft0n), flow::backward_warp(f2n, ft2n), f0n, f2n,
-                                    ft0n * unit, ft2n * unit, occ0, occ2, t_map};
+  std::vector<torch::Tensor> inputs{flow::backward_warp(f0n, ft0n),
+                                    flow::backward_warp(f2n, ft2n),
+                                    f0n,
+                                    f2n,
+                                    ft0n * unit,
+                                    ft2n * unit,
+                                    occ0,
+                                    occ2,
+                                    t_map};
   if (options_.motion_inputs) {
     if (linear) {
       inputs.push_back(torch::zeros({b, kMotionChannels, hn, wn}, f0n.options()));
@@ -438,7 +455,8 @@ torch::Tensor FlowGuidedNetImpl::refinement(const torch::Tensor& f0n, const torc
     }
   }
   auto x = torch::cat(inputs, 1);
-  x = x.sub(torch::cat({torch::full({1, 12, 1, 1}, 0.5, x.options()), torch::zeros({1, x.size(1) - 12, 1, 1}, x.options())}, 1));
+  x = x.sub(torch::cat(
+      {torch::full({1, 12, 1, 1}, 0.5, x.options()), torch::zeros({1, x.size(1) - 12, 1, 1}, x.options())}, 1));
   // oneDNN runs these small convolutions faster on channels-last tensors: fewer reorders of every
   // input and output.
   if (!torch::GradMode::is_enabled() && x.is_cpu()) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
@@ -489,7 +507,8 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
   // training the net runs at the frames' resolution and the upscale is the identity.
   const auto mask = torch::sigmoid(head.narrow(1, 0, 1) + prior);
   const double cx = options_.flow_unit / sx, cy = options_.flow_unit / sy;
-  const bool needs_grad = torch::GradMode::is_enabled() && (head.requires_grad() || f0.requires_grad() || f2.requires_grad());
+  const bool needs_grad =
+      torch::GradMode::is_enabled() && (head.requires_grad() || f0.requires_grad() || f2.requires_grad());
   if (!needs_grad && f0.is_cpu() && f0.scalar_type() == torch::kFloat32 && f2.scalar_type() == torch::kFloat32) {
     return render_on_cpu(f0, f2, ft0s, ft2s, head, mask, cx, cy, options_.refine_flow, sampling_);
   }
@@ -501,8 +520,8 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
     ft2 = ft2 + out.narrow(1, 6, 2) * to_full;
   }
   const auto full_mask = resize(mask, h, w, false);
-  return full_mask * flow::backward_warp(f0, ft0, sampling_) + (1 - full_mask) * flow::backward_warp(f2, ft2, sampling_) +
-         out.narrow(1, 1, 3);
+  return full_mask * flow::backward_warp(f0, ft0, sampling_) +
+         (1 - full_mask) * flow::backward_warp(f2, ft2, sampling_) + out.narrow(1, 1, 3);
 }
 
 }  // namespace fregan::models

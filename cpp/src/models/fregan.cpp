@@ -71,7 +71,8 @@ FreganGeneratorImpl::FreganGeneratorImpl(const FreganGeneratorOptions& o) : opti
 
 torch::Tensor FreganGeneratorImpl::forward(const torch::Tensor& f0, const torch::Tensor& f2) {
   TORCH_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f2.sizes(),
-              "fregan generator expects two [B, 3, H, W] frames of the same size, got ", f0.sizes(), " and ", f2.sizes());
+              "fregan generator expects two [B, 3, H, W] frames of the same size, got ", f0.sizes(), " and ",
+              f2.sizes());
   const int64_t m = size_multiple();
   TORCH_CHECK(f0.size(2) % m == 0 && f0.size(3) % m == 0, "fregan generator: H and W must be multiples of ", m,
               " (2^levels), got ", f0.size(2), "x", f0.size(3), "; the Interpolator pads for you");
@@ -108,8 +109,10 @@ FreganDiscriminatorImpl::FreganDiscriminatorImpl(const FreganDiscriminatorOption
   body_->push_back(nn::Conv2d(nn::Conv2dOptions(in, 1, 3).padding(1)));
 }
 
-torch::Tensor FreganDiscriminatorImpl::forward(const torch::Tensor&, const torch::Tensor& middle, const torch::Tensor&) {
-  TORCH_CHECK(middle.dim() == 4 && middle.size(1) == 3, "fregan discriminator expects [B, 3, H, W], got ", middle.sizes());
+torch::Tensor FreganDiscriminatorImpl::forward(const torch::Tensor&, const torch::Tensor& middle,
+                                               const torch::Tensor&) {
+  TORCH_CHECK(middle.dim() == 4 && middle.size(1) == 3, "fregan discriminator expects [B, 3, H, W], got ",
+              middle.sizes());
   return body_->forward(middle.mul(2.0).sub(1.0)).mean({1, 2, 3});
 }
 

@@ -124,7 +124,8 @@ torch::Tensor SepConvImpl::forward(const torch::Tensor& f0, const torch::Tensor&
   const int64_t k = options_.kernel_size;
   const auto features = trunk_->forward(torch::cat({f0, f2}, 1).mul(2.0).sub(1.0));
   // One softmax over both frames' vertical taps (it also weighs the frames), one per horizontal kernel.
-  const auto vertical = torch::softmax(torch::cat({vertical0_->forward(features), vertical1_->forward(features)}, 1), 1);
+  const auto vertical =
+      torch::softmax(torch::cat({vertical0_->forward(features), vertical1_->forward(features)}, 1), 1);
   const auto h0 = torch::softmax(horizontal0_->forward(features), 1);
   const auto h1 = torch::softmax(horizontal1_->forward(features), 1);
   return ops::local_separable_conv(pad_for_kernel(f0, k), vertical.narrow(1, 0, k), h0) +

@@ -81,7 +81,8 @@ ModelFamily aligned_family(const ModelFamily& seed, nlohmann::json seed_defaults
     options.seed_options = m.generator_options;
     m.name = name;
     m.generator_options = options;
-    m.generator = std::make_shared<FlowAlignedNetImpl>(options, std::dynamic_pointer_cast<InterpolationNetImpl>(m.generator));
+    m.generator =
+        std::make_shared<FlowAlignedNetImpl>(options, std::dynamic_pointer_cast<InterpolationNetImpl>(m.generator));
     return m;
   };
   return family;

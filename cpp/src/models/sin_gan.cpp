@@ -51,10 +51,12 @@ SinGanGeneratorImpl::SinGanGeneratorImpl(const SinGanGeneratorOptions& o) : opti
   check_channels(o.decoder_channels, "sin-gan generator: decoder_channels");
   require(o.encoder_channels.size() == o.decoder_channels.size(),
           "sin-gan generator: encoder_channels and decoder_channels must have the same length (one D block per C "
-          "block), got " + std::to_string(o.encoder_channels.size()) + " and " + std::to_string(o.decoder_channels.size()));
+          "block), got " +
+              std::to_string(o.encoder_channels.size()) + " and " + std::to_string(o.decoder_channels.size()));
   require(o.encoder_kernel >= 1 && o.decoder_kernel >= 1 && o.head_kernel >= 1,
           "sin-gan generator: kernel sizes must be >= 1");
-  require(o.dropout >= 0 && o.dropout < 1, "sin-gan generator: dropout must be in [0, 1), got " + std::to_string(o.dropout));
+  require(o.dropout >= 0 && o.dropout < 1,
+          "sin-gan generator: dropout must be in [0, 1), got " + std::to_string(o.dropout));
   require(o.output == "residual" || o.output == "direct",
           "sin-gan generator: output must be 'residual' or 'direct', got '" + o.output + "'");
   require(o.refine_channels >= 1 && o.refine_layers >= 2,
@@ -161,9 +163,9 @@ torch::Tensor SinGanDiscriminatorImpl::forward(const torch::Tensor& f0, const to
   // Every 4x4 stride-2 conv (padding 1) halves a side, rounding down: a side below 2^convs
   // would vanish.
   const int64_t min_side = int64_t{1} << (options_.channels.size() + 1);
-  TORCH_CHECK(middle.size(2) >= min_side && middle.size(3) >= min_side, "sin-gan discriminator needs frames of at least ",
-              min_side, "x", min_side, " (", options_.channels.size() + 1, " stride-2 convs), got ", middle.size(2), "x",
-              middle.size(3));
+  TORCH_CHECK(middle.size(2) >= min_side && middle.size(3) >= min_side,
+              "sin-gan discriminator needs frames of at least ", min_side, "x", min_side, " (",
+              options_.channels.size() + 1, " stride-2 convs), got ", middle.size(2), "x", middle.size(3));
   return body_->forward(torch::cat({f0, middle, f2}, 1).mul(2.0).sub(1.0)).mean({1, 2, 3});
 }
 

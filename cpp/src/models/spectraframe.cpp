@@ -23,15 +23,15 @@ namespace {
 constexpr int kKernel = 8, kStride = 4, kPadding = 2;
 
 nn::Sequential conv_prelu(int in, int out, int kernel, int stride, int padding) {
-  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding)),
-                        nn::PReLU());
+  return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out, kernel).stride(stride).padding(padding)), nn::PReLU());
 }
 
 // LR [B, in, h, w] -> SR [B, out, 4h, 4w], + PReLU.
 nn::Sequential up4_prelu(int in, int out, const std::string& upsampling) {
   if (upsampling == "transposed") {
     return nn::Sequential(
-        nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, out, kKernel).stride(kStride).padding(kPadding)), nn::PReLU());
+        nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, out, kKernel).stride(kStride).padding(kPadding)),
+        nn::PReLU());
   }
   return nn::Sequential(nn::Conv2d(nn::Conv2dOptions(in, out * kStride * kStride, 3).padding(1)),
                         nn::PixelShuffle(nn::PixelShuffleOptions(kStride)), nn::PReLU());
@@ -115,8 +115,8 @@ SpectraFrameGeneratorImpl::SpectraFrameGeneratorImpl(const SpectraFrameGenerator
   if (o.architecture == "lr_fusion") {
     fuse_ = register_module("fuse", conv_prelu((o.neighbours + 1) * base, base, 1, 1, 0));
     body_ = register_module("body", resnet(base, o.residual_blocks));
-    reconstruct_ = register_module(
-        "reconstruct", nn::Conv2d(nn::Conv2dOptions(base, 3 * kStride * kStride, 3).padding(1)));
+    reconstruct_ =
+        register_module("reconstruct", nn::Conv2d(nn::Conv2dOptions(base, 3 * kStride * kStride, 3).padding(1)));
     zero_reconstruction();
     return;
   }
@@ -134,8 +134,7 @@ SpectraFrameGeneratorImpl::SpectraFrameGeneratorImpl(const SpectraFrameGenerator
   register_module("multi_to_sr", multi_to_sr_);
   register_module("decoder", decoder_);
   register_module("encoder", encoder_);
-  reconstruct_ = register_module("reconstruct",
-                                 nn::Conv2d(nn::Conv2dOptions(o.neighbours * feat, 3, 3).padding(1)));
+  reconstruct_ = register_module("reconstruct", nn::Conv2d(nn::Conv2dOptions(o.neighbours * feat, 3, 3).padding(1)));
   zero_reconstruction();
 }
 
@@ -154,8 +153,8 @@ void SpectraFrameGeneratorImpl::check_inputs(const torch::Tensor& lr, const torc
                lr.sizes());
   const int64_t b = lr.size(0), h = lr.size(2), w = lr.size(3);
   FREGAN_CHECK(neighbours.dim() == 5 && neighbours.sizes() == torch::IntArrayRef({b, n, 3, h, w}),
-               "spectraframe: expected neighbours [B, ", n, ", 3, h, w] = [", b, ", ", n, ", 3, ", h, ", ", w, "], got ",
-               neighbours.sizes());
+               "spectraframe: expected neighbours [B, ", n, ", 3, h, w] = [", b, ", ", n, ", 3, ", h, ", ", w,
+               "], got ", neighbours.sizes());
   FREGAN_CHECK(flows.dim() == 5 && flows.sizes() == torch::IntArrayRef({b, n, 2, h, w}),
                "spectraframe: expected flows [B, ", n, ", 2, h, w] = [", b, ", ", n, ", 2, ", h, ", ", w, "], got ",
                flows.sizes());
@@ -171,7 +170,7 @@ torch::Tensor SpectraFrameGeneratorImpl::pair_inputs(const torch::Tensor& lr, co
 torch::Tensor SpectraFrameGeneratorImpl::forward(const torch::Tensor& lr, const torch::Tensor& neighbours,
                                                  const torch::Tensor& flows) {
   auto out = options_.architecture == "lr_fusion" ? forward_lr_fusion(lr, neighbours, flows)
-                                                   : forward_rbpn(lr, pair_inputs(lr, neighbours, flows));
+                                                  : forward_rbpn(lr, pair_inputs(lr, neighbours, flows));
   if (options_.bicubic_residual) {
     namespace F = torch::nn::functional;
     out = out + F::interpolate(lr, F::InterpolateFuncOptions()
@@ -243,9 +242,9 @@ SpectraFrameDiscriminatorImpl::SpectraFrameDiscriminatorImpl(const SpectraFrameD
   }
   register_module("stages", stages_);
   // Adaptive pooling instead of SRGAN's fixed-size flatten: any crop or frame size works.
-  head_ = register_module("head", nn::Sequential(nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions(1)), nn::Flatten(),
-                                                 nn::Linear(c, o.dense_channels), lrelu(),
-                                                 nn::Linear(o.dense_channels, 1)));
+  head_ = register_module("head",
+                          nn::Sequential(nn::AdaptiveAvgPool2d(nn::AdaptiveAvgPool2dOptions(1)), nn::Flatten(),
+                                         nn::Linear(c, o.dense_channels), lrelu(), nn::Linear(o.dense_channels, 1)));
 }
 
 std::vector<torch::Tensor> SpectraFrameDiscriminatorImpl::features(const torch::Tensor& frames) {
@@ -284,8 +283,8 @@ SpectraFrame create_spectraframe(const nlohmann::json& g, const nlohmann::json& 
 }
 
 torch::Tensor spectraframe_flows(const torch::Tensor& lr, const torch::Tensor& neighbours) {
-  FREGAN_CHECK(lr.dim() == 4 && neighbours.dim() == 5 && neighbours.size(0) == lr.size(0) &&
-                   neighbours.size(2) == 3 && neighbours.size(3) == lr.size(2) && neighbours.size(4) == lr.size(3),
+  FREGAN_CHECK(lr.dim() == 4 && neighbours.dim() == 5 && neighbours.size(0) == lr.size(0) && neighbours.size(2) == 3 &&
+                   neighbours.size(3) == lr.size(2) && neighbours.size(4) == lr.size(3),
                "spectraframe_flows: expected lr [B, 3, h, w] and neighbours [B, n, 3, h, w], got ", lr.sizes(), " and ",
                neighbours.sizes());
   namespace F = torch::nn::functional;

@@ -13,9 +13,9 @@
 namespace fregan::ops {
 namespace {
 
-using torch::indexing::Slice;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
+using torch::indexing::Slice;
 
 std::string shape(const torch::Tensor& t) {
   std::string s = "[";
@@ -25,7 +25,8 @@ std::string shape(const torch::Tensor& t) {
 
 // Checks the shapes of (input, kernels...) and returns K.  `taps` is K for the separable op's 1D
 // kernels and K*K for the 2D op's kernels.
-int64_t check_shapes(const char* op, const torch::Tensor& input, const std::vector<torch::Tensor>& kernels, bool separable) {
+int64_t check_shapes(const char* op, const torch::Tensor& input, const std::vector<torch::Tensor>& kernels,
+                     bool separable) {
   const std::string name(op);
   require(input.dim() == 4, name + ": input must be [B, C, H+K-1, W+K-1], got " + shape(input));
   require(input.scalar_type() == torch::kFloat32 || input.scalar_type() == torch::kFloat64,
@@ -47,8 +48,8 @@ int64_t check_shapes(const char* op, const torch::Tensor& input, const std::vect
     require(t.device() == input.device(), name + ": kernels and input must be on the same device");
   }
   require(input.size(0) == k0.size(0) && input.size(2) == k0.size(2) + k - 1 && input.size(3) == k0.size(3) + k - 1,
-          name + ": input " + shape(input) + " must be [B, C, H+K-1, W+K-1] for kernels " + shape(k0) + " (K = " +
-              std::to_string(k) + ")");
+          name + ": input " + shape(input) + " must be [B, C, H+K-1, W+K-1] for kernels " + shape(k0) +
+              " (K = " + std::to_string(k) + ")");
   return k;
 }
 
@@ -313,7 +314,8 @@ class LocalSeparableConvFunction : public torch::autograd::Function<LocalSeparab
       AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "local_separable_conv_backward", [&] {
         const auto d = dims_of(in, v, K);
         sep_backward_kernels_loop<scalar_t>(in.data_ptr<scalar_t>(), v.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(),
-                                            g.data_ptr<scalar_t>(), gv.data_ptr<scalar_t>(), gh.data_ptr<scalar_t>(), d);
+                                            g.data_ptr<scalar_t>(), gv.data_ptr<scalar_t>(), gh.data_ptr<scalar_t>(),
+                                            d);
         sep_backward_input_loop<scalar_t>(v.data_ptr<scalar_t>(), h.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
                                           gin.data_ptr<scalar_t>(), d);
       });
@@ -331,7 +333,8 @@ class LocalConv2dFunction : public torch::autograd::Function<LocalConv2dFunction
     ctx->save_for_backward({input, kernels});
     ctx->saved_data["backend"] = backend;
     ctx->saved_data["k"] = k;
-    if (static_cast<LocalConvBackend>(backend) == LocalConvBackend::kSlices) return conv2d_forward_slices(input, kernels, k);
+    if (static_cast<LocalConvBackend>(backend) == LocalConvBackend::kSlices)
+      return conv2d_forward_slices(input, kernels, k);
     auto out = torch::empty({input.size(0), input.size(1), kernels.size(2), kernels.size(3)}, input.options());
     AT_DISPATCH_FLOATING_TYPES(input.scalar_type(), "local_conv2d", [&] {
       conv2d_forward_loop<scalar_t>(input.data_ptr<scalar_t>(), kernels.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
@@ -362,8 +365,10 @@ class LocalConv2dFunction : public torch::autograd::Function<LocalConv2dFunction
       gk = torch::empty_like(kern);
       AT_DISPATCH_FLOATING_TYPES(in.scalar_type(), "local_conv2d_backward", [&] {
         const auto d = dims_of(in, kern, K);
-        conv2d_backward_kernels_loop<scalar_t>(in.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), gk.data_ptr<scalar_t>(), d);
-        conv2d_backward_input_loop<scalar_t>(kern.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), gin.data_ptr<scalar_t>(), d);
+        conv2d_backward_kernels_loop<scalar_t>(in.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(), gk.data_ptr<scalar_t>(),
+                                               d);
+        conv2d_backward_input_loop<scalar_t>(kern.data_ptr<scalar_t>(), g.data_ptr<scalar_t>(),
+                                             gin.data_ptr<scalar_t>(), d);
       });
     }
     return {gin, gk, torch::Tensor(), torch::Tensor()};

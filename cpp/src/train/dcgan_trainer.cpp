@@ -109,7 +109,8 @@ void check_options(const DcganTrainerOptions& o) {
   require(o.loss == "bce" || o.loss == "hinge", "loss must be 'bce' or 'hinge', got '" + o.loss + "'");
   require(o.r1_gamma >= 0 && o.r1_every >= 1, "r1_gamma must be >= 0 and r1_every >= 1");
   require(o.ema_decay >= 0 && o.ema_decay < 1, "ema_decay must be in [0, 1) (0 = no EMA)");
-  require(r.label_smoothing.real_low <= r.label_smoothing.real_high && r.label_smoothing.fake_low <= r.label_smoothing.fake_high,
+  require(r.label_smoothing.real_low <= r.label_smoothing.real_high &&
+              r.label_smoothing.fake_low <= r.label_smoothing.fake_high,
           "label smoothing ranges must have low <= high");
 }
 
@@ -122,8 +123,7 @@ uint64_t mix(uint64_t a, uint64_t b) {
 
 }  // namespace
 
-DcganTrainer::DcganTrainer(const DcganTrainerOptions& options)
-    : options_(options), detector_(options.divergence) {
+DcganTrainer::DcganTrainer(const DcganTrainerOptions& options) : options_(options), detector_(options.divergence) {
   check_options(options_);
   const auto& run = options_.run;
   set_num_threads(run.threads);
@@ -228,7 +228,9 @@ void DcganTrainer::save(const std::string& path) const {
   models::CheckpointMeta meta;
   meta.trainer_options = options_;
   meta.step = step_;
-  meta.trainer_state = {{"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}, {"d_lr_scale", d_lr_scale_},
+  meta.trainer_state = {{"lr_scale", lr_scale_},
+                        {"rollbacks", rollbacks_},
+                        {"d_lr_scale", d_lr_scale_},
                         {"collapse_rollbacks", collapse_rollbacks_}};
   if (!ema_) {
     models::save_dcgan_checkpoint(path, meta, model_, optimizer_g_.get(), optimizer_d_.get());
@@ -243,8 +245,9 @@ void DcganTrainer::save(const std::string& path) const {
 void DcganTrainer::load(const std::string& path) {
   models::CheckpointMeta meta;
   auto loaded = models::load_dcgan(path, *device_, &meta);
-  models::resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
-              *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
+  models::resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator,
+                      *loaded.generator, *model_.discriminator, loaded.discriminator.get(), *optimizer_g_,
+                      *optimizer_d_, *device_);
   if (ema_) {
     // The file's generator is the EMA; G's own weights, when saved, are beside it.
     models::copy_weights(*ema_, *loaded.generator);
@@ -259,14 +262,17 @@ void DcganTrainer::load(const std::string& path) {
   detector_.reset();
 }
 
-std::optional<std::string> DcganTrainer::check_divergence(const DcganStepStats& stats, const std::string& good_checkpoint) {
+std::optional<std::string> DcganTrainer::check_divergence(const DcganStepStats& stats,
+                                                          const std::string& good_checkpoint) {
   auto reason = detector_.update(stats.d_loss, stats.g_loss);
   if (!reason) return std::nullopt;
   const auto& d = options_.divergence;
   if (rollbacks_ >= d.max_rollbacks) {
     throw Error("DCGAN training diverged at step " + std::to_string(stats.step) + ": " + *reason + ", after " +
-                std::to_string(rollbacks_) + " rollbacks (divergence.max_rollbacks); giving up. The last good "
-                "weights are in '" + good_checkpoint + "'");
+                std::to_string(rollbacks_) +
+                " rollbacks (divergence.max_rollbacks); giving up. The last good "
+                "weights are in '" +
+                good_checkpoint + "'");
   }
   const double new_scale = lr_scale_ * d.lr_factor;
   const int new_rollbacks = rollbacks_ + 1;
@@ -276,9 +282,11 @@ std::optional<std::string> DcganTrainer::check_divergence(const DcganStepStats& 
   apply_lr_scale();
   save(good_checkpoint);  // a crash now resumes with the lowered rates
   char what[512];
-  std::snprintf(what, sizeof what, "step %lld: %s; rolled back to step %lld, learning rates x%g (now G %.3g, D %.3g), rollback %d of at most %d",
-                (long long)stats.step, reason->c_str(), (long long)step_, d.lr_factor, options_.run.lr_g * lr_scale_,
-                options_.run.lr_d * lr_scale_, rollbacks_, d.max_rollbacks);
+  std::snprintf(
+      what, sizeof what,
+      "step %lld: %s; rolled back to step %lld, learning rates x%g (now G %.3g, D %.3g), rollback %d of at most %d",
+      (long long)stats.step, reason->c_str(), (long long)step_, d.lr_factor, options_.run.lr_g * lr_scale_,
+      options_.run.lr_d * lr_scale_, rollbacks_, d.max_rollbacks);
   return std::string(what);
 }
 
@@ -298,12 +306,15 @@ CollapseVerdict DcganTrainer::check_collapse(const torch::Tensor& samples, const
   }
   if (!c.enabled) return v;
   char why[160];
-  std::snprintf(why, sizeof why, "samples collapsed (diversity x%.2f std, x%.2f pairwise of the real frames', below %g)",
-                v.std_ratio, v.distance_ratio, c.min_ratio);
+  std::snprintf(why, sizeof why,
+                "samples collapsed (diversity x%.2f std, x%.2f pairwise of the real frames', below %g)", v.std_ratio,
+                v.distance_ratio, c.min_ratio);
   if (collapse_rollbacks_ >= c.max_rollbacks) {
     throw Error("DCGAN training collapsed at step " + std::to_string(step_) + ": " + why + ", after " +
-                std::to_string(collapse_rollbacks_) + " collapse rollbacks (collapse.max_rollbacks); giving up. The "
-                "last weights whose samples were diverse are in '" + healthy_checkpoint + "'");
+                std::to_string(collapse_rollbacks_) +
+                " collapse rollbacks (collapse.max_rollbacks); giving up. The "
+                "last weights whose samples were diverse are in '" +
+                healthy_checkpoint + "'");
   }
   const int64_t at = step_;
   const double new_scale = lr_scale_ * c.lr_factor, new_d_scale = d_lr_scale_ * c.d_lr_factor;
@@ -316,9 +327,11 @@ CollapseVerdict DcganTrainer::check_collapse(const torch::Tensor& samples, const
   save(healthy_checkpoint);
   save(last_checkpoint);  // a crash now resumes from the rolled-back state
   char what[512];
-  std::snprintf(what, sizeof what, "step %lld: %s; rolled back to step %lld, learning rates now G %.3g, D %.3g, collapse rollback %d of at most %d",
-                (long long)at, why, (long long)step_, options_.run.lr_g * lr_scale_, options_.run.lr_d * lr_scale_ * d_lr_scale_,
-                collapse_rollbacks_, c.max_rollbacks);
+  std::snprintf(
+      what, sizeof what,
+      "step %lld: %s; rolled back to step %lld, learning rates now G %.3g, D %.3g, collapse rollback %d of at most %d",
+      (long long)at, why, (long long)step_, options_.run.lr_g * lr_scale_, options_.run.lr_d * lr_scale_ * d_lr_scale_,
+      collapse_rollbacks_, c.max_rollbacks);
   *event = what;
   return v;
 }
@@ -358,15 +371,17 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
   bopt.shuffle = !o.temporal_order;
   bopt.hflip = o.hflip;
   bopt.seed = run.seed;
-  log::info("training dcgan (" + std::to_string(generator_options_.height) + "x" + std::to_string(generator_options_.width) +
-            ") on " + std::to_string(dataset.size()) + " frames (frame skip " + std::to_string(dataset.effective_skip()) +
-            ", " + (o.temporal_order ? "temporal order" : "shuffled") + "), device " + device_->str());
+  log::info("training dcgan (" + std::to_string(generator_options_.height) + "x" +
+            std::to_string(generator_options_.width) + ") on " + std::to_string(dataset.size()) +
+            " frames (frame skip " + std::to_string(dataset.effective_skip()) + ", " +
+            (o.temporal_order ? "temporal order" : "shuffled") + "), device " + device_->str());
 
   set_real_frames(data::evenly_spaced_frames(dataset, std::max(o.sample_count, 2), generator_options_.height,
                                              generator_options_.width));
   log::info("real frames' diversity at " + std::to_string(o.collapse.feature_height) + "x" +
-            std::to_string(o.collapse.feature_width) + ": per-pixel std " + std::to_string(collapse_->real().pixel_std) +
-            ", mean pairwise distance " + std::to_string(collapse_->real().mean_pairwise_distance));
+            std::to_string(o.collapse.feature_width) + ": per-pixel std " +
+            std::to_string(collapse_->real().pixel_std) + ", mean pairwise distance " +
+            std::to_string(collapse_->real().mean_pairwise_distance));
   folder.open_log(step_);
   // The first good checkpoint: a rollback always has somewhere to go.
   if (!run.resume || !fs::exists(last_path)) save(last_path);
@@ -387,8 +402,12 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
     p.last = step(data::make_frame_batch(dataset, bopt, step_));
     if (auto event = check_divergence(p.last, last_path)) {
       log::warn("dcgan divergence at " + *event);
-      folder.write({{"step", step_}, {"event", "rollback"}, {"what", *event}, {"from_step", p.last.step},
-                    {"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}});
+      folder.write({{"step", step_},
+                    {"event", "rollback"},
+                    {"what", *event},
+                    {"from_step", p.last.step},
+                    {"lr_scale", lr_scale_},
+                    {"rollbacks", rollbacks_}});
       p.event = *event;
     }
     p.lr_scale = lr_scale_;
@@ -401,9 +420,12 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
     char figures[256];
     std::snprintf(figures, sizeof figures, "D %.4f  G %.4f  D(real) %.3f  D(fake) %.3f  lr x%g", stats.d_loss,
                   stats.g_loss, stats.d_real, stats.d_fake, lr_scale_);
-    return std::pair{std::string(figures),
-                     nlohmann::json{{"d_loss", stats.d_loss}, {"g_loss", stats.g_loss}, {"d_real", stats.d_real},
-                                    {"d_fake", stats.d_fake}, {"lr_scale", lr_scale_}, {"rollbacks", rollbacks_}}};
+    return std::pair{std::string(figures), nlohmann::json{{"d_loss", stats.d_loss},
+                                                          {"g_loss", stats.g_loss},
+                                                          {"d_real", stats.d_real},
+                                                          {"d_fake", stats.d_fake},
+                                                          {"lr_scale", lr_scale_},
+                                                          {"rollbacks", rollbacks_}}};
   };
   // DCGAN's validation: the fixed-noise samples' grid and diversity, and the collapse rollback.
   hooks.validate = [&](DcganProgress& p) -> std::optional<double> {
@@ -414,19 +436,32 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
     const CollapseVerdict v = check_collapse(frames, healthy_path, last_path, &event);
     p.validation = v;
     char line[320];
-    std::snprintf(line, sizeof line, "step %lld: samples' diversity x%.2f (std %.2f vs real %.2f), x%.2f (pairwise %.2f vs real %.2f)%s",
+    std::snprintf(line, sizeof line,
+                  "step %lld: samples' diversity x%.2f (std %.2f vs real %.2f), x%.2f (pairwise %.2f vs real %.2f)%s",
                   (long long)sampled_at, v.std_ratio, v.samples.pixel_std, v.real.pixel_std, v.distance_ratio,
                   v.samples.mean_pairwise_distance, v.real.mean_pairwise_distance,
-                  v.collapsed ? (sampled_at >= o.collapse.start_step ? "  COLLAPSED" : "  (alike, before collapse.start_step)") : "");
+                  v.collapsed
+                      ? (sampled_at >= o.collapse.start_step ? "  COLLAPSED" : "  (alike, before collapse.start_step)")
+                      : "");
     log::info(line);
-    folder.write({{"step", sampled_at}, {"event", "diversity"}, {"std", v.samples.pixel_std},
-                  {"real_std", v.real.pixel_std}, {"pairwise", v.samples.mean_pairwise_distance},
-                  {"real_pairwise", v.real.mean_pairwise_distance}, {"std_ratio", v.std_ratio},
-                  {"distance_ratio", v.distance_ratio}, {"collapsed", v.collapsed}});
+    folder.write({{"step", sampled_at},
+                  {"event", "diversity"},
+                  {"std", v.samples.pixel_std},
+                  {"real_std", v.real.pixel_std},
+                  {"pairwise", v.samples.mean_pairwise_distance},
+                  {"real_pairwise", v.real.mean_pairwise_distance},
+                  {"std_ratio", v.std_ratio},
+                  {"distance_ratio", v.distance_ratio},
+                  {"collapsed", v.collapsed}});
     if (!event.empty()) {
       log::warn("dcgan collapse at " + event);
-      folder.write({{"step", step_}, {"event", "rollback"}, {"what", event}, {"from_step", sampled_at},
-                    {"lr_scale", lr_scale_}, {"d_lr_scale", d_lr_scale_}, {"collapse_rollbacks", collapse_rollbacks_}});
+      folder.write({{"step", step_},
+                    {"event", "rollback"},
+                    {"what", event},
+                    {"from_step", sampled_at},
+                    {"lr_scale", lr_scale_},
+                    {"d_lr_scale", d_lr_scale_},
+                    {"collapse_rollbacks", collapse_rollbacks_}});
       p.event = event;
       p.step = step_;
       p.lr_scale = lr_scale_;

@@ -18,7 +18,9 @@ DiffAugmentPolicy parse_diff_augment(const std::string& policy) {
     else if (word == "translation") p.translation = true;
     else if (word == "cutout") p.cutout = true;
     else if (word == "flip") p.flip = true;
-    else throw InvalidArgument("diff_augment: unknown transform '" + word + "' (use any of color, translation, cutout, flip, comma-separated)");
+    else
+      throw InvalidArgument("diff_augment: unknown transform '" + word +
+                            "' (use any of color, translation, cutout, flip, comma-separated)");
   }
   return p;
 }
@@ -55,7 +57,8 @@ torch::Tensor cutout(const torch::Tensor& x) {
   const auto cy = torch::randint(0, h, {b, 1, 1}), cx = torch::randint(0, w, {b, 1, 1});
   const auto rows = torch::arange(h).view({1, h, 1}), cols = torch::arange(w).view({1, 1, w});
   const auto top = cy - ch / 2, left = cx - cw / 2;
-  const auto inside = rows.ge(top).logical_and(rows.lt(top + ch)).logical_and(cols.ge(left)).logical_and(cols.lt(left + cw));
+  const auto inside =
+      rows.ge(top).logical_and(rows.lt(top + ch)).logical_and(cols.ge(left)).logical_and(cols.lt(left + cw));
   return x * inside.logical_not().unsqueeze(1).to(x.options());
 }
 

@@ -36,8 +36,8 @@ DistributedOptions resolve(const DistributedOptions& requested) {
   if (o.world_size <= 0) o.world_size = env_int("WORLD_SIZE", 1);
   if (o.rank < 0) {
     o.rank = env_int("RANK", -1);
-    require(o.rank >= 0 || o.world_size == 1, "world size " + std::to_string(o.world_size) +
-                                                  " needs this process's rank: pass --rank or set RANK");
+    require(o.rank >= 0 || o.world_size == 1,
+            "world size " + std::to_string(o.world_size) + " needs this process's rank: pass --rank or set RANK");
     o.rank = std::max(o.rank, 0);
   }
   if (o.local_rank < 0) o.local_rank = env_int("LOCAL_RANK", o.rank);
@@ -48,8 +48,10 @@ DistributedOptions resolve(const DistributedOptions& requested) {
   if (o.master_port <= 0) o.master_port = env_int("MASTER_PORT", 29500);
   require(o.world_size >= 1, "world size must be >= 1, got " + std::to_string(o.world_size));
   require(o.rank < o.world_size, "rank " + std::to_string(o.rank) + " is outside 0.." +
-                                     std::to_string(o.world_size - 1) + " (world size " + std::to_string(o.world_size) + ")");
-  require(o.master_port >= 1 && o.master_port <= 65535, "master port must be in 1..65535, got " + std::to_string(o.master_port));
+                                     std::to_string(o.world_size - 1) + " (world size " + std::to_string(o.world_size) +
+                                     ")");
+  require(o.master_port >= 1 && o.master_port <= 65535,
+          "master port must be in 1..65535, got " + std::to_string(o.master_port));
   require(o.backend == "auto" || o.backend == "gloo" || o.backend == "nccl",
           "distributed backend must be auto, gloo or nccl, got '" + o.backend + "'");
   require(o.timeout_seconds > 0, "distributed timeout must be > 0 seconds");
@@ -104,8 +106,9 @@ std::string message_of(const std::exception& e) {
 [[noreturn]] void fail(const DistributedOptions& o, const std::string& what, const std::exception& e) {
   char timeout[32];
   std::snprintf(timeout, sizeof timeout, "%g", o.timeout_seconds);
-  throw DistributedError("distributed training: rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) +
-                         " could not " + what + ": another rank died, hangs or cannot be reached (timeout " + timeout +
+  throw DistributedError("distributed training: rank " + std::to_string(o.rank) + " of " +
+                         std::to_string(o.world_size) + " could not " + what +
+                         ": another rank died, hangs or cannot be reached (timeout " + timeout +
                          " s, --dist-timeout): " + message_of(e));
 }
 
@@ -126,7 +129,8 @@ void run_bucketed(const std::vector<torch::Tensor>& tensors, size_t bucket_bytes
   size_t bytes = 0;
   for (const auto& t : tensors) {
     const size_t size = t.numel() * t.element_size();
-    if (buckets.empty() || buckets.back().members.front().scalar_type() != t.scalar_type() || bytes + size > bucket_bytes) {
+    if (buckets.empty() || buckets.back().members.front().scalar_type() != t.scalar_type() ||
+        bytes + size > bucket_bytes) {
       buckets.emplace_back();
       bytes = 0;
     }
@@ -167,15 +171,18 @@ DistributedContext::DistributedContext(const DistributedOptions& options, const 
   std::string backend = o.backend;
   if (device.is_cuda()) {
     if (backend == "nccl" && !nccl_available()) {
-      throw InvalidArgument("NCCL backend not available in this LibTorch build: pass --dist-backend gloo to reduce "
-                            "through host memory, or build fregan against a LibTorch with NCCL");
+      throw InvalidArgument(
+          "NCCL backend not available in this LibTorch build: pass --dist-backend gloo to reduce "
+          "through host memory, or build fregan against a LibTorch with NCCL");
     }
     if (backend == "auto" && !nccl_available()) {
-      log::warn("NCCL backend not available in this LibTorch build: reducing CUDA gradients over Gloo through host memory");
+      log::warn(
+          "NCCL backend not available in this LibTorch build: reducing CUDA gradients over Gloo through host memory");
     }
     if (backend == "auto") backend = nccl_available() ? "nccl" : "gloo";
   } else {
-    require(backend != "nccl", "the NCCL backend needs CUDA: the model is on " + device.str() + " (use --dist-backend gloo)");
+    require(backend != "nccl",
+            "the NCCL backend needs CUDA: the model is on " + device.str() + " (use --dist-backend gloo)");
     backend = "gloo";
   }
   group_ = std::make_unique<Group>();
@@ -202,15 +209,18 @@ DistributedContext::DistributedContext(const DistributedOptions& options, const 
       // talks over loopback; otherwise the address this host's name resolves to.
       const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
       const bool loopback = o.master_addr == "localhost" || o.master_addr.rfind("127.", 0) == 0;
-      gloo_options->devices.push_back(interface && *interface ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
-                                      : loopback              ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
-                                                              : c10d::ProcessGroupGloo::createDefaultDevice());
+      gloo_options->devices.push_back(
+          interface && *interface ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+          : loopback              ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
+                                  : c10d::ProcessGroupGloo::createDefaultDevice());
       gloo_options->threads = 1;  // one collective at a time per step; the cores train
       group_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(group_->store, o.rank, o.world_size, gloo_options);
     }
   } catch (const std::exception& e) {
-    fail(o, "join the process group at " + where + " (are all " + std::to_string(o.world_size) +
-                " ranks started, with the same MASTER_ADDR and MASTER_PORT?)", e);
+    fail(o,
+         "join the process group at " + where + " (are all " + std::to_string(o.world_size) +
+             " ranks started, with the same MASTER_ADDR and MASTER_PORT?)",
+         e);
   }
   log::info("rank " + std::to_string(o.rank) + " of " + std::to_string(o.world_size) + " joined the " + backend +
             " process group at " + where);
@@ -224,8 +234,8 @@ void DistributedContext::broadcast_module(torch::nn::Module& module) {
   for (const auto& b : module.buffers(true)) tensors.push_back(b);
   run_bucketed(
       tensors, static_cast<size_t>(options_.bucket_megabytes * (1 << 20)), group_->comm_device,
-      [&](std::vector<torch::Tensor>& flat) { return group_->group->broadcast(flat); },
-      [](torch::Tensor&) {}, [&](const std::exception& e) { fail(options_, "receive rank 0's initial weights", e); });
+      [&](std::vector<torch::Tensor>& flat) { return group_->group->broadcast(flat); }, [](torch::Tensor&) {},
+      [&](const std::exception& e) { fail(options_, "receive rank 0's initial weights", e); });
 }
 
 void DistributedContext::average_gradients(const std::vector<torch::Tensor>& parameters) {
@@ -238,7 +248,8 @@ void DistributedContext::average_gradients(const std::vector<torch::Tensor>& par
   run_bucketed(
       grads, static_cast<size_t>(options_.bucket_megabytes * (1 << 20)), group_->comm_device,
       [&](std::vector<torch::Tensor>& flat) { return group_->group->allreduce(flat); },
-      [world](torch::Tensor& flat) { flat.div_(world); }, [&](const std::exception& e) { fail(options_, "all-reduce gradients", e); });
+      [world](torch::Tensor& flat) { flat.div_(world); },
+      [&](const std::exception& e) { fail(options_, "all-reduce gradients", e); });
 }
 
 void DistributedContext::average_buffers(torch::nn::Module& module) {
@@ -286,8 +297,9 @@ class DistributedContext::Group {};
 
 DistributedContext::DistributedContext(const DistributedOptions& options, const torch::Device&) : options_(options) {
   if (active()) {
-    throw InvalidArgument("this fregan was built without distributed training (LibTorch's c10d with Gloo headers: "
-                          "on Debian install libgloo-dev and rebuild); world size must be 1");
+    throw InvalidArgument(
+        "this fregan was built without distributed training (LibTorch's c10d with Gloo headers: "
+        "on Debian install libgloo-dev and rebuild); world size must be 1");
   }
 }
 DistributedContext::~DistributedContext() = default;

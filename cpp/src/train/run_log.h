@@ -71,7 +71,9 @@ inline bool should_resume(const std::string& out_dir, const std::string& last_pa
   if (std::ifstream(last_path).good()) {
     if (resume) return true;
     if (!overwrite) {
-      throw InvalidArgument("'" + out_dir + "' already holds a run (last.pt): pass --resume to continue it or --overwrite to start afresh");
+      throw InvalidArgument(
+          "'" + out_dir +
+          "' already holds a run (last.pt): pass --resume to continue it or --overwrite to start afresh");
     }
     return false;
   }
@@ -203,8 +205,9 @@ void run_steps(RunFolder& folder, const RunOptions& run, const int64_t& step, in
     if (!skipped(progress) && (step % run.log_every == 0 || final_step)) {
       auto [figures, record] = hooks.log(progress);
       char line[640];
-      std::snprintf(line, sizeof line, "step %lld/%lld  %s  %.2f samples/s  ETA %s", (long long)step, (long long)run.steps,
-                    figures.c_str(), progress.samples_per_second, format_duration(progress.eta_seconds).c_str());
+      std::snprintf(line, sizeof line, "step %lld/%lld  %s  %.2f samples/s  ETA %s", (long long)step,
+                    (long long)run.steps, figures.c_str(), progress.samples_per_second,
+                    format_duration(progress.eta_seconds).c_str());
       folder.info(line);
       record["step"] = step;
       record["samples_per_second"] = progress.samples_per_second;
@@ -221,7 +224,8 @@ void run_steps(RunFolder& folder, const RunOptions& run, const int64_t& step, in
     const bool asked = callback && !callback(progress);
     stop = hooks.agree_stop ? hooks.agree_stop(asked) : asked;
     if (stop) folder.info("stopped by the caller at step " + std::to_string(step));
-    if (!skipped(progress) && (step % run.checkpoint_every == 0 || final_step || stop)) hooks.save_last(final_step || stop);
+    if (!skipped(progress) && (step % run.checkpoint_every == 0 || final_step || stop))
+      hooks.save_last(final_step || stop);
   }
 }
 

@@ -6,9 +6,9 @@ namespace fregan::train {
 
 // The field list is written once, here: the flat writer and reader below and the standalone
 // to_json / from_json all use it.
-#define FREGAN_RUN_OPTION_FIELDS                                                                            \
-  generator_options, discriminator_options, data, max_frames_per_source, steps, batch_size, lr_g, lr_d, \
-      beta1, beta2, label_smoothing, out_dir, resume, overwrite, log_every, checkpoint_every, seed, device, threads
+#define FREGAN_RUN_OPTION_FIELDS                                                                                      \
+  generator_options, discriminator_options, data, max_frames_per_source, steps, batch_size, lr_g, lr_d, beta1, beta2, \
+      label_smoothing, out_dir, resume, overwrite, log_every, checkpoint_every, seed, device, threads
 
 void write_run_options(nlohmann::json& fregan_json, const RunOptions& fregan_options) {
   NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_TO_JSON, FREGAN_RUN_OPTION_FIELDS))

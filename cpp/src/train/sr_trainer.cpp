@@ -24,11 +24,13 @@ void check_options(const SrTrainerOptions& o) {
   const auto& r = o.run;
   require(r.steps >= 1, "steps must be >= 1");
   require(r.batch_size >= 2, "batch_size must be >= 2 (the discriminator's BatchNorm needs more than one sample)");
-  require(o.hr_crop >= 32 && o.hr_crop % 4 == 0, "hr_crop must be a multiple of 4 and >= 32, got " + std::to_string(o.hr_crop));
+  require(o.hr_crop >= 32 && o.hr_crop % 4 == 0,
+          "hr_crop must be a multiple of 4 and >= 32, got " + std::to_string(o.hr_crop));
   require(r.lr_g > 0 && r.lr_d > 0, "learning rates must be > 0");
   require(o.loss.is_object(), "loss options must be a JSON object");
   require(o.val_frames >= 1, "val_frames must be >= 1");
-  require(r.log_every >= 1 && r.checkpoint_every >= 1 && o.val_every >= 0, "log/checkpoint/val intervals must be positive");
+  require(r.log_every >= 1 && r.checkpoint_every >= 1 && o.val_every >= 0,
+          "log/checkpoint/val intervals must be positive");
 }
 
 }  // namespace
@@ -83,7 +85,8 @@ SrStepStats SrTrainer::step(const data::SrBatch& batch) {
   SrStepStats stats;
 
   if (w.adversarial > 0) {
-    const auto d_loss = losses::discriminator_loss(d->forward(hr), d->forward(sr.detach()), options_.run.label_smoothing);
+    const auto d_loss =
+        losses::discriminator_loss(d->forward(hr), d->forward(sr.detach()), options_.run.label_smoothing);
     optimizer_d_->zero_grad();
     d_loss.backward();
     optimizer_d_->step();
@@ -140,12 +143,15 @@ void SrTrainer::save(const std::string& path, const nlohmann::json& metrics) con
 void SrTrainer::load(const std::string& path) {
   models::CheckpointMeta meta;
   auto loaded = models::load_spectraframe(path, *device_, &meta);
-  models::resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator, *loaded.generator,
-              *model_.discriminator, loaded.discriminator.get(), *optimizer_g_, *optimizer_d_, *device_);
+  models::resume_from(path, meta, model_.generator_options, model_.discriminator_options, *model_.generator,
+                      *loaded.generator, *model_.discriminator, loaded.discriminator.get(), *optimizer_g_,
+                      *optimizer_d_, *device_);
   // Adam's saved state carries the learning rates it ran with: this run's options win, so a
   // sitting resumed with a lower --lr-g is the learning-rate schedule.
-  for (auto& group : optimizer_g_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.run.lr_g);
-  for (auto& group : optimizer_d_->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.run.lr_d);
+  for (auto& group : optimizer_g_->param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.run.lr_g);
+  for (auto& group : optimizer_d_->param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(options_.run.lr_d);
   step_ = meta.step;
 }
 
@@ -209,7 +215,8 @@ infer::SrEvaluation SrTrainer::fit(const SrProgressCallback& callback) {
       p.validation = last_val;
       last_metrics = infer::to_json(last_val);
       char line[256];
-      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  (bicubic %.2f dB, %.4f) on %lld frames",
+      std::snprintf(line, sizeof line,
+                    "validation at step %lld: PSNR %.2f dB  SSIM %.4f  (bicubic %.2f dB, %.4f) on %lld frames",
                     (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.bicubic.psnr,
                     last_val.bicubic.ssim, (long long)last_val.frames);
       folder.info(line);

@@ -18,8 +18,8 @@ namespace fregan::train {
 
 FREGAN_DEFINE_TRAINER_OPTIONS_JSON(TrainerOptions, "training", model, val_data, val_fraction, frame_skip,
                                    max_triplets_per_source, val_max_triplets, neighbours, crop, hflip, vflip, rotate,
-                                   temporal_reverse, loss, val_every, workers, world_size, rank, local_rank, master_addr,
-                                   master_port, dist_backend, dist_timeout)
+                                   temporal_reverse, loss, val_every, workers, world_size, rank, local_rank,
+                                   master_addr, master_port, dist_backend, dist_timeout)
 
 namespace {
 
@@ -30,8 +30,10 @@ void check_options(const TrainerOptions& o) {
   require(o.crop >= 16, "crop must be >= 16");
   require(r.lr_g > 0 && r.lr_d > 0, "learning rates must be > 0");
   require(o.loss.is_object(), "loss options must be a JSON object");
-  require(r.log_every >= 1 && r.checkpoint_every >= 1 && o.val_every >= 0, "log/checkpoint/val intervals must be positive");
-  require(r.label_smoothing.real_low <= r.label_smoothing.real_high && r.label_smoothing.fake_low <= r.label_smoothing.fake_high,
+  require(r.log_every >= 1 && r.checkpoint_every >= 1 && o.val_every >= 0,
+          "log/checkpoint/val intervals must be positive");
+  require(r.label_smoothing.real_low <= r.label_smoothing.real_high &&
+              r.label_smoothing.fake_low <= r.label_smoothing.fake_high,
           "label smoothing ranges must have low <= high");
 }
 
@@ -79,13 +81,14 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   check_options(options_);
   const auto dist = distributed_options(options_);
   const auto& run = options_.run;
-  require(run.batch_size % dist.world_size == 0,
-          "batch_size " + std::to_string(run.batch_size) + " is the global batch and must split evenly over " +
-              std::to_string(dist.world_size) + " ranks");
+  require(run.batch_size % dist.world_size == 0, "batch_size " + std::to_string(run.batch_size) +
+                                                     " is the global batch and must split evenly over " +
+                                                     std::to_string(dist.world_size) + " ranks");
   set_num_threads(intra_op_threads(run.threads, dist));
   device_ = std::make_unique<torch::Device>(select_device(run.device));
   // One GPU per rank of a machine, unless the device names one.
-  if (device_->is_cuda() && !device_->has_index() && dist.world_size > 1) *device_ = torch::Device(torch::kCUDA, dist.local_rank);
+  if (device_->is_cuda() && !device_->has_index() && dist.world_size > 1)
+    *device_ = torch::Device(torch::kCUDA, dist.local_rank);
   distributed_ = std::make_unique<DistributedContext>(dist, *device_);
   torch::manual_seed(run.seed);
   model_ = models::create_model(options_.model, run.generator_options, run.discriminator_options);
@@ -93,8 +96,9 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   loss.update(options_.loss);
   loss_weights_ = loss.get<losses::GeneratorLossWeights>();
   const auto& w = loss_weights_;
-  require(w.smooth_l1 >= 0 && w.l1 >= 0 && w.ms_ssim >= 0 && w.clipping >= 0 && w.adversarial >= 0 && w.intermediate >= 0,
-          "loss weights must be >= 0");
+  require(
+      w.smooth_l1 >= 0 && w.l1 >= 0 && w.ms_ssim >= 0 && w.clipping >= 0 && w.adversarial >= 0 && w.intermediate >= 0,
+      "loss weights must be >= 0");
   require(w.smooth_l1 + w.l1 + w.ms_ssim > 0, "the loss needs a reconstruction term (smooth_l1, l1 or ms_ssim > 0)");
   require(w.smooth_l1_beta > 0, "loss option smooth_l1_beta must be > 0");
   model_.generator->to(*device_);
@@ -103,11 +107,9 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   distributed_->broadcast_module(*model_.generator);
   distributed_->broadcast_module(*model_.discriminator);
   optimizer_g_ = std::make_unique<torch::optim::Adam>(
-      model_.generator->parameters(),
-      torch::optim::AdamOptions(run.lr_g).betas({run.beta1, run.beta2}));
+      model_.generator->parameters(), torch::optim::AdamOptions(run.lr_g).betas({run.beta1, run.beta2}));
   optimizer_d_ = std::make_unique<torch::optim::Adam>(
-      model_.discriminator->parameters(),
-      torch::optim::AdamOptions(run.lr_d).betas({run.beta1, run.beta2}));
+      model_.discriminator->parameters(), torch::optim::AdamOptions(run.lr_d).betas({run.beta1, run.beta2}));
 }
 
 Trainer::~Trainer() = default;
@@ -122,10 +124,11 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
   model_.discriminator->train();
   const auto f0 = batch.f0.to(*device_), f1 = batch.f1.to(*device_), f2 = batch.f2.to(*device_);
   StepStats stats;
-  const auto fake = batch.before.defined()
-                        ? model_.generator->forward_times({batch.before.to(*device_), f0, f2, batch.after.to(*device_)}, {0.5})
-                              .front()
-                        : model_.generator->forward(f0, f2);
+  const auto fake =
+      batch.before.defined()
+          ? model_.generator->forward_times({batch.before.to(*device_), f0, f2, batch.after.to(*device_)}, {0.5})
+                .front()
+          : model_.generator->forward(f0, f2);
 
   const bool adversarial = loss_weights_.adversarial > 0;
   if (adversarial) {
@@ -149,7 +152,8 @@ StepStats Trainer::step(const data::TripletBatch& batch) {
   for (size_t i = 0; i < intermediates.size() && loss_weights_.intermediate > 0; ++i) {
     auto stage = losses::reconstruction_loss(intermediates[i], f1, loss_weights_);
     reconstruction = reconstruction + loss_weights_.intermediate * stage.total;
-    for (const auto& [name, value] : stage.terms) stats.terms["stage" + std::to_string(i) + "_" + name] = value.item<double>();
+    for (const auto& [name, value] : stage.terms)
+      stats.terms["stage" + std::to_string(i) + "_" + name] = value.item<double>();
   }
   auto g_loss = reconstruction;
   if (adversarial) {
@@ -182,7 +186,8 @@ void Trainer::load(const std::string& path) {
   if (meta.model != model_.name) {
     throw CheckpointError("checkpoint '" + path + "' holds model '" + meta.model + "', not '" + model_.name + "'");
   }
-  if (meta.generator_options != model_.generator_options || meta.discriminator_options != model_.discriminator_options) {
+  if (meta.generator_options != model_.generator_options ||
+      meta.discriminator_options != model_.discriminator_options) {
     throw CheckpointError("checkpoint '" + path + "' was trained with other model options: " +
                           meta.generator_options.dump() + " vs " + model_.generator_options.dump());
   }
@@ -301,10 +306,11 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
     char figures[384];
     std::snprintf(figures, sizeof figures, "D %.4f  G %.4f (%s)", stats.d_loss, stats.g_loss,
                   detail::format_terms(stats.terms).c_str());
-    return std::pair{std::string(figures),
-                     nlohmann::json{{"d_loss", stats.d_loss}, {"g_loss", stats.g_loss},
-                                    {"g_reconstruction", stats.g_reconstruction}, {"g_adversarial", stats.g_adversarial},
-                                    {"terms", stats.terms}}};
+    return std::pair{std::string(figures), nlohmann::json{{"d_loss", stats.d_loss},
+                                                          {"g_loss", stats.g_loss},
+                                                          {"g_reconstruction", stats.g_reconstruction},
+                                                          {"g_adversarial", stats.g_adversarial},
+                                                          {"terms", stats.terms}}};
   };
   if (val_set) {
     hooks.validate = [&](Progress& p) -> std::optional<double> {
@@ -314,8 +320,11 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
       last_metrics = infer::to_json(last_val);
       char line[320];
       char classical[64] = "";
-      if (last_val.classical) std::snprintf(classical, sizeof classical, "untrained (classical) %.2f dB, ", last_val.classical->psnr);
-      std::snprintf(line, sizeof line, "validation at step %lld: PSNR %.2f dB  SSIM %.4f  MS-SSIM %.4f  (%stwo-frame flow warping %.2f dB, average %.2f dB, repeat %.2f dB)",
+      if (last_val.classical)
+        std::snprintf(classical, sizeof classical, "untrained (classical) %.2f dB, ", last_val.classical->psnr);
+      std::snprintf(line, sizeof line,
+                    "validation at step %lld: PSNR %.2f dB  SSIM %.4f  MS-SSIM %.4f  (%stwo-frame flow warping %.2f "
+                    "dB, average %.2f dB, repeat %.2f dB)",
                     (long long)step_, last_val.model.psnr, last_val.model.ssim, last_val.model.ms_ssim, classical,
                     last_val.flow_warp.psnr, last_val.average.psnr, last_val.repeat.psnr);
       folder.info(line);

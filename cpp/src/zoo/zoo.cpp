@@ -70,9 +70,9 @@ std::vector<ShippedModel> list_models() {
           "the model manifest '" + manifest_path.string() + "' has no \"models\" list");
   std::vector<ShippedModel> models;
   for (const auto& e : manifest["models"]) {
-    require(e.is_object() && e.contains("name") && e.contains("file") && e.contains("task") && e.contains("model"),
-            "the model manifest '" + manifest_path.string() + "' has an entry without name/file/task/model: " +
-                e.dump());
+    require(
+        e.is_object() && e.contains("name") && e.contains("file") && e.contains("task") && e.contains("model"),
+        "the model manifest '" + manifest_path.string() + "' has an entry without name/file/task/model: " + e.dump());
     ShippedModel m;
     m.name = e["name"].get<std::string>();
     m.task = e["task"].get<std::string>();
@@ -108,8 +108,8 @@ std::string resolve_weights(const std::string& name_or_path) {
     for (const auto& m : models) {
       if (m.name == name_or_path) return m.path;
     }
-    throw FileError("weights '" + name_or_path + "' is neither a file nor a shipped model (shipped: " +
-                    known_names(models) + ")");
+    throw FileError("weights '" + name_or_path +
+                    "' is neither a file nor a shipped model (shipped: " + known_names(models) + ")");
   }
   throw FileError("checkpoint '" + name_or_path + "' does not exist");
 }

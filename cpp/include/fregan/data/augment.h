@@ -9,9 +9,9 @@
 namespace fregan::data {
 
 struct AugmentOptions {
-  bool hflip = true;   // random horizontal flip
-  bool vflip = true;   // random vertical flip
-  bool rotate = false; // random 90-degree rotation (square crops only)
+  bool hflip = true;    // random horizontal flip
+  bool vflip = true;    // random vertical flip
+  bool rotate = false;  // random 90-degree rotation (square crops only)
 };
 
 // One draw of the random choices for one sample.

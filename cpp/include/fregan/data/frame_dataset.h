@@ -14,11 +14,11 @@
 namespace fregan::data {
 
 struct FrameDatasetOptions {
-  std::vector<std::string> sources;  // videos, frame folders, prepared datasets, folders of them
-  std::string split = "train";       // prepared datasets: train, val, test or all
-  int frame_skip = 1;                // keep every frame_skip-th frame
-  int64_t target_frames = 0;         // > 0: raise the skip so about this many frames are kept in all
-  int64_t max_frames_per_source = 0; // decode at most this many frames per clip (0 = all)
+  std::vector<std::string> sources;   // videos, frame folders, prepared datasets, folders of them
+  std::string split = "train";        // prepared datasets: train, val, test or all
+  int frame_skip = 1;                 // keep every frame_skip-th frame
+  int64_t target_frames = 0;          // > 0: raise the skip so about this many frames are kept in all
+  int64_t max_frames_per_source = 0;  // decode at most this many frames per clip (0 = all)
 };
 
 class FrameDataset {

@@ -31,35 +31,35 @@ constexpr const char* kDatasetFormat = "fregan-dataset";
 constexpr int kDatasetFormatVersion = 1;
 
 struct PrepareOptions {
-  std::vector<std::string> videos;   // videos, frame folders, or folders of them
-  std::string out;                   // the dataset folder
-  std::string task = "triplets";     // triplets | sr | frames
-  int frame_skip = 1;                // triplets: (n, n+k, n+2k); frames: keep every k-th frame
-  int64_t max_frames_per_source = 0; // decode at most this many frames per clip (0 = all)
-  int64_t target_frames = 0;         // frames: raise the skip per clip so the total is about this (0 = off)
+  std::vector<std::string> videos;    // videos, frame folders, or folders of them
+  std::string out;                    // the dataset folder
+  std::string task = "triplets";      // triplets | sr | frames
+  int frame_skip = 1;                 // triplets: (n, n+k, n+2k); frames: keep every k-th frame
+  int64_t max_frames_per_source = 0;  // decode at most this many frames per clip (0 = all)
+  int64_t target_frames = 0;          // frames: raise the skip per clip so the total is about this (0 = off)
   // Frames whose longer side exceeds this are area-downscaled when stored (0 = native size): big
   // clips then fit in memory, and a model that runs at reduced resolution (fregan-flow's net) trains
   // on motion of the size it meets.
   int max_side = 0;
-  double val_fraction = 0.1;         // of the clips (split by clip, seeded)
+  double val_fraction = 0.1;  // of the clips (split by clip, seeded)
   double test_fraction = 0.1;
   uint64_t seed = 0;
   SceneOptions scene;
-  int sr_scale = 4;                  // sr: LR = bicubic downsample by this factor
-  bool overwrite = false;            // replace a finished dataset in `out`
+  int sr_scale = 4;        // sr: LR = bicubic downsample by this factor
+  bool overwrite = false;  // replace a finished dataset in `out`
   // Called after each clip: (clips done, clips total, clip path).
   std::function<void(size_t, size_t, const std::string&)> progress;
 };
 
 struct PreparedClip {
-  std::string source;      // where it was decoded from
-  std::string split;       // train | val | test
-  std::string file;        // relative to the dataset folder
+  std::string source;  // where it was decoded from
+  std::string split;   // train | val | test
+  std::string file;    // relative to the dataset folder
   int64_t frames = 0;
   int width = 0, height = 0;
   int lr_width = 0, lr_height = 0;
-  std::vector<int64_t> cuts;       // a cut lies between frame c and c+1
-  std::vector<int64_t> static_pairs; // triplet starts n (frame skip of the preparation) whose F0/F2 barely differ
+  std::vector<int64_t> cuts;          // a cut lies between frame c and c+1
+  std::vector<int64_t> static_pairs;  // triplet starts n (frame skip of the preparation) whose F0/F2 barely differ
 };
 
 struct PreparedDataset {

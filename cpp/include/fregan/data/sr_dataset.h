@@ -37,8 +37,8 @@ class SrDataset {
 struct SrBatchOptions {
   int batch_size = 8;
   int scale = 4;
-  int hr_crop = 128;      // multiple of scale; LR crop = hr_crop / scale
-  int neighbours = 6;     // LR neighbour frames (half before, half after the centre)
+  int hr_crop = 128;   // multiple of scale; LR crop = hr_crop / scale
+  int neighbours = 6;  // LR neighbour frames (half before, half after the centre)
   AugmentOptions augment{true, true, true};
   uint64_t seed = 0;
 };

@@ -57,10 +57,10 @@ std::vector<int64_t> triplet_starts(int64_t frames, int skip, const std::vector<
                                     bool neighbours = false);
 
 struct Triplet {
-  cv::Mat f0, f1, f2;  // 8-bit BGR, same size
+  cv::Mat f0, f1, f2;     // 8-bit BGR, same size
   cv::Mat before, after;  // with neighbours: frames n - 2k and n + 4k, else empty
-  size_t source = 0;   // index into sources()
-  int64_t index = 0;   // frame number of f0 in its clip
+  size_t source = 0;      // index into sources()
+  int64_t index = 0;      // frame number of f0 in its clip
 };
 
 // Decodes every clip once into memory and indexes its triplets.
@@ -76,20 +76,20 @@ class TripletDataset {
  private:
   void add_clip(const FrameSource& source, std::vector<cv::Mat> frames, const std::vector<bool>* known_cuts);
   TripletDatasetOptions options_;
-  std::vector<FrameSource> sources_;                    // one per clip
-  std::vector<std::vector<cv::Mat>> frames_;            // per clip (owned, or views of a mapping)
-  std::vector<std::shared_ptr<void>> mappings_;         // keep memory-mapped clips alive
-  std::vector<std::pair<size_t, int64_t>> index_;       // (clip, n)
+  std::vector<FrameSource> sources_;               // one per clip
+  std::vector<std::vector<cv::Mat>> frames_;       // per clip (owned, or views of a mapping)
+  std::vector<std::shared_ptr<void>> mappings_;    // keep memory-mapped clips alive
+  std::vector<std::pair<size_t, int64_t>> index_;  // (clip, n)
   TripletStats stats_;
 };
 
 // Splits clips into (train, val) by clip, never putting one clip on both sides.  Seeded and
 // reproducible; with >= 2 clips and val_fraction > 0 at least one clip goes to each side.
-std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(
-    const std::vector<FrameSource>& sources, double val_fraction, uint64_t seed);
+std::pair<std::vector<std::string>, std::vector<std::string>> split_by_source(const std::vector<FrameSource>& sources,
+                                                                              double val_fraction, uint64_t seed);
 
 struct TripletBatch {
-  torch::Tensor f0, f1, f2;  // [B, 3, crop, crop] float RGB in [0, 1]
+  torch::Tensor f0, f1, f2;     // [B, 3, crop, crop] float RGB in [0, 1]
   torch::Tensor before, after;  // the same, with neighbours; undefined otherwise
 };
 

@@ -38,7 +38,8 @@ std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_at_dis_resolution(con
 // the second frame of pair i - 1 and the first of pair i) and convert it once: the frames' 8-bit
 // luma at the resolution DIS runs at ([B, h, w] uint8 on the CPU), then the flows between two such.
 torch::Tensor dis_luma(const torch::Tensor& frames, const FlowOptions& options = {});
-std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_from_luma(const torch::Tensor& luma0, const torch::Tensor& luma1,
+std::pair<torch::Tensor, torch::Tensor> bidirectional_flow_from_luma(const torch::Tensor& luma0,
+                                                                     const torch::Tensor& luma1,
                                                                      const FlowOptions& options = {});
 
 // A flow field [B, 2, h, w] resized to height x width with its vectors rescaled to the new pixel
@@ -53,12 +54,14 @@ Sampling sampling_from_name(const std::string& name);  // "bilinear" or "bicubic
 
 // Backward warping: out(p) = image(p + flow(p)), borders replicated (grid_sample's border mode,
 // align_corners = true).  image [B, C, H, W], flow [B, 2, H, W].  Differentiable in image and flow.
-torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flow, Sampling sampling = Sampling::Bilinear);
+torch::Tensor backward_warp(const torch::Tensor& image, const torch::Tensor& flow,
+                            Sampling sampling = Sampling::Bilinear);
 
 // Flows from time t to frames 0 and 1, from the flows between the frames, assuming motion
 // linear in time (Jiang et al., Super SloMo, 2018):
 //   F_t0 = -(1 - t) t F_01 + t^2 F_10,   F_t1 = (1 - t)^2 F_01 - t (1 - t) F_10.
-std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10, double t);
+std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10,
+                                                     double t);
 
 // Four-frame (acceleration-aware) motion.  With the frames before and after a pair (-1, 0, 1, 2)
 // each pixel's acceleration is known from the flows to both neighbours, a0 = F_01 + F_0,-1 on frame
@@ -126,8 +129,9 @@ std::pair<torch::Tensor, torch::Tensor> accelerations(const torch::Tensor& flow0
 // splatted from each pixel p of frame 0 to p + m_0t(p) (and F_t1 likewise from frame 1), blended
 // with the above where little lands (see reverse_motion).
 std::pair<torch::Tensor, torch::Tensor> flows_from_t(const torch::Tensor& flow01, const torch::Tensor& flow10,
-                                                     const torch::Tensor& acceleration0, const torch::Tensor& acceleration1,
-                                                     double t, const AccelerationOptions& options = {});
+                                                     const torch::Tensor& acceleration0,
+                                                     const torch::Tensor& acceleration1, double t,
+                                                     const AccelerationOptions& options = {});
 
 // Flow reversal: `motion` [B, 2, H, W] moves each pixel p of a frame to p + motion(p) at time t;
 // the result is the flow from time t back to the frame, -motion splatted bilinearly to where the
@@ -141,8 +145,8 @@ torch::Tensor consistency_error(const torch::Tensor& flow01, const torch::Tensor
 
 // Flow warping alone, the baseline fregan-flow must beat: both frames warped to t and blended
 // (1 - t) : t.
-torch::Tensor warp_interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t, const FlowOptions& options = {},
-                               Sampling sampling = Sampling::Bilinear);
+torch::Tensor warp_interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t,
+                               const FlowOptions& options = {}, Sampling sampling = Sampling::Bilinear);
 // Both frames warped to each of `times` with the four-frame flows (`before` precedes f0 and `after`
 // follows f1 in their video; either may be undefined: that side's motion is linear), the flows
 // computed once: (f0 at t, f1 at t) per time.  What the flow-aligned seed models start from.

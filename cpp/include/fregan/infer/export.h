@@ -6,8 +6,9 @@
 //
 // The module is traced for one input shape [batch, 3, height, width] (the weights baked in as
 // constants) and holds only the network: other shapes may fail (SepConv's local convolution is
-// unrolled for the traced size), and padding/tiling (what the Interpolator adds) are the caller's.  fregan-flow cannot be exported: its optical flow is OpenCV's DIS, not a LibTorch
-// op.  ONNX is not offered: Debian's LibTorch has no ONNX exporter in C++.
+// unrolled for the traced size), and padding/tiling (what the Interpolator adds) are the caller's.  fregan-flow cannot
+// be exported: its optical flow is OpenCV's DIS, not a LibTorch op.  ONNX is not offered: Debian's LibTorch has no ONNX
+// exporter in C++.
 #include <cstdint>
 #include <string>
 

@@ -27,9 +27,9 @@ struct FrameInput {
   std::vector<std::string> color_args;  // the video's colour description, for the encoder
   bool full_range = false;              // how the reader converted to BGR (io::VideoInfo)
   std::string matrix;
-  int bits = 8;                         // bits per component of the source (frames are 16-bit above 8)
-  bool alpha = false;                   // BGRA frames (a folder of PNG frames with alpha)
-  bool deinterlaced = false;            // an interlaced video, deinterlaced by the reader
+  int bits = 8;                                  // bits per component of the source (frames are 16-bit above 8)
+  bool alpha = false;                            // BGRA frames (a folder of PNG frames with alpha)
+  bool deinterlaced = false;                     // an interlaced video, deinterlaced by the reader
   std::string mastering_display, content_light;  // HDR10 metadata (io::StreamProbe)
   std::shared_ptr<io::VideoReader> reader;
   // A variable-frame-rate video: every frame's presentation time (seconds, in order), and the

@@ -26,8 +26,8 @@ std::string default_weights_path();
 // the model's receptive-field radius (the pixels a network output depends on, plus K/2 for the
 // kernel models); smaller overlaps still blend without visible seams but may differ slightly.
 struct TilingOptions {
-  int64_t tile = 0;      // side of a square tile in pixels; 0 = whole frames
-  int64_t overlap = 128; // pixels shared by neighbouring tiles; must be < tile
+  int64_t tile = 0;       // side of a square tile in pixels; 0 = whole frames
+  int64_t overlap = 128;  // pixels shared by neighbouring tiles; must be < tile
 };
 
 class Interpolator {
@@ -47,7 +47,8 @@ class Interpolator {
   // models); each intermediate frame is computed once.
   std::vector<torch::Tensor> interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1, int factor);
   // The frames at the given times in (0, 1), in order.
-  std::vector<torch::Tensor> interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1, const std::vector<double>& times);
+  std::vector<torch::Tensor> interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1,
+                                               const std::vector<double>& times);
   // The same with the pair's neighbours (the frames before f0 and after f1 in their video; either
   // may be undefined), shaped like f0: a four-frame model (fregan-flow) makes the flows to t
   // acceleration-aware, other models ignore the neighbours.  The model keeps the flows of the last
@@ -56,7 +57,8 @@ class Interpolator {
   torch::Tensor interpolate(const models::FrameWindow& window, double t = 0.5);
   // 8-bit BGR images; `before` / `after` may be empty.  A neighbour is used only where the video job
   // would use it (data::usable_neighbours: not across a cut, not a held frame, not for a still pair).
-  cv::Mat interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after, double t = 0.5);
+  cv::Mat interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after,
+                      double t = 0.5);
   // Whether the model uses a pair's neighbours.
   bool uses_neighbours() const { return net_->uses_neighbours(); }
   // Whether any t in (0, 1) is reachable (else only k / 2^d).
@@ -84,10 +86,11 @@ class Interpolator {
   torch::Device device() const { return device_; }
 
  private:
-  torch::Tensor midpoint(const torch::Tensor& f0, const torch::Tensor& f1);  // [B,3,H,W] on device_
+  torch::Tensor midpoint(const torch::Tensor& f0, const torch::Tensor& f1);      // [B,3,H,W] on device_
   torch::Tensor at(const torch::Tensor& f0, const torch::Tensor& f1, double t);  // pad, run, crop, clamp
   // at() for several t; untiled, one forward_times() call (fregan-flow computes its flow once).
-  std::vector<torch::Tensor> at_times(const torch::Tensor& f0, const torch::Tensor& f1, const std::vector<double>& times);
+  std::vector<torch::Tensor> at_times(const torch::Tensor& f0, const torch::Tensor& f1,
+                                      const std::vector<double>& times);
   // The network on padded frames (multiples of size_multiple()), by tiles when they exceed the tile.
   torch::Tensor run_tiled(const torch::Tensor& f0, const torch::Tensor& f1, double t);
   std::shared_ptr<models::InterpolationNetImpl> net_;

@@ -23,7 +23,8 @@ template <typename T>
 class ReadAhead {
  public:
   using Read = std::function<bool(T&)>;
-  ReadAhead(Read read, size_t capacity, std::function<T(const T&)> copy = [](const T& item) { return item; })
+  ReadAhead(
+      Read read, size_t capacity, std::function<T(const T&)> copy = [](const T& item) { return item; })
       : read_(std::move(read)), copy_(std::move(copy)), capacity_(capacity), thread_([this] { run(); }) {}
   ~ReadAhead() {
     {

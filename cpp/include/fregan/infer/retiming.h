@@ -29,9 +29,9 @@ double input_position(int64_t n, const std::vector<double>& timestamps, double f
 
 struct OutputFrameSource {
   enum class Kind { first, second, interpolated };
-  int64_t k = 0;             // output frame index
-  Kind kind = Kind::first;   // a copy of the pair's first or second frame, or interpolated ...
-  double t = 0;              // ... at this t in (0, 1)
+  int64_t k = 0;            // output frame index
+  Kind kind = Kind::first;  // a copy of the pair's first or second frame, or interpolated ...
+  double t = 0;             // ... at this t in (0, 1)
 };
 
 // The output frames of the pair whose frames stand at `position` and `next_position` (for the

@@ -35,7 +35,7 @@ class SegmentedOutput {
   SegmentedOutput(const SegmentedOutput&) = delete;
   SegmentedOutput& operator=(const SegmentedOutput&) = delete;
 
-  int64_t parts_done() const { return parts_done_; }                // finished parts found at the start
+  int64_t parts_done() const { return parts_done_; }                  // finished parts found at the start
   int64_t output_frames_done() const { return output_frames_done_; }  // the output frames in them
   const std::string& work_dir() const { return lock_.work_dir(); }
 

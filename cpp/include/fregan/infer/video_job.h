@@ -49,18 +49,18 @@ constexpr int kMinFrameSide = 8;
 constexpr int kDedupProbePairs = 48;
 
 struct VideoJobOptions {
-  std::string input;   // a video, or a folder of frames
-  std::string output;  // a video (by extension), or a folder for numbered PNG frames
-  int factor = 2;            // output_fps = factor * input_fps ...
-  double target_fps = 0;     // ... unless this is > 0 (any rate above or below the input's, in
-                             // [kMinTargetFps, kMaxTargetFps])
-  double input_fps = 0;      // a folder of frames has no rate: this one (0 = 25)
-  bool overwrite = false;    // replace an existing output
-  std::string codec;          // ffmpeg encoder; empty = the one that fits the output's container
-                              // (.mp4/.mkv/.mov: libx264, .webm: libvpx-vp9, .gif: gif, ...)
-  int crf = 18;               // x264/x265 0..51, vp9 0..63: lower is better (checked before any work)
-  std::string preset;        // x264/x265 speed preset (empty = the encoder's default, medium)
-  bool keep_audio = true;    // mux the input's audio into the output
+  std::string input;       // a video, or a folder of frames
+  std::string output;      // a video (by extension), or a folder for numbered PNG frames
+  int factor = 2;          // output_fps = factor * input_fps ...
+  double target_fps = 0;   // ... unless this is > 0 (any rate above or below the input's, in
+                           // [kMinTargetFps, kMaxTargetFps])
+  double input_fps = 0;    // a folder of frames has no rate: this one (0 = 25)
+  bool overwrite = false;  // replace an existing output
+  std::string codec;       // ffmpeg encoder; empty = the one that fits the output's container
+                           // (.mp4/.mkv/.mov: libx264, .webm: libvpx-vp9, .gif: gif, ...)
+  int crf = 18;            // x264/x265 0..51, vp9 0..63: lower is better (checked before any work)
+  std::string preset;      // x264/x265 speed preset (empty = the encoder's default, medium)
+  bool keep_audio = true;  // mux the input's audio into the output
   bool detect_cuts = true;
   // Four-frame (acceleration-aware) flows for models that use a pair's neighbours (fregan-flow):
   // where the frames before and after a pair exist, with no cut and no held frame (a neighbour
@@ -98,11 +98,11 @@ struct VideoJobResult {
   double output_fps = 0;
   int width = 0, height = 0;
   bool audio_kept = false;
-  int64_t scene_cuts = 0;        // input frame pairs with a hard cut (no frame blended across)
+  int64_t scene_cuts = 0;          // input frame pairs with a hard cut (no frame blended across)
   int64_t duplicates_removed = 0;  // held frames dropped (dedup), of input_frames
   bool deinterlaced = false;       // the input was interlaced (by its field order) and deinterlaced first
-  int64_t resumed_segments = 0;  // parts reused from an interrupted run
-  bool completed = false;        // false when progress() stopped the job
+  int64_t resumed_segments = 0;    // parts reused from an interrupted run
+  bool completed = false;          // false when progress() stopped the job
   double seconds = 0;
 };
 nlohmann::json to_json(const VideoJobResult& r);

@@ -14,8 +14,8 @@ struct GridLayout {
 GridLayout grid_layout(int n, int cols = 0);
 
 struct GridOptions {
-  int cols = 0;        // 0 = ceil(sqrt(n))
-  int padding = 2;     // pixels around and between the images
+  int cols = 0;     // 0 = ceil(sqrt(n))
+  int padding = 2;  // pixels around and between the images
   cv::Scalar background{0, 0, 0};
 };
 

@@ -20,7 +20,7 @@ void check_output_is_not_an_input(const std::string& output, const std::vector<s
 struct OutputFolderState {
   bool exists = false;
   bool empty = true;
-  bool made_by_fregan = false;           // it holds fregan's manifest
+  bool made_by_fregan = false;            // it holds fregan's manifest
   std::vector<std::string> fregan_files;  // the files the manifest lists (names inside the folder)
 };
 OutputFolderState inspect_output_folder(const std::string& folder);

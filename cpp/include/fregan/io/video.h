@@ -2,9 +2,9 @@
 // Video in and out.  Decoding goes through an `ffmpeg` process writing raw frames into a pipe (any
 // container/codec FFmpeg reads: mp4, avi, mkv, webm, y4m, ...), so that the frames are the ones
 // ffmpeg and players show: rotation applied, full or limited range and the matrix as tagged.
-// Without an ffmpeg binary, OpenCV's FFmpeg backend decodes (no rotation, BT.601 limited range).  Encoding pipes raw frames into an `ffmpeg` process so
-// that the audio of the source can be muxed back in and the codec/quality chosen; without an
-// ffmpeg binary it falls back to OpenCV's writer (no audio) and says so.
+// Without an ffmpeg binary, OpenCV's FFmpeg backend decodes (no rotation, BT.601 limited range).  Encoding pipes raw
+// frames into an `ffmpeg` process so that the audio of the source can be muxed back in and the codec/quality chosen;
+// without an ffmpeg binary it falls back to OpenCV's writer (no audio) and says so.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -68,12 +68,12 @@ class VideoReader {
 
 struct VideoWriterOptions {
   double fps = 30.0;
-  std::string codec = "libx264";   // any ffmpeg video encoder
-  int crf = 18;                     // quality for x264/x265/vp9 (lower = better)
+  std::string codec = "libx264";  // any ffmpeg video encoder
+  int crf = 18;                   // quality for x264/x265/vp9 (lower = better)
   // x264/x265 speed preset (ultrafast ... veryslow; empty = the encoder's default, medium): faster
   // presets make bigger files at the same CRF, not worse-looking ones.
   std::string preset;
-  std::string audio_from;           // mux the audio stream of this file, if it has one
+  std::string audio_from;               // mux the audio stream of this file, if it has one
   std::vector<std::string> extra_args;  // more ffmpeg output options (e.g. colour metadata)
   // The conversion of BGR frames to YUV (VideoInfo's): empty matrix = the scaler's default
   // (BT.601, limited range).
@@ -146,7 +146,7 @@ bool has_audio_stream(const std::string& path);
 // What ffprobe says about a file's first video stream (all defaults when ffprobe is absent or
 // the file is a raw .yuv).
 struct StreamProbe {
-  bool probed = false;       // ffprobe ran and understood the file
+  bool probed = false;  // ffprobe ran and understood the file
   bool has_video = false;
   bool has_audio = false;
   // Frame durations of the first frames differ by more than 10% from each other: a variable

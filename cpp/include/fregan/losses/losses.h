@@ -33,12 +33,12 @@ torch::Tensor clipping_loss(const torch::Tensor& prediction);
 // Weights of the generator's loss terms.  Every model has its own defaults (the registry's
 // GanModel::default_loss); a training run overrides any of them (TrainerOptions::loss).
 struct GeneratorLossWeights {
-  double smooth_l1 = 0;        // FREGAN's reconstruction term
-  double smooth_l1_beta = 0.5; // its threshold on the [-1, 1] scale
+  double smooth_l1 = 0;         // FREGAN's reconstruction term
+  double smooth_l1_beta = 0.5;  // its threshold on the [-1, 1] scale
   double l1 = 0;
   double ms_ssim = 0;
   double clipping = 0;
-  double adversarial = 0;      // non-saturating GAN term; 0 trains the generator alone
+  double adversarial = 0;  // non-saturating GAN term; 0 trains the generator alone
   // Weight of the same reconstruction terms on a model's intermediate outputs (e.g. SIN-GAN's
   // frame before refinement), relative to the final output's.
   double intermediate = 1.0;
@@ -127,14 +127,14 @@ torch::Tensor feature_distance(const std::vector<torch::Tensor>& a, const std::v
 // Weights of SpectraFrame's generator loss (SRGAN's terms).  The defaults lean on MSE: the
 // adversarial and perceptual terms trade PSNR for texture.
 struct SrLossWeights {
-  double mse = 1.0;            // pixel MSE on [0, 1]
+  double mse = 1.0;  // pixel MSE on [0, 1]
   // Charbonnier (a smooth L1) on [0, 1]: trains PSNR-oriented SR faster than MSE (EDSR, LapSRN,
   // BasicVSR use L1 / Charbonnier), since small errors keep a gradient that MSE's shrinks.
   double charbonnier = 0;
   double charbonnier_epsilon = 1e-3;
-  double perceptual = 6e-3;    // feature_distance on the TorchScript extractor, else on D's features
-  double adversarial = 1e-3;   // non-saturating GAN term (0 = no discriminator updates at all)
-  double tv = 2e-8;            // total_variation of the SR frame (SRGAN's weight)
+  double perceptual = 6e-3;   // feature_distance on the TorchScript extractor, else on D's features
+  double adversarial = 1e-3;  // non-saturating GAN term (0 = no discriminator updates at all)
+  double tv = 2e-8;           // total_variation of the SR frame (SRGAN's weight)
 };
 void to_json(nlohmann::json& j, const SrLossWeights& o);
 void from_json(const nlohmann::json& j, SrLossWeights& o);

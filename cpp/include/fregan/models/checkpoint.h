@@ -29,13 +29,13 @@ struct CheckpointMeta {
   std::string format = kCheckpointFormat;
   int format_version = kCheckpointFormatVersion;
   std::string fregan_version;
-  std::string model;                     // registry name
-  nlohmann::json generator_options;      // complete options of the model
+  std::string model;                 // registry name
+  nlohmann::json generator_options;  // complete options of the model
   nlohmann::json discriminator_options;
-  nlohmann::json trainer_options;        // how it was trained (informative, used by --resume)
-  int64_t step = 0;                      // optimizer steps done
-  nlohmann::json metrics;                // last validation figures, if any
-  nlohmann::json trainer_state;          // loop state a resume needs beyond the step (DCGAN: lr scale, rollbacks)
+  nlohmann::json trainer_options;  // how it was trained (informative, used by --resume)
+  int64_t step = 0;                // optimizer steps done
+  nlohmann::json metrics;          // last validation figures, if any
+  nlohmann::json trainer_state;    // loop state a resume needs beyond the step (DCGAN: lr scale, rollbacks)
   bool has_discriminator = false;
   bool has_optimizers = false;
   // A checksum of the weights ({"algorithm": "fnv1a64-words", "generator": hex, "discriminator":
@@ -83,7 +83,8 @@ GanModel load_model(const std::string& path, const torch::Device& device, Checkp
 void strip_checkpoint(const std::string& input, const std::string& output, bool overwrite);
 
 // Restores optimizer state saved with the model.  Throws CheckpointError if absent.
-void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer* optimizer_d);
+void load_optimizers(const std::string& path, const torch::Device& device, torch::optim::Optimizer& optimizer_g,
+                     torch::optim::Optimizer* optimizer_d);
 
 // DCGAN checkpoints: model "dcgan" (kDcganModelName).  load_dcgan throws CheckpointError for a
 // checkpoint of another model.
@@ -91,7 +92,8 @@ void load_optimizers(const std::string& path, const torch::Device& device, torch
 // `strip` keeps) and the weights the optimizer updates as `training_generator`, read back by
 // load_training_generator (false, `module` untouched, when the file has none).
 void save_dcgan_checkpoint(const std::string& path, CheckpointMeta meta, const Dcgan& model,
-                           torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr,
+                           torch::optim::Optimizer* optimizer_g = nullptr,
+                           torch::optim::Optimizer* optimizer_d = nullptr,
                            const torch::nn::Module* training_generator = nullptr);
 bool load_training_generator(const std::string& path, torch::nn::Module& module, const torch::Device& device);
 Dcgan load_dcgan(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
@@ -109,9 +111,10 @@ SpectraFrame load_spectraframe(const std::string& path, const torch::Device& dev
 // these model options and a discriminator, copies the loaded weights into the trainer's modules
 // and restores both optimizers.  Throws CheckpointError naming the mismatch.
 void resume_from(const std::string& path, const CheckpointMeta& meta, const nlohmann::json& generator_options,
-                 const nlohmann::json& discriminator_options, torch::nn::Module& generator, torch::nn::Module& loaded_generator,
-                 torch::nn::Module& discriminator, torch::nn::Module* loaded_discriminator,
-                 torch::optim::Optimizer& optimizer_g, torch::optim::Optimizer& optimizer_d, const torch::Device& device);
+                 const nlohmann::json& discriminator_options, torch::nn::Module& generator,
+                 torch::nn::Module& loaded_generator, torch::nn::Module& discriminator,
+                 torch::nn::Module* loaded_discriminator, torch::optim::Optimizer& optimizer_g,
+                 torch::optim::Optimizer& optimizer_d, const torch::Device& device);
 
 // Copies the parameters and buffers of `src` into those of `dst` (the same architecture) in
 // place, so optimizers holding dst's parameters stay valid: how the trainers resume.

@@ -139,6 +139,7 @@ struct Dcgan {
 // Builds a DCGAN from JSON options (strict).  The discriminator's height/width default to the
 // generator's; giving different ones is an error.
 Dcgan create_dcgan(const nlohmann::json& generator_options = nlohmann::json::object(),
-                   const nlohmann::json& discriminator_options = nlohmann::json::object(), bool with_discriminator = true);
+                   const nlohmann::json& discriminator_options = nlohmann::json::object(),
+                   bool with_discriminator = true);
 
 }  // namespace fregan::models

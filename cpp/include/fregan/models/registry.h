@@ -26,9 +26,9 @@ const char* task_name(Task task);
 
 // A family's networks as modules, whatever the family: what checkpoints save and load.
 struct AnyModel {
-  std::string name;                       // registry name
-  nlohmann::json generator_options;       // complete, defaults filled in
-  nlohmann::json discriminator_options;   // complete, defaults filled in
+  std::string name;                      // registry name
+  nlohmann::json generator_options;      // complete, defaults filled in
+  nlohmann::json discriminator_options;  // complete, defaults filled in
   std::shared_ptr<torch::nn::Module> generator;
   std::shared_ptr<torch::nn::Module> discriminator;  // null when not built (stripped checkpoints)
 };

@@ -93,7 +93,7 @@ void from_json(const nlohmann::json& j, CollapseOptions& o);
 struct CollapseVerdict {
   metrics::Diversity samples, real;
   double std_ratio = 0, distance_ratio = 0;  // samples' / real's
-  bool collapsed = false;                     // either ratio below min_ratio
+  bool collapsed = false;                    // either ratio below min_ratio
 };
 
 // Measures sets of frames against real frames given once.  Small and separate so it can be
@@ -133,8 +133,8 @@ struct DcganTrainerOptions {
   // target); frames are resized to the model's size.
   int frame_skip = 1;
   int64_t target_frames = 0;
-  bool temporal_order = false;        // batches of consecutive frames in order instead of shuffled
-  bool hflip = false;                 // random horizontal flips
+  bool temporal_order = false;  // batches of consecutive frames in order instead of shuffled
+  bool hflip = false;           // random horizontal flips
 
   DivergenceOptions divergence;
   CollapseOptions collapse;
@@ -155,8 +155,8 @@ struct DcganTrainerOptions {
   // it; the trained weights are kept beside it for resuming).  0 = off.
   double ema_decay = 0;
 
-  int64_t sample_every = 250;      // 0 = only at the end
-  int sample_count = 64;           // frames in each sample grid (fixed latents of `seed`)
+  int64_t sample_every = 250;  // 0 = only at the end
+  int sample_count = 64;       // frames in each sample grid (fixed latents of `seed`)
 };
 void to_json(nlohmann::json& j, const DcganTrainerOptions& o);
 void from_json(const nlohmann::json& j, DcganTrainerOptions& o);
@@ -172,8 +172,8 @@ struct DcganStepStats {
 struct DcganProgress : RunProgress<DcganStepStats, CollapseVerdict> {
   double lr_scale = 1.0;
   int rollbacks = 0;
-  std::string event;              // set when this step caused a rollback (what happened)
-  std::string sample_grid;        // set when a sample grid was written (its path)
+  std::string event;        // set when this step caused a rollback (what happened)
+  std::string sample_grid;  // set when a sample grid was written (its path)
 };
 // Return false to stop training early (a checkpoint is written first).
 using DcganProgressCallback = std::function<bool(const DcganProgress&)>;

@@ -29,11 +29,11 @@ class DistributedError : public Error {
 // Where a rank is in the job.  The "unset" values (0, -1, "") are taken from the launcher's
 // environment (torchrun, a cluster scheduler) by resolve(), else from the single-process defaults.
 struct DistributedOptions {
-  int world_size = 0;        // processes in the job; $WORLD_SIZE, else 1
-  int rank = -1;             // this process, 0..world_size-1; $RANK, else 0
-  int local_rank = -1;       // this process on its machine (picks cuda:N); $LOCAL_RANK, else rank
-  std::string master_addr;   // host of rank 0 (runs the TCPStore); $MASTER_ADDR, else 127.0.0.1
-  int master_port = 0;       // its port; $MASTER_PORT, else 29500
+  int world_size = 0;            // processes in the job; $WORLD_SIZE, else 1
+  int rank = -1;                 // this process, 0..world_size-1; $RANK, else 0
+  int local_rank = -1;           // this process on its machine (picks cuda:N); $LOCAL_RANK, else rank
+  std::string master_addr;       // host of rank 0 (runs the TCPStore); $MASTER_ADDR, else 127.0.0.1
+  int master_port = 0;           // its port; $MASTER_PORT, else 29500
   std::string backend = "auto";  // auto (NCCL on CUDA, Gloo on CPU), gloo or nccl
   double timeout_seconds = 300;  // a collective (or the rendezvous) waiting longer fails
   double bucket_megabytes = 25;  // gradients are all-reduced in flat buckets of about this size

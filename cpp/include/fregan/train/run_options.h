@@ -70,15 +70,15 @@ struct RunProgress {
 
 // Defines to_json / from_json of a trainer's options struct with a `run` member: its own fields
 // (listed) and the shared ones, all at the top level of one object, read strictly.
-#define FREGAN_DEFINE_TRAINER_OPTIONS_JSON(Type, what, ...)                                \
-  void to_json(nlohmann::json& fregan_json, const Type& fregan_options) {                  \
-    fregan_json = nlohmann::json::object();                                                \
-    ::fregan::train::write_run_options(fregan_json, fregan_options.run);                   \
-    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_TO_JSON, __VA_ARGS__))           \
-  }                                                                                        \
-  void from_json(const nlohmann::json& fregan_json, Type& fregan_options) {                \
-    ::fregan::detail::OptionReader fregan_reader(fregan_json, what);                       \
-    ::fregan::train::read_run_options(fregan_reader, fregan_options.run);                  \
-    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_FROM_JSON, __VA_ARGS__))         \
-    fregan_reader.finish();                                                                \
+#define FREGAN_DEFINE_TRAINER_OPTIONS_JSON(Type, what, ...)                         \
+  void to_json(nlohmann::json& fregan_json, const Type& fregan_options) {           \
+    fregan_json = nlohmann::json::object();                                         \
+    ::fregan::train::write_run_options(fregan_json, fregan_options.run);            \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_TO_JSON, __VA_ARGS__))   \
+  }                                                                                 \
+  void from_json(const nlohmann::json& fregan_json, Type& fregan_options) {         \
+    ::fregan::detail::OptionReader fregan_reader(fregan_json, what);                \
+    ::fregan::train::read_run_options(fregan_reader, fregan_options.run);           \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_FROM_JSON, __VA_ARGS__)) \
+    fregan_reader.finish();                                                         \
   }

@@ -44,14 +44,14 @@ struct SrTrainerOptions {
   // the clips held out (split by clip, seeded).
   std::vector<std::string> val_data;
   double val_fraction = 0.1;
-  int64_t val_frames = 8;             // evenly spaced frames scored at each validation
-  int val_crop = 256;                 // their centre HR crop (0 = whole frames)
-  int64_t val_every = 200;            // 0 = only at the end
+  int64_t val_frames = 8;   // evenly spaced frames scored at each validation
+  int val_crop = 256;       // their centre HR crop (0 = whole frames)
+  int64_t val_every = 200;  // 0 = only at the end
 
   // Optimisation beyond run's (run.steps >= 1).
-  int hr_crop = 96;      // HR training crop (multiple of 4; LR crop = hr_crop / 4)
-  bool flip = true;      // random horizontal and vertical flips
-  bool rotate = true;    // random 90-degree rotations
+  int hr_crop = 96;    // HR training crop (multiple of 4; LR crop = hr_crop / 4)
+  bool flip = true;    // random horizontal and vertical flips
+  bool rotate = true;  // random 90-degree rotations
   // Generator loss weights (keys of losses::SrLossWeights: mse, perceptual, adversarial, tv)
   // overriding its defaults.
   nlohmann::json loss = nlohmann::json::object();

@@ -47,17 +47,17 @@ struct TrainerOptions {
   bool neighbours = false;
 
   // Optimisation beyond run's (run.steps 0 saves the untrained model).
-  int crop = 256;        // square training crops; FREGAN's seed trained on 256x256
-  bool hflip = true;            // random horizontal flips of the crops
-  bool vflip = true;            // random vertical flips of the crops
-  bool rotate = false;          // random 90-degree rotations of the crops
+  int crop = 256;       // square training crops; FREGAN's seed trained on 256x256
+  bool hflip = true;    // random horizontal flips of the crops
+  bool vflip = true;    // random vertical flips of the crops
+  bool rotate = false;  // random 90-degree rotations of the crops
   bool temporal_reverse = true;
   // Generator loss weights (keys of losses::GeneratorLossWeights: smooth_l1, smooth_l1_beta, l1,
   // ms_ssim, clipping, adversarial, intermediate) overriding the model's defaults.
   nlohmann::json loss = nlohmann::json::object();
 
-  int64_t val_every = 200;      // 0 = only at the end
-  int workers = 2;              // loader threads
+  int64_t val_every = 200;  // 0 = only at the end
+  int workers = 2;          // loader threads
 
   // Data-parallel training over several processes (see distributed.h).  run.batch_size stays the
   // global batch: each of world_size ranks trains on batch_size / world_size of its samples, so
@@ -79,8 +79,8 @@ void from_json(const nlohmann::json& j, TrainerOptions& o);
 struct StepStats {
   int64_t step = 0;  // steps done after this one
   double d_loss = 0, g_loss = 0;
-  double g_reconstruction = 0;  // weighted sum of the reconstruction terms
-  double g_adversarial = 0;     // unweighted adversarial term
+  double g_reconstruction = 0;          // weighted sum of the reconstruction terms
+  double g_adversarial = 0;             // unweighted adversarial term
   std::map<std::string, double> terms;  // every unweighted generator term by name, for the logs
 };
 
