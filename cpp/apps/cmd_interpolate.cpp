@@ -139,19 +139,7 @@ void add_interpolate(CLI::App& app) {
       io::check_output_path(a->output, job->overwrite);
       infer::Interpolator interpolator(a->weights, a->device);
       interpolator.set_tiling(a->tiling);
-      const int depth = f0.depth() == CV_16U || f1.depth() == CV_16U ? CV_16U : CV_8U;
-      auto tensor = [](const cv::Mat& frame) { return io::image_to_tensor(io::colour_of(frame)); };
-      const cv::Mat colour = io::tensor_to_image(interpolator.interpolate(tensor(f0), tensor(f1), a->t), depth);
-      auto alpha = [depth](const cv::Mat& frame) {  // opaque where one image has no alpha
-        if (frame.channels() == 4 && frame.depth() == depth) return io::alpha_of(frame);
-        cv::Mat plane(frame.size(), CV_MAKETYPE(depth, 1), cv::Scalar(depth == CV_16U ? 65535 : 255));
-        if (frame.channels() == 4) io::alpha_of(frame).convertTo(plane, depth, depth == CV_16U ? 257.0 : 1.0 / 257.0);
-        return plane;
-      };
-      const bool has_alpha = f0.channels() == 4 || f1.channels() == 4;
-      io::write_image(a->output,
-                      has_alpha ? io::with_alpha(colour, io::alpha_between(alpha(f0), alpha(f1), a->t)) : colour,
-                      job->overwrite);
+      io::write_image(a->output, interpolator.interpolate(f0, f1, a->t), job->overwrite);
       log::info("wrote " + a->output);
       return;
     }

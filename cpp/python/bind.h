@@ -35,6 +35,44 @@ inline cv::Mat array_to_bgr(const Rgb8& array, const char* name) {
   return bgr;
 }
 
+// numpy HxW, HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16 -> cv::Mat BGR or BGRA of that depth (a
+// frame as stored, as io::read_frame gives it: gray becomes BGR).  The Python layer has checked
+// the layout and dtype (fregan._check_array); anything else here is a programming error.
+inline cv::Mat array_to_image(const py::array& array, const char* name) {
+  const auto c = py::array::ensure(array, py::array::c_style);
+  const auto info = c.request();
+  const bool sixteen = info.format == py::format_descriptor<uint16_t>::format();
+  const int channels = info.ndim == 2 ? 1 : static_cast<int>(info.shape[2]);
+  require((info.ndim == 2 || (info.ndim == 3 && (channels == 3 || channels == 4))) &&
+              (sixteen || info.format == py::format_descriptor<uint8_t>::format()),
+          std::string(name) + ": expected an HxWx3 (RGB), HxWx4 (RGBA) or HxW uint8 or uint16 array");
+  const int h = static_cast<int>(info.shape[0]), w = static_cast<int>(info.shape[1]);
+  require(h > 0 && w > 0, std::string(name) + ": empty image");
+  const cv::Mat view(h, w, CV_MAKETYPE(sixteen ? CV_16U : CV_8U, channels), info.ptr);
+  cv::Mat image;
+  cv::cvtColor(view, image,
+               channels == 1   ? cv::COLOR_GRAY2BGR
+               : channels == 3 ? cv::COLOR_RGB2BGR
+                               : cv::COLOR_RGBA2BGRA);
+  return image;
+}
+
+// cv::Mat BGR or BGRA, 8- or 16-bit -> numpy HxWx3 RGB or HxWx4 RGBA of that dtype.
+inline py::array image_to_array(const cv::Mat& image) {
+  const int channels = image.channels();
+  const auto code = channels == 4 ? cv::COLOR_BGRA2RGBA : cv::COLOR_BGR2RGB;
+  if (image.depth() == CV_16U) {
+    py::array_t<uint16_t> out({image.rows, image.cols, channels});
+    cv::Mat rgb(image.rows, image.cols, CV_16UC(channels), out.mutable_data());
+    cv::cvtColor(image, rgb, code);
+    return std::move(out);
+  }
+  py::array_t<uint8_t> out({image.rows, image.cols, channels});
+  cv::Mat rgb(image.rows, image.cols, CV_8UC(channels), out.mutable_data());
+  cv::cvtColor(image, rgb, code);
+  return std::move(out);
+}
+
 inline py::array_t<uint8_t> bgr_to_array(const cv::Mat& bgr) {
   py::array_t<uint8_t> out({bgr.rows, bgr.cols, 3});
   cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, out.mutable_data());

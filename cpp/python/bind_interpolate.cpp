@@ -41,17 +41,17 @@ void bind_interpolate(py::module_& m) {
           py::arg("tile"), py::arg("overlap") = 128)
       .def(
           "interpolate_array",
-          [](infer::Interpolator& self, const Rgb8& a, const Rgb8& b, double t, const std::optional<Rgb8>& before,
-             const std::optional<Rgb8>& after) {
-            const cv::Mat f0 = array_to_bgr(a, "first image"), f1 = array_to_bgr(b, "second image");
-            const cv::Mat fb = before ? array_to_bgr(*before, "before") : cv::Mat();
-            const cv::Mat fa = after ? array_to_bgr(*after, "after") : cv::Mat();
+          [](infer::Interpolator& self, const py::array& a, const py::array& b, double t,
+             const std::optional<py::array>& before, const std::optional<py::array>& after) {
+            const cv::Mat f0 = array_to_image(a, "first image"), f1 = array_to_image(b, "second image");
+            const cv::Mat fb = before ? array_to_image(*before, "before") : cv::Mat();
+            const cv::Mat fa = after ? array_to_image(*after, "after") : cv::Mat();
             cv::Mat out;
             {
               py::gil_scoped_release release;
               out = fb.empty() && fa.empty() ? self.interpolate(f0, f1, t) : self.interpolate(fb, f0, f1, fa, t);
             }
-            return bgr_to_array(out);
+            return image_to_array(out);
           },
           py::arg("a"), py::arg("b"), py::arg("t") = 0.5, py::arg("before") = py::none(), py::arg("after") = py::none())
       .def(

@@ -55,14 +55,19 @@ PYBIND11_MODULE(_core, m) {
   });
 
   m.def(
-      "read_image", [](const std::string& path) { return bgr_to_array(io::read_image(path)); }, py::arg("path"),
-      "Reads an image file as an HxWx3 uint8 RGB array.");
+      "read_image",
+      [](const std::string& path, bool as_stored) {
+        return as_stored ? image_to_array(io::read_frame(path)) : py::array(bgr_to_array(io::read_image(path)));
+      },
+      py::arg("path"), py::arg("as_stored") = false,
+      "Reads an image file as an HxWx3 uint8 RGB array, or as stored (uint16, RGBA) with as_stored.");
   m.def(
       "write_image",
-      [](const std::string& path, const Rgb8& image, bool overwrite) {
-        io::write_image(path, array_to_bgr(image, "image"), overwrite);
+      [](const std::string& path, const py::array& image, bool overwrite) {
+        io::write_image(path, array_to_image(image, "image"), overwrite);
       },
-      py::arg("path"), py::arg("image"), py::arg("overwrite") = false, "Writes an RGB uint8 array atomically.");
+      py::arg("path"), py::arg("image"), py::arg("overwrite") = false,
+      "Writes an RGB(A) uint8 or uint16 array atomically.");
   // Metrics on 8-bit RGB arrays (what a user saved): data range 255.
   m.def(
       "knn_precision_recall",

@@ -83,26 +83,23 @@ def _rate(value: Any, name: str) -> Optional[float]:
 
 
 def _check_array(x: Any, name: str) -> np.ndarray:
-    """An image array as the core takes it: HxWx3 (RGB) or HxW, uint8."""
+    """An image array as the core takes it: HxW, HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16."""
     if not isinstance(x, np.ndarray):
         raise InvalidType(f"{name}: expected a numpy array (HxWx3 RGB uint8), got {type(x).__name__}")
-    layout = "HxWx3 (RGB) or HxW uint8 array"
-    if x.ndim == 3 and x.shape[2] != 3:
-        hint = ""
-        if x.shape[0] == 3:
-            hint = " (this looks channels-first: pass a.transpose(1, 2, 0))"
-        elif x.shape[2] == 4:
-            hint = " (RGBA: drop the alpha channel with a[..., :3])"
+    layout = "HxWx3 (RGB), HxWx4 (RGBA) or HxW uint8 or uint16 array"
+    if x.ndim == 3 and x.shape[2] not in (3, 4):
+        hint = " (this looks channels-first: pass a.transpose(1, 2, 0))" if x.shape[0] in (3, 4) else ""
         raise InvalidArgument(f"{name}: expected an {layout}, got shape {tuple(x.shape)}{hint}")
     if x.ndim not in (2, 3):
         hint = " (a batch: pass one image at a time)" if x.ndim == 4 else ""
         raise InvalidArgument(f"{name}: expected an {layout}, got shape {tuple(x.shape)}{hint}")
-    if x.dtype != np.uint8:
-        raise InvalidArgument(f"{name}: expected a uint8 image, got dtype {x.dtype} (scale to 0..255 first)")
+    if x.dtype not in (np.uint8, np.uint16):
+        raise InvalidArgument(f"{name}: expected a uint8 or uint16 image, got dtype {x.dtype} "
+                              "(scale to 0..255 and convert with .astype(np.uint8) first)")
     if x.shape[0] < _MIN_SIDE or x.shape[1] < _MIN_SIDE:
         raise InvalidArgument(f"{name}: the image is {x.shape[1]}x{x.shape[0]} (WxH); fregan needs at least "
                               f"{_MIN_SIDE}x{_MIN_SIDE} pixels")
-    return x
+    return np.ascontiguousarray(x)
 
 
 def _check_tensors(a: torch.Tensor, b: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, bool]:
@@ -200,6 +197,9 @@ def flow_warp(a: np.ndarray, b: np.ndarray, t: float = 0.5, preset: str = "mediu
     frames = [("a", a), ("b", b)] + [(n, x) for n, x in (("before", before), ("after", after)) if x is not None]
     checked = {name: _check_array(x, name) for name, x in frames}
     for name, x in checked.items():
+        if x.dtype != np.uint8 or x.ndim == 3 and x.shape[2] != 3:
+            raise InvalidArgument(f"{name}: flow_warp takes HxWx3 (RGB) or HxW uint8 images, got shape "
+                                  f"{tuple(x.shape)} {x.dtype} (fregan.interpolate keeps 16 bits and alpha)")
         if x.shape[:2] != checked["a"].shape[:2]:
             raise InvalidArgument(f"the frames differ in size: {name} is {x.shape}, a is {checked['a'].shape}")
     return _core.flow_warp(checked["a"], checked["b"], _time(t), preset, sampling, checked.get("before"),
@@ -221,14 +221,21 @@ def set_log_level(level: int) -> None:
     _core.set_log_level(level)
 
 
-def read_image(path: PathLike) -> np.ndarray:
-    """Reads an image file as an HxWx3 uint8 RGB array."""
-    return _core.read_image(os.fspath(path))
+def read_image(path: PathLike, *, as_stored: bool = False) -> np.ndarray:
+    """Reads an image file as an HxWx3 uint8 RGB array (gray replicated, alpha dropped, 16 bits
+    scaled to 8).
+
+    ``as_stored=True`` keeps what the file holds: uint16 for 16-bit PNG and TIFF, HxWx4 RGBA where
+    it has alpha (gray still becomes RGB).  Interpolating such frames gives the same form back.
+    """
+    return _core.read_image(os.fspath(path), as_stored)
 
 
 def write_image(path: PathLike, image: np.ndarray, overwrite: bool = False) -> None:
-    """Writes an HxWx3 uint8 RGB array (atomically: temp file + rename)."""
-    _core.write_image(os.fspath(path), image, overwrite)
+    """Writes an HxWx3 RGB, HxWx4 RGBA or HxW array, uint8 or uint16 (atomically: temp file +
+    rename).  PNG and TIFF keep 16 bits and alpha; other formats get 8 bits, and alpha only where
+    they hold it (WebP)."""
+    _core.write_image(os.fspath(path), _check_array(image, "image"), overwrite)
 
 
 class Interpolator:
@@ -259,8 +266,11 @@ class Interpolator:
                  after: Optional[Frame] = None) -> Frame:
         """The frame at time t between a and b.
 
-        numpy: HxWx3 (RGB) or HxW uint8 arrays -> HxWx3 uint8.  torch: [3, H, W] or [B, 3, H, W] float
-        tensors in [0, 1] on any device -> the same layout on the same device.
+        numpy: HxWx3 (RGB), HxWx4 (RGBA) or HxW arrays, uint8 or uint16 -> the same kind: uint16 if
+        either frame is, RGBA if either has alpha (the colour goes through the model at 16-bit
+        precision, the alpha is blended at t; a frame without alpha counts as opaque).  torch:
+        [3, H, W] or [B, 3, H, W] float tensors in [0, 1] (or uint8 in 0..255) on any device -> the
+        same layout on the same device.
 
         ``before`` / ``after``: the frames before a and after b in their video (either may be
         omitted), of the same form.  fregan-flow then reads each pixel's acceleration from them
@@ -278,8 +288,9 @@ class Interpolator:
         if all(isinstance(x, np.ndarray) for _, x in frames):
             checked = {name: _check_array(x, name) for name, x in frames}
             for name, x in checked.items():
-                if x.shape != checked["a"].shape:
-                    raise InvalidArgument(f"the frames differ in size: {name} is {x.shape}, a is {checked['a'].shape}")
+                if x.shape[:2] != checked["a"].shape[:2]:
+                    raise InvalidArgument(f"the frames differ in size: {name} is {x.shape[1]}x{x.shape[0]}, "
+                                          f"a is {checked['a'].shape[1]}x{checked['a'].shape[0]} (WxH)")
             return self._native.interpolate_array(checked["a"], checked["b"], t, checked.get("before"),
                                                   checked.get("after"))
         raise InvalidType("expected numpy arrays (HxWx3 uint8) or torch tensors ([3, H, W]), all of one kind, got " +
@@ -378,7 +389,8 @@ def interpolate(a: Union[Frame, PathLike], b: Union[Frame, PathLike], *, t: floa
     - ``interpolate(a, b)`` with numpy arrays or torch tensors returns the middle frame (or the frame
       at time ``t``) in the same form; ``before=`` / ``after=`` (the frames around the pair) give the
       default model each pixel's acceleration (four-frame flows).
-    - ``interpolate("a.png", "b.png")`` reads two image files and returns the middle frame as an array.
+    - ``interpolate("a.png", "b.png")`` reads two image files and returns the middle frame as an array
+      (uint16 for 16-bit files, RGBA where they have alpha: ``read_image(..., as_stored=True)``).
     - ``interpolate("in.mp4", "out.mp4", factor=2)`` (or ``fps=60``) writes a video with ``factor``
       times the frame rate and the same duration, keeping the audio; returns a dict of what was done
       (see :meth:`Interpolator.video` for the options: codec, crf, detect_cuts, resume, progress, ...).
@@ -389,9 +401,10 @@ def interpolate(a: Union[Frame, PathLike], b: Union[Frame, PathLike], *, t: floa
     if isinstance(a, (str, os.PathLike)):
         a_path, b_path = os.fspath(a), os.fspath(b)  # type: ignore[arg-type]
         if os.path.splitext(a_path)[1].lower() in _IMAGE_EXTS:
+            # As stored: 16-bit frames come back as uint16, frames with alpha as RGBA.
             def frame(x: Optional[Union[Frame, PathLike]]) -> Optional[Frame]:
-                return read_image(x) if isinstance(x, (str, os.PathLike)) else x
-            return _interpolator(weights, device)(read_image(a_path), read_image(b_path), t, before=frame(before),
+                return read_image(x, as_stored=True) if isinstance(x, (str, os.PathLike)) else x
+            return _interpolator(weights, device)(frame(a_path), frame(b_path), t, before=frame(before),
                                                   after=frame(after))
         factor = _whole_number(factor, "factor", 2)
         if not os.path.exists(a_path):

@@ -36,6 +36,14 @@ TEST(Checkpoint, RoundTripGivesBitIdenticalOutputs) {
   EXPECT_EQ(read.format_version, models::kCheckpointFormatVersion);
   EXPECT_EQ(read.generator_options.at("base_channels"), 8);
   EXPECT_FALSE(read.has_optimizers);
+  // The zip's records are named "archive/...", not after the temporary file the save went through
+  // (the first local file header: signature, then the name's length at byte 26 and the name at 30).
+  std::ifstream file(dir / "m.pt", std::ios::binary);
+  std::string header(64, '\0');
+  file.read(header.data(), static_cast<std::streamsize>(header.size()));
+  ASSERT_EQ(header.substr(0, 4), std::string("PK\x03\x04"));
+  const size_t name_length = static_cast<uint8_t>(header[26]) | (static_cast<uint8_t>(header[27]) << 8);
+  EXPECT_EQ(header.substr(30, std::min<size_t>(name_length, 8)), "archive/");
 }
 
 TEST(Checkpoint, CorruptForeignAndMissingFilesAreRefusedClearly) {

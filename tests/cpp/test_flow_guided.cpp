@@ -350,7 +350,8 @@ TEST(Flow, DisFindsAKnownTranslation) {
 }
 
 TEST(FlowGuided, AnUntrainedNetIsFlowWarpingAndPlacesAMovingObjectAtAnyT) {
-  auto model = models::create_model("fregan-flow");
+  // Still pixels off: this test is about the warp (StillOverlaysStay... below is about them).
+  auto model = models::create_model("fregan-flow", {{"still_tolerance", 0}});
   infer::Interpolator interpolator(model.generator, torch::kCPU, model.name);
   ASSERT_TRUE(interpolator.supports_any_time());
   const cv::Mat f0 = test::moving_square(128, 96, 40), f1 = test::moving_square(128, 96, 56);
@@ -377,6 +378,7 @@ TEST(FlowGuided, AZeroHeadSkipsTheNetInInferenceAndGivesWhatRunningItGives) {
   o.base_channels = 8;
   o.refine_flow = true;
   o.kaiming_init = true;
+  o.still_tolerance = 0;
   models::FlowGuidedNet net(o);
   const auto a = io::image_to_tensor(test::moving_square(96, 64, 30)).unsqueeze(0);
   const auto b = io::image_to_tensor(test::moving_square(96, 64, 38)).unsqueeze(0);
@@ -613,4 +615,95 @@ TEST(FlowGuided, TilingIsRefusedAndFramesBeyondMemoryAreRefusedBeforeTheWork) {
       std::string::npos)
       << memory;
   EXPECT_NO_THROW(interp.interpolate(f0, f1));  // within memory again
+}
+
+namespace {
+
+// A pan over a smooth random texture (the background moves `pan` px to the left between the
+// frames) under a still overlay: white bars 3 px wide with a 1 px black outline, like burned-in
+// text.  `overlay` is set where the overlay is.
+std::pair<torch::Tensor, torch::Tensor> pan_under_overlay(int64_t width, int64_t height, int64_t pan,
+                                                          torch::Tensor* overlay) {
+  torch::manual_seed(11);
+  namespace F = torch::nn::functional;
+  const auto texture = F::interpolate(torch::rand({1, 3, height / 6, (width + pan) / 6}),
+                                      F::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{height, width + pan})
+                                          .mode(torch::kBicubic)
+                                          .align_corners(false))
+                           .clamp(0, 1);
+  using torch::indexing::Slice;
+  auto f0 = texture.index({Slice(), Slice(), Slice(), Slice(0, width)}).clone();
+  auto f2 = texture.index({Slice(), Slice(), Slice(), Slice(pan, width + pan)}).clone();
+  auto mask = torch::zeros({1, 1, height, width});
+  for (int64_t k = 0; k < 6; ++k) {
+    const int64_t x = 30 + 9 * k;
+    mask.index_put_({Slice(), Slice(), Slice(height - 30, height - 8), Slice(x - 1, x + 4)}, 1.0);
+  }
+  for (auto* f : {&f0, &f2}) {
+    *f = torch::where(mask.to(torch::kBool), torch::zeros_like(*f), *f);  // the outline
+    for (int64_t k = 0; k < 6; ++k) {
+      const int64_t x = 30 + 9 * k;
+      f->index_put_({Slice(), Slice(), Slice(height - 29, height - 9), Slice(x, x + 3)}, 1.0);
+    }
+  }
+  *overlay = mask[0][0].to(torch::kBool);
+  return {f0, f2};
+}
+
+}  // namespace
+
+TEST(FlowGuided, StillOverlaysStayExactlyWhileTheBackgroundMoves) {
+  // A pan under burned-in "text": DIS gives the text the background's motion, and warping by it
+  // smears the text (the shimmer of static overlays).  Still pixels keep the text exactly and
+  // leave the moving background as the flows render it.
+  torch::Tensor overlay;
+  const auto [a, b] = pan_under_overlay(160, 96, 6, &overlay);
+  auto with_still = models::create_model("fregan-flow");
+  auto without = models::create_model("fregan-flow", {{"still_tolerance", 0}});
+  torch::NoGradGuard no_grad;
+  for (double t : {0.5, 0.25}) {
+    const auto kept = with_still.generator->forward_at(a, b, t)[0];
+    const auto warped = without.generator->forward_at(a, b, t)[0];
+    const auto exact = ((1 - t) * a + t * b)[0];  // = a = b on the overlay
+    const auto on_overlay = [&](const torch::Tensor& x) { return (x - exact).abs().amax(0).masked_select(overlay); };
+    // The premise: without still pixels the overlay is visibly off.
+    EXPECT_GT(on_overlay(warped).mean().item<double>(), 0.02) << "t = " << t;
+    // With them, all but a few outline pixels (where the flow there happens to explain them) are exact.
+    const auto errors = on_overlay(kept);
+    EXPECT_GT(errors.le(1e-6).to(torch::kFloat).mean().item<double>(), 0.95) << "t = " << t;
+    EXPECT_LT(errors.mean().item<double>(), 0.1 * on_overlay(warped).mean().item<double>()) << "t = " << t;
+    // Away from the overlay the moving background is left to the flows: identical output.
+    namespace F = torch::nn::functional;
+    const auto near_overlay = F::max_pool2d(overlay.to(torch::kFloat).view({1, 1, 96, 160}),
+                                            F::MaxPool2dFuncOptions(17).stride(1).padding(8))[0][0]
+                                  .to(torch::kBool);
+    const auto far = (kept - warped).abs().amax(0).masked_select(near_overlay.logical_not());
+    EXPECT_GT(far.le(1e-6).to(torch::kFloat).mean().item<double>(), 0.995) << "t = " << t;
+  }
+  // The fused CPU renderer and the tensor path (autograd) decide the same pixels.
+  const auto fused = with_still.generator->forward_at(a, b, 0.5);
+  torch::Tensor reference;
+  {
+    torch::AutoGradMode grad(true);
+    reference = with_still.generator->forward_at(a.clone().requires_grad_(true), b, 0.5).detach();
+  }
+  const auto differs = (fused - reference).abs().amax(1).gt(1e-4).to(torch::kFloat).mean().item<double>();
+  EXPECT_LT(differs, 5e-4);
+}
+
+TEST(FlowGuided, StillPixelsDoNotEraseAFastObjectPassingOverAStillBackground) {
+  // A square jumping 1.5 times its size per frame over a still textured background: at t = 0.5
+  // its middle third is where both frames show the background.  Those pixels agree, yet the
+  // square passes over them: they must not be taken for still ones.
+  const cv::Mat f0 = test::moving_square(160, 64, 30), f1 = test::moving_square(160, 64, 54);
+  auto with_still = models::create_model("fregan-flow");
+  auto without = models::create_model("fregan-flow", {{"still_tolerance", 0}});
+  infer::Interpolator kept(with_still.generator, torch::kCPU, with_still.name);
+  infer::Interpolator warped(without.generator, torch::kCPU, without.name);
+  const cv::Mat a = kept.interpolate(f0, f1, 0.5), b = warped.interpolate(f0, f1, 0.5);
+  ASSERT_NEAR(square_centre_x(b), 30 + 12 + 7.5, 2.0) << "the flows must place the square for this test to mean anything";
+  EXPECT_NEAR(square_centre_x(a), square_centre_x(b), 0.25);
+  const cv::Rect gap(46, 24, 8, 16);  // background in both frames, the square's middle at t = 0.5
+  EXPECT_LT(cv::norm(a(gap), b(gap), cv::NORM_L1) / gap.area() / 3, 1.0);
 }

@@ -235,8 +235,11 @@ TEST(VideoJob, AnInterruptedJobResumesToTheSameOutput) {
   o.progress = [&](const infer::VideoJobProgress&) { return true; };
   const auto second = infer::interpolate_video(*interp, o);
   EXPECT_TRUE(second.completed);
-  EXPECT_EQ(second.resumed_segments, 2);              // frames 0-5 were finished in two parts
-  EXPECT_EQ(second.interpolated_frames, 12 - 1 - 6);  // only the gaps from frame 6 on were redone
+  EXPECT_EQ(second.resumed_segments, 2);  // frames 0-5 were finished in two parts
+  // The report is the whole job's, as if it had not been stopped (only the gaps from frame 6 on
+  // were redone).
+  EXPECT_EQ(second.interpolated_frames, whole.interpolated_frames);
+  EXPECT_EQ(whole.interpolated_frames, 12 - 1);
   EXPECT_EQ(second.output_frames, whole.output_frames);
   EXPECT_FALSE(fs::exists(infer::video_job_work_dir(dir / "resumed.mp4")));
   const auto a = read_all(dir / "whole.mp4"), b = read_all(dir / "resumed.mp4");

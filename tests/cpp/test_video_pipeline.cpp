@@ -158,7 +158,7 @@ TEST(SegmentedOutput, AFinishedPartIsReusedOnlyByTheSameJob) {
     EXPECT_EQ(parts.parts_done(), 0);
     parts.open_part(0, 8, 8, {});
     std::ofstream(parts.frame_path(0)) << "frame";
-    parts.finish_part(1);
+    parts.finish_part(1, 0);
     parts.open_part(1, 8, 8, {});
     parts.drop_part();  // stopped during part 1
   }
@@ -173,11 +173,12 @@ TEST(SegmentedOutput, AFinishedPartIsReusedOnlyByTheSameJob) {
     EXPECT_EQ(parts.parts_done(), 0);  // the other job cleared it
     parts.open_part(0, 8, 8, {});
     std::ofstream(parts.frame_path(0)) << "frame";
-    parts.finish_part(1);
+    parts.finish_part(1, 1);
   }
   infer::SegmentedOutput resumed(output, false, fingerprint, true);
   EXPECT_EQ(resumed.parts_done(), 1);
   EXPECT_EQ(resumed.output_frames_done(), 1);
+  EXPECT_EQ(resumed.interpolated_frames_done(), 1);
   EXPECT_FALSE(resumed.assemble(1, false, "", 1));
   EXPECT_TRUE(fs::exists(fs::path(output) / "frame_000000.png"));
   EXPECT_FALSE(fs::exists(infer::video_job_work_dir(output)));

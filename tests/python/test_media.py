@@ -246,6 +246,37 @@ def test_alpha_is_interpolated_and_written_in_frame_folders_and_image_pairs(flow
     assert int(_rgba(mid)[2, 90, 3]) == 130
 
 
+def test_the_array_api_keeps_sixteen_bits_and_alpha(tmp_path):
+    interp = fregan.Interpolator(device="cpu")  # the shipped default: equal frames give that frame exactly
+    # 16 bits: the low byte matters (an 8-bit path would round every value to a multiple of 257).
+    rng = np.random.default_rng(0)
+    a16 = (moving_square(96, 64, 8).astype(np.uint16) * 257 + rng.integers(0, 200, (64, 96, 3))).astype(np.uint16)
+    same = interp(a16, a16)
+    assert same.dtype == np.uint16 and same.shape == (64, 96, 3)
+    assert np.array_equal(same, a16)  # a pair of equal frames gives that frame, to the last of 16 bits
+    b16 = (moving_square(96, 64, 12).astype(np.uint16) * 257).astype(np.uint16)
+    mid = interp(a16, b16)
+    assert mid.dtype == np.uint16 and np.count_nonzero(mid % 257) > 1000
+    # Alpha: the colour through the model, the alpha blended at t; a frame without alpha is opaque.
+    alpha0, alpha1 = np.full((64, 96), 60, np.uint8), np.full((64, 96), 200, np.uint8)
+    a4 = np.dstack([moving_square(96, 64, 8), alpha0])
+    b4 = np.dstack([moving_square(96, 64, 12), alpha1])
+    quarter = interp(a4, b4, 0.25)
+    assert quarter.dtype == np.uint8 and quarter.shape == (64, 96, 4)
+    assert int(quarter[2, 90, 3]) == 95  # 0.75 * 60 + 0.25 * 200
+    assert np.array_equal(quarter[..., :3], interp(a4[..., :3], b4[..., :3], 0.25))
+    assert int(interp(a4, b4[..., :3], 0.5)[2, 90, 3]) == 158  # (60 + 255) / 2, rounded
+    # 16 bits with alpha through files: written, read back as stored, interpolated from the paths.
+    rgba16 = np.dstack([a16, np.full((64, 96), 30000, np.uint16)])
+    fregan.write_image(tmp_path / "a.png", rgba16)
+    fregan.write_image(tmp_path / "b.png", rgba16)
+    back = fregan.read_image(tmp_path / "a.png", as_stored=True)
+    assert back.dtype == np.uint16 and np.array_equal(back, rgba16)
+    assert fregan.read_image(tmp_path / "a.png").shape == (64, 96, 3)  # the default: 8-bit RGB
+    from_files = fregan.interpolate(tmp_path / "a.png", tmp_path / "b.png", device="cpu")
+    assert from_files.dtype == np.uint16 and np.array_equal(from_files, rgba16)
+
+
 def _combing(frame: np.ndarray) -> float:
     """Mean difference of neighbouring rows: of the two fields, for vertical stripes (0 when progressive)."""
     g = frame.astype(float).mean(axis=2)

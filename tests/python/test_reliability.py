@@ -206,7 +206,9 @@ def test_each_mistake_gives_one_exception_type_naming_what_was_given(tiny_checkp
     img = moving_square(64, 48, 4)
     cases = [
         (lambda: interp(img.transpose(2, 0, 1).copy(), img.transpose(2, 0, 1).copy()), r"got shape \(3, 48, 64\).*channels-first"),
-        (lambda: interp(np.dstack([img, img[..., :1]]), np.dstack([img, img[..., :1]])), r"got shape \(48, 64, 4\)"),
+        (lambda: interp(np.dstack([img, img[..., :2]]), np.dstack([img, img[..., :2]])), r"got shape \(48, 64, 5\)"),
+        (lambda: interp(img.astype(np.float32), img.astype(np.float32)), r"uint8 or uint16 image, got dtype float32"),
+        (lambda: fregan.flow_warp(np.dstack([img, img[..., :1]]), img), r"flow_warp takes HxWx3.*\(48, 64, 4\)"),
         (lambda: interp(img[None], img[None]), r"got shape \(1, 48, 64, 3\)"),
         (lambda: interp(torch.zeros(2, 48, 64), torch.zeros(2, 48, 64)), r"\[3, H, W\].*got shape \[2, 48, 64\]"),
         (lambda: interp(img[:4, :4], img[:4, :4]), "at least 8x8"),

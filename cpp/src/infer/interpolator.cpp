@@ -244,11 +244,7 @@ torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Te
 }
 
 cv::Mat Interpolator::interpolate(const cv::Mat& f0, const cv::Mat& f1, double t) {
-  require(f0.size() == f1.size(), "interpolate: the two images differ in size: " + std::to_string(f0.cols) + "x" +
-                                      std::to_string(f0.rows) + " vs " + std::to_string(f1.cols) + "x" +
-                                      std::to_string(f1.rows));
-  fit_to_memory(f0.rows, f0.cols);  // before the float copies
-  return io::tensor_to_image(interpolate(io::image_to_tensor(f0), io::image_to_tensor(f1), t));
+  return interpolate(cv::Mat(), f0, f1, cv::Mat(), t);
 }
 
 std::vector<torch::Tensor> Interpolator::interpolate_sequence(const torch::Tensor& f0, const torch::Tensor& f1,
@@ -312,13 +308,32 @@ cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, cons
   same_size(before, "before");
   same_size(after, "after");
   fit_to_memory(f0.rows, f0.cols);  // before the float copies
-  auto tensor = [](const cv::Mat& image) { return image.empty() ? torch::Tensor() : io::image_to_tensor(image); };
-  // Neighbours across a cut or held frames would bend the motion wrongly: the video job's rules.
+  auto tensor = [](const cv::Mat& image) {
+    return image.empty() ? torch::Tensor() : io::image_to_tensor(io::colour_of(image));
+  };
+  // Neighbours across a cut or held frames would bend the motion wrongly: the video job's rules
+  // (decided on 8-bit colour, as the video job's thumbnails are).
   data::UsableNeighbours use;
-  if (uses_neighbours() && (!before.empty() || !after.empty())) use = data::usable_neighbours(before, f0, f1, after);
-  return io::tensor_to_image(interpolate(models::FrameWindow{use.before ? tensor(before) : torch::Tensor(), tensor(f0),
-                                                             tensor(f1), use.after ? tensor(after) : torch::Tensor()},
-                                         t));
+  if (uses_neighbours() && (!before.empty() || !after.empty())) {
+    auto eight = [](const cv::Mat& image) { return image.empty() ? image : io::to_bgr8(image, "frame"); };
+    use = data::usable_neighbours(eight(before), eight(f0), eight(f1), eight(after));
+  }
+  const int depth = f0.depth() == CV_16U || f1.depth() == CV_16U ? CV_16U : CV_8U;
+  const cv::Mat colour =
+      io::tensor_to_image(interpolate(models::FrameWindow{use.before ? tensor(before) : torch::Tensor(), tensor(f0),
+                                                          tensor(f1), use.after ? tensor(after) : torch::Tensor()},
+                                      t),
+                          depth);
+  if (f0.channels() != 4 && f1.channels() != 4) return colour;
+  auto alpha = [depth](const cv::Mat& frame) {  // at the output's depth; opaque where the frame has none
+    cv::Mat plane(frame.size(), CV_MAKETYPE(depth, 1), cv::Scalar(depth == CV_16U ? 65535 : 255));
+    if (frame.channels() == 4) {
+      const double scale = frame.depth() == depth ? 1.0 : (depth == CV_16U ? 257.0 : 1.0 / 257.0);
+      io::alpha_of(frame).convertTo(plane, depth, scale);
+    }
+    return plane;
+  };
+  return io::with_alpha(colour, io::alpha_between(alpha(f0), alpha(f1), t));
 }
 
 std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1,

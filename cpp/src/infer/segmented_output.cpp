@@ -44,6 +44,7 @@ SegmentedOutput::SegmentedOutput(const std::string& output, bool video_out, nloh
         if (state.at("fingerprint") == fingerprint_) {
           parts_done_ = state.at("segments_done").get<int64_t>();
           output_frames_done_ = state.at("output_frames").get<int64_t>();
+          interpolated_frames_done_ = state.value("interpolated_frames", int64_t{0});
         } else if (state.value("segments_done", int64_t{0}) > 0) {
           log::warn("the interrupted run in '" + work.string() +
                     "' used other options or another input: starting over");
@@ -56,7 +57,7 @@ SegmentedOutput::SegmentedOutput(const std::string& output, bool video_out, nloh
     if (parts_done_ == 0) {
       lock_.clear_work_dir();
       fs::create_directories(work / (video_out_ ? "" : "frames"));
-      save_state(0, 0);
+      save_state(0, 0, 0);
     } else {
       keep_work_dir_ = true;
     }
@@ -83,10 +84,12 @@ std::string SegmentedOutput::frame_path(int64_t k) const {
   return (fs::path(lock_.work_dir()) / "frames" / name).string();
 }
 
-void SegmentedOutput::save_state(int64_t parts, int64_t output_frames) const {
+void SegmentedOutput::save_state(int64_t parts, int64_t output_frames, int64_t interpolated_frames) const {
   // Through the checked atomic writer: a full disk fails here, never leaves a 0-byte job.json.
-  const nlohmann::json state = {
-      {"fingerprint", fingerprint_}, {"segments_done", parts}, {"output_frames", output_frames}};
+  const nlohmann::json state = {{"fingerprint", fingerprint_},
+                                {"segments_done", parts},
+                                {"output_frames", output_frames},
+                                {"interpolated_frames", interpolated_frames}};
   io::write_file_atomically((fs::path(lock_.work_dir()) / "job.json").string(), state.dump(2) + "\n");
 }
 
@@ -97,7 +100,7 @@ void SegmentedOutput::open_part(int64_t part, int width, int height, const io::V
   part_open_ = true;
 }
 
-void SegmentedOutput::finish_part(int64_t output_frames) {
+void SegmentedOutput::finish_part(int64_t output_frames, int64_t interpolated_frames) {
   if (!part_open_) return;
   if (writer_) {
     writer_->close();
@@ -105,7 +108,7 @@ void SegmentedOutput::finish_part(int64_t output_frames) {
     fs::rename(part_path(current_part_, true), part_path(current_part_, false));
   }
   part_open_ = false;
-  save_state(current_part_ + 1, output_frames);
+  save_state(current_part_ + 1, output_frames, interpolated_frames);
   keep_work_dir_ = true;
 }
 

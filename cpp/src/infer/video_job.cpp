@@ -284,11 +284,12 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   const size_t pairs_in_flight = interpolator.supports_concurrent_calls() ? 2 : 1;
   SerialWorker output_worker(4);
   int64_t current_segment = -1, output_frames = parts.output_frames_done(), work_started_at = -1;
+  result.interpolated_frames = parts.interpolated_frames_done();  // a resumed run reports the whole job
   auto work_start = std::chrono::steady_clock::now();
   auto finish_segment = [&]() {
     if (!parts.part_open()) return;
     output_worker.drain();
-    parts.finish_part(output_frames);
+    parts.finish_part(output_frames, result.interpolated_frames);
   };
   // Output frame k: an input frame or an interpolated one (converted on the worker thread).
   auto write = [&](cv::Mat frame, torch::Tensor made, cv::Mat alpha, int64_t k) {

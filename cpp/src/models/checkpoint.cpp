@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include <torch/torch.h>
 
@@ -149,13 +150,17 @@ void write_archive(const std::string& path, CheckpointMeta meta, const torch::nn
     optimizer_d->save(od);
     archive.write("optimizer_d", od);
   }
-  io::AtomicOutput out(path, /*overwrite=*/true);
+  // Serialised in memory, then written by the checked atomic writer: the zip's records are named
+  // "archive/..." (torch names them after the file written, which was the temporary one) and a
+  // full disk is said at once.
+  std::ostringstream bytes;
   try {
-    archive.save_to(out.temp_path());
+    archive.save_to(bytes);
   } catch (const std::exception& e) {
     throw FileError("cannot write checkpoint '" + path + "': " + e.what());
   }
-  out.commit();
+  io::check_output_path(path, /*overwrite=*/true);
+  io::write_file_atomically(path, bytes.str());
 }
 
 }  // namespace
@@ -253,7 +258,13 @@ AnyModel load_any(const std::string& path, const torch::Device& device, Checkpoi
   if (load_d) verify_weights(meta, "discriminator", *model.discriminator, path);
   model.generator->to(device);
   if (model.discriminator) model.discriminator->to(device);
-  if (meta_out) *meta_out = meta;
+  if (meta_out) {
+    *meta_out = meta;
+    // The options as this fregan completes them: an option added since the file was written has
+    // its default filled in, so a resumed run compares like with like.
+    meta_out->generator_options = model.generator_options;
+    meta_out->discriminator_options = model.discriminator_options;
+  }
   return model;
 }
 

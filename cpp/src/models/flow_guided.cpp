@@ -11,6 +11,7 @@
 #include <ATen/Parallel.h>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
 #include "../flow/sampling.h"
@@ -22,7 +23,8 @@ namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
 FREGAN_DEFINE_OPTIONS_JSON(FlowGuidedOptions, "fregan-flow", flow, net_max_pixels, base_channels, levels, leaky_slope,
-                           flow_unit, refine_flow, sampling, acceleration, motion_inputs, kaiming_init)
+                           flow_unit, refine_flow, sampling, acceleration, motion_inputs, kaiming_init, still_tolerance,
+                           still_margin)
 
 namespace {
 
@@ -47,6 +49,7 @@ FlowGuidedNetImpl::FlowGuidedNetImpl(const FlowGuidedOptions& o) : options_(o) {
   require(o.base_channels >= 4, "fregan-flow: base_channels must be >= 4");
   require(o.net_max_pixels >= 64 * 64, "fregan-flow: net_max_pixels must be >= 4096");
   require(o.flow_unit > 0, "fregan-flow: flow_unit must be > 0");
+  require(o.still_tolerance >= 0 && o.still_margin >= 0, "fregan-flow: still_tolerance and still_margin must be >= 0");
   sampling_ = flow::sampling_from_name(o.sampling);
   require(o.acceleration.damping >= 0 && o.acceleration.consistency_sigma >= 0 && o.acceleration.agreement_sigma >= 0 &&
               o.acceleration.reversal_fill > 0,
@@ -155,19 +158,131 @@ class RowUpscaler {
   LinearTaps rows_, columns_;
 };
 
+// Still things, found per pair at DIS resolution: the pixels where the two lumas agree and whose
+// region of agreeing pixels (8-connected) the flows between the frames mostly mis-move.  The flow
+// of a burned-in caption or logo is the moving background's, and warping by it misses the caption
+// itself (the flow's error is at least `margin` above zero motion's); the still background behind
+// a moving object is mis-moved only in the object's halo, a small part of its region, and a thing
+// passing over it stays.  Regions under kMinStillArea pixels are a chance match of two moving
+// textures.  Returns [B, hd, wd] uint8 (1: still), or an undefined tensor when there is none.
+constexpr int kMinStillArea = 6;
+
+torch::Tensor still_things(const torch::Tensor& luma0, const torch::Tensor& luma2, const torch::Tensor& flow02,
+                           const torch::Tensor& flow20, double tolerance, double margin) {
+  const int64_t batch = luma0.size(0), hd = luma0.size(1), wd = luma0.size(2);
+  const auto l0 = luma0.cpu().contiguous(), l2 = luma2.cpu().contiguous();
+  const auto f02 = flow02.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  const auto f20 = flow20.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+  const float tol = static_cast<float>(tolerance * 255), mar = static_cast<float>(margin * 255);
+  auto out = torch::zeros({batch, hd, wd}, torch::kUInt8);
+  bool any = false;
+  auto inside = [hd, wd](float x, float y) {
+    return x >= 0 && y >= 0 && x <= static_cast<float>(wd - 1) && y <= static_cast<float>(hd - 1);
+  };
+  // Luma `image` sampled bilinearly at (x, y), borders replicated.
+  auto sample = [hd, wd](const uint8_t* image, float x, float y) {
+    x = std::min(std::max(x, 0.0f), static_cast<float>(wd - 1));
+    y = std::min(std::max(y, 0.0f), static_cast<float>(hd - 1));
+    const int64_t x0 = static_cast<int64_t>(x), y0 = static_cast<int64_t>(y);
+    const int64_t x1 = std::min(x0 + 1, wd - 1), y1 = std::min(y0 + 1, hd - 1);
+    const float ax = x - static_cast<float>(x0), ay = y - static_cast<float>(y0);
+    const float top = image[y0 * wd + x0] + ax * (image[y0 * wd + x1] - image[y0 * wd + x0]);
+    const float bottom = image[y1 * wd + x0] + ax * (image[y1 * wd + x1] - image[y1 * wd + x0]);
+    return top + ay * (bottom - top);
+  };
+  for (int64_t i = 0; i < batch; ++i) {
+    const uint8_t* a = l0[i].data_ptr<uint8_t>();
+    const uint8_t* b = l2[i].data_ptr<uint8_t>();
+    const float* u02 = f02[i][0].data_ptr<float>();
+    const float* v02 = f02[i][1].data_ptr<float>();
+    const float* u20 = f20[i][0].data_ptr<float>();
+    const float* v20 = f20[i][1].data_ptr<float>();
+    cv::Mat agree(static_cast<int>(hd), static_cast<int>(wd), CV_8U), mis_moved(agree.size(), CV_8U);
+    for (int64_t y = 0; y < hd; ++y) {
+      for (int64_t x = 0; x < wd; ++x) {
+        const int64_t at = y * wd + x;
+        const float difference = std::abs(static_cast<float>(a[at]) - static_cast<float>(b[at]));
+        const bool agrees = difference <= tol;
+        agree.data[at] = agrees ? 1 : 0;
+        mis_moved.data[at] = 0;
+        if (!agrees) continue;
+        const float x02 = static_cast<float>(x) + u02[at], y02 = static_cast<float>(y) + v02[at];
+        const float x20 = static_cast<float>(x) + u20[at], y20 = static_cast<float>(y) + v20[at];
+        // A flow leaving the frame cannot be checked (what it points at is not in the other frame).
+        if (!inside(x02, y02) || !inside(x20, y20)) continue;
+        const float miss = std::max(std::abs(a[at] - sample(b, x02, y02)), std::abs(b[at] - sample(a, x20, y20)));
+        mis_moved.data[at] = miss >= difference + mar ? 1 : 0;
+      }
+    }
+    cv::Mat labels, stats, centroids;
+    const int regions = cv::connectedComponentsWithStats(agree, labels, stats, centroids, 8, CV_32S);
+    std::vector<int64_t> mis_moved_in(static_cast<size_t>(regions), 0);
+    const int32_t* label = labels.ptr<int32_t>();
+    for (int64_t at = 0; at < hd * wd; ++at) mis_moved_in[static_cast<size_t>(label[at])] += mis_moved.data[at];
+    std::vector<uint8_t> still(static_cast<size_t>(regions), 0);
+    for (int r = 1; r < regions; ++r) {  // region 0: the pixels that disagree
+      const int64_t area = stats.at<int32_t>(r, cv::CC_STAT_AREA);
+      still[static_cast<size_t>(r)] = area >= kMinStillArea && 2 * mis_moved_in[static_cast<size_t>(r)] >= area;
+    }
+    uint8_t* o = out[i].data_ptr<uint8_t>();
+    for (int64_t at = 0; at < hd * wd; ++at) {
+      o[at] = still[static_cast<size_t>(label[at])];
+      any = any || o[at];
+    }
+  }
+  return any ? out : torch::Tensor();
+}
+
+// What the renderer keeps still: the still things at DIS resolution (undefined: none), the
+// tolerance a pixel's three channels must agree within at full resolution, and the blend's t.
+struct StillPixels {
+  torch::Tensor things;
+  double tolerance = 0, t = 0.5;
+};
+
+// Full-resolution row or column `o` of `out` pixels -> its nearest row or column of `in`: the
+// same integer mapping in the fused renderer and the tensor path.
+inline int64_t nearest_source(int64_t o, int64_t in, int64_t out) { return std::min(o * in / out, in - 1); }
+
+// The tensor path's still pixels (autograd, GPUs): where a pixel is still, the blend replaces `out`.
+torch::Tensor keep_still_pixels(const torch::Tensor& out, const torch::Tensor& f0, const torch::Tensor& f2,
+                                const StillPixels& still) {
+  if (!still.things.defined()) return out;
+  const int64_t h = f0.size(2), w = f0.size(3), hd = still.things.size(1), wd = still.things.size(2);
+  torch::Tensor is_still;
+  {
+    torch::NoGradGuard no_grad;  // the decision is not learned; gradients flow through what it picks
+    auto rows = torch::empty({h}, torch::kLong), cols = torch::empty({w}, torch::kLong);
+    for (int64_t y = 0; y < h; ++y) rows[y] = nearest_source(y, hd, h);
+    for (int64_t x = 0; x < w; ++x) cols[x] = nearest_source(x, wd, w);
+    const auto things = still.things.index_select(1, rows).index_select(2, cols).unsqueeze(1).to(f0.device());
+    is_still = things.to(torch::kBool).logical_and((f0 - f2).abs().amax(1, true).le(still.tolerance));
+  }
+  return torch::where(is_still, (1 - still.t) * f0 + still.t * f2, out);
+}
+
 // fregan-flow's last stage on the CPU without autograd, fused into one pass over the output: the
 // flows to t (at DIS resolution), the mask and the head's other outputs (at the net's) are
 // bilinearly upscaled row by row, then each output pixel samples both frames at its corrected
 // flows (bilinear or bicubic, borders replicated: grid_sample's border mode with align_corners =
 // true), blends them by the mask and adds the residual.  The same arithmetic as the tensor path
 // below, which makes ~20 full-resolution tensors; a test holds the two within 1e-4.
+//
+// Still pixels (StillPixels) are kept on the way: a pixel of a still thing whose three channels
+// agree is given the blend without sampling anything.
 torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& ft0s,
                             const torch::Tensor& ft2s, const torch::Tensor& head, const torch::Tensor& mask,
-                            double correction_x, double correction_y, bool refine_flow, flow::Sampling sampling) {
+                            double correction_x, double correction_y, bool refine_flow, flow::Sampling sampling,
+                            const StillPixels& still) {
   const int64_t batch = f0.size(0), h = f0.size(2), w = f0.size(3);
   const auto a = f0.contiguous(), b = f2.contiguous();
   auto out = torch::empty_like(a);
+  const float tolerance = static_cast<float>(still.tolerance), t = static_cast<float>(still.t);
   for (int64_t i = 0; i < batch; ++i) {
+    const uint8_t* things = still.things.defined() ? still.things[i].data_ptr<uint8_t>() : nullptr;
+    const int64_t hd = things ? still.things.size(1) : 1, wd = things ? still.things.size(2) : 1;
+    std::vector<int64_t> thing_column(static_cast<size_t>(things ? w : 0));
+    for (size_t x = 0; x < thing_column.size(); ++x) thing_column[x] = nearest_source(static_cast<int64_t>(x), wd, w);
     // Flows to t at DIS resolution: u0, v0, u2, v2.  The net's outputs at its resolution: mask,
     // residual (3), and with refine_flow the corrections of the two flows (4).
     const RowUpscaler flows(torch::cat({ft0s[i], ft2s[i]}, 0).to(torch::kFloat32), h, w);
@@ -190,7 +305,19 @@ torch::Tensor render_on_cpu(const torch::Tensor& f0, const torch::Tensor& f2, co
         for (int64_t y = begin; y < end; ++y) {
           flows.row(y, scratch.data(), flow_row.data());
           net.row(y, scratch.data(), net_row.data());
+          const uint8_t* thing_row = things ? things + nearest_source(y, hd, h) * wd : nullptr;
           for (int64_t x = 0; x < w; ++x) {
+            if (thing_row && thing_row[thing_column[static_cast<size_t>(x)]]) {
+              const int64_t at = y * w + x;
+              float difference = 0;
+              for (int c = 0; c < 3; ++c)
+                difference = std::max(difference, std::abs(p0[c * plane + at] - p2[c * plane + at]));
+              if (difference <= tolerance) {
+                for (int c = 0; c < 3; ++c)
+                  po[c * plane + at] = (1.0f - t) * p0[c * plane + at] + t * p2[c * plane + at];
+                continue;
+              }
+            }
             const float* fl = flow_row.data() + 4 * x;
             const float* nt = net_row.data() + nc * x;
             float u0 = fl[0] * fx, v0 = fl[1] * fy, u2 = fl[2] * fx, v2 = fl[3] * fy;
@@ -409,6 +536,11 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& w
     torch::NoGradGuard no_grad;
     std::tie(acceleration0, acceleration2) = flow::accelerations(flow02, flow20, before, after, options_.acceleration);
   }
+  // Still things, once per pair (the pixels are the same for every t).
+  const torch::Tensor things =
+      options_.still_tolerance > 0
+          ? still_things(p0.luma, p2.luma, flow02, flow20, options_.still_tolerance, options_.still_margin)
+          : torch::Tensor();
   auto on_device = [&](const torch::Tensor& x) { return x.defined() ? x.to(f0.device()) : x; };
   flow02 = on_device(flow02);
   flow20 = on_device(flow20);
@@ -416,7 +548,7 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& w
   acceleration2 = on_device(acceleration2);
   std::vector<torch::Tensor> out;
   for (double t : times) {
-    out.push_back(synthesize(f0, f2, p0.at_net, p2.at_net, flow02, flow20, acceleration0, acceleration2, t));
+    out.push_back(synthesize(f0, f2, p0.at_net, p2.at_net, flow02, flow20, acceleration0, acceleration2, things, t));
   }
   return out;
 }
@@ -477,7 +609,7 @@ torch::Tensor FlowGuidedNetImpl::refinement(const torch::Tensor& f0n, const torc
 torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
                                             const torch::Tensor& f2n, const torch::Tensor& flow02,
                                             const torch::Tensor& flow20, const torch::Tensor& acceleration0,
-                                            const torch::Tensor& acceleration2, double t) {
+                                            const torch::Tensor& acceleration2, const torch::Tensor& things, double t) {
   const int64_t b = f0.size(0), h = f0.size(2), w = f0.size(3);
   // At DIS resolution, before upscaling.
   const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, acceleration0, acceleration2, t, options_.acceleration);
@@ -509,8 +641,9 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
   const double cx = options_.flow_unit / sx, cy = options_.flow_unit / sy;
   const bool needs_grad =
       torch::GradMode::is_enabled() && (head.requires_grad() || f0.requires_grad() || f2.requires_grad());
+  const StillPixels still{things, options_.still_tolerance, t};
   if (!needs_grad && f0.is_cpu() && f0.scalar_type() == torch::kFloat32 && f2.scalar_type() == torch::kFloat32) {
-    return render_on_cpu(f0, f2, ft0s, ft2s, head, mask, cx, cy, options_.refine_flow, sampling_);
+    return render_on_cpu(f0, f2, ft0s, ft2s, head, mask, cx, cy, options_.refine_flow, sampling_, still);
   }
   const auto out = resize(head, h, w, false);
   auto ft0 = flow::resize_flow(ft0s, h, w), ft2 = flow::resize_flow(ft2s, h, w);
@@ -520,8 +653,9 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
     ft2 = ft2 + out.narrow(1, 6, 2) * to_full;
   }
   const auto full_mask = resize(mask, h, w, false);
-  return full_mask * flow::backward_warp(f0, ft0, sampling_) +
-         (1 - full_mask) * flow::backward_warp(f2, ft2, sampling_) + out.narrow(1, 1, 3);
+  return keep_still_pixels(full_mask * flow::backward_warp(f0, ft0, sampling_) +
+                               (1 - full_mask) * flow::backward_warp(f2, ft2, sampling_) + out.narrow(1, 1, 3),
+                           f0, f2, still);
 }
 
 }  // namespace fregan::models

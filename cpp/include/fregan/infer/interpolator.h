@@ -41,7 +41,9 @@ class Interpolator {
   // t in (0, 1) on f0's device.  Flow-guided models take any t; models that predict the middle
   // frame reach other dyadic t (0.25, 0.375, ...) by recursive bisection, and refuse other t.
   torch::Tensor interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t = 0.5);
-  // 8-bit BGR images of equal size (what OpenCV reads) -> 8-bit BGR.
+  // Images of equal size as stored (io::read_frame): 8- or 16-bit, BGR or BGRA.  The colour goes
+  // through the model; the result has the deeper of the two depths and, where either image has
+  // alpha, the alpha blended at t ((1 - t) a0 + t a1, an image without alpha counting as opaque).
   cv::Mat interpolate(const cv::Mat& f0, const cv::Mat& f1, double t = 0.5);
   // The factor-1 frames at t = 1/factor, ..., (factor-1)/factor (a power of two for middle-frame
   // models); each intermediate frame is computed once.
@@ -55,7 +57,7 @@ class Interpolator {
   // few frame pairs, so calls over consecutive pairs of a video compute each pair's flows once.
   std::vector<torch::Tensor> interpolate_times(const models::FrameWindow& window, const std::vector<double>& times);
   torch::Tensor interpolate(const models::FrameWindow& window, double t = 0.5);
-  // 8-bit BGR images; `before` / `after` may be empty.  A neighbour is used only where the video job
+  // Images as above; `before` / `after` may be empty.  A neighbour is used only where the video job
   // would use it (data::usable_neighbours: not across a cut, not a held frame, not for a still pair).
   cv::Mat interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after,
                       double t = 0.5);

@@ -37,6 +37,8 @@ class SegmentedOutput {
 
   int64_t parts_done() const { return parts_done_; }                  // finished parts found at the start
   int64_t output_frames_done() const { return output_frames_done_; }  // the output frames in them
+  // ... and how many of those were interpolated (0 from a job folder of a fregan before 0.1.1).
+  int64_t interpolated_frames_done() const { return interpolated_frames_done_; }
   const std::string& work_dir() const { return lock_.work_dir(); }
 
   // Starts part `part` (video: an encoder writing its temporary file).
@@ -48,8 +50,9 @@ class SegmentedOutput {
   // Where output frame k goes in a folder output.
   std::string frame_path(int64_t k) const;
   // Closes the open part (every frame of it must have been written) and records it with the
-  // output frames made so far (those of this part included).
-  void finish_part(int64_t output_frames);
+  // output frames made so far and how many of them were interpolated (this part's included), so a
+  // resumed run reports the whole job's counts.
+  void finish_part(int64_t output_frames, int64_t interpolated_frames);
   // Stopped early: the part in progress is dropped; the finished ones stay for a rerun.
   void drop_part();
 
@@ -61,13 +64,13 @@ class SegmentedOutput {
 
  private:
   std::string part_path(int64_t part, bool temporary) const;
-  void save_state(int64_t parts, int64_t output_frames) const;
+  void save_state(int64_t parts, int64_t output_frames, int64_t interpolated_frames) const;
 
   std::string output_;
   bool video_out_;
   nlohmann::json fingerprint_;
   io::JobLock lock_;
-  int64_t parts_done_ = 0, output_frames_done_ = 0;
+  int64_t parts_done_ = 0, output_frames_done_ = 0, interpolated_frames_done_ = 0;
   bool keep_work_dir_ = false;  // a part finished: the folder stays for a rerun
   bool part_open_ = false;
   int64_t current_part_ = -1;

@@ -60,7 +60,8 @@ CheckpointMeta meta_from_json(const nlohmann::json& j);
 void save_checkpoint(const std::string& path, CheckpointMeta meta, const AnyModel& model,
                      torch::optim::Optimizer* optimizer_g = nullptr, torch::optim::Optimizer* optimizer_d = nullptr);
 // Builds the model the header names (any family) and loads its weights onto `device`; the
-// discriminator only if the file has one and `with_discriminator`.  Throws FileError (missing) or
+// discriminator only if the file has one and `with_discriminator`.  `meta` receives the header
+// with the model options completed (defaults of options newer than the file filled in).  Throws FileError (missing) or
 // CheckpointError (corrupt, foreign, unsupported version, unknown model, weights that do not fit).
 AnyModel load_checkpoint(const std::string& path, const torch::Device& device, CheckpointMeta* meta = nullptr,
                          bool with_discriminator = true);

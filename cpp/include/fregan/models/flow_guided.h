@@ -54,6 +54,16 @@ struct FlowGuidedOptions {
   // default, which shrinks activations at every layer; the head starts at zero either way.  Only a
   // fresh net's start: loaded weights replace it.
   bool kaiming_init = false;
+  // Still things: burned-in captions, logos, scoreboards that stay while the picture under them
+  // moves.  DIS gives them the moving background's flow, and warping by it makes them shimmer.  A
+  // region where the two frames agree (luma within still_tolerance at DIS resolution) whose flow
+  // mostly misses it (a warp by it is off by still_margin more than no motion) is such a thing: its
+  // pixels whose three channels agree within still_tolerance are given the frames' (1 - t) : t
+  // blend, exactly them where they are equal.  A still background mis-moved only in a moving
+  // object's halo is not one, so what passes over it stays.  0 turns it off.  Checkpoints from
+  // before the option use it with these defaults.
+  double still_tolerance = 3.0 / 255;
+  double still_margin = 12.0 / 255;
 };
 void to_json(nlohmann::json& j, const FlowGuidedOptions& o);
 void from_json(const nlohmann::json& j, FlowGuidedOptions& o);
@@ -95,11 +105,13 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   PreparedFrame prepare(const torch::Tensor& frame, int64_t net_height, int64_t net_width);
   // The flows a -> b and b -> a at DIS resolution on the CPU, from the memo when known.
   std::pair<torch::Tensor, torch::Tensor> pair_flows(const PreparedFrame& a, const PreparedFrame& b);
-  // Frame t from the two frames, the same at the net's resolution, their flows at DIS resolution
-  // and the accelerations of their pixels there (undefined: linear motion on that side).
+  // Frame t from the two frames, the same at the net's resolution, their flows at DIS resolution,
+  // the accelerations of their pixels there (undefined: linear motion on that side) and the still
+  // things there (undefined: none).
   torch::Tensor synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
                            const torch::Tensor& f2n, const torch::Tensor& flow02, const torch::Tensor& flow20,
-                           const torch::Tensor& acceleration0, const torch::Tensor& acceleration2, double t);
+                           const torch::Tensor& acceleration0, const torch::Tensor& acceleration2,
+                           const torch::Tensor& things, double t);
   std::pair<int64_t, int64_t> net_size(int64_t height, int64_t width) const;
   // The net's head output at its resolution from the frames, flows and flows to t there.
   torch::Tensor refinement(const torch::Tensor& f0n, const torch::Tensor& f2n, const torch::Tensor& f02n,
