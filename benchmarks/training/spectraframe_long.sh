@@ -6,6 +6,10 @@
 #   bash benchmarks/training/spectraframe_long.sh            # start, or continue where it stopped
 #   RUNS=/somewhere/else bash benchmarks/training/spectraframe_long.sh
 #
+# The larger generator's run (session 10 on; the shipped 48x6 model's curve had flattened):
+#   SR_RUN=spectraframe-wide SR_GENERATOR='{"architecture":"lr_fusion","base_channels":64,"residual_blocks":10,"neighbours":2}' \
+#   SR_SITTINGS="1500 5e-4,3000 2.5e-4,4500 1.2e-4,6000 6e-5" bash benchmarks/training/spectraframe_long.sh
+#
 # Split by clip: the held-out clips of benchmarks/heldout_clips.json and Vid4 calendar and walk are
 # never trained on and pick nothing (they are the test figures of MODELS.md); three other clips
 # validate (pick best.pt); the rest train.  Frames are area-downscaled to at most 720 px a side when
@@ -27,21 +31,25 @@ mkdir -p "$RUNS"
 PREP=(--task sr --max-side 720 --max-frames 200 --val-fraction 0 --test-fraction 0)
 [[ -f "$RUNS/sr-train/manifest.json" ]] || "$FREGAN" prepare --videos "${TRAIN[@]}" --out "$RUNS/sr-train" "${PREP[@]}"
 [[ -f "$RUNS/sr-val/manifest.json" ]] || "$FREGAN" prepare --videos "${VAL[@]/#/$CLIPS/}" --out "$RUNS/sr-val" "${PREP[@]}"
-OUT="$RUNS/spectraframe-long"
+# The run: its folder under $RUNS and, in the repository, where its unfinished state is kept.
+SR_RUN=${SR_RUN:-spectraframe-long}
+KEPT=benchmarks/training/${SR_RUN/#spectraframe-long/spectraframe}
+SR_GENERATOR=${SR_GENERATOR:-'{"architecture":"lr_fusion","base_channels":48,"residual_blocks":6,"neighbours":2}'}
+OUT="$RUNS/$SR_RUN"
 # A copy of an unfinished run kept in the repository is where a fresh machine continues from.
-if [[ ! -f "$OUT/last.pt" && -f benchmarks/training/spectraframe/last.pt ]]; then
-  mkdir -p "$OUT" && cp benchmarks/training/spectraframe/{last.pt,log.jsonl} "$OUT/"
-  [[ -f benchmarks/training/spectraframe/best.pt ]] && cp benchmarks/training/spectraframe/best.pt "$OUT/"
+if [[ ! -f "$OUT/last.pt" && -f $KEPT/last.pt ]]; then
+  mkdir -p "$OUT" && cp "$KEPT"/{last.pt,log.jsonl} "$OUT/"
+  [[ -f $KEPT/best.pt ]] && cp "$KEPT/best.pt" "$OUT/"
 fi
 ARGS=(--model spectraframe
-  --generator-options '{"architecture":"lr_fusion","base_channels":48,"residual_blocks":6,"neighbours":2}'
+  --generator-options "$SR_GENERATOR"
   --loss '{"mse":0,"charbonnier":1,"perceptual":0,"adversarial":0,"tv":0}'
   --data "$RUNS/sr-train" --val-data "$RUNS/sr-val" --out "$OUT"
   --batch-size 16 --crop 96 --rotate --val-every 250 --val-frames 12 --val-crop 256
   --checkpoint-every 50 --log-every 25 --seed 0 --threads 1)
 # Sittings: (last step, generator learning rate).  A sitting whose step is already reached does
 # nothing, so re-running the script continues in the sitting where it stopped.
-SITTINGS=("1200 5e-4" "1800 2.5e-4" "2400 1.2e-4" "3000 6e-5")
+IFS=, read -r -a SITTINGS <<<"${SR_SITTINGS:-1200 5e-4,1800 2.5e-4,2400 1.2e-4,3000 6e-5}"
 for sitting in "${SITTINGS[@]}"; do
   read -r steps lr <<<"$sitting"
   RESUME=()
