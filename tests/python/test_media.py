@@ -244,6 +244,23 @@ def test_alpha_is_interpolated_and_written_in_frame_folders_and_image_pairs(flow
     res = run_cli("interpolate", frames / "000.png", frames / "001.png", "-o", mid, "--weights", flow_checkpoint)
     assert res.returncode == 0, res.stderr
     assert int(_rgba(mid)[2, 90, 3]) == 130
+    # Video outputs whose container holds alpha keep it (the codec chosen by the container);
+    # one that cannot (.mp4) is written without it.
+    for name, pix_fmt in (("out.mkv", "bgra"), ("out.mov", "yuva444p12le"), ("out.mp4", "yuv420p")):
+        video = tmp_path / name
+        r = fregan.interpolate(frames, video, weights=flow_checkpoint, dedup="off", input_fps=10)
+        assert r["output_frames"] == 8
+        stream = _stream(video)
+        assert stream["pix_fmt"] == pix_fmt, (name, stream)
+        if name == "out.mp4":
+            continue
+        raw = subprocess.run(["ffmpeg", "-loglevel", "error", "-i", str(video), "-f", "rawvideo", "-pix_fmt", "rgba", "-"],
+                             check=True, capture_output=True).stdout
+        decoded = np.frombuffer(raw, np.uint8).reshape(-1, 64, 96, 4)
+        assert len(decoded) == 8
+        alphas = np.array([int(f[2, 90, 3]) for f in decoded[:5]])
+        tolerance = 0 if name == "out.mkv" else 1  # FFV1 keeps BGRA exactly; ProRes's 10-bit alpha rounds
+        assert np.abs(alphas - [60, 130, 200, 130, 60]).max() <= tolerance, (name, alphas)
 
 
 def test_the_array_api_keeps_sixteen_bits_and_alpha(tmp_path):

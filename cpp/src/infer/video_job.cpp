@@ -133,7 +133,13 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   // The encoder is asked before any work: an unknown codec, a codec the container cannot hold or a
   // --crf out of range fails here, not after the whole job.
   std::string codec = video_out ? io::codec_for_container(o.output, o.codec) : o.codec;
-  if (video_out && o.codec.empty() && in.bits > 8 && codec == "libx264") {
+  if (video_out && o.codec.empty() && in.alpha && !io::alpha_codec_for_container(o.output).empty()) {
+    // The container holds alpha with one of these: keep it (ProRes 4444 in .mov, FFV1 in .mkv).
+    codec = io::alpha_codec_for_container(o.output);
+    if (codec != io::codec_for_container(o.output, "")) {
+      log::info("'" + o.input + "' has alpha: encoding with " + codec + " to keep it");
+    }
+  } else if (video_out && o.codec.empty() && in.bits > 8 && codec == "libx264") {
     // Players decode 10-bit HEVC (and its HDR10 metadata) far more widely than 10-bit H.264.
     codec = "libx265";
     log::info("'" + o.input + "' has " + std::to_string(in.bits) + "-bit colour: encoding with libx265 to keep it");
@@ -147,6 +153,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
   wo.full_range = in.full_range;
   wo.matrix = in.matrix;
   wo.bits = in.bits;
+  wo.alpha = in.alpha && video_out && io::codec_keeps_alpha(codec);
   if (video_out) {
     // What the codec cannot keep is said once, before the work.
     if (in.bits > 8 && !io::codec_keeps_bit_depth(codec)) {
@@ -165,9 +172,9 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     }
     io::check_encoder_settings(wo, in.width, in.height, {".mkv", fs::path(o.output).extension().string()});
   }
-  if (in.alpha && video_out) {
-    log::warn("'" + o.input + "' has alpha, which fregan keeps in folders of PNG frames only: the video '" + o.output +
-              "' is written without it");
+  if (in.alpha && video_out && !wo.alpha) {
+    log::warn("'" + o.input + "' has alpha, which codec '" + codec + "' does not keep: the video '" + o.output +
+              "' is written without it (.mkv with --codec ffv1, .mov with prores_ks or .webm with libvpx-vp9 keep it)");
   }
   // Checks the output early (exists without overwrite, folder missing or unwritable).
   if (video_out) io::check_output_path(o.output, o.overwrite);
@@ -300,7 +307,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
       // Beside two pairs in flight on one thread each, a parallel conversion only oversubscribes.
       if (pairs_in_flight > 1) set_loop_threads_of_this_thread(1);
       const cv::Mat image = made.defined() ? io::with_alpha(io::tensor_to_image(made, depth), alpha) : frame;
-      if (sink) sink->write(io::colour_of(image));
+      if (sink) sink->write(image);  // the writer keeps the alpha if it can, else drops it
       else io::write_image(path, image, true);
     });
     ++output_frames;

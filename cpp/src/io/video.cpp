@@ -722,9 +722,15 @@ void check_encoder_preset(const std::string& codec, const std::string& preset) {
 namespace {
 
 // Frames go to the encoder as 16-bit BGR when the source has more than 8 bits and the codec keeps them.
-bool deep_frames(const VideoWriterOptions& options) { return options.bits > 8 && codec_keeps_bit_depth(options.codec); }
+// VP9 keeps alpha at 8 bits only: alpha wins over the depth.
+bool deep_frames(const VideoWriterOptions& options) {
+  return options.bits > 8 && codec_keeps_bit_depth(options.codec) && !(options.alpha && options.codec == "libvpx-vp9");
+}
 
-std::string raw_pixel_format(const VideoWriterOptions& options) { return deep_frames(options) ? "bgr48le" : "bgr24"; }
+std::string raw_pixel_format(const VideoWriterOptions& options) {
+  if (options.alpha) return deep_frames(options) ? "bgra64le" : "bgra";
+  return deep_frames(options) ? "bgr48le" : "bgr24";
+}
 
 // The encoder's output options: codec, preset, quality, pixel format, extra arguments.
 std::vector<std::string> encoder_args(const VideoWriterOptions& options, int width, int height) {
@@ -746,7 +752,18 @@ std::vector<std::string> encoder_args(const VideoWriterOptions& options, int wid
   }
   // yuv420p needs even sizes; odd-sized frames keep a full-chroma format instead.
   const bool even = width % 2 == 0 && height % 2 == 0;
-  if (deep_frames(options)) {
+  if (options.alpha) {
+    const std::string& codec = options.codec;
+    const bool deep = deep_frames(options);
+    std::string format = "yuva420p";  // libvpx-vp9 (even sizes; odd ones are refused by the trial)
+    if (codec == "ffv1") format = deep ? "yuva444p16le" : "bgra";
+    else if (codec == "prores_ks") format = "yuva444p10le";
+    else if (codec == "png") format = deep ? "rgba64be" : "rgba";
+    else if (codec == "qtrle") format = "argb";
+    argv.insert(argv.end(), {"-pix_fmt", format});
+    if (codec == "prores_ks") argv.insert(argv.end(), {"-profile:v", "4444"});
+    if (codec == "libvpx-vp9") argv.insert(argv.end(), {"-auto-alt-ref", "0"});  // VP9 with alpha needs it off
+  } else if (deep_frames(options)) {
     // 10 bits (12 where the source has them and x265 or FFV1 writes them).
     const bool twelve = options.bits >= 12 && (options.codec == "libx265" || options.codec == "ffv1");
     argv.insert(argv.end(), {"-pix_fmt", std::string(even ? "yuv420p" : "yuv444p") + (twelve ? "12le" : "10le")});
@@ -756,6 +773,22 @@ std::vector<std::string> encoder_args(const VideoWriterOptions& options, int wid
   argv.insert(argv.end(), options.extra_args.begin(), options.extra_args.end());
   return argv;
 }
+
+}  // namespace
+
+bool codec_keeps_alpha(const std::string& codec) {
+  return codec == "ffv1" || codec == "prores_ks" || codec == "libvpx-vp9" || codec == "png" || codec == "qtrle";
+}
+
+std::string alpha_codec_for_container(const std::string& output) {
+  const std::string ext = lower_ext(output);
+  if (ext == ".mkv") return "ffv1";
+  if (ext == ".mov") return "prores_ks";
+  if (ext == ".webm") return "libvpx-vp9";
+  return "";
+}
+
+namespace {
 
 // The encoder for a container when none is named: one every ffmpeg build has that the container holds.
 const std::map<std::string, std::string>& default_codecs() {
@@ -851,7 +884,7 @@ bool codec_keeps_bit_depth(const std::string& codec) {
 }
 
 VideoWriter::VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options)
-    : path_(path), width_(width), height_(height), deep_(deep_frames(options)) {
+    : path_(path), width_(width), height_(height), deep_(deep_frames(options)), alpha_(options.alpha) {
   check_encoder_preset(options.codec, options.preset);
   require(width > 0 && height > 0, "video size must be positive");
   require(options.fps > 0, "video fps must be positive");
@@ -922,13 +955,28 @@ VideoWriter::~VideoWriter() {
 }
 
 void VideoWriter::write(const cv::Mat& bgr) {
-  require((bgr.type() == CV_8UC3 || bgr.type() == CV_16UC3) && bgr.cols == width_ && bgr.rows == height_,
+  // The channels the pipe takes: alpha dropped, or made opaque, where the frame has another layout.
+  const bool frame_alpha = bgr.channels() == 4;
+  if (bgr.channels() == 4 || bgr.channels() == 3) {
+    if (frame_alpha && (!alpha_ || fallback_)) {
+      write(colour_of(bgr));
+      return;
+    }
+    if (!frame_alpha && alpha_ && !fallback_) {
+      cv::Mat with;
+      cv::cvtColor(bgr, with, cv::COLOR_BGR2BGRA);  // opaque: cvtColor fills the maximum of the depth
+      write(with);
+      return;
+    }
+  }
+  require((bgr.type() == CV_8UC3 || bgr.type() == CV_16UC3 || bgr.type() == CV_8UC4 || bgr.type() == CV_16UC4) &&
+              bgr.cols == width_ && bgr.rows == height_,
           "frame of " + std::to_string(bgr.cols) + "x" + std::to_string(bgr.rows) + " does not match the video's " +
               std::to_string(width_) + "x" + std::to_string(height_));
   // The depth the encoder was opened for (16-bit frames of a codec that keeps 8 bits are reduced here).
   if ((bgr.depth() == CV_16U) != (deep_ && !fallback_)) {
     cv::Mat converted;
-    if (bgr.depth() == CV_16U) bgr.convertTo(converted, CV_8U, 1.0 / 257.0);
+    if (bgr.depth() == CV_16U) bgr.convertTo(converted, CV_8U, 1.0 / 257.0);  // (alpha too)
     else bgr.convertTo(converted, CV_16U, 257.0);
     write(converted);
     return;

@@ -82,10 +82,21 @@ struct VideoWriterOptions {
   // The source's bits per component: above 8, 16-bit frames are written at 10 bits (12 with
   // libx265 and ffv1 for a 12-bit source) where the codec keeps them (codec_keeps_bit_depth).
   int bits = 8;
+  // Frames come with alpha (BGRA) and the codec keeps it (codec_keeps_alpha): FFV1 as BGRA (16-bit
+  // frames as YUVA 4:4:4 16-bit), ProRes 4444 (yuva444p10le), VP9 (yuva420p, 8 bits), PNG, QuickTime
+  // Animation.
+  bool alpha = false;
 };
 
 // Whether the encoder writes more than 8 bits per component (libx264, libx265, libvpx-vp9, ffv1).
 bool codec_keeps_bit_depth(const std::string& codec);
+
+// Whether the encoder writes an alpha channel (ffv1, prores_ks, libvpx-vp9, png, qtrle).
+bool codec_keeps_alpha(const std::string& codec);
+
+// The codec for a video with alpha when none is named, by the container of `output`: .mkv ffv1,
+// .mov prores_ks (4444), .webm libvpx-vp9; empty for a container that holds no alpha (.mp4, ...).
+std::string alpha_codec_for_container(const std::string& output);
 
 // Throws InvalidArgument for a preset the codec does not take (empty is always fine).
 void check_encoder_preset(const std::string& codec, const std::string& preset);
@@ -106,8 +117,9 @@ class VideoWriter {
   // Writes to `path` directly: callers wrap it in an AtomicOutput to get temp + rename.
   VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options);
   ~VideoWriter();  // closes without throwing
-  // 8- or 16-bit BGR. Throws FileError "no space left on the device ..." as soon as the output's
-  // device is full.
+  // 8- or 16-bit BGR, or BGRA when the writer keeps alpha (a frame without alpha is then opaque; a
+  // BGRA frame's alpha is dropped by a writer that does not keep it). Throws FileError "no space left on the device
+  // ..." as soon as the output's device is full.
   void write(const cv::Mat& bgr);
   // Flushes and waits for the encoder; throws FileError with ffmpeg's message if it failed, and
   // when the file is empty or holds fewer frames than were written (ffmpeg can exit 0 after "No
@@ -119,7 +131,8 @@ class VideoWriter {
  private:
   std::string path_;
   int width_, height_;
-  bool deep_ = false;  // 16-bit frames into the pipe
+  bool deep_ = false;   // 16-bit frames into the pipe
+  bool alpha_ = false;  // BGRA frames into the pipe
   bool keeps_audio_ = false;
   int pid_ = -1;
   FILE* pipe_ = nullptr;
