@@ -139,6 +139,35 @@ def test_a_variable_frame_rate_input_gives_each_frame_its_true_time(flow_checkpo
     assert float(streams["audio"]["duration"]) == pytest.approx(2.0, abs=0.05)
 
 
+def test_a_constant_rate_b_frame_mp4_longer_than_the_first_packets_is_constant(tiny_checkpoint, ffmpeg, tmp_path):
+    # x264's B-frames: the first 120 packets in decode order miss pictures shown between their last
+    # ones.  Those gaps made every such clip "variable", and a middle-frame model refused it.
+    frames = _write_frames(tmp_path / "f", [8 + (i % 100) for i in range(150)])
+    src = tmp_path / "cfr.mp4"
+    _ffmpeg("-framerate", "25", "-i", frames / "%03d.png", "-c:v", "libx264", "-bf", "3", "-pix_fmt", "yuv420p", src)
+    r = fregan.interpolate(src, tmp_path / "out.mp4", weights=tiny_checkpoint)  # FREGAN: refuses a variable rate
+    assert r["input_frames"] == 150 and r["output_frames"] == 300 and r["output_fps"] == 50
+
+
+def test_a_rate_that_changes_after_the_first_packets_is_found(flow_checkpoint, ffmpeg, tmp_path):
+    # 6 s at 25 fps (150 frames, more than the 120 packets read first), then 0.5 s at 50 fps: a
+    # square moving 1 px per 1/50 s throughout.  Judged by the first packets alone it is a 25 fps
+    # clip of 175 frames (7 s); its header's frame count and duration disagree, so every timestamp
+    # is read.
+    frames = _write_frames(tmp_path / "f50", [(i * 2 if i < 150 else 300 + (i - 150)) % 140 for i in range(175)])
+    src = tmp_path / "late_vfr.mp4"
+    stamps = tmp_path / "stamps.txt"
+    stamps.write_text("".join(f"file '{frames / f'{i:03d}.png'}'\nduration {0.04 if i < 150 else 0.02}\n"
+                              for i in range(175)))
+    _ffmpeg("-f", "concat", "-safe", "0", "-i", stamps, "-vsync", "vfr", "-r", "50", "-c:v", "libx264", "-crf", "10",
+            "-pix_fmt", "yuv420p", src)
+    r = fregan.interpolate(src, tmp_path / "out.mp4", fps=50, weights=flow_checkpoint)
+    assert r["input_frames"] == 175
+    assert r["output_frames"] == pytest.approx(326, abs=2)  # 6.5 s at 50 fps (read as 25 fps throughout: 350)
+    streams = {s["codec_type"]: s for s in probe(tmp_path / "out.mp4")["streams"]}
+    assert float(streams["video"]["duration"]) == pytest.approx(6.52, abs=0.05)
+
+
 def test_a_truncated_mp4_is_not_called_variable_frame_rate(tiny_checkpoint, ffmpeg, tmp_path, capfd):
     frames = _write_frames(tmp_path / "f", [8 + 2 * i for i in range(40)], new_noise=True)  # frames of like size
     whole = tmp_path / "whole.mp4"

@@ -243,6 +243,7 @@ void read_hdr_metadata(const std::string& path, StreamProbe& p) {
 }  // namespace
 
 StreamProbe probe_stream(const std::string& path) {
+  constexpr size_t kProbedPackets = 120;  // the video packets whose timestamps are read first
   StreamProbe p;
   if (!on_path("ffprobe") || lower_ext(path) == ".yuv") return p;
   // A second ffprobe for the audio, at the same time: each costs ~0.2 s of startup, all of it before
@@ -251,11 +252,13 @@ StreamProbe probe_stream(const std::string& path) {
   auto has_audio = std::async(std::launch::async, [path] { return has_audio_stream(path); });
   std::string out, messages;
   // Streams, and the timestamps of the first 120 video packets.
-  if (run_capture(
-          {"ffprobe", "-v", "error", "-show_entries",
-           "stream=codec_type,color_range,color_space,color_primaries,color_transfer:packet=pts_time,duration_time",
-           "-read_intervals", "%+#120", "-select_streams", "v:0", "-of", "json", local_path_for_ffmpeg(path)},
-          out, &messages) != 0) {
+  if (run_capture({"ffprobe", "-v", "error", "-show_entries",
+                   "stream=codec_type,color_range,color_space,color_primaries,color_transfer,nb_frames,duration:packet="
+                   "pts_time,"
+                   "duration_time",
+                   "-read_intervals", "%+#" + std::to_string(kProbedPackets), "-select_streams", "v:0", "-of", "json",
+                   local_path_for_ffmpeg(path)},
+                  out, &messages) != 0) {
     return p;
   }
   // The container's index promises data the file does not hold (a download or copy cut short).
@@ -267,9 +270,17 @@ StreamProbe probe_stream(const std::string& path) {
     return p;
   }
   p.probed = true;
+  int64_t stream_frames = 0;  // from the header, where it counts them (0: unknown)
+  double stream_duration = 0;
   for (const auto& st : j.value("streams", nlohmann::json::array())) {
     if (st.value("codec_type", "") != "video") continue;
     p.has_video = true;
+    try {
+      stream_frames = std::stoll(st.value("nb_frames", "0"));
+      stream_duration = std::stod(st.value("duration", "0"));
+    } catch (const std::exception&) {
+      stream_frames = 0;
+    }
     const std::string transfer = st.value("color_transfer", "");
     if (transfer == "smpte2084" || transfer == "arib-std-b67") read_hdr_metadata(path, p);
     const std::pair<const char*, const char*> keys[] = {{"color_range", "-color_range"},
@@ -293,21 +304,36 @@ StreamProbe probe_stream(const std::string& path) {
     }
   }
   std::sort(pts.begin(), pts.end());  // packets come in decode order (B-frames)
-  // A truncated file's last readable packets miss the pictures between them (the rest of their
-  // group of pictures is gone): their gaps are no frame durations.
+  // The last packets read miss the pictures shown between them that are decoded later (B-frames
+  // of a stream that goes on past the packets read, or the rest of a truncated file's group of
+  // pictures): their gaps are no frame durations.  (Judged with them, every B-frame mp4 of more
+  // than 120 frames had a "variable" rate.)
   constexpr size_t kReorderedTail = 16;
-  if (p.truncated) pts.resize(pts.size() > kReorderedTail ? pts.size() - kReorderedTail : 0);
-  std::vector<double> d;
-  for (size_t i = 1; i < pts.size(); ++i) d.push_back(pts[i] - pts[i - 1]);
-  if (d.size() >= 4) {
+  if (p.truncated || pts.size() >= kProbedPackets)
+    pts.resize(pts.size() > kReorderedTail ? pts.size() - kReorderedTail : 0);
+  auto judge = [&p](const std::vector<double>& sorted_pts) {
+    std::vector<double> d;
+    for (size_t i = 1; i < sorted_pts.size(); ++i) d.push_back(sorted_pts[i] - sorted_pts[i - 1]);
+    if (d.size() < 4) return;
     p.min_frame_duration = *std::min_element(d.begin(), d.end());
     p.max_frame_duration = *std::max_element(d.begin(), d.end());
     // Timestamps are rounded to the container's time base (1 ms for some), hence the slack.
     p.variable_frame_rate = p.max_frame_duration > 1.1 * p.min_frame_duration + 0.002;
-    std::vector<double> sorted = d;
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
-    const double median = sorted[sorted.size() / 2];
+    std::nth_element(d.begin(), d.begin() + static_cast<std::ptrdiff_t>(d.size() / 2), d.end());
+    const double median = d[d.size() / 2];
     if (median > 0) p.typical_frame_rate = std::round(100.0 / median) / 100.0;
+  };
+  judge(pts);
+  // Beyond the packets read: the header's frame count at the first frames' rate should fill the
+  // stream's duration (to a frame and a half); where it does not, the rate changes later on, and
+  // every timestamp is read (packets only, no decoding) to judge the whole stream.
+  if (!p.variable_frame_rate && !p.truncated && p.typical_frame_rate > 0 &&
+      stream_frames > static_cast<int64_t>(pts.size()) && stream_duration > 0 &&
+      std::abs(stream_duration - static_cast<double>(stream_frames) / p.typical_frame_rate) >
+          1.5 / p.typical_frame_rate) {
+    std::vector<double> all = frame_timestamps(path);
+    std::sort(all.begin(), all.end());
+    judge(all);
   }
   p.has_audio = has_audio.get();
   return p;

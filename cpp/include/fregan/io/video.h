@@ -164,7 +164,9 @@ struct StreamProbe {
   bool has_audio = false;
   // Frame durations of the first frames differ by more than 10% from each other: a variable
   // frame rate stream (phone recordings, screen captures).  (A truncated file's last packets are
-  // left out: the pictures missing between them are not long frames.)
+  // left out: the pictures missing between them are not long frames.)  Where the header counts
+  // the stream's frames (mp4, mov) and these at the first frames' rate would not fill its
+  // duration, every frame's timestamp is read and decides: a rate that changes later is found too.
   bool variable_frame_rate = false;
   double min_frame_duration = 0, max_frame_duration = 0;  // seconds, over the first frames
   double typical_frame_rate = 0;  // 1 / the median frame duration (what a constant-rate copy should use)
