@@ -78,6 +78,15 @@ def warping_checkpoint(path: Path) -> None:
                    check=True, capture_output=True)
 
 
+def write_half_rate(frames: np.ndarray, half: Path) -> None:
+    """The even frames as lossless PNGs 000000.png, ... in `half` (emptied first): the half-rate clip."""
+    half.mkdir(exist_ok=True)
+    for f in half.glob("*.png"):
+        f.unlink()
+    for i in range(0, len(frames), 2):
+        fregan.write_image(half / f"{i // 2:06d}.png", frames[i])
+
+
 def fregan_binary() -> Path:
     """The installed `fregan` (or $FREGAN_BINARY, e.g. a build tree's)."""
     return Path(os.environ.get("FREGAN_BINARY") or Path(fregan.__file__).parent / "bin" / "fregan")
@@ -133,11 +142,7 @@ def main() -> None:
             if len(frames) % 2 == 0:
                 frames = frames[:-1]  # end on a kept frame: every dropped frame has two kept neighbours
             half = tmp / "half"
-            half.mkdir(exist_ok=True)
-            for f in half.glob("*.png"):
-                f.unlink()
-            for i in range(0, len(frames), 2):
-                fregan.write_image(half / f"{i // 2:06d}.png", frames[i])
+            write_half_rate(frames, half)
             row = {"kind": kind, "size": [int(frames.shape[2]), int(frames.shape[1])], "source_frames": int(len(frames))}
             for method, (weights, extra) in methods.items():
                 out = tmp / "out"

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 import fregan
-from real_clips import DATA, decode_clip, fregan_binary, probe, run_job
+from real_clips import DATA, decode_clip, fregan_binary, probe, run_job, write_half_rate
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 # Tuning clips with camera or object motion under where the overlay goes; none is held out.
@@ -107,11 +107,7 @@ def main() -> None:
                     frames = frames[:-1]
                 mask = overlay_mask(frames.shape[2], frames.shape[1])
                 half = tmp / "half"
-                half.mkdir(exist_ok=True)
-                for f in half.glob("*.png"):
-                    f.unlink()
-                for i in range(0, len(frames), 2):
-                    fregan.write_image(half / f"{i // 2:06d}.png", frames[i])
+                write_half_rate(frames, half)
                 source_flicker = float(np.mean([np.abs(frames[k].astype(np.int16) - frames[k - 1].astype(np.int16))[mask].mean()
                                                 for k in range(1, len(frames))]))
                 row = {"source_flicker_overlay": source_flicker}

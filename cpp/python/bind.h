@@ -57,28 +57,24 @@ inline cv::Mat array_to_image(const py::array& array, const char* name) {
   return image;
 }
 
-// cv::Mat BGR or BGRA, 8- or 16-bit -> numpy HxWx3 RGB or HxWx4 RGBA of that dtype.
-inline py::array image_to_array(const cv::Mat& image) {
+// cv::Mat BGR or BGRA of Pixel's depth -> numpy HxWx3 RGB or HxWx4 RGBA of Pixel.
+template <typename Pixel>
+py::array_t<Pixel> rgb_array(const cv::Mat& image) {
   const int channels = image.channels();
-  const auto code = channels == 4 ? cv::COLOR_BGRA2RGBA : cv::COLOR_BGR2RGB;
-  if (image.depth() == CV_16U) {
-    py::array_t<uint16_t> out({image.rows, image.cols, channels});
-    cv::Mat rgb(image.rows, image.cols, CV_16UC(channels), out.mutable_data());
-    cv::cvtColor(image, rgb, code);
-    return std::move(out);
-  }
-  py::array_t<uint8_t> out({image.rows, image.cols, channels});
-  cv::Mat rgb(image.rows, image.cols, CV_8UC(channels), out.mutable_data());
-  cv::cvtColor(image, rgb, code);
-  return std::move(out);
-}
-
-inline py::array_t<uint8_t> bgr_to_array(const cv::Mat& bgr) {
-  py::array_t<uint8_t> out({bgr.rows, bgr.cols, 3});
-  cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, out.mutable_data());
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  py::array_t<Pixel> out({image.rows, image.cols, channels});
+  cv::Mat rgb(image.rows, image.cols, CV_MAKETYPE(cv::DataType<Pixel>::depth, channels), out.mutable_data());
+  cv::cvtColor(image, rgb, channels == 4 ? cv::COLOR_BGRA2RGBA : cv::COLOR_BGR2RGB);
   return out;
 }
+
+// cv::Mat BGR or BGRA, 8- or 16-bit -> numpy HxWx3 RGB or HxWx4 RGBA of that dtype.
+inline py::array image_to_array(const cv::Mat& image) {
+  if (image.depth() == CV_16U) return rgb_array<uint16_t>(image);
+  return rgb_array<uint8_t>(image);
+}
+
+// cv::Mat 8-bit BGR -> numpy HxWx3 uint8 RGB.
+inline py::array_t<uint8_t> bgr_to_array(const cv::Mat& bgr) { return rgb_array<uint8_t>(bgr); }
 
 // Python-style index (negative counts from the end) into a container of n, or IndexError.
 inline size_t checked_index(int64_t i, size_t n, const char* what) {

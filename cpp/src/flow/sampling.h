@@ -14,8 +14,10 @@
 
 namespace fregan::flow::detail {
 
-// `channels` planes of h x w floats, one after the other, sampled at (x, y) into out[0..channels).
-inline void sample_bilinear(const float* planes, int64_t channels, int64_t h, int64_t w, float x, float y, float* out) {
+// `channels` planes of h x w pixels (float, or uint8 such as DIS's luma), one after the other,
+// sampled at (x, y) into out[0..channels).
+template <typename Pixel>
+inline void sample_bilinear(const Pixel* planes, int64_t channels, int64_t h, int64_t w, float x, float y, float* out) {
   x = std::min(std::max(x, 0.0f), static_cast<float>(w - 1));
   y = std::min(std::max(y, 0.0f), static_cast<float>(h - 1));
   const int64_t x0 = static_cast<int64_t>(x), y0 = static_cast<int64_t>(y);
@@ -23,9 +25,11 @@ inline void sample_bilinear(const float* planes, int64_t channels, int64_t h, in
   const float ax = x - static_cast<float>(x0), ay = y - static_cast<float>(y0);
   const int64_t plane = h * w, i00 = y0 * w + x0, i01 = y0 * w + x1, i10 = y1 * w + x0, i11 = y1 * w + x1;
   for (int64_t c = 0; c < channels; ++c) {
-    const float* p = planes + c * plane;
-    const float top = p[i00] + ax * (p[i01] - p[i00]);
-    const float bottom = p[i10] + ax * (p[i11] - p[i10]);
+    const Pixel* p = planes + c * plane;
+    const float p00 = static_cast<float>(p[i00]), p01 = static_cast<float>(p[i01]);
+    const float p10 = static_cast<float>(p[i10]), p11 = static_cast<float>(p[i11]);
+    const float top = p00 + ax * (p01 - p00);
+    const float bottom = p10 + ax * (p11 - p10);
     out[c] = top + ay * (bottom - top);
   }
 }

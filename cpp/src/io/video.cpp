@@ -252,11 +252,11 @@ StreamProbe probe_stream(const std::string& path) {
   auto has_audio = std::async(std::launch::async, [path] { return has_audio_stream(path); });
   std::string out, messages;
   // Streams, and the timestamps of the first 120 video packets.
-  if (run_capture({"ffprobe", "-v", "error", "-show_entries",
-                   "stream=codec_type,color_range,color_space,color_primaries,color_transfer,nb_frames,duration:packet="
-                   "pts_time,"
-                   "duration_time",
-                   "-read_intervals", "%+#" + std::to_string(kProbedPackets), "-select_streams", "v:0", "-of", "json",
+  const std::string entries =
+      "stream=codec_type,color_range,color_space,color_primaries,color_transfer,nb_frames,duration"
+      ":packet=pts_time,duration_time";
+  if (run_capture({"ffprobe", "-v", "error", "-show_entries", entries, "-read_intervals",
+                   "%+#" + std::to_string(kProbedPackets), "-select_streams", "v:0", "-of", "json",
                    local_path_for_ffmpeg(path)},
                   out, &messages) != 0) {
     return p;
@@ -331,9 +331,7 @@ StreamProbe probe_stream(const std::string& path) {
       stream_frames > static_cast<int64_t>(pts.size()) && stream_duration > 0 &&
       std::abs(stream_duration - static_cast<double>(stream_frames) / p.typical_frame_rate) >
           1.5 / p.typical_frame_rate) {
-    std::vector<double> all = frame_timestamps(path);
-    std::sort(all.begin(), all.end());
-    judge(all);
+    judge(frame_timestamps(path));  // sorted
   }
   p.has_audio = has_audio.get();
   return p;
@@ -800,22 +798,6 @@ std::vector<std::string> encoder_args(const VideoWriterOptions& options, int wid
   return argv;
 }
 
-}  // namespace
-
-bool codec_keeps_alpha(const std::string& codec) {
-  return codec == "ffv1" || codec == "prores_ks" || codec == "libvpx-vp9" || codec == "png" || codec == "qtrle";
-}
-
-std::string alpha_codec_for_container(const std::string& output) {
-  const std::string ext = lower_ext(output);
-  if (ext == ".mkv") return "ffv1";
-  if (ext == ".mov") return "prores_ks";
-  if (ext == ".webm") return "libvpx-vp9";
-  return "";
-}
-
-namespace {
-
 // The encoder for a container when none is named: one every ffmpeg build has that the container holds.
 const std::map<std::string, std::string>& default_codecs() {
   static const std::map<std::string, std::string> codecs = {
@@ -909,6 +891,18 @@ bool codec_keeps_bit_depth(const std::string& codec) {
   return codec == "libx264" || codec == "libx265" || codec == "libvpx-vp9" || codec == "ffv1";
 }
 
+bool codec_keeps_alpha(const std::string& codec) {
+  return codec == "ffv1" || codec == "prores_ks" || codec == "libvpx-vp9" || codec == "png" || codec == "qtrle";
+}
+
+std::string alpha_codec_for_container(const std::string& output) {
+  const std::string ext = lower_ext(output);
+  if (ext == ".mkv") return "ffv1";
+  if (ext == ".mov") return "prores_ks";
+  if (ext == ".webm") return "libvpx-vp9";
+  return "";
+}
+
 VideoWriter::VideoWriter(const std::string& path, int width, int height, const VideoWriterOptions& options)
     : path_(path), width_(width), height_(height), deep_(deep_frames(options)), alpha_(options.alpha) {
   check_encoder_preset(options.codec, options.preset);
@@ -982,18 +976,16 @@ VideoWriter::~VideoWriter() {
 
 void VideoWriter::write(const cv::Mat& bgr) {
   // The channels the pipe takes: alpha dropped, or made opaque, where the frame has another layout.
-  const bool frame_alpha = bgr.channels() == 4;
-  if (bgr.channels() == 4 || bgr.channels() == 3) {
-    if (frame_alpha && (!alpha_ || fallback_)) {
-      write(colour_of(bgr));
-      return;
-    }
-    if (!frame_alpha && alpha_ && !fallback_) {
-      cv::Mat with;
-      cv::cvtColor(bgr, with, cv::COLOR_BGR2BGRA);  // opaque: cvtColor fills the maximum of the depth
-      write(with);
-      return;
-    }
+  const bool pipe_alpha = alpha_ && !fallback_;
+  if (bgr.channels() == 4 && !pipe_alpha) {
+    write(colour_of(bgr));
+    return;
+  }
+  if (bgr.channels() == 3 && pipe_alpha) {
+    cv::Mat with;
+    cv::cvtColor(bgr, with, cv::COLOR_BGR2BGRA);  // opaque: cvtColor fills the maximum of the depth
+    write(with);
+    return;
   }
   require((bgr.type() == CV_8UC3 || bgr.type() == CV_16UC3 || bgr.type() == CV_8UC4 || bgr.type() == CV_16UC4) &&
               bgr.cols == width_ && bgr.rows == height_,

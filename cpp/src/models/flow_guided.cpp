@@ -179,16 +179,10 @@ torch::Tensor still_things(const torch::Tensor& luma0, const torch::Tensor& luma
   auto inside = [hd, wd](float x, float y) {
     return x >= 0 && y >= 0 && x <= static_cast<float>(wd - 1) && y <= static_cast<float>(hd - 1);
   };
-  // Luma `image` sampled bilinearly at (x, y), borders replicated.
-  auto sample = [hd, wd](const uint8_t* image, float x, float y) {
-    x = std::min(std::max(x, 0.0f), static_cast<float>(wd - 1));
-    y = std::min(std::max(y, 0.0f), static_cast<float>(hd - 1));
-    const int64_t x0 = static_cast<int64_t>(x), y0 = static_cast<int64_t>(y);
-    const int64_t x1 = std::min(x0 + 1, wd - 1), y1 = std::min(y0 + 1, hd - 1);
-    const float ax = x - static_cast<float>(x0), ay = y - static_cast<float>(y0);
-    const float top = image[y0 * wd + x0] + ax * (image[y0 * wd + x1] - image[y0 * wd + x0]);
-    const float bottom = image[y1 * wd + x0] + ax * (image[y1 * wd + x1] - image[y1 * wd + x0]);
-    return top + ay * (bottom - top);
+  auto sample = [hd, wd](const uint8_t* luma, float x, float y) {
+    float value;
+    flow::detail::sample_bilinear(luma, 1, hd, wd, x, y, &value);
+    return value;
   };
   for (int64_t i = 0; i < batch; ++i) {
     const uint8_t* a = l0[i].data_ptr<uint8_t>();
@@ -252,9 +246,9 @@ torch::Tensor keep_still_pixels(const torch::Tensor& out, const torch::Tensor& f
   torch::Tensor is_still;
   {
     torch::NoGradGuard no_grad;  // the decision is not learned; gradients flow through what it picks
-    auto rows = torch::empty({h}, torch::kLong), cols = torch::empty({w}, torch::kLong);
-    for (int64_t y = 0; y < h; ++y) rows[y] = nearest_source(y, hd, h);
-    for (int64_t x = 0; x < w; ++x) cols[x] = nearest_source(x, wd, w);
+    // nearest_source for every row and column at once.
+    const auto rows = torch::arange(h, torch::kLong).mul(hd).div(h, "floor").clamp_max(hd - 1);
+    const auto cols = torch::arange(w, torch::kLong).mul(wd).div(w, "floor").clamp_max(wd - 1);
     const auto things = still.things.index_select(1, rows).index_select(2, cols).unsqueeze(1).to(f0.device());
     is_still = things.to(torch::kBool).logical_and((f0 - f2).abs().amax(1, true).le(still.tolerance));
   }
