@@ -12,6 +12,7 @@
 # inference, where it runs on at most 256x256 pixels of the whole frame: trained on native-size
 # crops, the net learned corrections at a scale it never sees (on one triplet, overfitting crops at
 # full size lowered the full-frame PSNR below the classical path; at this scale it rose 3.6 dB).
+# LR_G sets the learning rate of a sitting (5e-4 to step 4200, 2.5e-4 from there).
 # Runs resume exactly (--resume); the checkpoint and log of an unfinished run are copied to
 # benchmarks/training/fregan-flow-four-frame/ in the repository by the session that stops it.
 set -euo pipefail
@@ -37,5 +38,5 @@ RESUME=()
 exec nice -n 5 env OMP_NUM_THREADS=1 "$FREGAN" train --model fregan-flow \
   --generator-options '{"flow":{"preset":"fine"},"refine_flow":true,"sampling":"bicubic","motion_inputs":true,"kaiming_init":true}' \
   --data "$RUNS/ff4s-train" --val-data "$RUNS/ff4s-val" --neighbours --out "$OUT" \
-  --crop 160 --batch-size 8 --lr-g 5e-4 --adv-weight 0 --steps 30000 --val-every 250 --val-triplets 64 \
+  --crop 160 --batch-size 8 --lr-g "${LR_G:-5e-4}" --adv-weight 0 --steps 30000 --val-every 250 --val-triplets 64 \
   --checkpoint-every 50 --seed 0 --workers 1 --threads 1 "${RESUME[@]}"

@@ -268,7 +268,8 @@ class Interpolator:
 
         numpy: HxWx3 (RGB), HxWx4 (RGBA) or HxW arrays, uint8 or uint16 -> the same kind: uint16 if
         either frame is, RGBA if either has alpha (the colour goes through the model at 16-bit
-        precision, the alpha is blended at t; a frame without alpha counts as opaque).  torch:
+        precision, the alpha moved with it: fregan-flow warps it by the colour's flows, the seed
+        models blend it at t; a frame without alpha counts as opaque).  torch:
         [3, H, W] or [B, 3, H, W] float tensors in [0, 1] (or uint8 in 0..255) on any device -> the
         same layout on the same device.
 

@@ -702,8 +702,45 @@ TEST(FlowGuided, StillPixelsDoNotEraseAFastObjectPassingOverAStillBackground) {
   infer::Interpolator kept(with_still.generator, torch::kCPU, with_still.name);
   infer::Interpolator warped(without.generator, torch::kCPU, without.name);
   const cv::Mat a = kept.interpolate(f0, f1, 0.5), b = warped.interpolate(f0, f1, 0.5);
-  ASSERT_NEAR(square_centre_x(b), 30 + 12 + 7.5, 2.0) << "the flows must place the square for this test to mean anything";
+  ASSERT_NEAR(square_centre_x(b), 30 + 12 + 7.5, 2.0)
+      << "the flows must place the square for this test to mean anything";
   EXPECT_NEAR(square_centre_x(a), square_centre_x(b), 0.25);
   const cv::Rect gap(46, 24, 8, 16);  // background in both frames, the square's middle at t = 0.5
   EXPECT_LT(cv::norm(a(gap), b(gap), cv::NORM_L1) / gap.area() / 3, 1.0);
+}
+
+TEST(FlowGuided, AlphaMovesWithTheColour) {
+  // A sprite: an opaque square on a transparent background, moving 12 px.  Warped with the
+  // colour's flows its alpha is one opaque square at the middle position; a blend at t would leave
+  // two half-opaque copies (127 where only one frame has the square).
+  auto sprite = [](int x0) {
+    cv::Mat alpha(64, 96, CV_8UC1, cv::Scalar(0));
+    alpha(cv::Rect(x0, 24, 16, 16)).setTo(255);
+    return io::with_alpha(test::moving_square(96, 64, x0), alpha);
+  };
+  auto model = models::create_model("fregan-flow");
+  infer::Interpolator interpolator(model.generator, torch::kCPU, model.name);
+  ASSERT_TRUE(interpolator.warps_alpha());
+  const cv::Mat mid = interpolator.interpolate(sprite(20), sprite(32), 0.5);
+  ASSERT_EQ(mid.type(), CV_8UC4);
+  const cv::Mat colour = io::colour_of(mid), alpha = io::alpha_of(mid);
+  ASSERT_NEAR(square_centre_x(colour), 26 + 7.5, 1.0)
+      << "the flows must place the square for this test to mean anything";
+  // The colour is what the colour alone gives.
+  EXPECT_EQ(cv::norm(colour, interpolator.interpolate(io::colour_of(sprite(20)), io::colour_of(sprite(32)), 0.5),
+                     cv::NORM_INF),
+            0);
+  double sum = 0, weighted = 0;
+  for (int y = 0; y < alpha.rows; ++y) {
+    for (int x = 0; x < alpha.cols; ++x) {
+      sum += alpha.at<uint8_t>(y, x);
+      weighted += x * static_cast<double>(alpha.at<uint8_t>(y, x));
+    }
+  }
+  EXPECT_NEAR(weighted / sum, 26 + 7.5, 1.0);                    // the alpha's centre is the colour's
+  EXPECT_NEAR(sum / 255, 16 * 16, 16 * 16 / 8);                  // one square's worth of opacity, not two halves of two
+  EXPECT_GT(cv::mean(alpha(cv::Rect(28, 26, 12, 12)))[0], 240);  // the square at t is opaque
+  // Where only one frame had the square and the square at t is not: transparent (the blend: 127).
+  EXPECT_LT(cv::mean(alpha(cv::Rect(20, 26, 4, 12)))[0], 30);
+  EXPECT_LT(cv::mean(alpha(cv::Rect(44, 26, 4, 12)))[0], 30);
 }

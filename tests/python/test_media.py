@@ -292,6 +292,26 @@ def test_alpha_is_interpolated_and_written_in_frame_folders_and_image_pairs(flow
         assert np.abs(alphas - [60, 130, 200, 130, 60]).max() <= tolerance, (name, alphas)
 
 
+def test_a_sprite_on_a_transparent_background_moves_with_its_alpha(flow_checkpoint, tmp_path):
+    # An opaque square on a transparent background, 12 px per frame: the video job moves its alpha
+    # with the colour (one opaque square at t), where a blend at t would leave two half-opaque copies.
+    frames = tmp_path / "sprite"
+    frames.mkdir()
+    for i in range(4):
+        alpha = np.zeros((64, 96), np.uint8)
+        alpha[24:40, 20 + 12 * i: 36 + 12 * i] = 255
+        _write_rgba(frames / f"{i:03d}.png", moving_square(96, 64, 20 + 12 * i), alpha)
+    out = tmp_path / "out"
+    fregan.interpolate(frames, out, weights=flow_checkpoint, dedup="off")
+    mid = _rgba(sorted(out.glob("frame_*.png"))[1])  # t = 0.5 between frames 0 and 1
+    assert abs(square_centre_x(mid[..., :3]) - 33.5) < 1  # the colour's square at t (the premise)
+    alpha = mid[..., 3].astype(float)
+    xs = np.arange(96)[None, :]
+    assert abs((alpha * xs).sum() / alpha.sum() - 33.5) < 1  # the alpha's centre is the colour's
+    assert abs(alpha.sum() / 255 - 16 * 16) < 32  # one square's opacity, not two halves of two
+    assert alpha[26:38, 20:24].mean() < 30 and alpha[26:38, 44:48].mean() < 30  # the blend: 127
+
+
 def test_the_array_api_keeps_sixteen_bits_and_alpha(tmp_path):
     interp = fregan.Interpolator(device="cpu")  # the shipped default: equal frames give that frame exactly
     # 16 bits: the low byte matters (an 8-bit path would round every value to a multiple of 257).
@@ -303,7 +323,7 @@ def test_the_array_api_keeps_sixteen_bits_and_alpha(tmp_path):
     b16 = (moving_square(96, 64, 12).astype(np.uint16) * 257).astype(np.uint16)
     mid = interp(a16, b16)
     assert mid.dtype == np.uint16 and np.count_nonzero(mid % 257) > 1000
-    # Alpha: the colour through the model, the alpha blended at t; a frame without alpha is opaque.
+    # Alpha: through the model with the colour (here still: its blend at t); a frame without alpha is opaque.
     alpha0, alpha1 = np.full((64, 96), 60, np.uint8), np.full((64, 96), 200, np.uint8)
     a4 = np.dstack([moving_square(96, 64, 8), alpha0])
     b4 = np.dstack([moving_square(96, 64, 12), alpha1])

@@ -31,6 +31,16 @@ std::string memory_size(int64_t bytes) {
   return buf;
 }
 
+// A frame's alpha at `depth` (scaled from its own); opaque where the frame has none.
+cv::Mat alpha_plane(const cv::Mat& frame, int depth) {
+  cv::Mat plane(frame.size(), CV_MAKETYPE(depth, 1), cv::Scalar(depth == CV_16U ? 65535 : 255));
+  if (frame.channels() == 4) {
+    const double scale = frame.depth() == depth ? 1.0 : (depth == CV_16U ? 257.0 : 1.0 / 257.0);
+    io::alpha_of(frame).convertTo(plane, depth, scale);
+  }
+  return plane;
+}
+
 }  // namespace
 
 int64_t Interpolator::estimated_bytes(int64_t height, int64_t width) const {
@@ -205,8 +215,9 @@ std::vector<torch::Tensor> Interpolator::at_times(const torch::Tensor& f0, const
 torch::Tensor Interpolator::interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t) {
   FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ",
                f1.sizes());
-  FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
-               "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
+  FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && (f0.size(-3) == 3 || (f0.size(-3) == 4 && warps_alpha())),
+               "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W]",
+               warps_alpha() ? " (or RGBA, 4 channels)" : "", ", got ", f0.sizes());
   require(t > 0 && t < 1, "interpolate: t must be in (0, 1), got " + std::to_string(t));
   fit_to_memory(f0.size(-2), f0.size(-1));
   torch::NoGradGuard no_grad;
@@ -268,8 +279,9 @@ std::vector<torch::Tensor> Interpolator::interpolate_times(const models::FrameWi
   }
   FREGAN_CHECK(f0.sizes() == f1.sizes(), "interpolate: the two frames differ in size: ", f0.sizes(), " vs ",
                f1.sizes());
-  FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && f0.size(-3) == 3,
-               "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W], got ", f0.sizes());
+  FREGAN_CHECK((f0.dim() == 3 || f0.dim() == 4) && (f0.size(-3) == 3 || (f0.size(-3) == 4 && warps_alpha())),
+               "interpolate: expected frames of shape [3, H, W] or [B, 3, H, W]",
+               warps_alpha() ? " (or RGBA, 4 channels)" : "", ", got ", f0.sizes());
   for (const auto* neighbour : {&window.before, &window.after}) {
     if (neighbour->defined()) {
       FREGAN_CHECK(neighbour->sizes() == f0.sizes(), "interpolate: a neighbour frame ", neighbour->sizes(),
@@ -308,8 +320,15 @@ cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, cons
   same_size(before, "before");
   same_size(after, "after");
   fit_to_memory(f0.rows, f0.cols);  // before the float copies
-  auto tensor = [](const cv::Mat& image) {
-    return image.empty() ? torch::Tensor() : io::image_to_tensor(io::colour_of(image));
+  // With alpha, a model that moves it with the colour (warps_alpha) gets RGBA frames, a frame
+  // without alpha made opaque; the other models get the colour, and the alpha is blended below.
+  const bool with_alpha = f0.channels() == 4 || f1.channels() == 4;
+  const bool rgba = with_alpha && warps_alpha();
+  auto tensor = [rgba](const cv::Mat& image) {
+    if (image.empty()) return torch::Tensor();
+    if (!rgba) return io::image_to_tensor(io::colour_of(image));
+    return io::image_to_tensor(image.channels() == 4 ? image
+                                                     : io::with_alpha(image, alpha_plane(image, image.depth())));
   };
   // Neighbours across a cut or held frames would bend the motion wrongly: the video job's rules
   // (decided on 8-bit colour, as the video job's thumbnails are).
@@ -324,16 +343,8 @@ cv::Mat Interpolator::interpolate(const cv::Mat& before, const cv::Mat& f0, cons
                                                           tensor(f1), use.after ? tensor(after) : torch::Tensor()},
                                       t),
                           depth);
-  if (f0.channels() != 4 && f1.channels() != 4) return colour;
-  auto alpha = [depth](const cv::Mat& frame) {  // at the output's depth; opaque where the frame has none
-    cv::Mat plane(frame.size(), CV_MAKETYPE(depth, 1), cv::Scalar(depth == CV_16U ? 65535 : 255));
-    if (frame.channels() == 4) {
-      const double scale = frame.depth() == depth ? 1.0 : (depth == CV_16U ? 257.0 : 1.0 / 257.0);
-      io::alpha_of(frame).convertTo(plane, depth, scale);
-    }
-    return plane;
-  };
-  return io::with_alpha(colour, io::alpha_between(alpha(f0), alpha(f1), t));
+  if (!with_alpha || rgba) return colour;
+  return io::with_alpha(colour, io::alpha_between(alpha_plane(f0, depth), alpha_plane(f1, depth), t));
 }
 
 std::vector<torch::Tensor> Interpolator::interpolate_times(const torch::Tensor& f0, const torch::Tensor& f1,

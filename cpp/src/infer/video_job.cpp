@@ -363,6 +363,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     }
     return p;
   };
+  // With alpha, a model that moves it with the colour gets RGBA frames; for the others it is blended at t.
+  const bool alpha_through_model = in.alpha && interpolator.warps_alpha();
   // Each frame's tensor is made once for the (up to four) pairs it is in: the model recognises a
   // frame it has prepared by its tensor.
   std::deque<std::pair<int64_t, torch::Tensor>> tensors;  // the last few frames' tensors, by index
@@ -371,7 +373,8 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
     for (const auto& [j, tensor] : tensors) {
       if (j == index) return tensor;
     }
-    tensors.emplace_back(index, io::image_to_tensor(io::colour_of(window[static_cast<size_t>(index - window_start)])));
+    const cv::Mat& frame = window[static_cast<size_t>(index - window_start)];
+    tensors.emplace_back(index, io::image_to_tensor(alpha_through_model ? frame : io::colour_of(frame)));
     while (tensors.size() > kKeptTensors) tensors.pop_front();
     return tensors.back().second;
   };
@@ -428,7 +431,7 @@ VideoJobResult interpolate_video(Interpolator& interpolator, const VideoJobOptio
         else {
           times.push_back(source.t);
           pair.slots.push_back(static_cast<int64_t>(slot));
-          if (in.alpha) {
+          if (in.alpha && !alpha_through_model) {
             pair.alphas.push_back(io::alpha_between(
                 io::alpha_of(frame), io::alpha_of(window[static_cast<size_t>(i + 1 - window_start)]), source.t));
           }

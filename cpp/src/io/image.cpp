@@ -153,26 +153,57 @@ void write_image(const std::string& path, const cv::Mat& bgr, bool overwrite) {
   out.commit();
 }
 
+namespace {
+
+// The channel of a BGR(A) image that holds channel k of an RGB(A) tensor.
+constexpr int bgr_channel(int k) { return k < 3 ? 2 - k : k; }
+
+// An image's pixels -> the tensor's planes (float), one converted value at a time.
+template <typename Value, typename Convert>
+void image_to_planes(const cv::Mat& image, float* planes, Convert convert) {
+  const int64_t h = image.rows, w = image.cols, plane = h * w;
+  const int channels = image.channels();
+  at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y) {
+      const Value* row = image.ptr<Value>(static_cast<int>(y));
+      for (int k = 0; k < channels; ++k) {
+        float* out = planes + k * plane + y * w;
+        const Value* in = row + bgr_channel(k);
+        for (int64_t x = 0; x < w; ++x) out[x] = convert(in[channels * x]);
+      }
+    }
+  });
+}
+
+// The tensor's planes -> an image's pixels.
+template <typename Value, typename Convert>
+void planes_to_image(const float* planes, cv::Mat& image, Convert convert) {
+  const int64_t h = image.rows, w = image.cols, plane = h * w;
+  const int channels = image.channels();
+  at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
+    for (int64_t y = begin; y < end; ++y) {
+      Value* row = image.ptr<Value>(static_cast<int>(y));
+      for (int k = 0; k < channels; ++k) {
+        const float* in = planes + k * plane + y * w;
+        Value* out = row + bgr_channel(k);
+        for (int64_t x = 0; x < w; ++x) out[channels * x] = convert(in[x]);
+      }
+    }
+  });
+}
+
+}  // namespace
+
 // Both conversions are one pass over the pixels (a 1080p frame in a few ms; the same in tensor
 // ops took five or six passes), with the tensor ops' exact arithmetic: v / 255 in float one way,
 // clamp, * 255 in float and round half to even the other, so results do not move by a rounding.
-torch::Tensor image_to_tensor(const cv::Mat& bgr) {
-  require(bgr.type() == CV_8UC3 || bgr.type() == CV_16UC3, "image_to_tensor expects an 8- or 16-bit 3-channel image");
-  const int64_t h = bgr.rows, w = bgr.cols, plane = h * w;
-  auto out = torch::empty({3, h, w}, torch::kFloat32);
-  float* rgb = out.data_ptr<float>();
-  if (bgr.depth() == CV_16U) {  // 10-bit video, 16-bit PNG: v / 65535
-    at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
-      for (int64_t y = begin; y < end; ++y) {
-        const uint16_t* row = bgr.ptr<uint16_t>(static_cast<int>(y));
-        float* r = rgb + y * w;
-        for (int64_t x = 0; x < w; ++x) {
-          r[x] = static_cast<float>(row[3 * x + 2]) / 65535.0f;
-          r[plane + x] = static_cast<float>(row[3 * x + 1]) / 65535.0f;
-          r[2 * plane + x] = static_cast<float>(row[3 * x]) / 65535.0f;
-        }
-      }
-    });
+torch::Tensor image_to_tensor(const cv::Mat& image) {
+  require((image.depth() == CV_8U || image.depth() == CV_16U) && (image.channels() == 3 || image.channels() == 4),
+          "image_to_tensor expects an 8- or 16-bit BGR or BGRA image");
+  auto out = torch::empty({image.channels(), image.rows, image.cols}, torch::kFloat32);
+  if (image.depth() == CV_16U) {  // 10-bit video, 16-bit PNG: v / 65535
+    image_to_planes<uint16_t>(image, out.data_ptr<float>(),
+                              [](uint16_t v) { return static_cast<float>(v) / 65535.0f; });
     return out;
   }
   static const auto scaled = [] {  // v / 255 for every byte: exact, and no division per pixel
@@ -180,17 +211,7 @@ torch::Tensor image_to_tensor(const cv::Mat& bgr) {
     for (int v = 0; v < 256; ++v) table[static_cast<size_t>(v)] = static_cast<float>(v) / 255.0f;
     return table;
   }();
-  at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t y = begin; y < end; ++y) {
-      const uint8_t* row = bgr.ptr<uint8_t>(static_cast<int>(y));
-      float* r = rgb + y * w;
-      for (int64_t x = 0; x < w; ++x) {
-        r[x] = scaled[row[3 * x + 2]];
-        r[plane + x] = scaled[row[3 * x + 1]];
-        r[2 * plane + x] = scaled[row[3 * x]];
-      }
-    }
-  });
+  image_to_planes<uint8_t>(image, out.data_ptr<float>(), [](uint8_t v) { return scaled[v]; });
   return out;
 }
 
@@ -201,48 +222,24 @@ cv::Mat tensor_to_image(const torch::Tensor& rgb, int depth) {
     require(t.size(0) == 1, "tensor_to_image expects a single image, got a batch of " + std::to_string(t.size(0)));
     t = t[0];
   }
-  require(t.dim() == 3 && t.size(0) == 3, "tensor_to_image expects [3, H, W]");
+  require(t.dim() == 3 && (t.size(0) == 3 || t.size(0) == 4), "tensor_to_image expects [3, H, W] or [4, H, W]");
   t = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-  const int64_t h = t.size(1), w = t.size(2), plane = h * w;
-  const float* src = t.data_ptr<float>();
+  cv::Mat image(static_cast<int>(t.size(1)), static_cast<int>(t.size(2)),
+                CV_MAKETYPE(depth, static_cast<int>(t.size(0))));
   if (depth == CV_16U) {
-    cv::Mat bgr(static_cast<int>(h), static_cast<int>(w), CV_16UC3);
-    auto to_word = [](float v) {
+    planes_to_image<uint16_t>(t.data_ptr<float>(), image, [](float v) {
       return static_cast<uint16_t>(std::lround(std::min(std::max(v, 0.0f), 1.0f) * 65535.0f));
-    };
-    at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
-      for (int64_t y = begin; y < end; ++y) {
-        uint16_t* row = bgr.ptr<uint16_t>(static_cast<int>(y));
-        const float* r = src + y * w;
-        for (int64_t x = 0; x < w; ++x) {
-          row[3 * x] = to_word(r[2 * plane + x]);
-          row[3 * x + 1] = to_word(r[plane + x]);
-          row[3 * x + 2] = to_word(r[x]);
-        }
-      }
     });
-    return bgr;
+    return image;
   }
-  cv::Mat bgr(static_cast<int>(h), static_cast<int>(w), CV_8UC3);
-  auto to_byte = [](float v) {
+  planes_to_image<uint8_t>(t.data_ptr<float>(), image, [](float v) {
     // Round half to even by adding and subtracting 1.5 * 2^23 in float (exact for 0..255): what
     // std::nearbyint does, without the library call it is on x86-64 before SSE4.1.
     constexpr float kRound = 12582912.0f;
     const float scaled = std::min(std::max(v, 0.0f), 1.0f) * 255.0f;
     return static_cast<uint8_t>((scaled + kRound) - kRound);
-  };
-  at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
-    for (int64_t y = begin; y < end; ++y) {
-      uint8_t* row = bgr.ptr<uint8_t>(static_cast<int>(y));
-      const float* r = src + y * w;
-      for (int64_t x = 0; x < w; ++x) {
-        row[3 * x] = to_byte(r[2 * plane + x]);
-        row[3 * x + 1] = to_byte(r[plane + x]);
-        row[3 * x + 2] = to_byte(r[x]);
-      }
-    }
   });
-  return bgr;
+  return image;
 }
 
 }  // namespace fregan::io

@@ -500,11 +500,16 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const torch::Tensor&
 
 std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& window,
                                                             const std::vector<double>& times) {
-  const auto& f0 = window.f0;
-  const auto& f2 = window.f1;
-  TORCH_CHECK(f0.dim() == 4 && f0.size(1) == 3 && f0.sizes() == f2.sizes(),
-              "fregan-flow expects two [B, 3, H, W] frames of the same size, got ", f0.sizes(), " and ", f2.sizes());
-  for (const auto* neighbour : {&window.before, &window.after}) {
+  TORCH_CHECK(window.f0.dim() == 4 && (window.f0.size(1) == 3 || window.f0.size(1) == 4) &&
+                  window.f0.sizes() == window.f1.sizes(),
+              "fregan-flow expects two [B, 3, H, W] (or RGBA [B, 4, H, W]) frames of the same size, got ",
+              window.f0.sizes(), " and ", window.f1.sizes());
+  // RGBA frames: the motion is the colour's, and the alpha moves with it.
+  auto colour = [](const torch::Tensor& x) { return x.defined() && x.size(1) == 4 ? x.narrow(1, 0, 3) : x; };
+  auto alpha = [](const torch::Tensor& x) { return x.size(1) == 4 ? x.narrow(1, 3, 1) : torch::Tensor(); };
+  const auto f0 = colour(window.f0), f2 = colour(window.f1);
+  const auto before_frame = colour(window.before), after_frame = colour(window.after);
+  for (const auto* neighbour : {&before_frame, &after_frame}) {
     TORCH_CHECK(!neighbour->defined() || neighbour->sizes() == f0.sizes(), "fregan-flow: a neighbour frame ",
                 neighbour->sizes(), " differs in size from the pair's ", f0.sizes());
   }
@@ -518,12 +523,12 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& w
   // the pair after this one is new and this pair's own flows were that pair's of the last call:
   // asking for the new ones first lets the other pair in flight finish these meanwhile.
   flow::NeighbourFlows after, before;
-  if (four_frame && window.after.defined()) {
-    std::tie(after.to_neighbour, after.from_neighbour) = pair_flows(p2, prepare(window.after, hn, wn));
+  if (four_frame && after_frame.defined()) {
+    std::tie(after.to_neighbour, after.from_neighbour) = pair_flows(p2, prepare(after_frame, hn, wn));
   }
   auto [flow02, flow20] = pair_flows(p0, p2);
-  if (four_frame && window.before.defined()) {
-    std::tie(before.to_neighbour, before.from_neighbour) = pair_flows(p0, prepare(window.before, hn, wn));
+  if (four_frame && before_frame.defined()) {
+    std::tie(before.to_neighbour, before.from_neighbour) = pair_flows(p0, prepare(before_frame, hn, wn));
   }
   torch::Tensor acceleration0, acceleration2;
   {
@@ -542,7 +547,8 @@ std::vector<torch::Tensor> FlowGuidedNetImpl::forward_times(const FrameWindow& w
   acceleration2 = on_device(acceleration2);
   std::vector<torch::Tensor> out;
   for (double t : times) {
-    out.push_back(synthesize(f0, f2, p0.at_net, p2.at_net, flow02, flow20, acceleration0, acceleration2, things, t));
+    out.push_back(synthesize(f0, f2, alpha(window.f0), alpha(window.f1), p0.at_net, p2.at_net, flow02, flow20,
+                             acceleration0, acceleration2, things, t));
   }
   return out;
 }
@@ -600,10 +606,12 @@ torch::Tensor FlowGuidedNetImpl::refinement(const torch::Tensor& f0n, const torc
   return head_->forward(x);
 }
 
-torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
-                                            const torch::Tensor& f2n, const torch::Tensor& flow02,
-                                            const torch::Tensor& flow20, const torch::Tensor& acceleration0,
-                                            const torch::Tensor& acceleration2, const torch::Tensor& things, double t) {
+torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch::Tensor& f2,
+                                            const torch::Tensor& alpha0, const torch::Tensor& alpha2,
+                                            const torch::Tensor& f0n, const torch::Tensor& f2n,
+                                            const torch::Tensor& flow02, const torch::Tensor& flow20,
+                                            const torch::Tensor& acceleration0, const torch::Tensor& acceleration2,
+                                            const torch::Tensor& things, double t) {
   const int64_t b = f0.size(0), h = f0.size(2), w = f0.size(3);
   // At DIS resolution, before upscaling.
   const auto [ft0s, ft2s] = flow::flows_from_t(flow02, flow20, acceleration0, acceleration2, t, options_.acceleration);
@@ -636,20 +644,37 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
   const bool needs_grad =
       torch::GradMode::is_enabled() && (head.requires_grad() || f0.requires_grad() || f2.requires_grad());
   const StillPixels still{things, options_.still_tolerance, t};
+  // The flows to t and the mask at full resolution: the tensor path's, and what moves the alpha.
+  auto full_resolution = [&] {
+    const auto out = resize(head, h, w, false);
+    auto ft0 = flow::resize_flow(ft0s, h, w), ft2 = flow::resize_flow(ft2s, h, w);
+    if (options_.refine_flow) {
+      const auto to_full = torch::tensor({cx, cy}, out.options()).view({1, 2, 1, 1});
+      ft0 = ft0 + out.narrow(1, 4, 2) * to_full;
+      ft2 = ft2 + out.narrow(1, 6, 2) * to_full;
+    }
+    return std::make_tuple(out, ft0, ft2, resize(mask, h, w, false));
+  };
+  torch::Tensor colour;
   if (!needs_grad && f0.is_cpu() && f0.scalar_type() == torch::kFloat32 && f2.scalar_type() == torch::kFloat32) {
-    return render_on_cpu(f0, f2, ft0s, ft2s, head, mask, cx, cy, options_.refine_flow, sampling_, still);
+    colour = render_on_cpu(f0, f2, ft0s, ft2s, head, mask, cx, cy, options_.refine_flow, sampling_, still);
+    if (!alpha0.defined()) return colour;
   }
-  const auto out = resize(head, h, w, false);
-  auto ft0 = flow::resize_flow(ft0s, h, w), ft2 = flow::resize_flow(ft2s, h, w);
-  if (options_.refine_flow) {
-    const auto to_full = torch::tensor({cx, cy}, out.options()).view({1, 2, 1, 1});
-    ft0 = ft0 + out.narrow(1, 4, 2) * to_full;
-    ft2 = ft2 + out.narrow(1, 6, 2) * to_full;
+  const auto [out, ft0, ft2, full_mask] = full_resolution();
+  if (!colour.defined()) {
+    colour = keep_still_pixels(full_mask * flow::backward_warp(f0, ft0, sampling_) +
+                                   (1 - full_mask) * flow::backward_warp(f2, ft2, sampling_) + out.narrow(1, 1, 3),
+                               f0, f2, still);
   }
-  const auto full_mask = resize(mask, h, w, false);
-  return keep_still_pixels(full_mask * flow::backward_warp(f0, ft0, sampling_) +
-                               (1 - full_mask) * flow::backward_warp(f2, ft2, sampling_) + out.narrow(1, 1, 3),
-                           f0, f2, still);
+  if (!alpha0.defined()) return colour;
+  // The alpha is warped by the colour's flows and blended by its mask, with no residual: a sprite
+  // on a transparent background moves as one, where a blend would leave two half-opaque copies.
+  // (Bilinear: no overshoot at a sprite's edge.)  A still thing whose colour and alpha agree in
+  // both frames keeps the blend of both.
+  const auto moved_alpha = full_mask * flow::backward_warp(alpha0, ft0, flow::Sampling::Bilinear) +
+                           (1 - full_mask) * flow::backward_warp(alpha2, ft2, flow::Sampling::Bilinear);
+  return keep_still_pixels(torch::cat({colour, moved_alpha}, 1), torch::cat({f0, alpha0}, 1),
+                           torch::cat({f2, alpha2}, 1), still);
 }
 
 }  // namespace fregan::models

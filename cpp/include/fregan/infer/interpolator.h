@@ -43,7 +43,8 @@ class Interpolator {
   torch::Tensor interpolate(const torch::Tensor& f0, const torch::Tensor& f1, double t = 0.5);
   // Images of equal size as stored (io::read_frame): 8- or 16-bit, BGR or BGRA.  The colour goes
   // through the model; the result has the deeper of the two depths and, where either image has
-  // alpha, the alpha blended at t ((1 - t) a0 + t a1, an image without alpha counting as opaque).
+  // alpha (an image without it counting as opaque), alpha: moved with the colour by a model that
+  // warps_alpha() (fregan-flow), else blended at t ((1 - t) a0 + t a1).
   cv::Mat interpolate(const cv::Mat& f0, const cv::Mat& f1, double t = 0.5);
   // The factor-1 frames at t = 1/factor, ..., (factor-1)/factor (a power of two for middle-frame
   // models); each intermediate frame is computed once.
@@ -61,6 +62,8 @@ class Interpolator {
   // would use it (data::usable_neighbours: not across a cut, not a held frame, not for a still pair).
   cv::Mat interpolate(const cv::Mat& before, const cv::Mat& f0, const cv::Mat& f1, const cv::Mat& after,
                       double t = 0.5);
+  // Whether RGBA frames ([4, H, W] tensors) go through the model, the alpha moved with the colour.
+  bool warps_alpha() const { return net_->warps_alpha(); }
   // Whether the model uses a pair's neighbours.
   bool uses_neighbours() const { return net_->uses_neighbours(); }
   // Whether any t in (0, 1) is reachable (else only k / 2^d).

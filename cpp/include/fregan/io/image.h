@@ -35,11 +35,12 @@ void write_image(const std::string& path, const cv::Mat& bgr, bool overwrite);
 // Makes any 8/16-bit 1/3/4-channel Mat into 8-bit BGR (the conversions of read_image).
 cv::Mat to_bgr8(const cv::Mat& image, const std::string& what);
 
-// HxWx3 BGR uint8 (or uint16: v / 65535) -> [3, H, W] float RGB in [0, 1] (CPU).
-torch::Tensor image_to_tensor(const cv::Mat& bgr);
+// HxWx3 BGR uint8 (or uint16: v / 65535) -> [3, H, W] float RGB in [0, 1] (CPU); BGRA -> RGBA
+// [4, H, W].
+torch::Tensor image_to_tensor(const cv::Mat& image);
 
 // [3, H, W] (or [1, 3, H, W]) float RGB in [0, 1], any device -> HxWx3 BGR uint8 (rounded,
-// clamped), or uint16 for depth CV_16U.
+// clamped), or uint16 for depth CV_16U; RGBA [4, H, W] -> BGRA.
 cv::Mat tensor_to_image(const torch::Tensor& rgb, int depth = CV_8U);
 
 }  // namespace fregan::io

@@ -86,6 +86,7 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   bool stateless_inference() const override { return true; }
   int64_t size_multiple() const override { return 1; }  // any size: the net resizes internally
   bool tiles_well() const override { return false; }
+  bool warps_alpha() const override { return true; }
   double inference_bytes_per_pixel() const override { return 60; }
   const FlowGuidedOptions& options() const { return options_; }
 
@@ -105,13 +106,13 @@ class FlowGuidedNetImpl : public InterpolationNetImpl {
   PreparedFrame prepare(const torch::Tensor& frame, int64_t net_height, int64_t net_width);
   // The flows a -> b and b -> a at DIS resolution on the CPU, from the memo when known.
   std::pair<torch::Tensor, torch::Tensor> pair_flows(const PreparedFrame& a, const PreparedFrame& b);
-  // Frame t from the two frames, the same at the net's resolution, their flows at DIS resolution,
-  // the accelerations of their pixels there (undefined: linear motion on that side) and the still
-  // things there (undefined: none).
-  torch::Tensor synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& f0n,
-                           const torch::Tensor& f2n, const torch::Tensor& flow02, const torch::Tensor& flow20,
-                           const torch::Tensor& acceleration0, const torch::Tensor& acceleration2,
-                           const torch::Tensor& things, double t);
+  // Frame t from the two frames (and their alpha planes [B, 1, H, W], undefined without), the same at the net's
+  // resolution, their flows at DIS resolution, the accelerations of their pixels there (undefined: linear motion on
+  // that side) and the still things there (undefined: none).
+  torch::Tensor synthesize(const torch::Tensor& f0, const torch::Tensor& f2, const torch::Tensor& alpha0,
+                           const torch::Tensor& alpha2, const torch::Tensor& f0n, const torch::Tensor& f2n,
+                           const torch::Tensor& flow02, const torch::Tensor& flow20, const torch::Tensor& acceleration0,
+                           const torch::Tensor& acceleration2, const torch::Tensor& things, double t);
   std::pair<int64_t, int64_t> net_size(int64_t height, int64_t width) const;
   // The net's head output at its resolution from the frames, flows and flows to t there.
   torch::Tensor refinement(const torch::Tensor& f0n, const torch::Tensor& f2n, const torch::Tensor& f02n,

@@ -58,6 +58,10 @@ class InterpolationNetImpl : public torch::nn::Module {
   // True when a freshly built model is a classical method (fregan-flow's zero head: plain flow
   // warping): validation then scores that beside the trained model, the bar a learned part must clear.
   virtual bool untrained_is_classical() const { return false; }
+  // True when forward_times() also takes RGBA frames [B, 4, H, W] and returns RGBA: the alpha
+  // moved with the colour's motion (fregan-flow warps it with the colour's flows).  For the other
+  // models the Interpolator blends the alpha at t.
+  virtual bool warps_alpha() const { return false; }
   // Whether the model run on overlapping tiles of a frame gives what it gives on the whole frame.
   // Models that find the motion by optical flow over the whole frame do not (a tile sees only its
   // part of the motion), and gain no memory from tiles (their flow and net run at bounded sizes).
