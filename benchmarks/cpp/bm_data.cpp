@@ -1,7 +1,8 @@
 // The native loader's throughput: batches of 256x256 triplets cut from a prepared (memory-mapped)
 // dataset with flips, rotation and temporal reversal, through TripletLoader with 1 and 2 worker
 // threads.  Data: ../shared/data/videos when present (prepared once into a temporary folder),
-// else synthetic clips.  Run: build/release/benchmarks/cpp/bm_data
+// else synthetic clips.  Also the frame <-> tensor conversions every video job makes per frame,
+// at 1080p, 8-bit BGR and BGRA.  Run: build/release/benchmarks/cpp/bm_data
 #include <filesystem>
 #include <memory>
 #include <random>
@@ -12,6 +13,7 @@
 
 #include "fregan/data/prepared_dataset.h"
 #include "fregan/data/triplet_dataset.h"
+#include "fregan/io/image.h"
 #include "fregan/log.h"
 
 namespace fs = std::filesystem;
@@ -69,5 +71,19 @@ static void BM_TripletLoader(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * o.batch_size);
 }
 BENCHMARK(BM_TripletLoader)->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond)->MinTime(5.0)->UseRealTime();
+
+// Arg: channels (3 = BGR, 4 = BGRA).
+void BM_ImageToTensor1080p(benchmark::State& state) {
+  cv::Mat frame(1080, 1920, CV_8UC(static_cast<int>(state.range(0))));
+  cv::randu(frame, 0, 255);
+  for (auto _ : state) benchmark::DoNotOptimize(io::image_to_tensor(frame));
+}
+BENCHMARK(BM_ImageToTensor1080p)->Arg(3)->Arg(4)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+
+void BM_TensorToImage1080p(benchmark::State& state) {
+  const auto tensor = torch::rand({state.range(0), 1080, 1920});
+  for (auto _ : state) benchmark::DoNotOptimize(io::tensor_to_image(tensor));
+}
+BENCHMARK(BM_TensorToImage1080p)->Arg(3)->Arg(4)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 
 BENCHMARK_MAIN();

@@ -158,38 +158,48 @@ namespace {
 // The channel of a BGR(A) image that holds channel k of an RGB(A) tensor.
 constexpr int bgr_channel(int k) { return k < 3 ? 2 - k : k; }
 
-// An image's pixels -> the tensor's planes (float), one converted value at a time.
-template <typename Value, typename Convert>
+// An image's pixels -> the tensor's planes (float), one converted value at a time.  The channel
+// count is a template argument: the inner loop over a pixel's channels unrolls, as the 3-channel
+// loop written out did.
+template <typename Value, int Channels, typename Convert>
 void image_to_planes(const cv::Mat& image, float* planes, Convert convert) {
   const int64_t h = image.rows, w = image.cols, plane = h * w;
-  const int channels = image.channels();
   at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
     for (int64_t y = begin; y < end; ++y) {
       const Value* row = image.ptr<Value>(static_cast<int>(y));
-      for (int k = 0; k < channels; ++k) {
-        float* out = planes + k * plane + y * w;
-        const Value* in = row + bgr_channel(k);
-        for (int64_t x = 0; x < w; ++x) out[x] = convert(in[channels * x]);
+      float* out = planes + y * w;
+      for (int64_t x = 0; x < w; ++x) {
+        for (int k = 0; k < Channels; ++k) out[k * plane + x] = convert(row[Channels * x + bgr_channel(k)]);
       }
     }
   });
 }
 
 // The tensor's planes -> an image's pixels.
-template <typename Value, typename Convert>
+template <typename Value, int Channels, typename Convert>
 void planes_to_image(const float* planes, cv::Mat& image, Convert convert) {
   const int64_t h = image.rows, w = image.cols, plane = h * w;
-  const int channels = image.channels();
   at::parallel_for(0, h, 64, [&](int64_t begin, int64_t end) {
     for (int64_t y = begin; y < end; ++y) {
       Value* row = image.ptr<Value>(static_cast<int>(y));
-      for (int k = 0; k < channels; ++k) {
-        const float* in = planes + k * plane + y * w;
-        Value* out = row + bgr_channel(k);
-        for (int64_t x = 0; x < w; ++x) out[channels * x] = convert(in[x]);
+      const float* in = planes + y * w;
+      for (int64_t x = 0; x < w; ++x) {
+        for (int k = 0; k < Channels; ++k) row[Channels * x + bgr_channel(k)] = convert(in[k * plane + x]);
       }
     }
   });
+}
+
+template <typename Value, typename Convert>
+void image_to_planes(const cv::Mat& image, float* planes, Convert convert) {
+  if (image.channels() == 4) image_to_planes<Value, 4>(image, planes, convert);
+  else image_to_planes<Value, 3>(image, planes, convert);
+}
+
+template <typename Value, typename Convert>
+void planes_to_image(const float* planes, cv::Mat& image, Convert convert) {
+  if (image.channels() == 4) planes_to_image<Value, 4>(planes, image, convert);
+  else planes_to_image<Value, 3>(planes, image, convert);
 }
 
 }  // namespace
