@@ -14,7 +14,7 @@ void write_run_options(nlohmann::json& fregan_json, const RunOptions& fregan_opt
   NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_TO_JSON, FREGAN_RUN_OPTION_FIELDS))
 }
 
-void read_run_options(detail::OptionReader& fregan_reader, RunOptions& fregan_options) {
+void read_run_options(fregan::detail::OptionReader& fregan_reader, RunOptions& fregan_options) {
   NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(FREGAN_OPTION_FROM_JSON, FREGAN_RUN_OPTION_FIELDS))
 }
 
@@ -24,7 +24,7 @@ void to_json(nlohmann::json& j, const RunOptions& o) {
 }
 
 void from_json(const nlohmann::json& j, RunOptions& o) {
-  detail::OptionReader reader(j, "training run");
+  fregan::detail::OptionReader reader(j, "training run");
   read_run_options(reader, o);
   reader.finish();
 }

@@ -53,7 +53,7 @@ void from_json(const nlohmann::json& j, RunOptions& o);
 
 // The flat form the families use: the shared fields written into / read from the family's object.
 void write_run_options(nlohmann::json& j, const RunOptions& o);
-void read_run_options(detail::OptionReader& reader, RunOptions& o);
+void read_run_options(fregan::detail::OptionReader& reader, RunOptions& o);
 
 // One progress record for every family, handed to the caller's callback after each step: where
 // the run is, the step's figures and, on the steps that validate, the validation.
