@@ -30,24 +30,8 @@ namespace fregan::python {
 void bind_data(py::module_& m) {
   m.def(
       "prepare",
-      [](const std::vector<std::string>& videos, const std::string& out, const std::string& task, int frame_skip,
-         int64_t max_frames, int64_t target_frames, double val_fraction, double test_fraction, uint64_t seed,
-         double cut_threshold, double static_threshold, int sr_scale, bool overwrite,
-         std::function<void(size_t, size_t, const std::string&)> progress) {
-        data::PrepareOptions o;
-        o.videos = videos;
-        o.out = out;
-        o.task = task;
-        o.frame_skip = frame_skip;
-        o.max_frames_per_source = max_frames;
-        o.target_frames = target_frames;
-        o.val_fraction = val_fraction;
-        o.test_fraction = test_fraction;
-        o.seed = seed;
-        o.scene.cut_threshold = cut_threshold;
-        o.scene.static_threshold = static_threshold;
-        o.sr_scale = sr_scale;
-        o.overwrite = overwrite;
+      [](const py::dict& options, std::function<void(size_t, size_t, const std::string&)> progress) {
+        auto o = options_from<data::PrepareOptions>(options);
         if (progress) {
           o.progress = [progress](size_t done, size_t total, const std::string& clip) {
             py::gil_scoped_acquire acquire;
@@ -61,11 +45,10 @@ void bind_data(py::module_& m) {
         }
         return json_to_py(r);
       },
-      py::arg("videos"), py::arg("out"), py::arg("task") = "triplets", py::arg("frame_skip") = 1,
-      py::arg("max_frames") = 0, py::arg("target_frames") = 0, py::arg("val_fraction") = 0.1,
-      py::arg("test_fraction") = 0.1, py::arg("seed") = 0, py::arg("cut_threshold") = 30.0,
-      py::arg("static_threshold") = 0.5, py::arg("sr_scale") = 4, py::arg("overwrite") = false,
-      py::arg("progress") = nullptr);
+      py::arg("options"), py::arg("progress") = nullptr,
+      "Decodes clips once into a prepared dataset. options: dict of PrepareOptions fields (videos, out, task, "
+      "frame_skip, max_frames_per_source, ..., scene as a dict of SceneOptions fields); the rest keep their C++ "
+      "defaults. progress(done, total, clip) is called after each clip.");
 
   py::class_<data::TripletDataset, std::shared_ptr<data::TripletDataset>>(m, "TripletDataset")
       .def(py::init([](const std::vector<std::string>& sources, const std::string& split, int frame_skip,

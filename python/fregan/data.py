@@ -38,8 +38,11 @@ def prepare(videos: Sources, out: PathLike, *, task: str = "triplets", frame_ski
     """Decodes clips once into `out` (memory-mapped frame files + manifest.json with a train/val/test
     split by clip).  Same as ``fregan prepare``.  Returns the counts (clips per split, frames,
     samples, triplets dropped across cuts and as near-static, warnings)."""
-    return _core.prepare(_paths(videos), os.fspath(out), task, frame_skip, max_frames, target_frames, val_fraction,
-                         test_fraction, seed, cut_threshold, static_threshold, sr_scale, overwrite, progress)
+    options = dict(videos=_paths(videos), out=os.fspath(out), task=task, frame_skip=frame_skip,
+                   max_frames_per_source=max_frames, target_frames=target_frames, val_fraction=val_fraction,
+                   test_fraction=test_fraction, seed=seed, sr_scale=sr_scale, overwrite=overwrite,
+                   scene=dict(cut_threshold=cut_threshold, static_threshold=static_threshold))
+    return _core.prepare(options, progress)
 
 
 class TripletDataset:

@@ -2,18 +2,11 @@
 // arguments -> JSON -> struct), so their defaults are written once, in the structs.
 #include <nlohmann/json.hpp>
 
+#include "fregan/infer/evaluate.h"
 #include "fregan/infer/export.h"
 #include "fregan/infer/upscaler.h"
 #include "fregan/infer/video_job.h"
 #include "fregan/options_json.h"
-
-namespace fregan::data {
-
-// The scene measures' thresholds as they travel inside VideoJobOptions.
-FREGAN_DEFINE_OPTIONS_JSON(SceneOptions, "scene", cut_threshold, cut_ratio, neighbourhood, static_threshold,
-                           held_threshold)
-
-}  // namespace fregan::data
 
 namespace fregan::infer {
 
@@ -37,6 +30,8 @@ nlohmann::json to_json(const VideoJobResult& r) {
           {"completed", r.completed},
           {"seconds", r.seconds}};
 }
+
+FREGAN_DEFINE_OPTIONS_JSON(EvaluateOptions, "evaluate", data, weights, device, frame_skip, max_triplets, max_frames)
 
 FREGAN_DEFINE_OPTIONS_JSON(ExportOptions, "export", height, width, batch, check_tolerance, overwrite)
 
