@@ -70,15 +70,8 @@ void bind_interpolate(py::module_& m) {
           [](infer::Interpolator& self, const py::dict& options, const py::object& progress) {
             auto o = options_from<infer::VideoJobOptions>(options);
             // A Python exception in the callback (or Ctrl-C) stops the job; it is re-raised after.
-            PythonProgressCallback<infer::VideoJobProgress> callback(progress, [](const infer::VideoJobProgress& p) {
-              py::dict d;
-              d["input_frames_done"] = p.input_frames_done;
-              d["input_frames_total"] = p.input_frames_total;
-              d["output_frames"] = p.output_frames;
-              d["frames_per_second"] = p.frames_per_second;
-              d["eta_seconds"] = p.eta_seconds;
-              return d;
-            });
+            PythonProgressCallback<infer::VideoJobProgress> callback(
+                progress, [](const infer::VideoJobProgress& p) { return py::dict(json_to_py(infer::to_json(p))); });
             if (!progress.is_none()) o.progress = callback.function();
             infer::VideoJobResult r;
             {

@@ -31,20 +31,26 @@ py::dict terms_dict(const std::map<std::string, double>& terms) {
   return d;
 }
 
-// Builds the family's trainer from `options`, runs fit with the Python callback (dicts made by
-// to_dict) without the GIL, and returns what `finish(trainer, fit's result)` makes of it.
+// Defines `name`(options: dict, callback=None): builds the family's trainer from `options`, runs
+// fit with the Python callback (dicts made by to_dict) without the GIL, and returns what
+// `finish(trainer, callback)` makes of it.
 template <typename Trainer, typename Options, typename Progress, typename ToDict, typename Finish>
-py::object run_trainer(const py::dict& options, py::object callback, ToDict to_dict, Finish finish) {
-  const auto o = options_from<Options>(options);
-  PythonProgressCallback<Progress> progress(std::move(callback), to_dict);
-  nlohmann::json result;
-  {
-    py::gil_scoped_release release;
-    Trainer trainer(o);
-    result = finish(trainer, progress.function());
-  }
-  progress.rethrow_if_stopped_by_python();
-  return json_to_py(result);
+void def_trainer(py::module_& m, const char* name, ToDict to_dict, Finish finish, const char* doc) {
+  m.def(
+      name,
+      [to_dict, finish](const py::dict& options, py::object callback) {
+        const auto o = options_from<Options>(options);
+        PythonProgressCallback<Progress> progress(std::move(callback), to_dict);
+        nlohmann::json result;
+        {
+          py::gil_scoped_release release;
+          Trainer trainer(o);
+          result = finish(trainer, progress.function());
+        }
+        progress.rethrow_if_stopped_by_python();
+        return json_to_py(result);
+      },
+      py::arg("options"), py::arg("callback") = py::none(), doc);
 }
 
 }  // namespace
@@ -52,77 +58,61 @@ py::object run_trainer(const py::dict& options, py::object callback, ToDict to_d
 void bind_train(py::module_& m) {
   m.def("distributed_available", &train::distributed_available,
         "Whether this build can train over several processes (LibTorch c10d with Gloo).");
-  m.def(
-      "train",
-      [](const py::dict& options, py::object callback) {
-        return run_trainer<train::Trainer, train::TrainerOptions, train::Progress>(
-            options, std::move(callback),
-            [](const train::Progress& p) {
-              py::dict d = progress_dict(p);
-              d["g_reconstruction"] = p.last.g_reconstruction;
-              d["g_adversarial"] = p.last.g_adversarial;
-              d["terms"] = terms_dict(p.last.terms);
-              if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
-              return d;
-            },
-            [](train::Trainer& trainer, const train::ProgressCallback& callback) {
-              nlohmann::json result = infer::to_json(trainer.fit(callback));
-              result["step"] = trainer.current_step();
-              return result;
-            });
+  def_trainer<train::Trainer, train::TrainerOptions, train::Progress>(
+      m, "train",
+      [](const train::Progress& p) {
+        py::dict d = progress_dict(p);
+        d["g_reconstruction"] = p.last.g_reconstruction;
+        d["g_adversarial"] = p.last.g_adversarial;
+        d["terms"] = terms_dict(p.last.terms);
+        if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
+        return d;
       },
-      py::arg("options"), py::arg("callback") = py::none(),
+      [](train::Trainer& trainer, const train::ProgressCallback& callback) {
+        nlohmann::json result = infer::to_json(trainer.fit(callback));
+        result["step"] = trainer.current_step();
+        return result;
+      },
       "Runs the C++ training loop. options: dict of TrainerOptions fields; callback(progress: dict) -> bool|None "
       "is called every step (return False to stop).");
-  m.def(
-      "train_dcgan",
-      [](const py::dict& options, py::object callback) {
-        return run_trainer<train::DcganTrainer, train::DcganTrainerOptions, train::DcganProgress>(
-            options, std::move(callback),
-            [](const train::DcganProgress& p) {
-              py::dict d = progress_dict(p);
-              d["d_real"] = p.last.d_real;
-              d["d_fake"] = p.last.d_fake;
-              d["lr_scale"] = p.lr_scale;
-              d["rollbacks"] = p.rollbacks;
-              if (!p.event.empty()) d["event"] = p.event;
-              if (!p.sample_grid.empty()) d["sample_grid"] = p.sample_grid;
-              if (p.validation) {
-                d["diversity_std_ratio"] = p.validation->std_ratio;
-                d["diversity_distance_ratio"] = p.validation->distance_ratio;
-                d["collapsed"] = p.validation->collapsed;
-              }
-              return d;
-            },
-            [](train::DcganTrainer& trainer, const train::DcganProgressCallback& callback) {
-              trainer.fit(callback);
-              return nlohmann::json{{"step", trainer.current_step()},
-                                    {"lr_scale", trainer.lr_scale()},
-                                    {"rollbacks", trainer.rollbacks()}};
-            });
+  def_trainer<train::DcganTrainer, train::DcganTrainerOptions, train::DcganProgress>(
+      m, "train_dcgan",
+      [](const train::DcganProgress& p) {
+        py::dict d = progress_dict(p);
+        d["d_real"] = p.last.d_real;
+        d["d_fake"] = p.last.d_fake;
+        d["lr_scale"] = p.lr_scale;
+        d["rollbacks"] = p.rollbacks;
+        if (!p.event.empty()) d["event"] = p.event;
+        if (!p.sample_grid.empty()) d["sample_grid"] = p.sample_grid;
+        if (p.validation) {
+          d["diversity_std_ratio"] = p.validation->std_ratio;
+          d["diversity_distance_ratio"] = p.validation->distance_ratio;
+          d["collapsed"] = p.validation->collapsed;
+        }
+        return d;
       },
-      py::arg("options"), py::arg("callback") = py::none(),
+      [](train::DcganTrainer& trainer, const train::DcganProgressCallback& callback) {
+        trainer.fit(callback);
+        return nlohmann::json{
+            {"step", trainer.current_step()}, {"lr_scale", trainer.lr_scale()}, {"rollbacks", trainer.rollbacks()}};
+      },
       "Runs the C++ DCGAN training loop. options: dict of DcganTrainerOptions fields; callback(progress: dict) -> "
       "bool|None is called every step (return False to stop).");
-  m.def(
-      "train_spectraframe",
-      [](const py::dict& options, py::object callback) {
-        return run_trainer<train::SrTrainer, train::SrTrainerOptions, train::SrProgress>(
-            options, std::move(callback),
-            [](const train::SrProgress& p) {
-              py::dict d = progress_dict(p);
-              d["terms"] = terms_dict(p.last.terms);
-              if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
-              return d;
-            },
-            [](train::SrTrainer& trainer, const train::SrProgressCallback& callback) {
-              nlohmann::json result = infer::to_json(trainer.fit(callback));
-              result["step"] = trainer.current_step();
-              result["perceptual"] = trainer.perceptual_source();
-              return result;
-            });
+  def_trainer<train::SrTrainer, train::SrTrainerOptions, train::SrProgress>(
+      m, "train_spectraframe",
+      [](const train::SrProgress& p) {
+        py::dict d = progress_dict(p);
+        d["terms"] = terms_dict(p.last.terms);
+        if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
+        return d;
       },
-      py::arg("options"), py::arg("callback") = py::none(),
+      [](train::SrTrainer& trainer, const train::SrProgressCallback& callback) {
+        nlohmann::json result = infer::to_json(trainer.fit(callback));
+        result["step"] = trainer.current_step();
+        result["perceptual"] = trainer.perceptual_source();
+        return result;
+      },
       "Runs the C++ SpectraFrame training loop. options: dict of SrTrainerOptions fields; callback(progress: dict) "
       "-> bool|None is called every step (return False to stop). Returns the last validation (model and bicubic "
       "PSNR/SSIM), the step and what the perceptual term compared.");

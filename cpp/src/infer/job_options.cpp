@@ -1,5 +1,6 @@
 // Strict JSON of the jobs' options structs: what the Python binding builds them from (keyword
-// arguments -> JSON -> struct), so their defaults are written once, in the structs.
+// arguments -> JSON -> struct), so their defaults are written once, in the structs; and the JSON
+// of what the jobs report.
 #include <nlohmann/json.hpp>
 
 #include "fregan/infer/evaluate.h"
@@ -13,6 +14,14 @@ namespace fregan::infer {
 FREGAN_DEFINE_OPTIONS_JSON(VideoJobOptions, "video", input, output, factor, target_fps, input_fps, overwrite, codec,
                            crf, preset, keep_audio, detect_cuts, neighbours, scene, dedup, dedup_max_run,
                            segment_seconds, resume)
+
+nlohmann::json to_json(const VideoJobProgress& p) {
+  return {{"input_frames_done", p.input_frames_done},
+          {"input_frames_total", p.input_frames_total},
+          {"output_frames", p.output_frames},
+          {"frames_per_second", p.frames_per_second},
+          {"eta_seconds", p.eta_seconds}};
+}
 
 nlohmann::json to_json(const VideoJobResult& r) {
   return {{"input_frames", r.input_frames},
