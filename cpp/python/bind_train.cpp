@@ -25,10 +25,23 @@ py::dict progress_dict(const train::RunProgress<Stats, Validation>& p) {
   return d;
 }
 
-py::dict terms_dict(const std::map<std::string, double>& terms) {
-  py::dict d;
-  for (const auto& [name, value] : terms) d[py::str(name)] = value;
+// The last fields of the progress dict of a family whose steps report loss terms and whose
+// validation is PSNR/SSIM (interpolation, SpectraFrame).
+template <typename Stats, typename Validation>
+py::dict with_terms_and_validation(py::dict d, const train::RunProgress<Stats, Validation>& p) {
+  py::dict terms;
+  for (const auto& [name, value] : p.last.terms) terms[py::str(name)] = value;
+  d["terms"] = terms;
+  if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
   return d;
+}
+
+// What fit returns (the last validation) with the step the trainer reached.
+template <typename Trainer, typename Callback>
+nlohmann::json validated_fit(Trainer& trainer, const Callback& callback) {
+  nlohmann::json result = infer::to_json(trainer.fit(callback));
+  result["step"] = trainer.current_step();
+  return result;
 }
 
 // Defines `name`(options: dict, callback=None): builds the family's trainer from `options`, runs
@@ -64,15 +77,9 @@ void bind_train(py::module_& m) {
         py::dict d = progress_dict(p);
         d["g_reconstruction"] = p.last.g_reconstruction;
         d["g_adversarial"] = p.last.g_adversarial;
-        d["terms"] = terms_dict(p.last.terms);
-        if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
-        return d;
+        return with_terms_and_validation(d, p);
       },
-      [](train::Trainer& trainer, const train::ProgressCallback& callback) {
-        nlohmann::json result = infer::to_json(trainer.fit(callback));
-        result["step"] = trainer.current_step();
-        return result;
-      },
+      [](train::Trainer& trainer, const train::ProgressCallback& callback) { return validated_fit(trainer, callback); },
       "Runs the C++ training loop. options: dict of TrainerOptions fields; callback(progress: dict) -> bool|None "
       "is called every step (return False to stop).");
   def_trainer<train::DcganTrainer, train::DcganTrainerOptions, train::DcganProgress>(
@@ -101,15 +108,9 @@ void bind_train(py::module_& m) {
       "bool|None is called every step (return False to stop).");
   def_trainer<train::SrTrainer, train::SrTrainerOptions, train::SrProgress>(
       m, "train_spectraframe",
-      [](const train::SrProgress& p) {
-        py::dict d = progress_dict(p);
-        d["terms"] = terms_dict(p.last.terms);
-        if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
-        return d;
-      },
+      [](const train::SrProgress& p) { return with_terms_and_validation(progress_dict(p), p); },
       [](train::SrTrainer& trainer, const train::SrProgressCallback& callback) {
-        nlohmann::json result = infer::to_json(trainer.fit(callback));
-        result["step"] = trainer.current_step();
+        nlohmann::json result = validated_fit(trainer, callback);
         result["perceptual"] = trainer.perceptual_source();
         return result;
       },
