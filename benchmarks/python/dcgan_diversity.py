@@ -24,7 +24,7 @@ args = parser.parse_args()
 
 gen = np.stack(fregan.generate(args.n, weights=args.weights, seed=0, device="cpu")).astype(np.float32)
 h, w = gen.shape[1:3]
-ds = fregan._core.FrameDataset([args.video], frame_skip=args.frame_skip)
+ds = fregan.data.FrameDataset(args.video, frame_skip=args.frame_skip)
 real_t = ds.batch(0, batch_size=len(ds), height=h, width=w, shuffle=False)  # [N,3,H,W] in [0,1], temporal order
 real = (real_t.permute(0, 2, 3, 1).numpy() * 255).astype(np.float32)
 pick = np.linspace(0, len(real) - 1, args.n).astype(int)

@@ -26,28 +26,52 @@
 #include "fregan/zoo/zoo.h"
 
 namespace fregan::python {
+namespace {
+
+template <typename Dataset>
+using DatasetClass = py::class_<Dataset, std::shared_ptr<Dataset>>;
+
+// A dataset class built from a dict of its options struct's fields (loaded without the GIL), with
+// its length.
+template <typename Dataset, typename Options>
+DatasetClass<Dataset> bind_dataset(py::module_& m, const char* name) {
+  DatasetClass<Dataset> c(m, name);
+  c.def(py::init([](const py::dict& options) {
+          const auto o = options_from<Options>(options);
+          py::gil_scoped_release release;
+          return std::make_shared<Dataset>(o);
+        }),
+        py::arg("options"))
+      .def("__len__", &Dataset::size);
+  return c;
+}
+
+// dataset.batch(k, options): batch k of a dict of BatchOptions fields, made by `make(dataset,
+// options, k)` without the GIL and handed to Python by `to_python`.
+template <typename BatchOptions, typename Dataset, typename Batch, typename ToPython>
+void def_batch(DatasetClass<Dataset>& c, Batch (*make)(const Dataset&, const BatchOptions&, int64_t),
+               ToPython to_python) {
+  c.def(
+      "batch",
+      [make, to_python](const Dataset& ds, int64_t k, const py::dict& options) {
+        const auto o = options_from<BatchOptions>(options);
+        Batch b;
+        {
+          py::gil_scoped_release release;
+          b = make(ds, o, k);
+        }
+        return to_python(b);
+      },
+      py::arg("k"), py::arg("options"));
+}
+
+}  // namespace
 
 void bind_data(py::module_& m) {
   m.def(
       "prepare",
-      [](const std::vector<std::string>& videos, const std::string& out, const std::string& task, int frame_skip,
-         int64_t max_frames, int64_t target_frames, double val_fraction, double test_fraction, uint64_t seed,
-         double cut_threshold, double static_threshold, int sr_scale, bool overwrite,
-         std::function<void(size_t, size_t, const std::string&)> progress) {
-        data::PrepareOptions o;
-        o.videos = videos;
-        o.out = out;
-        o.task = task;
-        o.frame_skip = frame_skip;
-        o.max_frames_per_source = max_frames;
-        o.target_frames = target_frames;
-        o.val_fraction = val_fraction;
-        o.test_fraction = test_fraction;
-        o.seed = seed;
-        o.scene.cut_threshold = cut_threshold;
-        o.scene.static_threshold = static_threshold;
-        o.sr_scale = sr_scale;
-        o.overwrite = overwrite;
+      [](const py::dict& options, std::function<void(size_t, size_t, const std::string&)> progress) {
+        auto o = options_from<data::PrepareOptions>(options);
         if (progress) {
           o.progress = [progress](size_t done, size_t total, const std::string& clip) {
             py::gil_scoped_acquire acquire;
@@ -61,29 +85,13 @@ void bind_data(py::module_& m) {
         }
         return json_to_py(r);
       },
-      py::arg("videos"), py::arg("out"), py::arg("task") = "triplets", py::arg("frame_skip") = 1,
-      py::arg("max_frames") = 0, py::arg("target_frames") = 0, py::arg("val_fraction") = 0.1,
-      py::arg("test_fraction") = 0.1, py::arg("seed") = 0, py::arg("cut_threshold") = 30.0,
-      py::arg("static_threshold") = 0.5, py::arg("sr_scale") = 4, py::arg("overwrite") = false,
-      py::arg("progress") = nullptr);
+      py::arg("options"), py::arg("progress") = nullptr,
+      "Decodes clips once into a prepared dataset. options: dict of PrepareOptions fields (videos, out, task, "
+      "frame_skip, max_frames_per_source, ..., scene as a dict of SceneOptions fields); the rest keep their C++ "
+      "defaults. progress(done, total, clip) is called after each clip.");
 
-  py::class_<data::TripletDataset, std::shared_ptr<data::TripletDataset>>(m, "TripletDataset")
-      .def(py::init([](const std::vector<std::string>& sources, const std::string& split, int frame_skip,
-                       int64_t max_frames, int64_t max_triplets, bool drop_cuts, bool drop_static) {
-             data::TripletDatasetOptions o;
-             o.sources = sources;
-             o.split = split;
-             o.frame_skip = frame_skip;
-             o.max_frames_per_source = max_frames;
-             o.max_triplets_per_source = max_triplets;
-             o.drop_cuts = drop_cuts;
-             o.drop_static = drop_static;
-             py::gil_scoped_release release;
-             return std::make_shared<data::TripletDataset>(o);
-           }),
-           py::arg("sources"), py::arg("split") = "train", py::arg("frame_skip") = 1, py::arg("max_frames") = 0,
-           py::arg("max_triplets") = 0, py::arg("drop_cuts") = true, py::arg("drop_static") = true)
-      .def("__len__", &data::TripletDataset::size)
+  auto triplets = bind_dataset<data::TripletDataset, data::TripletDatasetOptions>(m, "TripletDataset");
+  triplets
       .def("__getitem__",
            [](const data::TripletDataset& ds, int64_t i) {
              const auto t = ds.get(checked_index(i, ds.size(), "triplet"));
@@ -95,105 +103,20 @@ void bind_data(py::module_& m) {
              return py::make_tuple(ds.sources()[t.source].path, t.index);
            })
       .def_property_readonly("stats",
-                             [](const data::TripletDataset& ds) {
-                               const auto& s = ds.stats();
-                               py::dict d;
-                               d["clips"] = s.clips;
-                               d["frames"] = s.frames;
-                               d["triplets"] = s.triplets;
-                               d["dropped_cut"] = s.dropped_cut;
-                               d["dropped_static"] = s.dropped_static;
-                               d["skipped_clips"] = s.skipped_clips;
-                               return d;
-                             })
-      .def(
-          "batch",
-          [](const data::TripletDataset& ds, int64_t k, int batch_size, int crop, bool hflip, bool vflip, bool rotate,
-             bool temporal_reverse, uint64_t seed) {
-            data::TripletLoaderOptions o;
-            o.batch_size = batch_size;
-            o.crop = crop;
-            o.hflip = hflip;
-            o.vflip = vflip;
-            o.rotate = rotate;
-            o.temporal_reverse = temporal_reverse;
-            o.seed = seed;
-            data::TripletBatch b;
-            {
-              py::gil_scoped_release release;
-              b = data::TripletLoader::make_batch(ds, o, k);
-            }
-            return py::make_tuple(b.f0, b.f1, b.f2);
-          },
-          py::arg("k"), py::arg("batch_size") = 9, py::arg("crop") = 256, py::arg("hflip") = true,
-          py::arg("vflip") = true, py::arg("rotate") = false, py::arg("temporal_reverse") = true, py::arg("seed") = 0);
+                             [](const data::TripletDataset& ds) { return json_to_py(data::to_json(ds.stats())); });
+  def_batch<data::TripletLoaderOptions>(triplets, &data::TripletLoader::make_batch,
+                                        [](const data::TripletBatch& b) { return py::make_tuple(b.f0, b.f1, b.f2); });
 
-  py::class_<data::FrameDataset, std::shared_ptr<data::FrameDataset>>(m, "FrameDataset")
-      .def(py::init([](const std::vector<std::string>& sources, const std::string& split, int frame_skip,
-                       int64_t target_frames, int64_t max_frames) {
-             data::FrameDatasetOptions o;
-             o.sources = sources;
-             o.split = split;
-             o.frame_skip = frame_skip;
-             o.target_frames = target_frames;
-             o.max_frames_per_source = max_frames;
-             py::gil_scoped_release release;
-             return std::make_shared<data::FrameDataset>(o);
-           }),
-           py::arg("sources"), py::arg("split") = "train", py::arg("frame_skip") = 1, py::arg("target_frames") = 0,
-           py::arg("max_frames") = 0)
-      .def("__len__", &data::FrameDataset::size)
+  auto frames = bind_dataset<data::FrameDataset, data::FrameDatasetOptions>(m, "FrameDataset");
+  frames
       .def("__getitem__", [](const data::FrameDataset& ds,
                              int64_t i) { return bgr_to_array(ds.get(checked_index(i, ds.size(), "frame"))); })
-      .def_property_readonly("frame_skip", &data::FrameDataset::effective_skip)
-      .def(
-          "batch",
-          [](const data::FrameDataset& ds, int64_t k, int batch_size, int height, int width, bool shuffle, bool hflip,
-             uint64_t seed) {
-            data::FrameBatchOptions o;
-            o.batch_size = batch_size;
-            o.height = height;
-            o.width = width;
-            o.shuffle = shuffle;
-            o.hflip = hflip;
-            o.seed = seed;
-            py::gil_scoped_release release;
-            return data::make_frame_batch(ds, o, k);
-          },
-          py::arg("k"), py::arg("batch_size") = 64, py::arg("height") = 160, py::arg("width") = 320,
-          py::arg("shuffle") = true, py::arg("hflip") = false, py::arg("seed") = 0);
+      .def_property_readonly("frame_skip", &data::FrameDataset::effective_skip);
+  def_batch<data::FrameBatchOptions>(frames, &data::make_frame_batch, [](const torch::Tensor& b) { return b; });
 
-  py::class_<data::SrDataset, std::shared_ptr<data::SrDataset>>(m, "SrDataset")
-      .def(py::init([](const std::vector<std::string>& sources, const std::string& split, int64_t max_frames) {
-             data::SrDatasetOptions o;
-             o.sources = sources;
-             o.split = split;
-             o.max_frames_per_source = max_frames;
-             py::gil_scoped_release release;
-             return std::make_shared<data::SrDataset>(o);
-           }),
-           py::arg("sources"), py::arg("split") = "train", py::arg("max_frames") = 0)
-      .def("__len__", &data::SrDataset::size)
-      .def(
-          "batch",
-          [](const data::SrDataset& ds, int64_t k, int batch_size, int scale, int hr_crop, int neighbours, bool flip,
-             bool rotate, uint64_t seed) {
-            data::SrBatchOptions o;
-            o.batch_size = batch_size;
-            o.scale = scale;
-            o.hr_crop = hr_crop;
-            o.neighbours = neighbours;
-            o.augment = {flip, flip, rotate};
-            o.seed = seed;
-            data::SrBatch b;
-            {
-              py::gil_scoped_release release;
-              b = data::make_sr_batch(ds, o, k);
-            }
-            return py::make_tuple(b.hr, b.lr, b.neighbours);
-          },
-          py::arg("k"), py::arg("batch_size") = 8, py::arg("scale") = 4, py::arg("hr_crop") = 128,
-          py::arg("neighbours") = 6, py::arg("flip") = true, py::arg("rotate") = true, py::arg("seed") = 0);
+  auto sr = bind_dataset<data::SrDataset, data::SrDatasetOptions>(m, "SrDataset");
+  def_batch<data::SrBatchOptions>(sr, &data::make_sr_batch,
+                                  [](const data::SrBatch& b) { return py::make_tuple(b.hr, b.lr, b.neighbours); });
 }
 
 }  // namespace fregan::python

@@ -70,15 +70,8 @@ void bind_interpolate(py::module_& m) {
           [](infer::Interpolator& self, const py::dict& options, const py::object& progress) {
             auto o = options_from<infer::VideoJobOptions>(options);
             // A Python exception in the callback (or Ctrl-C) stops the job; it is re-raised after.
-            PythonProgressCallback<infer::VideoJobProgress> callback(progress, [](const infer::VideoJobProgress& p) {
-              py::dict d;
-              d["input_frames_done"] = p.input_frames_done;
-              d["input_frames_total"] = p.input_frames_total;
-              d["output_frames"] = p.output_frames;
-              d["frames_per_second"] = p.frames_per_second;
-              d["eta_seconds"] = p.eta_seconds;
-              return d;
-            });
+            PythonProgressCallback<infer::VideoJobProgress> callback(
+                progress, [](const infer::VideoJobProgress& p) { return py::dict(json_to_py(infer::to_json(p))); });
             if (!progress.is_none()) o.progress = callback.function();
             infer::VideoJobResult r;
             {
@@ -95,23 +88,20 @@ void bind_interpolate(py::module_& m) {
 
   m.def(
       "evaluate",
-      [](const std::string& weights, const std::vector<std::string>& data, int frame_skip, int64_t max_triplets,
-         int64_t max_frames, const std::string& device) {
+      [](const py::dict& options) {
+        const auto o = options_from<infer::EvaluateOptions>(options);
         nlohmann::json j;
         {
           py::gil_scoped_release release;
-          data::TripletDatasetOptions o;
-          o.sources = data;
-          o.frame_skip = frame_skip;
-          o.max_frames_per_source = max_frames;
-          data::TripletDataset dataset(o);
-          infer::Interpolator interpolator(weights, device);
-          j = infer::to_json(infer::evaluate(interpolator, dataset, max_triplets));
+          data::TripletDataset dataset(infer::evaluation_triplets(o));
+          infer::Interpolator interpolator(o.weights, o.device);
+          j = infer::to_json(infer::evaluate(interpolator, dataset, o.max_triplets));
         }
         return json_to_py(j);
       },
-      py::arg("weights"), py::arg("data"), py::arg("frame_skip") = 1, py::arg("max_triplets") = 0,
-      py::arg("max_frames") = 0, py::arg("device") = "auto");
+      py::arg("options"),
+      "Scores a checkpoint on triplets beside the baselines. options: dict of EvaluateOptions fields (data, "
+      "weights, device, frame_skip, max_triplets, max_frames); the rest keep their C++ defaults.");
 }
 
 }  // namespace fregan::python

@@ -25,26 +25,45 @@ py::dict progress_dict(const train::RunProgress<Stats, Validation>& p) {
   return d;
 }
 
-py::dict terms_dict(const std::map<std::string, double>& terms) {
-  py::dict d;
-  for (const auto& [name, value] : terms) d[py::str(name)] = value;
+// The last fields of the progress dict of a family whose steps report loss terms and whose
+// validation is PSNR/SSIM (interpolation, SpectraFrame).
+template <typename Stats, typename Validation>
+py::dict with_terms_and_validation(py::dict d, const train::RunProgress<Stats, Validation>& p) {
+  py::dict terms;
+  for (const auto& [name, value] : p.last.terms) terms[py::str(name)] = value;
+  d["terms"] = terms;
+  if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
   return d;
 }
 
-// Builds the family's trainer from `options`, runs fit with the Python callback (dicts made by
-// to_dict) without the GIL, and returns what `finish(trainer, fit's result)` makes of it.
+// What fit returns (the last validation) with the step the trainer reached.
+template <typename Trainer, typename Callback>
+nlohmann::json validated_fit(Trainer& trainer, const Callback& callback) {
+  nlohmann::json result = infer::to_json(trainer.fit(callback));
+  result["step"] = trainer.current_step();
+  return result;
+}
+
+// Defines `name`(options: dict, callback=None): builds the family's trainer from `options`, runs
+// fit with the Python callback (dicts made by to_dict) without the GIL, and returns what
+// `finish(trainer, callback)` makes of it.
 template <typename Trainer, typename Options, typename Progress, typename ToDict, typename Finish>
-py::object run_trainer(const py::dict& options, py::object callback, ToDict to_dict, Finish finish) {
-  const auto o = options_from<Options>(options);
-  PythonProgressCallback<Progress> progress(std::move(callback), to_dict);
-  nlohmann::json result;
-  {
-    py::gil_scoped_release release;
-    Trainer trainer(o);
-    result = finish(trainer, progress.function());
-  }
-  progress.rethrow_if_stopped_by_python();
-  return json_to_py(result);
+void def_trainer(py::module_& m, const char* name, ToDict to_dict, Finish finish, const char* doc) {
+  m.def(
+      name,
+      [to_dict, finish](const py::dict& options, py::object callback) {
+        const auto o = options_from<Options>(options);
+        PythonProgressCallback<Progress> progress(std::move(callback), to_dict);
+        nlohmann::json result;
+        {
+          py::gil_scoped_release release;
+          Trainer trainer(o);
+          result = finish(trainer, progress.function());
+        }
+        progress.rethrow_if_stopped_by_python();
+        return json_to_py(result);
+      },
+      py::arg("options"), py::arg("callback") = py::none(), doc);
 }
 
 }  // namespace
@@ -52,77 +71,49 @@ py::object run_trainer(const py::dict& options, py::object callback, ToDict to_d
 void bind_train(py::module_& m) {
   m.def("distributed_available", &train::distributed_available,
         "Whether this build can train over several processes (LibTorch c10d with Gloo).");
-  m.def(
-      "train",
-      [](const py::dict& options, py::object callback) {
-        return run_trainer<train::Trainer, train::TrainerOptions, train::Progress>(
-            options, std::move(callback),
-            [](const train::Progress& p) {
-              py::dict d = progress_dict(p);
-              d["g_reconstruction"] = p.last.g_reconstruction;
-              d["g_adversarial"] = p.last.g_adversarial;
-              d["terms"] = terms_dict(p.last.terms);
-              if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
-              return d;
-            },
-            [](train::Trainer& trainer, const train::ProgressCallback& callback) {
-              nlohmann::json result = infer::to_json(trainer.fit(callback));
-              result["step"] = trainer.current_step();
-              return result;
-            });
+  def_trainer<train::Trainer, train::TrainerOptions, train::Progress>(
+      m, "train",
+      [](const train::Progress& p) {
+        py::dict d = progress_dict(p);
+        d["g_reconstruction"] = p.last.g_reconstruction;
+        d["g_adversarial"] = p.last.g_adversarial;
+        return with_terms_and_validation(d, p);
       },
-      py::arg("options"), py::arg("callback") = py::none(),
+      [](train::Trainer& trainer, const train::ProgressCallback& callback) { return validated_fit(trainer, callback); },
       "Runs the C++ training loop. options: dict of TrainerOptions fields; callback(progress: dict) -> bool|None "
       "is called every step (return False to stop).");
-  m.def(
-      "train_dcgan",
-      [](const py::dict& options, py::object callback) {
-        return run_trainer<train::DcganTrainer, train::DcganTrainerOptions, train::DcganProgress>(
-            options, std::move(callback),
-            [](const train::DcganProgress& p) {
-              py::dict d = progress_dict(p);
-              d["d_real"] = p.last.d_real;
-              d["d_fake"] = p.last.d_fake;
-              d["lr_scale"] = p.lr_scale;
-              d["rollbacks"] = p.rollbacks;
-              if (!p.event.empty()) d["event"] = p.event;
-              if (!p.sample_grid.empty()) d["sample_grid"] = p.sample_grid;
-              if (p.validation) {
-                d["diversity_std_ratio"] = p.validation->std_ratio;
-                d["diversity_distance_ratio"] = p.validation->distance_ratio;
-                d["collapsed"] = p.validation->collapsed;
-              }
-              return d;
-            },
-            [](train::DcganTrainer& trainer, const train::DcganProgressCallback& callback) {
-              trainer.fit(callback);
-              return nlohmann::json{{"step", trainer.current_step()},
-                                    {"lr_scale", trainer.lr_scale()},
-                                    {"rollbacks", trainer.rollbacks()}};
-            });
+  def_trainer<train::DcganTrainer, train::DcganTrainerOptions, train::DcganProgress>(
+      m, "train_dcgan",
+      [](const train::DcganProgress& p) {
+        py::dict d = progress_dict(p);
+        d["d_real"] = p.last.d_real;
+        d["d_fake"] = p.last.d_fake;
+        d["lr_scale"] = p.lr_scale;
+        d["rollbacks"] = p.rollbacks;
+        if (!p.event.empty()) d["event"] = p.event;
+        if (!p.sample_grid.empty()) d["sample_grid"] = p.sample_grid;
+        if (p.validation) {
+          d["diversity_std_ratio"] = p.validation->std_ratio;
+          d["diversity_distance_ratio"] = p.validation->distance_ratio;
+          d["collapsed"] = p.validation->collapsed;
+        }
+        return d;
       },
-      py::arg("options"), py::arg("callback") = py::none(),
+      [](train::DcganTrainer& trainer, const train::DcganProgressCallback& callback) {
+        trainer.fit(callback);
+        return nlohmann::json{
+            {"step", trainer.current_step()}, {"lr_scale", trainer.lr_scale()}, {"rollbacks", trainer.rollbacks()}};
+      },
       "Runs the C++ DCGAN training loop. options: dict of DcganTrainerOptions fields; callback(progress: dict) -> "
       "bool|None is called every step (return False to stop).");
-  m.def(
-      "train_spectraframe",
-      [](const py::dict& options, py::object callback) {
-        return run_trainer<train::SrTrainer, train::SrTrainerOptions, train::SrProgress>(
-            options, std::move(callback),
-            [](const train::SrProgress& p) {
-              py::dict d = progress_dict(p);
-              d["terms"] = terms_dict(p.last.terms);
-              if (p.validation) d["validation"] = json_to_py(infer::to_json(*p.validation));
-              return d;
-            },
-            [](train::SrTrainer& trainer, const train::SrProgressCallback& callback) {
-              nlohmann::json result = infer::to_json(trainer.fit(callback));
-              result["step"] = trainer.current_step();
-              result["perceptual"] = trainer.perceptual_source();
-              return result;
-            });
+  def_trainer<train::SrTrainer, train::SrTrainerOptions, train::SrProgress>(
+      m, "train_spectraframe",
+      [](const train::SrProgress& p) { return with_terms_and_validation(progress_dict(p), p); },
+      [](train::SrTrainer& trainer, const train::SrProgressCallback& callback) {
+        nlohmann::json result = validated_fit(trainer, callback);
+        result["perceptual"] = trainer.perceptual_source();
+        return result;
       },
-      py::arg("options"), py::arg("callback") = py::none(),
       "Runs the C++ SpectraFrame training loop. options: dict of SrTrainerOptions fields; callback(progress: dict) "
       "-> bool|None is called every step (return False to stop). Returns the last validation (model and bicubic "
       "PSNR/SSIM), the step and what the perceptual term compared.");

@@ -158,6 +158,34 @@ PYBIND11_MODULE(_core, m) {
   m.def("resolve_weights", &zoo::resolve_weights, py::arg("name_or_path"),
         "A checkpoint path or shipped model name as a path.");
   m.def(
+      "default_options",
+      [](const std::string& name) {
+        // The options structs that cross as dicts, each as it is default-constructed.
+        static const std::map<std::string, nlohmann::json> defaults = {
+            {"video", infer::VideoJobOptions{}},
+            {"upscale", infer::UpscaleVideoOptions{}},
+            {"export", infer::ExportOptions{}},
+            {"evaluate", infer::EvaluateOptions{}},
+            {"prepare", data::PrepareOptions{}},
+            {"triplet_dataset", data::TripletDatasetOptions{}},
+            {"triplet_batch", data::TripletLoaderOptions{}},
+            {"frame_dataset", data::FrameDatasetOptions{}},
+            {"frame_batch", data::FrameBatchOptions{}},
+            {"sr_dataset", data::SrDatasetOptions{}},
+            {"sr_batch", data::SrBatchOptions{}}};
+        const auto it = defaults.find(name);
+        if (it == defaults.end()) {
+          std::string names;
+          for (const auto& [known, json] : defaults) names += (names.empty() ? "" : ", ") + known;
+          throw InvalidArgument("no options struct named '" + name + "' (known: " + names + ")");
+        }
+        return json_to_py(it->second);
+      },
+      py::arg("name"),
+      "The defaults of an options struct that crosses as a dict (video, upscale, export, evaluate, prepare, "
+      "triplet_dataset, triplet_batch, frame_dataset, frame_batch, sr_dataset, sr_batch): where the Python "
+      "signatures' documented defaults come from.");
+  m.def(
       "export_torchscript",
       [](const std::string& weights, const std::string& output, const py::dict& options) {
         const auto o = options_from<infer::ExportOptions>(options);

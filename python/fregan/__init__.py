@@ -82,6 +82,12 @@ def _rate(value: Any, name: str) -> Optional[float]:
     return rate
 
 
+def _job_options(**options: Any) -> Dict[str, Any]:
+    """Keyword arguments as a job's options dict for the native module (fields of the C++ options
+    struct, read strictly there); those left at None take the struct's own defaults."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
 def _check_array(x: Any, name: str) -> np.ndarray:
     """An image array as the core takes it: HxW, HxWx3 (RGB) or HxWx4 (RGBA), uint8 or uint16."""
     if not isinstance(x, np.ndarray):
@@ -340,11 +346,12 @@ class Interpolator:
         if codec is not None and not isinstance(codec, str):
             raise InvalidType(f"codec must be an ffmpeg encoder name or None, got {codec!r}")
         scene = None if dedup_threshold is None else {"held_threshold": float(dedup_threshold)}
-        options = dict(input=os.fspath(input), output=os.fspath(output), factor=factor, target_fps=fps,
-                       input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf, preset=preset,
-                       keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds, resume=resume,
-                       neighbours=neighbours, dedup=dedup, scene=scene)
-        options = {key: value for key, value in options.items() if value is not None}
+        # The keywords under VideoJobOptions' field names (fps is target_fps, dedup_threshold is
+        # scene.held_threshold).
+        options = _job_options(input=os.fspath(input), output=os.fspath(output), factor=factor, target_fps=fps,
+                               input_fps=input_fps, overwrite=overwrite, codec=codec, crf=crf, preset=preset,
+                               keep_audio=keep_audio, detect_cuts=detect_cuts, segment_seconds=segment_seconds,
+                               resume=resume, neighbours=neighbours, dedup=dedup, scene=scene)
         bar = None
         # Always a callback: the native job then checks for Ctrl-C after every frame (and stops
         # within about a second, keeping its finished parts) even when no progress is wanted.
@@ -539,7 +546,9 @@ def evaluate(data: Union[PathLike, Sequence[PathLike]], weights: Optional[PathLi
              max_triplets: int = 0, max_frames: int = 0, device: str = "auto") -> Dict[str, Any]:
     """PSNR/SSIM of a model on triplets from clips, beside the repeat-frame and average baselines."""
     sources = [os.fspath(data)] if isinstance(data, (str, os.PathLike)) else [os.fspath(d) for d in data]
-    return _core.evaluate(os.fspath(weights) if weights else "", sources, frame_skip, max_triplets, max_frames, device)
+    return _core.evaluate(_job_options(data=sources, weights=os.fspath(weights) if weights else None,
+                                       frame_skip=frame_skip, max_triplets=max_triplets, max_frames=max_frames,
+                                       device=device))
 
 
 class Generator:

@@ -38,8 +38,11 @@ def prepare(videos: Sources, out: PathLike, *, task: str = "triplets", frame_ski
     """Decodes clips once into `out` (memory-mapped frame files + manifest.json with a train/val/test
     split by clip).  Same as ``fregan prepare``.  Returns the counts (clips per split, frames,
     samples, triplets dropped across cuts and as near-static, warnings)."""
-    return _core.prepare(_paths(videos), os.fspath(out), task, frame_skip, max_frames, target_frames, val_fraction,
-                         test_fraction, seed, cut_threshold, static_threshold, sr_scale, overwrite, progress)
+    options = dict(videos=_paths(videos), out=os.fspath(out), task=task, frame_skip=frame_skip,
+                   max_frames_per_source=max_frames, target_frames=target_frames, val_fraction=val_fraction,
+                   test_fraction=test_fraction, seed=seed, sr_scale=sr_scale, overwrite=overwrite,
+                   scene=dict(cut_threshold=cut_threshold, static_threshold=static_threshold))
+    return _core.prepare(options, progress)
 
 
 class TripletDataset:
@@ -47,8 +50,10 @@ class TripletDataset:
 
     def __init__(self, sources: Sources, *, split: str = "train", frame_skip: int = 1, max_frames: int = 0,
                  max_triplets: int = 0, drop_cuts: bool = True, drop_static: bool = True) -> None:
-        self._native = _core.TripletDataset(_paths(sources), split, frame_skip, max_frames, max_triplets, drop_cuts,
-                                            drop_static)
+        self._native = _core.TripletDataset(dict(sources=_paths(sources), split=split, frame_skip=frame_skip,
+                                                 max_frames_per_source=max_frames,
+                                                 max_triplets_per_source=max_triplets, drop_cuts=drop_cuts,
+                                                 drop_static=drop_static))
 
     def __len__(self) -> int:
         return len(self._native)
@@ -69,7 +74,8 @@ class TripletDataset:
               rotate: bool = False, temporal_reverse: bool = True,
               seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Training batch k (random crops and augmentation drawn from (seed, k)): F0, F1, F2."""
-        return self._native.batch(k, batch_size, crop, hflip, vflip, rotate, temporal_reverse, seed)
+        return self._native.batch(k, dict(batch_size=batch_size, crop=crop, hflip=hflip, vflip=vflip, rotate=rotate,
+                                          temporal_reverse=temporal_reverse, seed=seed))
 
 
 class FrameDataset:
@@ -77,7 +83,8 @@ class FrameDataset:
 
     def __init__(self, sources: Sources, *, split: str = "train", frame_skip: int = 1, target_frames: int = 0,
                  max_frames: int = 0) -> None:
-        self._native = _core.FrameDataset(_paths(sources), split, frame_skip, target_frames, max_frames)
+        self._native = _core.FrameDataset(dict(sources=_paths(sources), split=split, frame_skip=frame_skip,
+                                               target_frames=target_frames, max_frames_per_source=max_frames))
 
     def __len__(self) -> int:
         return len(self._native)
@@ -92,14 +99,15 @@ class FrameDataset:
     def batch(self, k: int, *, batch_size: int = 64, height: int = 160, width: int = 320, shuffle: bool = True,
               hflip: bool = False, seed: int = 0) -> torch.Tensor:
         """[B, 3, height, width]; shuffle=False keeps temporal order (batch k = frames kB .. kB+B-1)."""
-        return self._native.batch(k, batch_size, height, width, shuffle, hflip, seed)
+        return self._native.batch(k, dict(batch_size=batch_size, height=height, width=width, shuffle=shuffle,
+                                          hflip=hflip, seed=seed))
 
 
 class SrDataset:
     """Super-resolution samples: HR crops, their bicubic LR, and LR neighbours."""
 
     def __init__(self, sources: Sources, *, split: str = "train", max_frames: int = 0) -> None:
-        self._native = _core.SrDataset(_paths(sources), split, max_frames)
+        self._native = _core.SrDataset(dict(sources=_paths(sources), split=split, max_frames_per_source=max_frames))
 
     def __len__(self) -> int:
         return len(self._native)
@@ -107,4 +115,5 @@ class SrDataset:
     def batch(self, k: int, *, batch_size: int = 8, scale: int = 4, hr_crop: int = 128, neighbours: int = 6,
               flip: bool = True, rotate: bool = True, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(HR [B,3,c,c], LR [B,3,c/s,c/s], neighbours [B,n,3,c/s,c/s])."""
-        return self._native.batch(k, batch_size, scale, hr_crop, neighbours, flip, rotate, seed)
+        return self._native.batch(k, dict(batch_size=batch_size, scale=scale, hr_crop=hr_crop, neighbours=neighbours,
+                                          augment=dict(hflip=flip, vflip=flip, rotate=rotate), seed=seed))

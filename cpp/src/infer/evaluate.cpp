@@ -20,6 +20,14 @@ nlohmann::json to_json(const EvaluationResult& r) {
   return j;
 }
 
+data::TripletDatasetOptions evaluation_triplets(const EvaluateOptions& o) {
+  data::TripletDatasetOptions triplets;
+  triplets.sources = o.data;
+  triplets.frame_skip = o.frame_skip;
+  triplets.max_frames_per_source = o.max_frames;
+  return triplets;
+}
+
 EvaluationResult evaluate(Interpolator& interpolator, const data::TripletDataset& dataset, int64_t max_triplets,
                           Interpolator* classical) {
   const int64_t n = static_cast<int64_t>(dataset.size());

@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 
 namespace fregan::infer {
 
-FrameInput open_frame_input(const std::string& path, double input_fps) {
+FrameInput open_frame_input(const std::string& path, double input_fps, InputTiming timing) {
   FrameInput in;
   if (!fs::exists(path)) throw FileError("input '" + path + "' does not exist");
   if (fs::is_directory(path)) {
@@ -45,7 +45,7 @@ FrameInput open_frame_input(const std::string& path, double input_fps) {
               "' is cut short (its index names more data than the file holds): the output covers the "
               "frames it has");
   }
-  if (probe.variable_frame_rate && input_fps <= 0) {
+  if (probe.variable_frame_rate && input_fps <= 0 && timing == InputTiming::kFrameTimes) {
     // Each frame at its own time: the output frames between two of them are interpolated at the
     // times that fall between theirs.
     in.timestamps = io::frame_timestamps(path);
@@ -63,7 +63,7 @@ FrameInput open_frame_input(const std::string& path, double input_fps) {
   in.bits = info.bits;
   in.deinterlaced = info.deinterlaced;
   if (info.deinterlaced) {
-    log::info("'" + path + "' is interlaced: deinterlaced (bwdif) before interpolation; the output is progressive");
+    log::info("'" + path + "' is interlaced: deinterlaced (bwdif) as it is read; the output is progressive");
   }
   in.mastering_display = probe.mastering_display;
   in.content_light = probe.content_light;

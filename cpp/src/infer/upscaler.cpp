@@ -9,8 +9,8 @@
 #include <opencv2/imgproc.hpp>
 #include <torch/torch.h>
 
-#include "fregan/data/frame_source.h"
 #include "fregan/device.h"
+#include "fregan/infer/frame_input.h"
 #include "fregan/error.h"
 #include "fregan/io/atomic_file.h"
 #include "fregan/io/output_guard.h"
@@ -27,39 +27,6 @@ namespace fregan::infer {
 namespace {
 
 constexpr const char* kDefaultUpscalerFile = "spectraframe.pt";
-
-// Frames of a video file or of a folder of frames, one at a time.
-class FrameStream {
- public:
-  explicit FrameStream(const std::string& path) {
-    if (fs::is_directory(path)) {
-      files_ = data::list_frame_files(path);
-      if (files_.empty()) throw FileError("folder '" + path + "' holds no frames");
-      fps_ = 25.0;
-      total_ = static_cast<int64_t>(files_.size());
-    } else {
-      video_ = std::make_unique<io::VideoReader>(path);
-      fps_ = video_->info().fps > 0 ? video_->info().fps : 25.0;
-      total_ = video_->info().frame_count;
-    }
-  }
-  bool read(cv::Mat& bgr) {
-    if (video_) return video_->read(bgr);
-    if (next_ >= files_.size()) return false;
-    bgr = io::read_image(files_[next_++]);
-    return true;
-  }
-  double fps() const { return fps_; }
-  int64_t total() const { return total_; }
-  bool is_video() const { return video_ != nullptr; }
-
- private:
-  std::unique_ptr<io::VideoReader> video_;
-  std::vector<std::string> files_;
-  size_t next_ = 0;
-  double fps_ = 25.0;
-  int64_t total_ = 0;
-};
 
 // The largest top-left part of `image` whose sides are multiples of `scale`.
 cv::Mat cut_to_multiple(const cv::Mat& image, int scale) {
@@ -252,9 +219,9 @@ UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& 
   if (!fs::exists(o.input)) throw FileError("input '" + o.input + "' does not exist");
   const auto start = std::chrono::steady_clock::now();
   const int s = upscaler.scale();
-  FrameStream in(o.input);
+  FrameInput in = open_frame_input(o.input, 0, InputTiming::kContainerRate);
   UpscaleVideoResult result;
-  result.fps = in.fps();
+  result.fps = in.fps;
   result.evaluated = !o.upscale_only;
 
   std::unique_ptr<io::AtomicOutput> output;
@@ -280,6 +247,9 @@ UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& 
         ended = true;
         break;
       }
+      // The model takes 8-bit BGR: a folder's frames as read_image gives them (alpha dropped, 16
+      // bits scaled).
+      if (in.is_folder) frame = io::to_bgr8(frame, "frame " + std::to_string(read) + " of '" + o.input + "'");
       Item item;
       if (o.upscale_only) {
         item.lr = frame;
@@ -323,7 +293,7 @@ UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& 
       wo.fps = result.fps;
       wo.codec = o.codec;
       wo.crf = o.crf;
-      if (o.keep_audio && in.is_video()) wo.audio_from = o.input;
+      if (o.keep_audio && !in.is_folder) wo.audio_from = o.input;
       writer = std::make_unique<io::VideoWriter>(output->temp_path(), sr.cols, sr.rows, wo);
     }
     if (writer) writer->write(sr);
@@ -335,7 +305,7 @@ UpscaleVideoResult upscale_video(Upscaler& upscaler, const UpscaleVideoOptions& 
     }
     if (o.progress) {
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      if (!o.progress({result.frames, in.total(), result.frames / std::max(elapsed, 1e-9)})) {
+      if (!o.progress({result.frames, in.frame_count, result.frames / std::max(elapsed, 1e-9)})) {
         log::info("upscale stopped by the caller after " + std::to_string(result.frames) + " frames");
         break;
       }

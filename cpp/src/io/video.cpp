@@ -798,6 +798,44 @@ std::vector<std::string> encoder_args(const VideoWriterOptions& options, int wid
   return argv;
 }
 
+// A frame rate as ffmpeg reads it: an exact rational where the rate is one of the usual ones
+// (24000/1001, 30, 12.5, ...), so the container gets 48000/1001 and not an approximation of
+// 47.952048.
+std::string ffmpeg_rate(double fps) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.6f", fps);
+  for (const int den : {1, 1001, 2, 4, 100, 1000}) {
+    const double num = fps * den;
+    if (std::abs(num - std::round(num)) < 1e-3 * den / 1000.0 + 1e-6) {
+      std::snprintf(text, sizeof text, "%lld/%d", static_cast<long long>(std::llround(num)), den);
+      break;
+    }
+  }
+  return text;
+}
+
+// The start of an ffmpeg command reading raw frames of `options`' pixel format, this size and
+// rate from `input`: the encoder trial and the writer share it, so the trial asks the encoder
+// exactly what the writer will.
+std::vector<std::string> raw_input_argv(const VideoWriterOptions& options, int width, int height,
+                                        const std::string& input) {
+  return {"ffmpeg",
+          "-hide_banner",
+          "-loglevel",
+          "error",
+          "-y",
+          "-f",
+          "rawvideo",
+          "-pix_fmt",
+          raw_pixel_format(options),
+          "-s",
+          std::to_string(width) + "x" + std::to_string(height),
+          "-r",
+          ffmpeg_rate(options.fps),
+          "-i",
+          input};
+}
+
 // The encoder for a container when none is named: one every ffmpeg build has that the container holds.
 const std::map<std::string, std::string>& default_codecs() {
   static const std::map<std::string, std::string> codecs = {
@@ -843,27 +881,9 @@ void check_encoder_settings(const VideoWriterOptions& options, int width, int he
     const int fd = ::mkstemp(name);
     if (fd >= 0) ::close(fd);
     const std::string trial = std::string(name) + container;
-    VideoWriterOptions trial_options = options;
-    char fps_text[64];
-    std::snprintf(fps_text, sizeof fps_text, "%.6f", options.fps);
-    std::vector<std::string> argv = {"ffmpeg",
-                                     "-hide_banner",
-                                     "-loglevel",
-                                     "error",
-                                     "-y",
-                                     "-f",
-                                     "rawvideo",
-                                     "-pix_fmt",
-                                     raw_pixel_format(options),
-                                     "-s",
-                                     std::to_string(width) + "x" + std::to_string(height),
-                                     "-r",
-                                     fps_text,
-                                     "-i",
-                                     "/dev/zero",
-                                     "-frames:v",
-                                     "2"};
-    const auto encoder = encoder_args(trial_options, width, height);
+    std::vector<std::string> argv = raw_input_argv(options, width, height, "/dev/zero");
+    argv.insert(argv.end(), {"-frames:v", "2"});
+    const auto encoder = encoder_args(options, width, height);
     argv.insert(argv.end(), encoder.begin(), encoder.end());
     argv.push_back(local_path_for_ffmpeg(trial));
     const pid_t pid = spawn(argv, -1, -1, log, -1);
@@ -916,32 +936,7 @@ VideoWriter::VideoWriter(const std::string& path, int width, int height, const V
     return;
   }
   keeps_audio_ = !options.audio_from.empty() && has_audio_stream(options.audio_from);
-  // As an exact rational where the rate is one of the usual ones (24000/1001, 30, 12.5, ...), so
-  // the container gets 48000/1001 and not an approximation of 47.952048.
-  char fps_text[64];
-  std::snprintf(fps_text, sizeof fps_text, "%.6f", options.fps);
-  for (const int den : {1, 1001, 2, 4, 100, 1000}) {
-    const double num = options.fps * den;
-    if (std::abs(num - std::round(num)) < 1e-3 * den / 1000.0 + 1e-6) {
-      std::snprintf(fps_text, sizeof fps_text, "%lld/%d", static_cast<long long>(std::llround(num)), den);
-      break;
-    }
-  }
-  std::vector<std::string> argv = {"ffmpeg",
-                                   "-hide_banner",
-                                   "-loglevel",
-                                   "error",
-                                   "-y",
-                                   "-f",
-                                   "rawvideo",
-                                   "-pix_fmt",
-                                   raw_pixel_format(options),
-                                   "-s",
-                                   std::to_string(width) + "x" + std::to_string(height),
-                                   "-r",
-                                   fps_text,
-                                   "-i",
-                                   "-"};
+  std::vector<std::string> argv = raw_input_argv(options, width, height, "-");
   if (keeps_audio_) {
     argv.insert(argv.end(), {"-i", local_path_for_ffmpeg(options.audio_from), "-map", "0:v:0", "-map", "1:a?", "-c:a",
                              "aac", "-b:a", "192k"});

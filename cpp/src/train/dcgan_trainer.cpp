@@ -126,9 +126,7 @@ uint64_t mix(uint64_t a, uint64_t b) {
 DcganTrainer::DcganTrainer(const DcganTrainerOptions& options) : options_(options), detector_(options.divergence) {
   check_options(options_);
   const auto& run = options_.run;
-  set_num_threads(run.threads);
-  device_ = std::make_unique<torch::Device>(select_device(run.device));
-  torch::manual_seed(run.seed);
+  device_ = std::make_unique<torch::Device>(detail::start_run(run, run.threads));
   model_ = models::create_dcgan(run.generator_options, run.discriminator_options);
   generator_options_ = model_.generator_options.get<models::DcganGeneratorOptions>();
   model_.generator->to(*device_);
@@ -141,10 +139,8 @@ DcganTrainer::DcganTrainer(const DcganTrainerOptions& options) : options_(option
     models::copy_weights(*ema_, *model_.generator);
     for (auto& p : ema_->parameters()) p.set_requires_grad(false);
   }
-  optimizer_g_ = std::make_unique<torch::optim::Adam>(
-      model_.generator->parameters(), torch::optim::AdamOptions(run.lr_g).betas({run.beta1, run.beta2}));
-  optimizer_d_ = std::make_unique<torch::optim::Adam>(
-      model_.discriminator->parameters(), torch::optim::AdamOptions(run.lr_d).betas({run.beta1, run.beta2}));
+  optimizer_g_ = detail::adam(model_.generator->parameters(), run.lr_g, run);
+  optimizer_d_ = detail::adam(model_.discriminator->parameters(), run.lr_d, run);
 }
 
 DcganTrainer::~DcganTrainer() = default;
@@ -353,10 +349,7 @@ void DcganTrainer::fit(const DcganProgressCallback& callback) {
   fs::create_directories(folder.path("samples"));
   const std::string& last_path = folder.last();
   const std::string healthy_path = folder.path("healthy.pt");
-  if (folder.resume()) {
-    load(last_path);
-    folder.info("resuming '" + last_path + "' at step " + std::to_string(step_));
-  }
+  folder.resume_into(*this);
 
   data::FrameDatasetOptions dopt;
   dopt.sources = run.data;

@@ -1,7 +1,7 @@
 #pragma once
-// What the training loops (Trainer, DcganTrainer, SrTrainer) share: the run folder with its
-// log.jsonl and resume rules, the train/validation split of their sources and the one loop they
-// run (run_steps).
+// What the training loops (Trainer, DcganTrainer, SrTrainer) share: the start of their
+// constructors (start_run, adam), the run folder with its log.jsonl and resume rules, the
+// train/validation split of their sources and the one loop they run (run_steps).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -17,9 +18,11 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <torch/optim/adam.h>
 
 #include "fregan/data/frame_source.h"
 #include "fregan/data/triplet_dataset.h"
+#include "fregan/device.h"
 #include "fregan/error.h"
 #include "fregan/log.h"
 #include "fregan/models/checkpoint.h"
@@ -45,6 +48,22 @@ inline std::string format_terms(const std::map<std::string, double>& terms) {
     out += t;
   }
   return out;
+}
+
+// The start of every trainer's constructor once its options are checked: `threads` intra-op
+// threads (the run's, or a distributed rank's share), the run's device, and the run's seed, which
+// the models' first weights are drawn from.
+inline torch::Device start_run(const RunOptions& run, int threads) {
+  set_num_threads(threads);
+  const torch::Device device = select_device(run.device);
+  torch::manual_seed(run.seed);
+  return device;
+}
+
+// Adam over `parameters` at `lr` with the run's betas (each trainer has one for G and one for D).
+inline std::unique_ptr<torch::optim::Adam> adam(const std::vector<torch::Tensor>& parameters, double lr,
+                                                const RunOptions& run) {
+  return std::make_unique<torch::optim::Adam>(parameters, torch::optim::AdamOptions(lr).betas({run.beta1, run.beta2}));
 }
 
 // Keeps the log lines of steps <= `step` (a resumed run rewrites what came after its checkpoint).
@@ -126,6 +145,13 @@ class RunFolder {
   const std::string& best() const { return best_; }
   // Whether the trainer continues from last(): asked for, and there.
   bool resume() const { return resume_; }
+  // When resuming: loads last() into `trainer` (its load) and says at which step it continues.
+  template <typename Trainer>
+  void resume_into(Trainer& trainer) const {
+    if (!resume_) return;
+    trainer.load(last_);
+    info("resuming '" + last_ + "' at step " + std::to_string(trainer.current_step()));
+  }
   bool writer() const { return writer_; }
 
   // Opens log.jsonl: with --resume it keeps the lines up to `step` (what came after the checkpoint

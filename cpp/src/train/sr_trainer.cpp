@@ -38,9 +38,7 @@ void check_options(const SrTrainerOptions& o) {
 SrTrainer::SrTrainer(const SrTrainerOptions& options) : options_(options) {
   check_options(options_);
   const auto& run = options_.run;
-  set_num_threads(run.threads);
-  device_ = std::make_unique<torch::Device>(select_device(run.device));
-  torch::manual_seed(run.seed);
+  device_ = std::make_unique<torch::Device>(detail::start_run(run, run.threads));
   model_ = models::create_spectraframe(run.generator_options, run.discriminator_options);
   nlohmann::json loss = losses::SrLossWeights{};
   loss.update(options_.loss);
@@ -56,9 +54,8 @@ SrTrainer::SrTrainer(const SrTrainerOptions& options) : options_(options) {
   }
   model_.generator->to(*device_);
   model_.discriminator->to(*device_);
-  const auto adam = [&](double lr) { return torch::optim::AdamOptions(lr).betas({run.beta1, run.beta2}); };
-  optimizer_g_ = std::make_unique<torch::optim::Adam>(model_.generator->parameters(), adam(run.lr_g));
-  optimizer_d_ = std::make_unique<torch::optim::Adam>(model_.discriminator->parameters(), adam(run.lr_d));
+  optimizer_g_ = detail::adam(model_.generator->parameters(), run.lr_g, run);
+  optimizer_d_ = detail::adam(model_.discriminator->parameters(), run.lr_d, run);
 }
 
 SrTrainer::~SrTrainer() = default;
@@ -164,10 +161,7 @@ infer::SrEvaluation SrTrainer::fit(const SrProgressCallback& callback) {
   const auto& o = options_;
   const auto& run = o.run;
   detail::RunFolder folder(run);
-  if (folder.resume()) {
-    load(folder.last());
-    folder.info("resuming '" + folder.last() + "' at step " + std::to_string(step_));
-  }
+  folder.resume_into(*this);
 
   // Data, split by clip (a clip is never on both sides).
   const auto split = detail::split_sources(run.data, o.val_data, o.val_fraction, run.seed);

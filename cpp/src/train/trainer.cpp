@@ -84,13 +84,11 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   require(run.batch_size % dist.world_size == 0, "batch_size " + std::to_string(run.batch_size) +
                                                      " is the global batch and must split evenly over " +
                                                      std::to_string(dist.world_size) + " ranks");
-  set_num_threads(intra_op_threads(run.threads, dist));
-  device_ = std::make_unique<torch::Device>(select_device(run.device));
+  device_ = std::make_unique<torch::Device>(detail::start_run(run, intra_op_threads(run.threads, dist)));
   // One GPU per rank of a machine, unless the device names one.
   if (device_->is_cuda() && !device_->has_index() && dist.world_size > 1)
     *device_ = torch::Device(torch::kCUDA, dist.local_rank);
   distributed_ = std::make_unique<DistributedContext>(dist, *device_);
-  torch::manual_seed(run.seed);
   model_ = models::create_model(options_.model, run.generator_options, run.discriminator_options);
   auto loss = model_.default_loss.is_object() ? model_.default_loss : nlohmann::json::object();
   loss.update(options_.loss);
@@ -106,10 +104,8 @@ Trainer::Trainer(const TrainerOptions& options) : options_(options) {
   // Every rank already built the same weights from the same seed; rank 0's win regardless.
   distributed_->broadcast_module(*model_.generator);
   distributed_->broadcast_module(*model_.discriminator);
-  optimizer_g_ = std::make_unique<torch::optim::Adam>(
-      model_.generator->parameters(), torch::optim::AdamOptions(run.lr_g).betas({run.beta1, run.beta2}));
-  optimizer_d_ = std::make_unique<torch::optim::Adam>(
-      model_.discriminator->parameters(), torch::optim::AdamOptions(run.lr_d).betas({run.beta1, run.beta2}));
+  optimizer_g_ = detail::adam(model_.generator->parameters(), run.lr_g, run);
+  optimizer_d_ = detail::adam(model_.discriminator->parameters(), run.lr_d, run);
 }
 
 Trainer::~Trainer() = default;
@@ -224,10 +220,7 @@ infer::EvaluationResult Trainer::fit(const ProgressCallback& callback) {
   // Distributed, every rank trains, validates and agrees on when to stop; rank 0 alone writes the
   // logs and checkpoints (every rank resumes from the same last.pt, so out_dir must be shared).
   detail::RunFolder folder(run, distributed_->is_main());
-  if (folder.resume()) {
-    load(folder.last());
-    folder.info("resuming '" + folder.last() + "' at step " + std::to_string(step_));
-  }
+  folder.resume_into(*this);
 
   // Data, split by clip.
   const auto split = detail::split_sources(run.data, o.val_data, o.val_fraction, run.seed);

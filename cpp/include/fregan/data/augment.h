@@ -3,6 +3,7 @@
 // neighbours, stay aligned), and the copy of a crop into a batch tensor.
 #include <random>
 
+#include <nlohmann/json_fwd.hpp>
 #include <opencv2/core.hpp>
 #include <torch/types.h>
 
@@ -13,6 +14,9 @@ struct AugmentOptions {
   bool vflip = true;    // random vertical flip
   bool rotate = false;  // random 90-degree rotation (square crops only)
 };
+// Strict JSON of the fields above (the binding's route from keyword arguments).
+void to_json(nlohmann::json& j, const AugmentOptions& o);
+void from_json(const nlohmann::json& j, AugmentOptions& o);
 
 // One draw of the random choices for one sample.
 struct Augmentation {

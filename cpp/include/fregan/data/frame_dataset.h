@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <opencv2/core.hpp>
 #include <torch/types.h>
 
@@ -20,6 +21,9 @@ struct FrameDatasetOptions {
   int64_t target_frames = 0;          // > 0: raise the skip so about this many frames are kept in all
   int64_t max_frames_per_source = 0;  // decode at most this many frames per clip (0 = all)
 };
+// Strict JSON of the fields above (the binding's route from keyword arguments).
+void to_json(nlohmann::json& j, const FrameDatasetOptions& o);
+void from_json(const nlohmann::json& j, FrameDatasetOptions& o);
 
 class FrameDataset {
  public:
@@ -43,6 +47,9 @@ struct FrameBatchOptions {
   bool hflip = false;
   uint64_t seed = 0;
 };
+// Strict JSON of the fields above (the binding's route from keyword arguments).
+void to_json(nlohmann::json& j, const FrameBatchOptions& o);
+void from_json(const nlohmann::json& j, FrameBatchOptions& o);
 
 // Batch k as [B, 3, height, width] float RGB in [0, 1], a function of (seed, k) alone.
 torch::Tensor make_frame_batch(const FrameDataset& dataset, const FrameBatchOptions& options, int64_t k);

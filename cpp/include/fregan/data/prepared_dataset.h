@@ -50,6 +50,10 @@ struct PrepareOptions {
   // Called after each clip: (clips done, clips total, clip path).
   std::function<void(size_t, size_t, const std::string&)> progress;
 };
+// Strict JSON of the fields above but `progress` (scene as an object of SceneOptions' fields): the
+// binding's route from keyword arguments.
+void to_json(nlohmann::json& j, const PrepareOptions& o);
+void from_json(const nlohmann::json& j, PrepareOptions& o);
 
 struct PreparedClip {
   std::string source;  // where it was decoded from

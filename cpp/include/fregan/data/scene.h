@@ -3,6 +3,7 @@
 // frame may blend two shots) and near-static frame pairs (they teach nothing about motion).
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <opencv2/core.hpp>
 
 namespace fregan::data {
@@ -22,6 +23,9 @@ struct SceneOptions {
   // re-encoded at CRF 23..30 up to 2.4, moving pairs mostly 8 and more.
   double held_threshold = 3.0;
 };
+// Strict JSON of the fields above (as they travel inside the jobs' options).
+void to_json(nlohmann::json& j, const SceneOptions& o);
+void from_json(const nlohmann::json& j, SceneOptions& o);
 
 // The 64x36 grayscale, slightly blurred thumbnail the measures use.
 cv::Mat thumbnail(const cv::Mat& bgr);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <opencv2/core.hpp>
 #include <torch/types.h>
 
@@ -19,6 +20,9 @@ struct SrDatasetOptions {
   std::string split = "train";
   int64_t max_frames_per_source = 0;
 };
+// Strict JSON of the fields above (the binding's route from keyword arguments).
+void to_json(nlohmann::json& j, const SrDatasetOptions& o);
+void from_json(const nlohmann::json& j, SrDatasetOptions& o);
 
 class SrDataset {
  public:
@@ -42,6 +46,9 @@ struct SrBatchOptions {
   AugmentOptions augment{true, true, true};
   uint64_t seed = 0;
 };
+// Strict JSON of the fields above (the binding's route from keyword arguments).
+void to_json(nlohmann::json& j, const SrBatchOptions& o);
+void from_json(const nlohmann::json& j, SrBatchOptions& o);
 
 struct SrBatch {
   torch::Tensor hr;          // [B, 3, hr_crop, hr_crop]

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
 #include <opencv2/core.hpp>
 #include <torch/types.h>
 
@@ -42,12 +43,16 @@ struct TripletDatasetOptions {
   bool neighbours = false;
   SceneOptions scene;
 };
+// Strict JSON of the fields above (the binding's route from keyword arguments).
+void to_json(nlohmann::json& j, const TripletDatasetOptions& o);
+void from_json(const nlohmann::json& j, TripletDatasetOptions& o);
 
 // Counts of what the dataset kept and dropped.
 struct TripletStats {
   int64_t clips = 0, frames = 0, triplets = 0;
   int64_t dropped_cut = 0, dropped_static = 0, skipped_clips = 0;
 };
+nlohmann::json to_json(const TripletStats& s);
 
 // Triplet starts n of one clip with frame skip k: n, n+k, n+2k inside the clip, no cut between
 // n and n+2k (when cuts are given), F0/F2 not near-static (when thumbnails are given).  With
@@ -109,6 +114,9 @@ struct TripletLoaderOptions {
   int shard_index = 0;
   int shard_count = 1;
 };
+// Strict JSON of the fields above (the binding's route from keyword arguments).
+void to_json(nlohmann::json& j, const TripletLoaderOptions& o);
+void from_json(const nlohmann::json& j, TripletLoaderOptions& o);
 
 // Produces batch k from a random stream seeded by (seed, k) alone, so a run resumed at batch k
 // sees exactly the batches an uninterrupted run would have seen, whatever the thread timing.

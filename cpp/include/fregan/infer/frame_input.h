@@ -38,9 +38,15 @@ struct FrameInput {
   double min_frame_duration = 0, max_frame_duration = 0;
 };
 
+// How a variable-frame-rate video is timed: each frame at its own time (FrameInput::timestamps,
+// `fps` its typical rate) for a job that retimes frames, or at the container's rate for a job that
+// writes every input frame once (the upscaler: the output then lasts as long as the input).
+enum class InputTiming { kFrameTimes, kContainerRate };
+
 // Opens `path` (a video or a folder of frames).  `input_fps` > 0 overrides the rate (a folder's
 // default is 25) and turns off variable-rate timing.  Throws FileError / InvalidArgument naming
 // the problem (missing, an image, no video stream, an empty folder).
-FrameInput open_frame_input(const std::string& path, double input_fps = 0);
+FrameInput open_frame_input(const std::string& path, double input_fps = 0,
+                            InputTiming timing = InputTiming::kFrameTimes);
 
 }  // namespace fregan::infer

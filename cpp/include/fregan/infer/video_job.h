@@ -38,6 +38,7 @@ struct VideoJobProgress {
   double frames_per_second = 0;    // input frames per second of this run
   double eta_seconds = 0;
 };
+nlohmann::json to_json(const VideoJobProgress& p);
 
 // The target rates a job takes: below 0.1 fps a clip of seconds has one frame; above 1000 fps no
 // player shows it.
