@@ -52,7 +52,32 @@ void bind_generate(py::module_& m) {
           },
           py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0)
       .def("generate_tensor", &infer::FrameGenerator::generate, py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0,
-           py::arg("batch_size") = 16, py::call_guard<py::gil_scoped_release>());
+           py::arg("batch_size") = 16, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "walk_arrays",
+          [](infer::FrameGenerator& self, const py::dict& walk, uint64_t seed, int64_t first) {
+            const auto o = options_from<infer::LatentWalkOptions>(walk);
+            std::vector<cv::Mat> images;
+            {
+              py::gil_scoped_release release;
+              images = self.walk_images(o, seed, first);
+            }
+            py::list out;
+            for (const auto& image : images) out.append(bgr_to_array(image));
+            return out;
+          },
+          py::arg("walk"), py::arg("seed") = 0, py::arg("first") = 0,
+          "Frames of a latent walk (RGB uint8). walk: dict of LatentWalkOptions fields (keys, frames_between, loop).")
+      .def(
+          "write_walk",
+          [](infer::FrameGenerator& self, const std::string& path, const py::dict& walk, double fps, bool overwrite,
+             uint64_t seed, int64_t first) {
+            const auto o = options_from<infer::LatentWalkOptions>(walk);
+            py::gil_scoped_release release;
+            return self.write_walk(path, o, fps, overwrite, seed, first);
+          },
+          py::arg("path"), py::arg("walk"), py::arg("fps") = 24.0, py::arg("overwrite") = false, py::arg("seed") = 0,
+          py::arg("first") = 0, "Writes a latent walk as a video; returns its frame count.");
   m.def(
       "make_grid",
       [](const std::vector<Rgb8>& images, int cols, int padding) {
