@@ -16,10 +16,12 @@ namespace fregan::cli {
 
 void add_generate(CLI::App& app) {
   struct Args {
-    std::string weights, grid, frames_dir, device = "auto";
+    std::string weights, grid, frames_dir, walk, device = "auto";
     int64_t n = 64, first = 0;
     uint64_t seed = 0;
     int cols = 0, padding = 2;
+    infer::LatentWalkOptions walk_options;
+    double fps = 24.0;
     bool overwrite = false;
   };
   auto a = std::make_shared<Args>();
@@ -33,13 +35,30 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--cols", a->cols, "Grid columns (0 = ceil(sqrt(n)))")->capture_default_str();
   cmd->add_option("--padding", a->padding, "Grid padding in pixels")->capture_default_str();
   cmd->add_option("--frames", a->frames_dir, "Write every frame as FOLDER/frame_NNNNNN.png (created if missing)");
+  cmd->add_option("--walk", a->walk,
+                  "Write a walk through latent space as a video (.mp4, .gif, .webm, ...): it passes through frames "
+                  "--first, ... of --seed (the frames --grid shows) and morphs from one to the next");
+  cmd->add_option("--walk-keys", a->walk_options.keys, "Key frames the walk passes through (>= 2)")
+      ->capture_default_str();
+  cmd->add_option("--walk-steps", a->walk_options.frames_between,
+                  "Frames between two consecutive key frames (spherical interpolation of their latents)")
+      ->capture_default_str();
+  cmd->add_flag("--walk-loop", a->walk_options.loop,
+                "Walk from the last key frame back to the first (a seamless loop)");
+  cmd->add_option("--fps", a->fps, "Frame rate of the --walk video")->capture_default_str();
   cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_flag("--overwrite", a->overwrite, "Replace existing output files");
   cmd->callback([a] {
-    require(!a->grid.empty() || !a->frames_dir.empty(),
-            "generate: nothing to write: pass --grid FILE and/or --frames FOLDER");
+    require(!a->grid.empty() || !a->frames_dir.empty() || !a->walk.empty(),
+            "generate: nothing to write: pass --grid FILE, --frames FOLDER and/or --walk VIDEO");
     require(a->n >= 1, "generate: -n must be >= 1");
     infer::FrameGenerator generator(a->weights, a->device);
+    if (!a->walk.empty()) {
+      const int64_t frames = generator.write_walk(a->walk, a->walk_options, a->fps, a->overwrite, a->seed, a->first);
+      log::info("wrote a latent walk of " + std::to_string(frames) + " frames (" +
+                std::to_string(a->walk_options.keys) + " keys of seed " + std::to_string(a->seed) + ") to " + a->walk);
+      if (a->grid.empty() && a->frames_dir.empty()) return;
+    }
     const auto images = generator.generate_images(a->n, a->seed, a->first);
     if (!a->frames_dir.empty()) {
       fs::create_directories(a->frames_dir);

@@ -26,6 +26,22 @@
 #include "fregan/zoo/zoo.h"
 
 namespace fregan::python {
+namespace {
+
+// Images made without the GIL (`make` runs with it released) as a list of RGB uint8 arrays.
+template <typename Make>
+py::list arrays_made_without_gil(Make&& make) {
+  std::vector<cv::Mat> images;
+  {
+    py::gil_scoped_release release;
+    images = make();
+  }
+  py::list out;
+  for (const auto& image : images) out.append(bgr_to_array(image));
+  return out;
+}
+
+}  // namespace
 
 void bind_generate(py::module_& m) {
   m.def("default_generator_weights_path", &infer::default_generator_weights_path,
@@ -41,18 +57,29 @@ void bind_generate(py::module_& m) {
       .def(
           "generate_arrays",
           [](infer::FrameGenerator& self, int64_t n, uint64_t seed, int64_t first) {
-            std::vector<cv::Mat> images;
-            {
-              py::gil_scoped_release release;
-              images = self.generate_images(n, seed, first);
-            }
-            py::list out;
-            for (const auto& image : images) out.append(bgr_to_array(image));
-            return out;
+            return arrays_made_without_gil([&] { return self.generate_images(n, seed, first); });
           },
           py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0)
       .def("generate_tensor", &infer::FrameGenerator::generate, py::arg("n"), py::arg("seed") = 0, py::arg("first") = 0,
-           py::arg("batch_size") = 16, py::call_guard<py::gil_scoped_release>());
+           py::arg("batch_size") = 16, py::call_guard<py::gil_scoped_release>())
+      .def(
+          "walk_arrays",
+          [](infer::FrameGenerator& self, const py::dict& walk, uint64_t seed, int64_t first) {
+            const auto o = options_from<infer::LatentWalkOptions>(walk);
+            return arrays_made_without_gil([&] { return self.walk_images(o, seed, first); });
+          },
+          py::arg("walk"), py::arg("seed") = 0, py::arg("first") = 0,
+          "Frames of a latent walk (RGB uint8). walk: dict of LatentWalkOptions fields (keys, frames_between, loop).")
+      .def(
+          "write_walk",
+          [](infer::FrameGenerator& self, const std::string& path, const py::dict& walk, double fps, bool overwrite,
+             uint64_t seed, int64_t first) {
+            const auto o = options_from<infer::LatentWalkOptions>(walk);
+            py::gil_scoped_release release;
+            return self.write_walk(path, o, fps, overwrite, seed, first);
+          },
+          py::arg("path"), py::arg("walk"), py::arg("fps") = 24.0, py::arg("overwrite") = false, py::arg("seed") = 0,
+          py::arg("first") = 0, "Writes a latent walk as a video; returns its frame count.");
   m.def(
       "make_grid",
       [](const std::vector<Rgb8>& images, int cols, int padding) {

@@ -7,6 +7,7 @@ Quick use::
     fregan.interpolate("in.mp4", "out.mp4", factor=2)        # doubles a video's frame rate
     fregan.train(data=["clips/"], out="runs/first", steps=1000, callback=print)
     frames = fregan.generate(16, seed=0)                     # DCGAN: 16 frames from noise (RGB uint8)
+    walk = fregan.generate_walk(seed=0, keys=4)              # ... and frames morphing through 4 of them
     report = fregan.upscale("in.mp4", "out.mp4")             # SpectraFrame x4: PSNR/SSIM vs bicubic
 
 Training, inference and data loading run in C++; this package converts arguments and adds
@@ -32,7 +33,7 @@ from ._core import CheckpointError, Error, FileError, InvalidArgument  # noqa: E
 __version__: str = _core.__version__
 __all__ = [
     "Interpolator", "interpolate", "train", "train_iter", "evaluate", "checkpoint_info", "default_weights",
-    "generate", "make_grid", "upscale", "model_names", "models", "load", "export", "Generator", "Upscaler", "flow_warp",
+    "generate", "generate_walk", "make_grid", "upscale", "model_names", "models", "load", "export", "Generator", "Upscaler", "flow_warp",
     "read_image", "write_image", "set_log_level", "data",
     "metrics",
     "Error", "FileError", "InvalidArgument", "InvalidType", "CheckpointError",
@@ -568,8 +569,40 @@ class Generator:
             raise InvalidArgument(f"generate: seed must be >= 0, got {seed}")
         return list(self._native.generate_arrays(n, seed, first))
 
+    def walk(self, seed: int = 0, *, keys: int = 8, frames_between: int = 12, loop: bool = False,
+             first: int = 0) -> List[np.ndarray]:
+        """Frames (HxWx3 uint8 RGB) of a walk through latent space: it passes through frames
+        ``first``, ..., ``first + keys - 1`` of ``seed`` (the frames ``self(keys, seed, first=first)``
+        gives, exactly) with ``frames_between`` frames between each two, made from spherically
+        interpolated latents; ``loop`` adds the way from the last key back to the first.
+        ``keys + (keys - 1) * frames_between`` frames (``keys * (frames_between + 1)`` with ``loop``)."""
+        if seed < 0:
+            raise InvalidArgument(f"walk: seed must be >= 0, got {seed}")
+        return list(self._native.walk_arrays(_walk_options(keys, frames_between, loop), seed, first))
+
+    def write_walk(self, path: PathLike, seed: int = 0, *, keys: int = 8, frames_between: int = 12,
+                   loop: bool = False, first: int = 0, fps: float = 24.0, overwrite: bool = False) -> int:
+        """Writes :meth:`walk`'s frames as a video (.mp4, .gif, .webm, ...) of ``fps`` frames a
+        second; an existing file is replaced only with ``overwrite``.  Returns the frame count."""
+        if seed < 0:
+            raise InvalidArgument(f"walk: seed must be >= 0, got {seed}")
+        return self._native.write_walk(os.fspath(path), _walk_options(keys, frames_between, loop), float(fps),
+                                       overwrite, seed, first)
+
+
+def _walk_options(keys: int, frames_between: int, loop: bool) -> Dict[str, Any]:
+    return {"keys": keys, "frames_between": frames_between, "loop": loop}
+
 
 _generators: Dict[tuple, Generator] = {}
+
+
+def _generator(weights: Optional[PathLike], device: str) -> Generator:
+    """The generator of ``weights`` on ``device``, loaded once."""
+    key = (os.fspath(weights) if weights else "", device)
+    if key not in _generators:
+        _generators[key] = Generator(key[0], device)
+    return _generators[key]
 
 
 def generate(n: int, weights: Optional[PathLike] = None, seed: int = 0, *, first: int = 0,
@@ -584,10 +617,19 @@ def generate(n: int, weights: Optional[PathLike] = None, seed: int = 0, *, first
     >>> frames = fregan.generate(16, seed=1)
     >>> fregan.write_image("grid.png", fregan.make_grid(frames))
     """
-    key = (os.fspath(weights) if weights else "", device)
-    if key not in _generators:
-        _generators[key] = Generator(key[0], device)
-    return _generators[key](n, seed, first=first)
+    return _generator(weights, device)(n, seed, first=first)
+
+
+def generate_walk(seed: int = 0, *, keys: int = 8, frames_between: int = 12, loop: bool = False, first: int = 0,
+                  weights: Optional[PathLike] = None, device: str = "auto") -> List[np.ndarray]:
+    """A walk through the latent space of a DCGAN (see :meth:`Generator.walk`): frames that morph
+    through ``keys`` frames of ``seed`` -- those ``fregan.generate(keys, weights, seed, first=first)``
+    gives -- with ``frames_between`` frames between each two.  The model is chosen and cached as in
+    :func:`generate`; ``fregan.load(...).write_walk("walk.mp4", ...)`` writes one as a video.
+
+    >>> frames = fregan.generate_walk(seed=0, keys=4, frames_between=6, loop=True)   # 28 frames
+    """
+    return _generator(weights, device).walk(seed, keys=keys, frames_between=frames_between, loop=loop, first=first)
 
 
 def make_grid(images: Sequence[np.ndarray], cols: int = 0, padding: int = 2) -> np.ndarray:

@@ -49,6 +49,22 @@ bool same_tensors(const std::vector<torch::Tensor>& a, const std::vector<torch::
   return true;
 }
 
+// A tiny DCGAN checkpoint at `path` whose frames differ from each other: DCGAN's N(0, 0.02)
+// initialisation gives nearly constant frames in eval mode (running statistics start at mean 0,
+// variance 1); larger weights stand in for trained ones.
+models::Dcgan save_varied_tiny_dcgan(const std::string& path, int64_t step = 0) {
+  auto model = models::create_dcgan(tiny_generator(), tiny_discriminator());
+  {
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(3);
+    for (auto& p : model.generator->parameters()) p.normal_(0.0, 0.3);
+  }
+  models::CheckpointMeta meta;
+  meta.step = step;
+  models::save_dcgan_checkpoint(path, meta, model);
+  return model;
+}
+
 train::DcganTrainerOptions tiny_trainer_options() {
   train::DcganTrainerOptions o;
   o.run.generator_options = tiny_generator();
@@ -134,18 +150,8 @@ TEST(DcganModel, LatentsAreDeterministicPerSample) {
 
 TEST(DcganGenerate, SameSeedSameFramesDifferentSeedDifferent) {
   test::TempDir dir;
-  auto model = models::create_dcgan(tiny_generator(), tiny_discriminator());
-  {
-    // DCGAN's N(0, 0.02) initialisation gives nearly constant frames in eval mode (running
-    // statistics start at mean 0, variance 1); larger weights stand in for trained ones.
-    torch::NoGradGuard no_grad;
-    torch::manual_seed(3);
-    for (auto& p : model.generator->parameters()) p.normal_(0.0, 0.3);
-  }
-  models::CheckpointMeta meta;
-  meta.step = 42;
   const std::string path = dir / "dcgan.pt";
-  models::save_dcgan_checkpoint(path, meta, model);
+  auto model = save_varied_tiny_dcgan(path, /*step=*/42);
 
   infer::FrameGenerator generator(path, "cpu");
   EXPECT_EQ(generator.height(), 32);
@@ -176,6 +182,125 @@ TEST(DcganGenerate, SameSeedSameFramesDifferentSeedDifferent) {
   EXPECT_EQ(images[0].cols, 64);
   // tensor_to_image rounds: pixel (0, 0) of frame 1, red channel.
   EXPECT_EQ(images[1].at<cv::Vec3b>(0, 0)[2], static_cast<uint8_t>(std::lround(a[1][0][0][0].item<double>() * 255.0)));
+}
+
+// --- latent walk -----------------------------------------------------------------------------
+
+TEST(DcganWalk, SlerpKeepsTheNormWhereLerpShrinksIt) {
+  // Two latents of norm 3 at 90 degrees: the great circle's midpoint is (3, 3, 0) / sqrt(2), of
+  // norm 3; the straight line's is (1.5, 1.5, 0), of norm 3 / sqrt(2) = 2.1213.
+  const auto a = torch::tensor({3.0f, 0.0f, 0.0f}), b = torch::tensor({0.0f, 3.0f, 0.0f});
+  const auto mid = infer::slerp(a, b, 0.5);
+  EXPECT_NEAR(mid[0].item<double>(), 2.1213203, 1e-6);
+  EXPECT_NEAR(mid[1].item<double>(), 2.1213203, 1e-6);
+  EXPECT_NEAR(mid[2].item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(mid.norm().item<double>(), 3.0, 1e-6);
+  EXPECT_NEAR(((a + b) * 0.5).norm().item<double>(), 2.1213203, 1e-6);
+  // A third of the way: 30 degrees round, (3 cos 30, 3 sin 30) = (2.5981, 1.5).
+  const auto third = infer::slerp(a, b, 1.0 / 3.0);
+  EXPECT_NEAR(third[0].item<double>(), 2.5980762, 1e-6);
+  EXPECT_NEAR(third[1].item<double>(), 1.5, 1e-6);
+  EXPECT_TRUE(torch::equal(infer::slerp(a, b, 0.0), a));
+  EXPECT_TRUE(torch::allclose(infer::slerp(a, b, 1.0), b, 0, 1e-6));
+  // Unequal norms: along the arc the norm goes from |a| to |b| (midpoint of 2 and 4 at 90
+  // degrees: (2, 4) / sqrt(2), norm sqrt(10) = 3.1623).
+  EXPECT_NEAR(infer::slerp(torch::tensor({2.0f, 0.0f}), torch::tensor({0.0f, 4.0f}), 0.5).norm().item<double>(),
+              3.1622777, 1e-6);
+  // Parallel latents have no circle between them: a linear blend.
+  EXPECT_TRUE(torch::allclose(infer::slerp(a, a * 2, 0.5), a * 1.5, 0, 1e-6));
+  // Row by row, and on DCGAN's Gaussian latents: the slerp midpoint keeps their norm (about
+  // sqrt(100) = 10), the lerp midpoint has about 1/sqrt(2) of it.
+  const auto z = models::dcgan_latents(8, 100, 4);
+  const auto from = z.slice(0, 0, 4), to = z.slice(0, 4, 8);
+  const auto norms = (from.norm(2, 1) + to.norm(2, 1)) / 2;
+  const auto slerp_ratio = infer::slerp(from, to, 0.5).norm(2, 1) / norms;
+  const auto lerp_ratio = ((from + to) / 2).norm(2, 1) / norms;
+  EXPECT_GT(slerp_ratio.min().item<double>(), 0.97);
+  EXPECT_LT(slerp_ratio.max().item<double>(), 1.03);
+  EXPECT_LT(lerp_ratio.max().item<double>(), 0.8);
+  EXPECT_GT(lerp_ratio.min().item<double>(), 0.6);
+  EXPECT_THROW(infer::slerp(a, torch::zeros({2}), 0.5), InvalidArgument);
+}
+
+TEST(DcganWalk, FrameCountAndTheKeysAreTheSeedsLatents) {
+  infer::LatentWalkOptions o;
+  o.keys = 4;
+  o.frames_between = 3;
+  EXPECT_EQ(infer::walk_frame_count(o), 4 + 3 * 3);
+  const auto z = infer::walk_latents(8, o, /*seed=*/5, /*first=*/2);
+  ASSERT_EQ(z.sizes(), torch::IntArrayRef({13, 8}));
+  const auto keys = models::dcgan_latents(4, 8, 5, 2);
+  for (int64_t k = 0; k < 4; ++k) EXPECT_TRUE(torch::equal(z[k * 4], keys[k])) << k;
+  EXPECT_TRUE(torch::allclose(z[6], infer::slerp(keys[1], keys[2], 0.5), 0, 1e-6));
+  EXPECT_TRUE(torch::allclose(z[9], infer::slerp(keys[2], keys[3], 0.25), 0, 1e-6));
+
+  o.loop = true;  // one more leg, from the last key back towards the first (not repeated)
+  EXPECT_EQ(infer::walk_frame_count(o), 4 + 4 * 3);
+  const auto looped = infer::walk_latents(8, o, 5, 2);
+  ASSERT_EQ(looped.size(0), 16);
+  EXPECT_TRUE(torch::equal(looped.slice(0, 0, 13), z));
+  EXPECT_TRUE(torch::allclose(looped[14], infer::slerp(keys[3], keys[0], 0.5), 0, 1e-6));
+
+  o.frames_between = 0;
+  EXPECT_TRUE(torch::equal(infer::walk_latents(8, o, 5, 2), keys));
+  o.keys = 1;
+  EXPECT_NE(invalid_argument_message([&] { infer::walk_frame_count(o); }).find("keys must be >= 2"), std::string::npos);
+  o.keys = 2;
+  o.frames_between = -1;
+  EXPECT_NE(invalid_argument_message([&] { infer::walk_frame_count(o); }).find("frames_between must be >= 0"),
+            std::string::npos);
+}
+
+TEST(DcganWalk, OptionsAreReadStrictly) {
+  const auto o = nlohmann::json{{"keys", 5}, {"frames_between", 2}, {"loop", true}}.get<infer::LatentWalkOptions>();
+  EXPECT_EQ(o.keys, 5);
+  EXPECT_EQ(o.frames_between, 2);
+  EXPECT_TRUE(o.loop);
+  EXPECT_EQ(nlohmann::json(o), (nlohmann::json{{"keys", 5}, {"frames_between", 2}, {"loop", true}}));
+  EXPECT_EQ(nlohmann::json::object().get<infer::LatentWalkOptions>().keys, infer::LatentWalkOptions{}.keys);
+  EXPECT_NE(invalid_argument_message([] {
+              nlohmann::json{{"steps", 3}}.get<infer::LatentWalkOptions>();
+            }).find("unknown latent walk option 'steps'"),
+            std::string::npos);
+  EXPECT_NE(invalid_argument_message([] {
+              nlohmann::json{{"loop", "yes"}}.get<infer::LatentWalkOptions>();
+            }).find("option 'loop' has the wrong type"),
+            std::string::npos);
+}
+
+TEST(DcganWalk, PassesExactlyThroughGeneratesFrames) {
+  test::TempDir dir;
+  const std::string path = dir / "dcgan.pt";
+  auto model = save_varied_tiny_dcgan(path);
+  infer::FrameGenerator generator(path, "cpu");
+  infer::LatentWalkOptions o;
+  o.keys = 3;
+  o.frames_between = 2;
+  o.loop = true;
+  const auto walk = generator.walk(o, /*seed=*/5, /*first=*/1);
+  ASSERT_EQ(walk.sizes(), torch::IntArrayRef({9, 3, 32, 64}));
+  const auto keys = generator.generate(3, 5, 1);
+  for (int64_t k = 0; k < 3; ++k) EXPECT_TRUE(torch::equal(walk[k * 3], keys[k])) << k;
+  // The frames between are the generator on the slerp latents: frame 4 is a third of the way
+  // from key 1 to key 2, frame 8 two thirds of the way from key 2 back to key 0.
+  model.generator->eval();
+  torch::NoGradGuard no_grad;
+  const auto z = models::dcgan_latents(3, 8, 5, 1);
+  const auto between =
+      model.generator->forward(torch::stack({infer::slerp(z[1], z[2], 1.0 / 3), infer::slerp(z[2], z[0], 2.0 / 3)}))
+          .add(1)
+          .mul(0.5)
+          .clamp(0, 1);
+  EXPECT_TRUE(torch::allclose(walk[4], between[0], 0, 1e-5));
+  EXPECT_TRUE(torch::allclose(walk[8], between[1], 0, 1e-5));
+  // ... and neither key: the walk moves.
+  EXPECT_GT((walk[4] - walk[3]).abs().mean().item<double>(), 0.005);
+  EXPECT_GT((walk[4] - walk[6]).abs().mean().item<double>(), 0.005);
+  // The images are the tensors rounded to 8 bits, key frames as generate_images gives them.
+  const auto images = generator.walk_images(o, 5, 1);
+  ASSERT_EQ(images.size(), 9u);
+  const auto key_images = generator.generate_images(3, 5, 1);
+  EXPECT_EQ(cv::norm(images[6], key_images[2], cv::NORM_INF), 0.0);
 }
 
 TEST(DcganGenerate, CheckpointKindsAreNotConfused) {

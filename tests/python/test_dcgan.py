@@ -1,6 +1,7 @@
 """DCGAN from Python and the CLI: training via fregan.train(model="dcgan"), deterministic
 generation, grids, and clear errors for bad sizes and the wrong kind of checkpoint."""
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 import fregan
-from conftest import run_cli
+from conftest import probe, run_cli
 
 TINY = {"latent_dim": 8, "height": 32, "width": 64}
 TINY_G = {"levels": 3, "base_channels": 4, "max_channels": 16}
@@ -118,6 +119,71 @@ def test_cli_generate_and_train(dcgan_run, clip_folder, tmp_path):
     assert r.returncode == 0, r.stderr
     assert fregan.checkpoint_info(stripped)["has_discriminator"] is False
     assert len(fregan.generate(1, weights=stripped)) == 1
+
+
+def test_walk_passes_through_the_generated_frames(dcgan_run):
+    ckpt = dcgan_run / "last.pt"
+    walk = fregan.generate_walk(seed=3, keys=3, frames_between=4, first=1, weights=ckpt, device="cpu")
+    assert len(walk) == 3 + 2 * 4
+    assert all(f.shape == (32, 64, 3) and f.dtype == np.uint8 for f in walk)
+    keys = fregan.generate(3, weights=ckpt, seed=3, first=1, device="cpu")
+    assert all(np.array_equal(walk[5 * k], keys[k]) for k in range(3))
+    assert np.abs(walk[2].astype(int) - walk[0].astype(int)).mean() > 0.5  # frames between are not copies
+    looped = fregan.load(ckpt, device="cpu").walk(3, keys=3, frames_between=4, first=1, loop=True)
+    assert len(looped) == 3 * 5
+    assert all(np.array_equal(a, b) for a, b in zip(looped, walk))
+    with pytest.raises(fregan.InvalidArgument, match="keys must be >= 2"):
+        fregan.generate_walk(keys=1, weights=ckpt)
+    with pytest.raises(fregan.InvalidArgument, match="frames_between must be >= 0"):
+        fregan.generate_walk(frames_between=-1, weights=ckpt)
+
+
+def test_cli_generate_walk_writes_a_video(dcgan_run, ffmpeg, tmp_path):
+    ckpt, video = dcgan_run / "last.pt", tmp_path / "walk.mp4"
+    r = run_cli("generate", "--weights", ckpt, "--walk", video, "--walk-keys", "3", "--walk-steps", "4", "--walk-loop",
+                "--fps", "12", "--seed", "2", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    (stream,) = probe(video)["streams"]
+    assert (stream["width"], stream["height"]) == (64, 32)
+    assert int(stream["nb_read_frames"]) == 3 + 3 * 4
+    assert stream["r_frame_rate"] == "12/1"
+    assert not (tmp_path / "frames").exists()  # --walk alone writes only the walk
+    kept = video.read_bytes()
+    r = run_cli("generate", "--weights", ckpt, "--walk", video, "--walk-keys", "2", "--device", "cpu")
+    assert r.returncode != 0
+    assert r.stderr.strip().splitlines() == [f"fregan: error: output '{video}' already exists "
+                                             "(pass --overwrite / overwrite=True to replace it)"]
+    assert video.read_bytes() == kept
+    r = run_cli("generate", "--weights", ckpt, "--walk", video, "--walk-keys", "2", "--walk-steps", "3", "--overwrite",
+                "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert int(probe(video)["streams"][0]["nb_read_frames"]) == 2 + 1 * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.mp4"]  # no temporary file left
+    # From Python, into a GIF, and never onto the weights.
+    gif = tmp_path / "walk.gif"
+    assert fregan.load(ckpt, device="cpu").write_walk(gif, keys=2, frames_between=1, fps=10) == 3
+    assert int(probe(gif)["streams"][0]["nb_read_frames"]) == 3
+    with pytest.raises(fregan.InvalidArgument, match="not a video file name"):
+        fregan.load(ckpt, device="cpu").write_walk(ckpt, overwrite=True)
+
+
+def test_shipped_walk_passes_through_the_sample_grid_frames(ffmpeg):
+    """dcgan-default-walk.mp4 is what MODELS.md's command writes: 8 keys (frames 0-7 of seed 0, the
+    sample grid's) with 12 frames between each two, looped, at 24 fps."""
+    walk = Path(fregan.__file__).parent / "models" / "dcgan-default-walk.mp4"
+    if not walk.exists():
+        pytest.skip("no shipped dcgan-default-walk.mp4")
+    (stream,) = probe(walk)["streams"]
+    assert (stream["width"], stream["height"], stream["r_frame_rate"]) == (160, 80, "24/1")
+    decoded = np.frombuffer(subprocess.run([ffmpeg, "-v", "error", "-i", str(walk), "-f", "rawvideo", "-pix_fmt",
+                                            "rgb24", "-"], check=True, capture_output=True).stdout, np.uint8)
+    decoded = decoded.reshape(-1, 80, 160, 3).astype(int)
+    assert len(decoded) == 8 + 8 * 12
+    keys = [k.astype(int) for k in fregan.generate(8, seed=0, device="cpu")]
+    for k in range(8):
+        # Frame 13k is key k up to H.264's loss (about 5 grey levels here), nearer to it than to any other key.
+        distances = [np.abs(decoded[13 * k] - key).mean() for key in keys]
+        assert int(np.argmin(distances)) == k and distances[k] < 6, (k, distances)
 
 
 def test_shipped_dcgan_if_present():

@@ -5,6 +5,7 @@
 
 #include "fregan/infer/evaluate.h"
 #include "fregan/infer/export.h"
+#include "fregan/infer/frame_generator.h"
 #include "fregan/infer/upscaler.h"
 #include "fregan/infer/video_job.h"
 #include "fregan/options_json.h"
@@ -47,6 +48,8 @@ FREGAN_DEFINE_OPTIONS_JSON(ExportOptions, "export", height, width, batch, check_
 nlohmann::json to_json(const ExportResult& r) {
   return {{"model", r.model}, {"path", r.path}, {"max_abs_difference", r.max_abs_difference}};
 }
+
+FREGAN_DEFINE_OPTIONS_JSON(LatentWalkOptions, "latent walk", keys, frames_between, loop)
 
 FREGAN_DEFINE_OPTIONS_JSON(UpscaleVideoOptions, "upscale", input, output, upscale_only, max_frames, overwrite, codec,
                            crf, keep_audio)
