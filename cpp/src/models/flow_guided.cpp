@@ -644,23 +644,20 @@ torch::Tensor FlowGuidedNetImpl::synthesize(const torch::Tensor& f0, const torch
   const bool needs_grad =
       torch::GradMode::is_enabled() && (head.requires_grad() || f0.requires_grad() || f2.requires_grad());
   const StillPixels still{things, options_.still_tolerance, t};
-  // The flows to t and the mask at full resolution: the tensor path's, and what moves the alpha.
-  auto full_resolution = [&] {
-    const auto out = resize(head, h, w, false);
-    auto ft0 = flow::resize_flow(ft0s, h, w), ft2 = flow::resize_flow(ft2s, h, w);
-    if (options_.refine_flow) {
-      const auto to_full = torch::tensor({cx, cy}, out.options()).view({1, 2, 1, 1});
-      ft0 = ft0 + out.narrow(1, 4, 2) * to_full;
-      ft2 = ft2 + out.narrow(1, 6, 2) * to_full;
-    }
-    return std::make_tuple(out, ft0, ft2, resize(mask, h, w, false));
-  };
   torch::Tensor colour;
   if (!needs_grad && f0.is_cpu() && f0.scalar_type() == torch::kFloat32 && f2.scalar_type() == torch::kFloat32) {
     colour = render_on_cpu(f0, f2, ft0s, ft2s, head, mask, cx, cy, options_.refine_flow, sampling_, still);
     if (!alpha0.defined()) return colour;
   }
-  const auto [out, ft0, ft2, full_mask] = full_resolution();
+  // The flows to t and the mask at full resolution: the tensor path's, and what moves the alpha.
+  const auto out = resize(head, h, w, false);
+  auto ft0 = flow::resize_flow(ft0s, h, w), ft2 = flow::resize_flow(ft2s, h, w);
+  if (options_.refine_flow) {
+    const auto to_full = torch::tensor({cx, cy}, out.options()).view({1, 2, 1, 1});
+    ft0 = ft0 + out.narrow(1, 4, 2) * to_full;
+    ft2 = ft2 + out.narrow(1, 6, 2) * to_full;
+  }
+  const auto full_mask = resize(mask, h, w, false);
   if (!colour.defined()) {
     colour = keep_still_pixels(full_mask * flow::backward_warp(f0, ft0, sampling_) +
                                    (1 - full_mask) * flow::backward_warp(f2, ft2, sampling_) + out.narrow(1, 1, 3),
