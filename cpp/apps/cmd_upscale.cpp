@@ -56,7 +56,7 @@ void add_upscale(CLI::App& app) {
       std::cout << infer::to_json(r).dump(2) << std::endl;
       return;
     }
-    char line[512];
+    char line[640];
     std::snprintf(line, sizeof line, "%lld frames %dx%d -> %dx%d in %.1f s (%.0f ms/frame: model %.0f, scores %.0f)%s",
                   (long long)r.frames, r.lr_width, r.lr_height, r.width, r.height, r.seconds,
                   1000.0 * r.seconds / r.frames, 1000.0 * r.upscale_seconds / r.frames,
@@ -65,10 +65,12 @@ void add_upscale(CLI::App& app) {
     std::cout << line << std::endl;
     if (r.evaluated) {
       std::snprintf(line, sizeof line,
-                    "against the original: SpectraFrame PSNR %.2f dB  SSIM %.4f  Y-PSNR %.2f dB  Y-SSIM %.4f | bicubic "
-                    "PSNR %.2f dB  SSIM %.4f  Y-PSNR %.2f dB  Y-SSIM %.4f  (Y: BT.601 luma, 4-pixel border cropped)",
+                    "against the original: SpectraFrame PSNR %.2f dB  SSIM %.4f  Y-PSNR %.2f dB  Y-SSIM %.4f  "
+                    "sharpness %.2f | bicubic PSNR %.2f dB  SSIM %.4f  Y-PSNR %.2f dB  Y-SSIM %.4f  sharpness %.2f  "
+                    "(Y: BT.601 luma, 4-pixel border cropped; sharpness: luma gradient over the original's)",
                     r.scores.model.psnr, r.scores.model.ssim, r.scores.model.psnr_y, r.scores.model.ssim_y,
-                    r.scores.bicubic.psnr, r.scores.bicubic.ssim, r.scores.bicubic.psnr_y, r.scores.bicubic.ssim_y);
+                    r.scores.model.sharpness_y, r.scores.bicubic.psnr, r.scores.bicubic.ssim, r.scores.bicubic.psnr_y,
+                    r.scores.bicubic.ssim_y, r.scores.bicubic.sharpness_y);
       std::cout << line << std::endl;
     }
   });

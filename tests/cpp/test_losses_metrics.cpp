@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "fregan/error.h"
 #include "fregan/losses/losses.h"
@@ -195,4 +196,22 @@ TEST(Metrics, YChannelScoresCropTheBorderAndUseBt601) {
   EXPECT_NEAR(metrics::ssim_y(red, red), 1.0, 1e-9);
   EXPECT_LT(metrics::ssim_y(black, red), 0.5);
   EXPECT_THROW(metrics::psnr_y(black, red, 12), InvalidArgument);
+}
+
+TEST(Metrics, SharpnessIsTheLumaGradientOverTheTruths) {
+  // Grey ramps: every pixel's luma gradient is the ramp's slope times 219/255, so a ramp half as
+  // steep as the truth's has exactly half its sharpness, and a frame with the truth's own edges 1.
+  cv::Mat steep(20, 40, CV_8UC3), gentle(20, 40, CV_8UC3);
+  for (int x = 0; x < 40; ++x) {
+    steep.col(x).setTo(cv::Scalar::all(4 * x));
+    gentle.col(x).setTo(cv::Scalar::all(2 * x));
+  }
+  EXPECT_NEAR(metrics::sharpness_y(gentle, steep), 0.5, 1e-9);
+  EXPECT_NEAR(metrics::sharpness_y(steep, steep), 1.0, 1e-12);
+  // A blurred copy of a striped frame has less detail than the stripes.
+  cv::Mat stripes(32, 32, CV_8UC3, cv::Scalar::all(40)), blurred;
+  for (int x = 0; x < 32; x += 4) stripes.colRange(x, x + 2).setTo(cv::Scalar::all(200));
+  cv::GaussianBlur(stripes, blurred, cv::Size(5, 5), 1.5);
+  EXPECT_LT(metrics::sharpness_y(blurred, stripes), 0.7);
+  EXPECT_THROW(metrics::sharpness_y(steep, cv::Mat(20, 40, CV_8UC3, cv::Scalar::all(9))), InvalidArgument);
 }

@@ -45,6 +45,7 @@ struct ScoreSums {
       s->ssim += metrics::ssim(*out, hr);
       s->psnr_y += metrics::psnr_y(*out, hr);
       s->ssim_y += metrics::ssim_y(*out, hr);
+      s->sharpness_y += metrics::sharpness_y(*out, hr);
     }
     ++e.frames;
   }
@@ -56,6 +57,7 @@ struct ScoreSums {
       s->ssim /= n;
       s->psnr_y /= n;
       s->ssim_y /= n;
+      s->sharpness_y /= n;
     }
     return m;
   }
@@ -165,7 +167,7 @@ std::vector<int64_t> Upscaler::neighbour_indices(int64_t t, int64_t count) const
 
 nlohmann::json to_json(const SrEvaluation& e) {
   auto s = [](const SrScores& x) {
-    return nlohmann::json{{"psnr", x.psnr}, {"ssim", x.ssim}, {"psnr_y", x.psnr_y}, {"ssim_y", x.ssim_y}};
+    return nlohmann::json{{"psnr", x.psnr}, {"ssim", x.ssim}, {"psnr_y", x.psnr_y}, {"ssim_y", x.ssim_y}, {"sharpness_y", x.sharpness_y}};
   };
   return {{"frames", e.frames}, {"model", s(e.model)}, {"bicubic", s(e.bicubic)}};
 }

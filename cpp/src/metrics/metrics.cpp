@@ -177,6 +177,20 @@ double ssim_y(const cv::Mat& a, const cv::Mat& b, int border) {
   return ssim_on_cpu(y601_on_cpu(a, border), y601_on_cpu(b, border), 255.0);
 }
 
+double sharpness_y(const cv::Mat& image, const cv::Mat& truth, int border) {
+  const auto [yi, yt] = cropped_y(image, truth, border, "sharpness_y");
+  // Central differences in both directions: the mean gradient magnitude of the luma.
+  auto mean_gradient = [](const torch::Tensor& y) {
+    const auto dx = (y.narrow(3, 2, y.size(3) - 2) - y.narrow(3, 0, y.size(3) - 2)).narrow(2, 1, y.size(2) - 2);
+    const auto dy = (y.narrow(2, 2, y.size(2) - 2) - y.narrow(2, 0, y.size(2) - 2)).narrow(3, 1, y.size(3) - 2);
+    return (dx.square() + dy.square()).sqrt().mean().item<double>() / 2;
+  };
+  require(yi.size(2) >= 3 && yi.size(3) >= 3, "sharpness_y: images must be at least 3x3 after cropping the border");
+  const double truth_gradient = mean_gradient(yt);
+  require(truth_gradient > 0, "sharpness_y: the reference image is flat: its sharpness is 0, so no ratio exists");
+  return mean_gradient(yi) / truth_gradient;
+}
+
 double psnr(const cv::Mat& a, const cv::Mat& b) {
   require(a.size() == b.size(), "psnr: images differ in size");
   return psnr(io::image_to_tensor(a), io::image_to_tensor(b)).item<double>();

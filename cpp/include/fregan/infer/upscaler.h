@@ -79,6 +79,7 @@ struct SrScores {
   // (metrics::psnr_y / ssim_y).
   double psnr_y = 0;
   double ssim_y = 0;
+  double sharpness_y = 0;  // metrics::sharpness_y: fine detail against the HR frame's (1 = as much)
 };
 struct SrEvaluation {
   int64_t frames = 0;

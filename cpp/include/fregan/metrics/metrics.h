@@ -39,5 +39,10 @@ double ms_ssim(const cv::Mat& a, const cv::Mat& b);
 // every side first, as the papers report x4 super-resolution (border 4).
 double psnr_y(const cv::Mat& a, const cv::Mat& b, int border = 4);
 double ssim_y(const cv::Mat& a, const cv::Mat& b, int border = 4);
+// How sharp `image` is against `truth`: the mean gradient magnitude of its Y channel (as psnr_y,
+// `border` cropped) over the truth's.  1 = as much fine detail as the truth; a blurry upscale
+// (bicubic) is below 1, an over-sharpened or noisy one can exceed it.  How the adversarial
+// SpectraFrame is told from the L1-trained one: PSNR rewards blur, this does not.
+double sharpness_y(const cv::Mat& image, const cv::Mat& truth, int border = 4);
 
 }  // namespace fregan::metrics
