@@ -2,8 +2,8 @@
 // neighbours + the generator, eval mode, default threads = OMP_NUM_THREADS or every core) from
 // 180x144 (-> 720x576, PAL) and 480x270 (-> 1920x1080) LR frames, for three generators: the seed's
 // RBPN form with sub-pixel up-projections (0, the old shipped options), the same with DBPN's
-// ConvTranspose2d (1), and the shipped lr_fusion configuration (2: 48 channels x 6 blocks at LR
-// size).  Weights are random: speed does not depend on their values.  The Upscaler tiles frames
+// ConvTranspose2d (1), and the lr_fusion configuration at LR size: 48 channels x 6 blocks (2, shipped
+// until session 12) and 64 x 10 (3, shipped since).  Weights are random: speed does not depend on their values.  The Upscaler tiles frames
 // larger than its default tile (256 LR px + 16 overlap), as `fregan upscale` does.
 // The max_rss_MB counter is the process's peak resident memory so far (getrusage): run one case
 // per process (--benchmark_filter) to read a case's own peak.
@@ -21,15 +21,16 @@ using namespace fregan;
 
 using bench::max_rss_mb;
 
-// Args: LR width, LR height, generator (0 = rbpn subpixel, 1 = rbpn transposed, 2 = lr_fusion).
+// Args: LR width, LR height, generator (0 = rbpn subpixel, 1 = rbpn transposed, 2 = lr_fusion 48x6,
+// 3 = lr_fusion 64x10).
 static void BM_SpectraFrameUpscale(benchmark::State& state) {
   set_num_threads(0);
   models::SpectraFrameGeneratorOptions o;
   if (state.range(2) == 1) o.upsampling = "transposed";
-  if (state.range(2) == 2) {
+  if (state.range(2) >= 2) {
     o.architecture = "lr_fusion";
-    o.base_channels = 48;
-    o.residual_blocks = 6;
+    o.base_channels = state.range(2) == 2 ? 48 : 64;
+    o.residual_blocks = state.range(2) == 2 ? 6 : 10;
   }
   infer::Upscaler upscaler(models::SpectraFrameGenerator(o), torch::kCPU);
   torch::manual_seed(0);
@@ -45,6 +46,8 @@ static void BM_SpectraFrameUpscale(benchmark::State& state) {
   state.counters["max_rss_MB"] = max_rss_mb();
 }
 BENCHMARK(BM_SpectraFrameUpscale)
+    ->Args({180, 144, 3})
+    ->Args({480, 270, 3})
     ->Args({180, 144, 2})
     ->Args({480, 270, 2})
     ->Args({180, 144, 0})
